@@ -1,0 +1,25 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { type AppConfig, ConfigModule } from '@app/config';
+import { HealthModule } from '@app/health';
+import { MetricsModule } from '@app/metrics';
+import { CassandraHealthIndicator } from './cassandra/cassandra.health.js';
+import { CassandraModule } from './cassandra/cassandra.module.js';
+import { ProfilesModule } from './profiles/profiles.module.js';
+import { UsersModule } from './users/users.module.js';
+
+/** base: owns Cassandra and serves users, profiles and their bindings. Internal only. */
+@Module({})
+export class AppModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        MetricsModule,
+        HealthModule.forRoot({ imports: [CassandraModule], indicators: [CassandraHealthIndicator] }),
+        UsersModule,
+        ProfilesModule,
+      ],
+    };
+  }
+}

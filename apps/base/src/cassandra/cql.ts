@@ -1,0 +1,159 @@
+import { Logger } from '@nestjs/common';
+import cassandra from 'cassandra-driver';
+import type { AppConfig } from '@app/config';
+import { AppError } from '@app/errors';
+
+const { errors, policies, types } = cassandra;
+const codes = types.responseErrorCodes;
+
+/** Server answers that mean "Cassandra cannot serve this now", not "the request is wrong". */
+const OUTAGE_CODES = new Set<number>([
+  codes.unavailableException,
+  codes.overloaded,
+  codes.isBootstrapping,
+  codes.truncateError,
+  codes.writeTimeout,
+  codes.readTimeout,
+  codes.readFailure,
+  codes.writeFailure,
+]);
+
+export type Row = cassandra.types.Row;
+export type Params = readonly unknown[];
+
+export interface Page {
+  rows: Row[];
+  /** Opaque token for the next page; undefined on the last page. */
+  nextPage: string | undefined;
+}
+
+/**
+ * The one gateway to Cassandra: prepared statements always, a hard deadline on every call, and
+ * driver failures turned into `DEPENDENCY_UNAVAILABLE` so an outage is a quick 503, never a hang.
+ */
+export class Cql {
+  private readonly logger = new Logger(Cql.name);
+  private readonly deadlineMs: number;
+
+  private constructor(
+    private readonly client: cassandra.Client,
+    readonly keyspace: string,
+    requestTimeoutMs: number,
+  ) {
+    // The driver's own read timeout fires first; this deadline covers connection-level stalls.
+    this.deadlineMs = requestTimeoutMs + 250;
+  }
+
+  /** Connects or fails with a message that says where it tried. */
+  static async connect(config: AppConfig['cassandra']): Promise<Cql> {
+    const client = new cassandra.Client({
+      contactPoints: [...config.contactPoints],
+      localDataCenter: config.localDc,
+      socketOptions: { connectTimeout: 2000, readTimeout: config.requestTimeoutMs },
+      policies: { reconnection: new policies.reconnection.ExponentialReconnectionPolicy(250, 5000, false) },
+      queryOptions: { prepare: true, consistency: types.consistencies.localQuorum },
+    });
+    try {
+      await client.connect();
+    } catch (error) {
+      await client.shutdown().catch(() => undefined);
+      throw new Error(
+        `Cannot connect to Cassandra at ${config.contactPoints.join(', ')} (data centre ${config.localDc}): ${
+          (error as Error).message
+        }`,
+        { cause: error },
+      );
+    }
+    return new Cql(client, config.keyspace, config.requestTimeoutMs);
+  }
+
+  /** Runs one prepared statement. */
+  async execute(query: string, params: Params = [], options: cassandra.QueryOptions = {}): Promise<cassandra.types.ResultSet> {
+    return this.withDeadline(this.client.execute(query, params as unknown[], { prepare: true, ...options }));
+  }
+
+  /** One page of a prepared query; a page token the server cannot read is a 400. */
+  async page(query: string, params: Params, limit: number, pageToken: string | undefined): Promise<Page> {
+    const pageState = pageToken === undefined ? undefined : decodePageToken(pageToken);
+    try {
+      const result = await this.execute(query, params, { fetchSize: limit, pageState, autoPage: false });
+      return {
+        rows: result.rows,
+        nextPage: result.pageState ? Buffer.from(result.pageState, 'hex').toString('base64url') : undefined,
+      };
+    } catch (error) {
+      if (pageState !== undefined && isInvalidRequest(error)) throw invalidPageToken();
+      throw error;
+    }
+  }
+
+  /** Every row of a prepared query, fetched page by page. */
+  async all(query: string, params: Params = [], fetchSize = 1000): Promise<Row[]> {
+    const rows: Row[] = [];
+    let pageState: string | undefined;
+    do {
+      const result = await this.execute(query, params, { fetchSize, pageState, autoPage: false });
+      rows.push(...result.rows);
+      pageState = result.pageState ?? undefined;
+    } while (pageState);
+    return rows;
+  }
+
+  /** Schema statements (DDL) cannot be prepared; only trusted, validated text reaches here. */
+  async executeDdl(statement: string): Promise<void> {
+    await this.client.execute(statement, [], { prepare: false, readTimeout: 30_000 });
+  }
+
+  async ping(): Promise<void> {
+    await this.execute('SELECT release_version FROM system.local');
+  }
+
+  async close(): Promise<void> {
+    await this.client.shutdown();
+  }
+
+  private async withDeadline<T>(operation: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new errors.OperationTimedOutError(`no answer within ${this.deadlineMs} ms`)),
+        this.deadlineMs,
+      );
+    });
+    try {
+      return await Promise.race([operation, deadline]);
+    } catch (error) {
+      throw this.translate(error);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private translate(error: unknown): unknown {
+    if (
+      error instanceof errors.NoHostAvailableError ||
+      error instanceof errors.OperationTimedOutError ||
+      error instanceof errors.BusyConnectionError ||
+      // A bare DriverError is a connection-level failure ("Socket was closed"); subclasses are not.
+      (error instanceof errors.DriverError && error.constructor === errors.DriverError) ||
+      (error instanceof errors.ResponseError && OUTAGE_CODES.has(error.code))
+    ) {
+      this.logger.debug(`Cassandra unavailable: ${(error as Error).message}`);
+      return AppError.dependencyUnavailable('cassandra', error);
+    }
+    return error;
+  }
+}
+
+function isInvalidRequest(error: unknown): boolean {
+  return error instanceof errors.ResponseError && (error.code === codes.invalid || error.code === codes.protocolError);
+}
+
+function invalidPageToken(): AppError {
+  return new AppError('INVALID_PAGE_TOKEN', 'The page token is not valid; start again without one');
+}
+
+function decodePageToken(token: string): string {
+  if (!/^[A-Za-z0-9_-]{1,4096}$/.test(token)) throw invalidPageToken();
+  return Buffer.from(token, 'base64url').toString('hex');
+}

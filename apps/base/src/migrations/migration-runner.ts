@@ -1,0 +1,38 @@
+import type { AppConfig } from '@app/config';
+import type { Cql } from '../cassandra/cql.js';
+import { type Migration, MIGRATIONS } from './migrations.js';
+
+/**
+ * Creates the keyspace (replication from config) and applies every migration not yet recorded in
+ * `schema_migrations`, in version order. Returns the versions it applied.
+ */
+export async function runMigrations(
+  cql: Cql,
+  config: Pick<AppConfig['cassandra'], 'keyspace' | 'localDc' | 'replicationFactor'>,
+  migrations: readonly Migration[] = MIGRATIONS,
+): Promise<number[]> {
+  const ks = config.keyspace;
+  // Identifiers cannot be bound; both were validated by the config schema.
+  await cql.executeDdl(
+    `CREATE KEYSPACE IF NOT EXISTS ${ks} WITH replication = ` +
+      `{'class': 'NetworkTopologyStrategy', '${config.localDc}': ${config.replicationFactor}}`,
+  );
+  await cql.executeDdl(
+    `CREATE TABLE IF NOT EXISTS ${ks}.schema_migrations (version int PRIMARY KEY, description text, applied_at timestamp)`,
+  );
+  const done = new Set(
+    (await cql.execute(`SELECT version FROM ${ks}.schema_migrations`)).rows.map((row) => row.get('version') as number),
+  );
+  const applied: number[] = [];
+  for (const migration of [...migrations].sort((a, b) => a.version - b.version)) {
+    if (done.has(migration.version)) continue;
+    for (const statement of migration.statements(ks)) await cql.executeDdl(statement);
+    await cql.execute(`INSERT INTO ${ks}.schema_migrations (version, description, applied_at) VALUES (?, ?, ?)`, [
+      migration.version,
+      migration.description,
+      new Date(),
+    ]);
+    applied.push(migration.version);
+  }
+  return applied;
+}

@@ -1,0 +1,73 @@
+import { Body, Controller, Delete, Get, HttpCode, Post, Put, Query, Res, UseGuards } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import { AdminGuard, IdParam } from '@app/http';
+import { type PageQuery, pageQuerySchema, type Paged } from '../common/schemas.js';
+import {
+  type CreateProfileBody,
+  createProfileSchema,
+  type ProfileDto,
+  type RenameProfileBody,
+  renameProfileSchema,
+} from './dto/profile.dto.js';
+import { ProfilesService } from './profiles.service.js';
+
+@Controller('profiles')
+export class ProfilesController {
+  constructor(private readonly profiles: ProfilesService) {}
+
+  @Get()
+  list(@Query({ schema: pageQuerySchema }) query: PageQuery): Promise<Paged<ProfileDto>> {
+    return this.profiles.list(query.limit, query.page);
+  }
+
+  @Post()
+  async create(
+    @Body({ schema: createProfileSchema }) body: CreateProfileBody,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<ProfileDto> {
+    const profile = await this.profiles.create(body.name, body.userIds);
+    void reply.header('Location', `/profiles/${profile.id}`);
+    return profile;
+  }
+
+  @Delete()
+  @UseGuards(AdminGuard)
+  @HttpCode(204)
+  async deleteAll(): Promise<void> {
+    await this.profiles.deleteAll();
+  }
+
+  @Get(':id')
+  get(@IdParam('id') id: string): Promise<ProfileDto> {
+    return this.profiles.get(id);
+  }
+
+  @Put(':id')
+  rename(@IdParam('id') id: string, @Body({ schema: renameProfileSchema }) body: RenameProfileBody): Promise<ProfileDto> {
+    return this.profiles.rename(id, body.name);
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  async delete(@IdParam('id') id: string): Promise<void> {
+    await this.profiles.delete(id);
+  }
+
+  @Get(':id/users/:userId')
+  @HttpCode(204)
+  async checkBinding(@IdParam('id') id: string, @IdParam('userId') userId: string): Promise<void> {
+    await this.profiles.assertBound(id, userId);
+  }
+
+  @Put(':id/users/:userId')
+  @HttpCode(204)
+  async bind(@IdParam('id') id: string, @IdParam('userId') userId: string): Promise<void> {
+    await this.profiles.bind(id, userId);
+  }
+
+  @Delete(':id/users/:userId')
+  @HttpCode(204)
+  async unbind(@IdParam('id') id: string, @IdParam('userId') userId: string): Promise<void> {
+    await this.profiles.unbind(id, userId);
+  }
+}

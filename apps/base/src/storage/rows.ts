@@ -1,0 +1,38 @@
+import type { Row } from '../cassandra/cql.js';
+
+export interface UserRow {
+  id: string;
+  name: string;
+  createdAt: Date;
+}
+
+export interface ProfileRow {
+  id: string;
+  name: string;
+  userIds: string[];
+  createdAt: Date;
+}
+
+export interface RowPage<T> {
+  items: T[];
+  nextPage: string | undefined;
+}
+
+export function toUserRow(row: Row): UserRow {
+  return { id: String(row.get('id')), name: row.get('name') as string, createdAt: row.get('created_at') as Date };
+}
+
+export function toProfileRow(row: Row): ProfileRow {
+  const users = (row.get('users') as unknown[] | null) ?? [];
+  return {
+    id: String(row.get('id')),
+    name: row.get('name') as string,
+    userIds: users.map(String).sort(),
+    createdAt: row.get('created_at') as Date,
+  };
+}
+
+/** Result of a conditional (`IF EXISTS`) write. */
+export function wasApplied(result: { rows: Row[] }): boolean {
+  return result.rows[0]?.get('[applied]') === true;
+}

@@ -1,0 +1,66 @@
+import { Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { AppError } from '@app/errors';
+import { mapWithConcurrency } from '../common/concurrency.js';
+import type { Paged } from '../common/schemas.js';
+import { type ProfileDto, toProfileDto } from '../profiles/dto/profile.dto.js';
+import { ProfilesRepository } from '../storage/profiles.repository.js';
+import { UsersRepository } from '../storage/users.repository.js';
+import { toUserDto, type UserDto } from './dto/user.dto.js';
+
+const WRITE_CONCURRENCY = 16;
+
+export function userNotFound(id: string): AppError {
+  return new AppError('USER_NOT_FOUND', `User ${id} does not exist`);
+}
+
+@Injectable()
+export class UsersService {
+  constructor(
+    private readonly users: UsersRepository,
+    private readonly profiles: ProfilesRepository,
+  ) {}
+
+  async create(name: string): Promise<UserDto> {
+    const row = { id: randomUUID(), name, createdAt: new Date() };
+    await this.users.insert(row);
+    return toUserDto(row);
+  }
+
+  async get(id: string): Promise<UserDto> {
+    const row = await this.users.findById(id);
+    if (!row) throw userNotFound(id);
+    return toUserDto(row);
+  }
+
+  async list(limit: number, page: string | undefined): Promise<Paged<UserDto>> {
+    const { items, nextPage } = await this.users.page(limit, page);
+    return nextPage ? { items: items.map(toUserDto), nextPage } : { items: items.map(toUserDto) };
+  }
+
+  async rename(id: string, name: string): Promise<UserDto> {
+    if (!(await this.users.rename(id, name))) throw userNotFound(id);
+    return this.get(id);
+  }
+
+  /** Unbinds the user from every profile first, so no profile is left pointing at a deleted user. */
+  async delete(id: string): Promise<void> {
+    if (!(await this.users.findById(id))) throw userNotFound(id);
+    const bound = await this.profiles.findByUser(id);
+    await mapWithConcurrency(bound, WRITE_CONCURRENCY, (profile) => this.profiles.unbind(profile.id, id));
+    if (!(await this.users.delete(id))) throw userNotFound(id);
+  }
+
+  async profilesOf(id: string): Promise<{ items: ProfileDto[] }> {
+    const [user, profiles] = await Promise.all([this.users.findById(id), this.profiles.findByUser(id)]);
+    if (!user) throw userNotFound(id);
+    return { items: profiles.map(toProfileDto) };
+  }
+
+  /** Drops every user and empties every profile's binding set. */
+  async deleteAll(): Promise<void> {
+    await this.users.truncate();
+    const ids = await this.profiles.allIds();
+    await mapWithConcurrency(ids, WRITE_CONCURRENCY, (profileId) => this.profiles.clearUsers(profileId));
+  }
+}

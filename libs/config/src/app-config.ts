@@ -1,0 +1,35 @@
+export type AppName = 'base' | 'main' | 'stream';
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'log' | 'debug' | 'verbose';
+
+/** The whole validated configuration of one app. Frozen; built once by `loadConfig`. */
+export interface AppConfig {
+  readonly app: AppName;
+  readonly podName: string;
+  readonly logLevel: LogLevel;
+  readonly http: { readonly host: string; readonly port: number };
+  /** Undefined when no token is configured: admin endpoints then refuse every call. */
+  readonly adminToken: string | undefined;
+  readonly baseUrl: string;
+  readonly cassandra: {
+    readonly contactPoints: readonly string[];
+    readonly localDc: string;
+    readonly keyspace: string;
+    readonly replicationFactor: number;
+    readonly requestTimeoutMs: number;
+  };
+  readonly redis: {
+    readonly url: string;
+    readonly lockUrls: readonly string[];
+    readonly commandTimeoutMs: number;
+  };
+  readonly lock: { readonly ttlMs: number; readonly renewMs: number };
+  readonly stream: {
+    readonly eventsPerSecond: number;
+    readonly eventBytes: number;
+    readonly maxBufferBytes: number;
+    readonly maxConnections: number;
+    readonly heartbeatMs: number;
+    readonly stallTimeoutMs: number;
+  };
+}

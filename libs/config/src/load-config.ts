@@ -1,0 +1,113 @@
+import { hostname } from 'node:os';
+import { z } from 'zod';
+import type { AppConfig, AppName } from './app-config.js';
+
+const DEFAULT_PORTS: Record<AppName, number> = { main: 3000, base: 3001, stream: 3002 };
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const list = (item: z.ZodType<string, string>) =>
+  z
+    .string()
+    .transform((raw) => raw.split(',').map((part) => part.trim()).filter(Boolean))
+    .pipe(z.array(item).min(1));
+const redisUrl = z.string().regex(/^rediss?:\/\/\S+$/, 'expected a redis:// or rediss:// URL');
+const hostPort = z.string().regex(/^[\w.-]+(:\d{1,5})?$/, 'expected host or host:port');
+
+const envSchema = z
+  .object({
+    PORT: int(0, 65535).optional(),
+    HOST: z.string().min(1).default('0.0.0.0'),
+    POD_NAME: z.string().min(1).max(253).optional(),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'log', 'debug', 'verbose']).default('log'),
+    ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+    BASE_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:3001'),
+    CASSANDRA_CONTACT_POINTS: list(hostPort).default(['127.0.0.1:9042']),
+    CASSANDRA_LOCAL_DC: z.string().min(1).default('datacenter1'),
+    CASSANDRA_KEYSPACE: z
+      .string()
+      .regex(/^[a-z][a-z0-9_]{0,47}$/, 'expected a lower-case CQL identifier')
+      .default('kubescaler'),
+    CASSANDRA_REPLICATION_FACTOR: int(1, 9).default(1),
+    CASSANDRA_REQUEST_TIMEOUT_MS: int(100, 60_000).default(1500),
+    REDIS_URL: redisUrl.default('redis://127.0.0.1:6379'),
+    REDIS_LOCK_URLS: list(redisUrl).optional(),
+    REDIS_COMMAND_TIMEOUT_MS: int(50, 60_000).default(500),
+    LOCK_TTL_MS: int(1000, 600_000).default(15_000),
+    LOCK_RENEW_MS: int(100, 300_000).default(5000),
+    STREAM_EVENTS_PER_SECOND: int(1, 1000).default(4),
+    STREAM_EVENT_BYTES: int(1, 4 * 1024 * 1024).default(64 * 1024),
+    STREAM_MAX_BUFFER_BYTES: int(1024, 256 * 1024 * 1024).default(1024 * 1024),
+    STREAM_MAX_CONNECTIONS: int(1, 1_000_000).default(1000),
+    STREAM_HEARTBEAT_MS: int(100, 600_000).default(15_000),
+    STREAM_STALL_TIMEOUT_MS: int(1000, 3_600_000).default(30_000),
+  })
+  .refine((env) => env.LOCK_RENEW_MS * 2 <= env.LOCK_TTL_MS, {
+    path: ['LOCK_RENEW_MS'],
+    message: 'must be at most half of LOCK_TTL_MS so a renewal can fail once and still be retried',
+  });
+
+/** Thrown by `loadConfig`; its message names every bad variable. */
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Validates the environment once into a frozen, typed configuration for `app`.
+ * Empty strings count as unset, so `FOO=` falls back to the default.
+ */
+export function loadConfig(app: AppName, env: Readonly<Record<string, string | undefined>>): AppConfig {
+  const present = Object.fromEntries(
+    Object.entries(env).filter(([, value]) => value !== undefined && value.trim() !== ''),
+  );
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const name = String(issue.path[0] ?? 'environment');
+        const got = name in present ? ` (got ${JSON.stringify(present[name])})` : '';
+        return `${name}: ${issue.message}${got}`;
+      }),
+    );
+  }
+  const e = parsed.data;
+  return deepFreeze({
+    app,
+    podName: e.POD_NAME ?? hostname(),
+    logLevel: e.LOG_LEVEL,
+    http: { host: e.HOST, port: e.PORT ?? DEFAULT_PORTS[app] },
+    adminToken: e.ADMIN_TOKEN,
+    baseUrl: e.BASE_URL.replace(/\/+$/, ''),
+    cassandra: {
+      contactPoints: e.CASSANDRA_CONTACT_POINTS,
+      localDc: e.CASSANDRA_LOCAL_DC,
+      keyspace: e.CASSANDRA_KEYSPACE,
+      replicationFactor: e.CASSANDRA_REPLICATION_FACTOR,
+      requestTimeoutMs: e.CASSANDRA_REQUEST_TIMEOUT_MS,
+    },
+    redis: {
+      url: e.REDIS_URL,
+      lockUrls: e.REDIS_LOCK_URLS ?? [e.REDIS_URL],
+      commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
+    },
+    lock: { ttlMs: e.LOCK_TTL_MS, renewMs: e.LOCK_RENEW_MS },
+    stream: {
+      eventsPerSecond: e.STREAM_EVENTS_PER_SECOND,
+      eventBytes: e.STREAM_EVENT_BYTES,
+      maxBufferBytes: e.STREAM_MAX_BUFFER_BYTES,
+      maxConnections: e.STREAM_MAX_CONNECTIONS,
+      heartbeatMs: e.STREAM_HEARTBEAT_MS,
+      stallTimeoutMs: e.STREAM_STALL_TIMEOUT_MS,
+    },
+  });
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,2 @@
+export { AppError, type AppErrorOptions } from './app-error.js';
+export { ERROR_CATALOG, type ErrorBody, type ErrorCode, statusOf } from './error-catalog.js';

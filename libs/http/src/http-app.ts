@@ -1,0 +1,60 @@
+import { type INestApplication, Logger, type LogLevel as NestLogLevel, StandardSchemaValidationPipe } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { AppConfig, LogLevel } from '@app/config';
+import { AppError } from '@app/errors';
+import { AppExceptionFilter } from './app-exception.filter.js';
+
+/** Request bodies above this are refused with 413. */
+export const BODY_LIMIT_BYTES = 1024 * 1024;
+
+const LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
+
+export function nestLogLevels(level: LogLevel): NestLogLevel[] {
+  return LEVELS.slice(0, LEVELS.indexOf(level) + 1);
+}
+
+/** Fastify with the 1 MiB body limit; JSON is the only body type, anything else is 415. */
+export function createFastifyAdapter(): FastifyAdapter {
+  const adapter = new FastifyAdapter({ bodyLimit: BODY_LIMIT_BYTES, return503OnClosing: true });
+  adapter.getInstance().removeContentTypeParser('text/plain');
+  return adapter;
+}
+
+/** The validation pipe every app uses: schema issues become one 400 `VALIDATION_FAILED`. */
+export function createValidationPipe(): StandardSchemaValidationPipe {
+  return new StandardSchemaValidationPipe({
+    exceptionFactory: (issues) =>
+      new AppError(
+        'VALIDATION_FAILED',
+        issues
+          .map((issue) => {
+            const path = (issue.path ?? [])
+              .map((part) => (typeof part === 'object' ? String(part.key) : String(part)))
+              .join('.');
+            return path ? `${path}: ${issue.message}` : issue.message;
+          })
+          .join('; '),
+      ),
+  });
+}
+
+/** Filter, validation and shutdown hooks shared by every app (and by tests that build one). */
+export function configureHttpApp<T extends INestApplication>(app: T): T {
+  app.useGlobalFilters(new AppExceptionFilter());
+  app.useGlobalPipes(createValidationPipe());
+  app.enableShutdownHooks();
+  return app;
+}
+
+/** Builds, configures and starts one app on `config.http`, logging where it listens. */
+export async function bootstrapHttpApp(rootModule: unknown, config: AppConfig): Promise<NestFastifyApplication> {
+  const app = await NestFactory.create<NestFastifyApplication>(rootModule as never, createFastifyAdapter(), {
+    logger: nestLogLevels(config.logLevel),
+  });
+  configureHttpApp(app);
+  await app.listen({ port: config.http.port, host: config.http.host });
+  const { port } = app.getHttpServer().address() as { port: number };
+  new Logger('Bootstrap').log(`${config.app} listening on http://${config.http.host}:${port} (pod ${config.podName})`);
+  return app;
+}

@@ -1,0 +1,22 @@
+import { Injectable, Param, type PipeTransform } from '@nestjs/common';
+import { AppError } from '@app/errors';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function isUuid(value: unknown): value is string {
+  return typeof value === 'string' && UUID.test(value);
+}
+
+/** Rejects a malformed id with 400 `INVALID_ID` and returns it lower-cased. */
+@Injectable()
+export class ParseIdPipe implements PipeTransform<unknown, string> {
+  transform(value: unknown): string {
+    if (!isUuid(value)) {
+      throw new AppError('INVALID_ID', `${JSON.stringify(value)} is not a valid id (expected a UUID)`);
+    }
+    return value.toLowerCase();
+  }
+}
+
+/** Route parameter that must be a UUID: `@IdParam('userId') userId: string`. */
+export const IdParam = (name: string) => Param(name, ParseIdPipe);

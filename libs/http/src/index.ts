@@ -1,0 +1,12 @@
+export { AdminGuard } from './admin.guard.js';
+export { AppExceptionFilter } from './app-exception.filter.js';
+export { type ErrorResponse, toErrorResponse } from './error-response.js';
+export {
+  BODY_LIMIT_BYTES,
+  bootstrapHttpApp,
+  configureHttpApp,
+  createFastifyAdapter,
+  createValidationPipe,
+  nestLogLevels,
+} from './http-app.js';
+export { IdParam, isUuid, ParseIdPipe } from './ids.js';
