@@ -2,6 +2,9 @@ import 'reflect-metadata';
 import { loadConfig } from '@app/config';
 import { bootstrapHttpApp } from '@app/http';
 import { AppModule } from './app.module.js';
+import { PUBLIC_DIR } from './web/web.module.js';
 
 const config = loadConfig('stream', process.env);
-await bootstrapHttpApp(AppModule.forRoot(config), config);
+await bootstrapHttpApp(AppModule.forRoot(config), config, (app) => {
+  app.useStaticAssets({ root: PUBLIC_DIR, prefix: '/', index: ['index.html'], cacheControl: false });
+});

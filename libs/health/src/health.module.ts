@@ -1,7 +1,7 @@
 import { type DynamicModule, Module, type ModuleMetadata, type Type } from '@nestjs/common';
 import { HEALTH_INDICATORS, type HealthIndicator } from './health-indicator.js';
 import { HealthController } from './health.controller.js';
-import { Readiness } from './readiness.js';
+import { ReadinessModule } from './readiness.module.js';
 
 export interface HealthModuleOptions {
   /** Modules that export what the indicators need. */
@@ -15,10 +15,9 @@ export class HealthModule {
   static forRoot({ imports = [], indicators = [] }: HealthModuleOptions = {}): DynamicModule {
     return {
       module: HealthModule,
-      imports,
+      imports: [ReadinessModule, ...imports],
       controllers: [HealthController],
       providers: [
-        Readiness,
         ...indicators,
         {
           provide: HEALTH_INDICATORS,
@@ -26,7 +25,7 @@ export class HealthModule {
           inject: indicators,
         },
       ],
-      exports: [Readiness],
+      exports: [ReadinessModule],
     };
   }
 }

@@ -2,3 +2,4 @@ export { HEALTH_INDICATORS, type HealthIndicator } from './health-indicator.js';
 export { CHECK_TIMEOUT_MS, HealthController } from './health.controller.js';
 export { HealthModule, type HealthModuleOptions } from './health.module.js';
 export { Readiness } from './readiness.js';
+export { ReadinessModule } from './readiness.module.js';

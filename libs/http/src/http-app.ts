@@ -48,11 +48,16 @@ export function configureHttpApp<T extends INestApplication>(app: T): T {
 }
 
 /** Builds, configures and starts one app on `config.http`, logging where it listens. */
-export async function bootstrapHttpApp(rootModule: unknown, config: AppConfig): Promise<NestFastifyApplication> {
+export async function bootstrapHttpApp(
+  rootModule: unknown,
+  config: AppConfig,
+  beforeListen?: (app: NestFastifyApplication) => void | Promise<void>,
+): Promise<NestFastifyApplication> {
   const app = await NestFactory.create<NestFastifyApplication>(rootModule as never, createFastifyAdapter(), {
     logger: nestLogLevels(config.logLevel),
   });
   configureHttpApp(app);
+  await beforeListen?.(app);
   await app.listen({ port: config.http.port, host: config.http.host });
   const { port } = app.getHttpServer().address() as { port: number };
   new Logger('Bootstrap').log(`${config.app} listening on http://${config.http.host}:${port} (pod ${config.podName})`);

@@ -1,0 +1,4 @@
+export { BackpressureWriter, type OfferResult, type SseSink } from './backpressure-writer.js';
+export { MessageFramer } from './message-framer.js';
+export { PayloadPool } from './payload-pool.js';
+export { encodeComment, encodeEvent, type SseEvent } from './sse-frames.js';

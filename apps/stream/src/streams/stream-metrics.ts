@@ -1,0 +1,57 @@
+import { Injectable } from '@nestjs/common';
+import type { Counter, Histogram } from 'prom-client';
+import { MetricsService } from '@app/metrics';
+
+export type RejectReason = 'bad_request' | 'not_found' | 'not_bound' | 'in_use' | 'unavailable' | 'full' | 'draining';
+
+/** The stream tier's Prometheus series (DESIGN §8). Gauges are read at scrape time, so they are exact. */
+@Injectable()
+export class StreamMetrics {
+  readonly eventsSent: Counter;
+  readonly eventsDropped: Counter;
+  readonly bytesSent: Counter;
+  readonly rejected: Counter<'reason'>;
+  readonly lockLost: Counter;
+  readonly lockAcquireSeconds: Histogram;
+
+  constructor(private readonly metrics: MetricsService) {
+    this.eventsSent = metrics.counter({ name: 'stream_events_sent_total', help: 'Message events written to clients' });
+    this.eventsDropped = metrics.counter({
+      name: 'stream_events_dropped_total',
+      help: 'Message events dropped because the client socket had too many pending bytes',
+    });
+    this.bytesSent = metrics.counter({ name: 'stream_bytes_sent_total', help: 'Bytes of SSE frames written to clients' });
+    this.rejected = metrics.counter({
+      name: 'stream_connections_rejected_total',
+      help: 'Stream requests refused before streaming, by reason',
+      labelNames: ['reason'] as const,
+    });
+    this.lockLost = metrics.counter({
+      name: 'stream_lock_lost_total',
+      help: 'Streams closed because their pair lock could not be renewed',
+    });
+    this.lockAcquireSeconds = metrics.histogram({
+      name: 'stream_lock_acquire_duration_seconds',
+      help: 'Time to acquire a pair lock (fencing token and launched record included)',
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    });
+  }
+
+  /** Registers the two gauges, read from their source of truth at every scrape. */
+  bindGauges(activeConnections: () => number, locksHeld: () => number): void {
+    this.metrics.gauge({
+      name: 'stream_active_connections',
+      help: 'Open SSE streams on this pod (the HPA metric)',
+      collect() {
+        this.set(activeConnections());
+      },
+    });
+    this.metrics.gauge({
+      name: 'stream_locks_held',
+      help: 'Pair locks held by this pod; differs from stream_active_connections only on a leak',
+      collect() {
+        this.set(locksHeld());
+      },
+    });
+  }
+}

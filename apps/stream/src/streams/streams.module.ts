@@ -1,0 +1,16 @@
+import { Module } from '@nestjs/common';
+import { BaseClientModule } from '@app/base-client';
+import { ReadinessModule } from '@app/health';
+import { LockModule } from '@app/lock';
+import { MetricsModule } from '@app/metrics';
+import { StreamMetrics } from './stream-metrics.js';
+import { StreamsController } from './streams.controller.js';
+import { StreamsService } from './streams.service.js';
+
+@Module({
+  imports: [BaseClientModule, LockModule.forRoot(), MetricsModule, ReadinessModule],
+  controllers: [StreamsController],
+  providers: [StreamsService, StreamMetrics],
+  exports: [StreamsService],
+})
+export class StreamsModule {}

@@ -1,0 +1,149 @@
+import { type BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { BaseClient } from '@app/base-client';
+import { type AppConfig, InjectConfig } from '@app/config';
+import { AppError } from '@app/errors';
+import { Readiness } from '@app/health';
+import { isUuid } from '@app/http';
+import { PairLock } from '@app/lock';
+import { MessageFramer, PayloadPool } from '../sse/index.js';
+import { type RejectReason, StreamMetrics } from './stream-metrics.js';
+import { StreamSession } from './stream-session.js';
+
+const SSE_HEADERS = {
+  'Content-Type': 'text/event-stream; charset=utf-8',
+  'Cache-Control': 'no-cache, no-transform',
+  Connection: 'keep-alive',
+  // Tells nginx not to buffer this response, so backpressure reaches this pod.
+  'X-Accel-Buffering': 'no',
+};
+
+/** How long shutdown waits for every lock release before giving up on the stragglers. */
+const SHUTDOWN_RELEASE_MS = 5000;
+
+/**
+ * Admission, binding check, locking and the registry of live sessions. The registry is the
+ * single source of `stream_active_connections`.
+ */
+@Injectable()
+export class StreamsService implements BeforeApplicationShutdown {
+  private readonly logger = new Logger(StreamsService.name);
+  private readonly sessions = new Set<StreamSession>();
+  private readonly framer: MessageFramer;
+  /** Requests admitted but not yet streaming (binding check and lock in flight). */
+  private pending = 0;
+
+  constructor(
+    @InjectConfig() private readonly config: AppConfig,
+    private readonly base: BaseClient,
+    private readonly lock: PairLock,
+    private readonly readiness: Readiness,
+    private readonly metrics: StreamMetrics,
+  ) {
+    this.framer = new MessageFramer(config.podName, new PayloadPool(config.stream.eventBytes));
+    metrics.bindGauges(
+      () => this.sessions.size,
+      () => this.lock.heldCount,
+    );
+  }
+
+  get activeConnections(): number {
+    return this.sessions.size;
+  }
+
+  /**
+   * Every refusal happens here, before a byte of the stream is written, as an `AppError` the
+   * exception filter turns into a JSON answer with the right status.
+   */
+  async open(userId: string, profileId: string, request: IncomingMessage, response: ServerResponse): Promise<void> {
+    if (!isUuid(userId) || !isUuid(profileId)) {
+      throw this.reject('bad_request', new AppError('INVALID_ID', 'userId and profileId must be UUIDs'));
+    }
+    if (this.readiness.draining) {
+      throw this.reject('draining', new AppError('DRAINING', 'This pod is shutting down', { retryAfterSeconds: 1 }));
+    }
+    if (this.sessions.size + this.pending >= this.config.stream.maxConnections) {
+      throw this.reject(
+        'full',
+        new AppError('POD_FULL', `This pod is serving its maximum of ${this.config.stream.maxConnections} streams`, {
+          retryAfterSeconds: 1,
+        }),
+      );
+    }
+    const user = userId.toLowerCase();
+    const profile = profileId.toLowerCase();
+    this.pending++;
+    let held;
+    try {
+      await this.checkBinding(user, profile);
+      const started = performance.now();
+      try {
+        held = await this.lock.acquire(user, profile, { pod: this.config.podName });
+      } catch (error) {
+        throw this.reject(error instanceof AppError && error.code === 'PROFILE_IN_USE' ? 'in_use' : 'unavailable', error);
+      }
+      this.metrics.lockAcquireSeconds.observe((performance.now() - started) / 1000);
+    } finally {
+      this.pending--;
+    }
+    // The client may have gone while we checked and locked: give the pair back at once.
+    if (request.destroyed || response.destroyed || response.socket?.destroyed !== false) {
+      await held.release();
+      return;
+    }
+    if (this.readiness.draining) {
+      await held.release();
+      throw this.reject('draining', new AppError('DRAINING', 'This pod is shutting down', { retryAfterSeconds: 1 }));
+    }
+    response.writeHead(200, SSE_HEADERS);
+    response.flushHeaders();
+    const session = new StreamSession({
+      userId: user,
+      profileId: profile,
+      pod: this.config.podName,
+      response,
+      lock: held,
+      framer: this.framer,
+      settings: this.config.stream,
+      lockTtlMs: this.config.lock.ttlMs,
+      metrics: this.metrics,
+      onClosed: (closed) => this.sessions.delete(closed),
+    });
+    this.sessions.add(session);
+    session.start();
+  }
+
+  /** SIGTERM: not ready, no new streams, every client told to reconnect elsewhere, every lock released. */
+  async beforeApplicationShutdown(): Promise<void> {
+    this.readiness.markDraining();
+    const live = [...this.sessions];
+    if (live.length > 0) this.logger.log(`draining ${live.length} streams`);
+    const released = Promise.all(live.map((session) => session.close('shutdown')));
+    await Promise.race([released, new Promise((done) => setTimeout(done, SHUTDOWN_RELEASE_MS).unref())]);
+  }
+
+  private async checkBinding(userId: string, profileId: string): Promise<void> {
+    try {
+      await this.base.assertBound(userId, profileId);
+    } catch (error) {
+      if (!(error instanceof AppError)) throw this.reject('unavailable', AppError.dependencyUnavailable('base', error));
+      switch (error.code) {
+        case 'BINDING_NOT_FOUND':
+          throw this.reject('not_bound', new AppError('NOT_BOUND', `User ${userId} is not bound to profile ${profileId}`));
+        case 'USER_NOT_FOUND':
+        case 'PROFILE_NOT_FOUND':
+        case 'NOT_FOUND':
+          throw this.reject('not_found', error);
+        case 'DEPENDENCY_UNAVAILABLE':
+          throw this.reject('unavailable', error);
+        default:
+          throw this.reject('unavailable', AppError.dependencyUnavailable('base', error));
+      }
+    }
+  }
+
+  private reject(reason: RejectReason, error: unknown): unknown {
+    this.metrics.rejected.inc({ reason });
+    return error;
+  }
+}

@@ -1,0 +1,39 @@
+import { Inject, Injectable, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '@app/config';
+import type { HealthIndicator } from '@app/health';
+import { BaseClient } from './base-client.js';
+
+/** base must answer within this, or the caller gets a 503. */
+export const BASE_TIMEOUT_MS = 1500;
+
+@Injectable()
+export class BaseHealthIndicator implements HealthIndicator {
+  readonly name = 'base';
+
+  constructor(private readonly base: BaseClient) {}
+
+  check(): Promise<void> {
+    return this.base.ping();
+  }
+}
+
+/** The app's `BaseClient`, built from `BASE_URL`; its pool is closed on shutdown. */
+@Module({
+  providers: [
+    {
+      provide: BaseClient,
+      inject: [APP_CONFIG],
+      useFactory: (config: AppConfig) =>
+        new BaseClient(config.baseUrl, { timeoutMs: BASE_TIMEOUT_MS, adminToken: config.adminToken }),
+    },
+    BaseHealthIndicator,
+  ],
+  exports: [BaseClient, BaseHealthIndicator],
+})
+export class BaseClientModule implements OnApplicationShutdown {
+  constructor(@Inject(BaseClient) private readonly base: BaseClient) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.base.close();
+  }
+}

@@ -1,0 +1,147 @@
+import { Pool } from 'undici';
+import { AppError, ERROR_CATALOG, type ErrorCode } from '@app/errors';
+
+export interface UserDto {
+  id: string;
+  name: string;
+  createdAt: string;
+}
+
+export interface ProfileDto {
+  id: string;
+  name: string;
+  userIds: string[];
+  createdAt: string;
+}
+
+export interface Paged<T> {
+  items: T[];
+  nextPage?: string;
+}
+
+export interface BaseClientOptions {
+  /** Whole-request deadline; past it the call fails as `DEPENDENCY_UNAVAILABLE`. */
+  timeoutMs: number;
+  connections?: number;
+  adminToken?: string;
+}
+
+/**
+ * Typed client of the base service over a keep-alive connection pool. base's 4xx answers keep
+ * their code and status (a 404 stays a 404); base unreachable, slow or failing (5xx) becomes
+ * 503 `DEPENDENCY_UNAVAILABLE` — an outage never looks like "not found".
+ */
+export class BaseClient {
+  private readonly pool: Pool;
+
+  constructor(
+    readonly baseUrl: string,
+    private readonly options: BaseClientOptions,
+  ) {
+    this.pool = new Pool(baseUrl, {
+      connections: options.connections ?? 64,
+      keepAliveTimeout: 30_000,
+      connectTimeout: options.timeoutMs,
+      headersTimeout: options.timeoutMs,
+      bodyTimeout: options.timeoutMs,
+    });
+  }
+
+  listUsers(limit: number, page?: string): Promise<Paged<UserDto>> {
+    return this.call('GET', `/users${query({ limit, page })}`);
+  }
+
+  listProfiles(limit: number, page?: string): Promise<Paged<ProfileDto>> {
+    return this.call('GET', `/profiles${query({ limit, page })}`);
+  }
+
+  getUser(id: string): Promise<UserDto> {
+    return this.call('GET', `/users/${id}`);
+  }
+
+  async profilesOf(userId: string): Promise<ProfileDto[]> {
+    return (await this.call<{ items: ProfileDto[] }>('GET', `/users/${userId}/profiles`)).items;
+  }
+
+  createUser(name: string): Promise<UserDto> {
+    return this.call('POST', '/users', { name });
+  }
+
+  createProfile(name: string, userIds: readonly string[]): Promise<ProfileDto> {
+    return this.call('POST', '/profiles', { name, userIds });
+  }
+
+  /**
+   * Resolves when the user is bound to the profile. Rejects with base's 404 codes:
+   * `USER_NOT_FOUND`, `PROFILE_NOT_FOUND` or `BINDING_NOT_FOUND`.
+   */
+  async assertBound(userId: string, profileId: string): Promise<void> {
+    await this.call('GET', `/profiles/${profileId}/users/${userId}`);
+  }
+
+  async deleteAllUsers(): Promise<void> {
+    await this.call('DELETE', '/users', undefined, true);
+  }
+
+  async deleteAllProfiles(): Promise<void> {
+    await this.call('DELETE', '/profiles', undefined, true);
+  }
+
+  /** Readiness probe of base itself (its own Cassandra check included). */
+  async ping(): Promise<void> {
+    await this.call('GET', '/health/ready');
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+
+  private async call<T>(method: string, path: string, body?: unknown, admin = false): Promise<T> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (admin && this.options.adminToken) headers.authorization = `Bearer ${this.options.adminToken}`;
+    let response;
+    try {
+      response = await this.pool.request({
+        method: method as 'GET',
+        path,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(this.options.timeoutMs),
+      });
+    } catch (error) {
+      throw AppError.dependencyUnavailable('base', error);
+    }
+    const { statusCode } = response;
+    let payload: unknown;
+    try {
+      const text = await response.body.text();
+      payload = text ? JSON.parse(text) : undefined;
+    } catch (error) {
+      throw AppError.dependencyUnavailable('base', error);
+    }
+    if (statusCode < 400) return payload as T;
+    if (statusCode >= 500) {
+      throw AppError.dependencyUnavailable('base', new Error(`base answered ${statusCode} to ${method} ${path}`));
+    }
+    throw fromClientError(statusCode, payload);
+  }
+}
+
+function fromClientError(status: number, payload: unknown): AppError {
+  const body = (payload ?? {}) as { code?: string; message?: string; details?: unknown };
+  const code =
+    body.code && body.code in ERROR_CATALOG && ERROR_CATALOG[body.code as ErrorCode] === status
+      ? (body.code as ErrorCode)
+      : status === 404
+        ? 'NOT_FOUND'
+        : 'VALIDATION_FAILED';
+  return new AppError(code, body.message ?? `base answered ${status}`, { details: body.details });
+}
+
+function query(params: Record<string, string | number | undefined>): string {
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) if (value !== undefined) search.set(key, String(value));
+  const text = search.toString();
+  return text ? `?${text}` : '';
+}

@@ -1,0 +1,17 @@
+export { type AcquireFailure, classifyAcquireFailure, explainRedlockFailure } from './acquire-failure.js';
+export { type PairKeys, pairKeys } from './keys.js';
+export type { LaunchedRecord } from './launched-record.js';
+export { LaunchedRecords } from './launched-records.js';
+export { LeaseKeeper, type LeaseKeeperOptions, type LeaseState } from './lease-keeper.js';
+export { LockModule } from './lock.module.js';
+export { type HeldLock, PairLock, type PairLockOptions } from './pair-lock.js';
+export {
+  closeRedis,
+  connectRedis,
+  createRedisClient,
+  type LockLogger,
+  redisAddress,
+  type RedisClientOptions,
+} from './redis-client.js';
+export { RedisHealthIndicator } from './redis.health.js';
+export { REDIS_CLIENT } from './tokens.js';

@@ -1,0 +1,38 @@
+import net from 'node:net';
+
+function listenOnce(port) {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen({ host: '127.0.0.1', port, exclusive: true }, () => {
+      const { port: bound } = server.address();
+      server.close(() => resolve(bound));
+    });
+  });
+}
+
+/**
+ * Throws if nothing can listen on 127.0.0.1:<port>. `purpose` (e.g. "Cassandra CQL")
+ * only makes the message clearer.
+ */
+export async function assertPortFree(port, purpose = 'this service') {
+  try {
+    await listenOnce(port);
+  } catch (err) {
+    if (err.code === 'EADDRINUSE') {
+      throw new Error(
+        `Port ${port} (needed for ${purpose}) is already in use on 127.0.0.1. ` +
+          `Stop the process holding it (find it with: ss -ltnp 'sport = :${port}') ` +
+          `or configure a different port.`,
+        { cause: err },
+      );
+    }
+    throw new Error(`Cannot listen on 127.0.0.1:${port} (needed for ${purpose}): ${err.message}`, { cause: err });
+  }
+}
+
+/** A port that was free a moment ago; the usual race applies. */
+export async function freePort() {
+  return listenOnce(0);
+}
