@@ -1,7 +1,9 @@
 // `npm start`: installs what is missing, builds, starts Cassandra and Redis (unless
-// CASSANDRA_CONTACT_POINTS / REDIS_URL name existing ones), then base, main and stream, and
-// prints their URLs. Ctrl-C stops everything it started.
+// CASSANDRA_CONTACT_POINTS / REDIS_URL name existing ones), then base, main, STREAM_REPLICAS
+// stream instances and the gateway, creates demo data on an empty database, and prints the web
+// client URL. Ctrl-C stops everything it started.
 import { randomBytes } from 'node:crypto';
+import { startGateway } from './gateway.mjs';
 import { acquireRunLock } from './infra/run-lock.mjs';
 import { startAppProcess } from './lib/apps.mjs';
 import { provideInfra } from './lib/infra.mjs';
@@ -15,51 +17,79 @@ stack.stopOnSignals((signal) => {
   log(`${signal}: stopping everything…`);
 });
 
+const num = (name, fallback) => Number(process.env[name] ?? fallback);
 const ports = {
-  base: Number(process.env.BASE_PORT ?? 3001),
-  main: Number(process.env.MAIN_PORT ?? 3000),
-  stream: Number(process.env.STREAM_PORT ?? 3002),
+  gateway: num('GATEWAY_PORT', 8080),
+  main: num('MAIN_PORT', 3000),
+  base: num('BASE_PORT', 3001),
+  stream: num('STREAM_PORT', 3002),
 };
+const replicas = num('STREAM_REPLICAS', 1);
 
 try {
   const started = Date.now();
+  if (!Number.isInteger(replicas) || replicas < 1 || replicas > 16) throw new Error('STREAM_REPLICAS must be 1–16');
   stack.push('run lock', acquireRunLock(ROOT, 'dev'));
   await ensureDependencies();
   await build();
   const infraEnv = await provideInfra(stack, {
     name: 'dev',
-    cqlPort: Number(process.env.CASSANDRA_PORT ?? 9042),
-    storagePort: Number(process.env.CASSANDRA_STORAGE_PORT ?? 7000),
-    redisPort: Number(process.env.REDIS_PORT ?? 6379),
+    cqlPort: num('CASSANDRA_PORT', 9042),
+    storagePort: num('CASSANDRA_STORAGE_PORT', 7000),
+    redisPort: num('REDIS_PORT', 6379),
   });
   const adminToken = process.env.ADMIN_TOKEN || randomBytes(24).toString('base64url');
-  const env = {
-    ...infraEnv,
-    ADMIN_TOKEN: adminToken,
-    BASE_URL: process.env.BASE_URL ?? `http://127.0.0.1:${ports.base}`,
-  };
+  const env = { ...infraEnv, ADMIN_TOKEN: adminToken, BASE_URL: process.env.BASE_URL ?? `http://127.0.0.1:${ports.base}` };
   const onExit = (label) => (code, signal) => {
     if (stopping) return;
     log(`${label} stopped unexpectedly (${signal ?? `exit ${code}`}); stopping everything`);
     void stack.stopAll().then(() => process.exit(1));
   };
-  const apps = {};
-  for (const app of ['base', 'main', 'stream']) {
-    const handle = await startAppProcess({ app, port: ports[app], env, onExit: onExit(app) });
-    stack.push(app, handle.stop);
-    apps[app] = handle.url;
-  }
+  const start = async (app, label, port) => {
+    const handle = await startAppProcess({ app, label, port, env: { ...env, POD_NAME: label }, onExit: onExit(label) });
+    stack.push(label, handle.stop);
+    return handle.url;
+  };
+
+  const baseUrl = await start('base', 'base', ports.base);
+  const [mainUrl, ...streamUrls] = await Promise.all([
+    start('main', 'main', ports.main),
+    ...Array.from({ length: replicas }, (_, i) => start('stream', `stream-${i + 1}`, ports.stream + i)),
+  ]);
+  const gateway = await startGateway({ port: ports.gateway, mainUrl, streamUrls });
+  stack.push('gateway', gateway.close);
+
+  const demo = await createDemoDataIfEmpty(baseUrl, gateway.url, adminToken);
   log(`up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   console.log(`
-  base    ${apps.base}     (internal API)
-  main    ${apps.main}     (REST)
-  stream  ${apps.stream}     (SSE)
-  admin token: ${adminToken}${process.env.ADMIN_TOKEN ? ' (from ADMIN_TOKEN)' : ' (generated for this run)'}
-
+  web client   ${gateway.url}/
+  gateway      ${gateway.url}   (/main/* → main, everything else → ${replicas} stream replica${replicas > 1 ? 's' : ''})
+  main         ${mainUrl}
+  base         ${baseUrl}   (internal)
+  stream       ${streamUrls.join(', ')}
+  admin token  ${adminToken}${process.env.ADMIN_TOKEN ? ' (from ADMIN_TOKEN)' : ' (generated for this run)'}
+${demo}
   Ctrl-C stops everything.
 `);
 } catch (error) {
   console.error(`[kubescaler] start failed: ${error.message}`);
   await stack.stopAll();
   process.exit(1);
+}
+
+/** Seeds demo data through main when base has no users, so the landing page has something to show. */
+async function createDemoDataIfEmpty(baseUrl, gatewayUrl, adminToken) {
+  const users = await (await fetch(`${baseUrl}/users?limit=1`)).json();
+  if (users.items?.length > 0) return '';
+  const response = await fetch(`${gatewayUrl}/main/testdata`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+    body: '{}',
+  });
+  const summary = await response.json();
+  if (!response.ok) throw new Error(`creating demo data failed: ${summary.message}`);
+  const example = summary.examples[0];
+  return `  demo data    ${summary.users} users, ${summary.profiles} profiles created (seed ${summary.seed})
+  try          ${gatewayUrl}${example.link}
+`;
 }

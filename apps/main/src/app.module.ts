@@ -1,7 +1,13 @@
 import { type DynamicModule, Module } from '@nestjs/common';
+import { BaseClientModule, BaseHealthIndicator } from '@app/base-client';
 import { type AppConfig, ConfigModule } from '@app/config';
 import { HealthModule } from '@app/health';
+import { LockModule, RedisHealthIndicator } from '@app/lock';
 import { MetricsModule } from '@app/metrics';
+import { ActiveProfilesModule } from './active-profiles/active-profiles.module.js';
+import { DirectoryModule } from './directory/directory.module.js';
+import { SuggestedModule } from './suggested/suggested.module.js';
+import { TestdataModule } from './testdata/testdata.module.js';
 
 /** main: the REST tier behind /main (users, profiles, live profiles of a user, test data). */
 @Module({})
@@ -9,7 +15,18 @@ export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), MetricsModule, HealthModule.forRoot()],
+      imports: [
+        ConfigModule.forRoot(config),
+        MetricsModule,
+        HealthModule.forRoot({
+          imports: [LockModule.forRoot(), BaseClientModule],
+          indicators: [RedisHealthIndicator, BaseHealthIndicator],
+        }),
+        DirectoryModule,
+        ActiveProfilesModule,
+        SuggestedModule,
+        TestdataModule,
+      ],
     };
   }
 }

@@ -10,3 +10,4 @@ export {
   nestLogLevels,
 } from './http-app.js';
 export { IdParam, isUuid, ParseIdPipe } from './ids.js';
+export { mapWithConcurrency } from './concurrency.js';

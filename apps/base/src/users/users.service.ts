@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { AppError } from '@app/errors';
-import { mapWithConcurrency } from '../common/concurrency.js';
+import { mapWithConcurrency } from '@app/http';
 import type { Paged } from '../common/schemas.js';
 import { type ProfileDto, toProfileDto } from '../profiles/dto/profile.dto.js';
 import { ProfilesRepository } from '../storage/profiles.repository.js';

@@ -1,0 +1,12 @@
+import { Module } from '@nestjs/common';
+import { BaseClientModule } from '@app/base-client';
+import { LockModule } from '@app/lock';
+import { ActiveProfilesController } from './active-profiles.controller.js';
+import { ActiveProfilesService } from './active-profiles.service.js';
+
+@Module({
+  imports: [BaseClientModule, LockModule.forRoot()],
+  controllers: [ActiveProfilesController],
+  providers: [ActiveProfilesService],
+})
+export class ActiveProfilesModule {}

@@ -1,0 +1,114 @@
+import { el } from './api.js';
+import { SseParser } from './sse-parser.js';
+
+const [, , userId, profileId] = location.pathname.split('/');
+const $ = (id) => document.getElementById(id);
+$('user-id').textContent = userId;
+$('profile-id').textContent = profileId;
+
+const RECENT_ROWS = 20;
+const MAX_BACKOFF_MS = 15_000;
+/** Refusals that retrying cannot fix. */
+const FINAL = { 400: 'refused: bad id', 403: 'refused: not bound', 404: 'refused: unknown user or profile' };
+
+const stats = { received: 0, dropped: 0, lastSeq: undefined, bytes: [] };
+let attempt = 0;
+let controller;
+
+function setState(state, label, detail = '') {
+  const badge = $('state');
+  badge.className = `state ${state}`;
+  badge.dataset.state = state;
+  badge.textContent = label;
+  $('detail').textContent = detail;
+}
+
+function render() {
+  $('received').textContent = stats.received;
+  $('dropped').textContent = stats.dropped;
+  $('last-seq').textContent = stats.lastSeq ?? '–';
+  const now = performance.now();
+  stats.bytes = stats.bytes.filter(([at]) => now - at < 3000);
+  const bits = stats.bytes.reduce((sum, [, n]) => sum + n, 0) * 8;
+  $('throughput').textContent = Math.round(bits / 3 / 1000);
+}
+setInterval(render, 500);
+
+function onMessage(message) {
+  const seq = Number(message.id);
+  // The server numbers every event it generates; a gap is an event it dropped for us.
+  if (stats.lastSeq !== undefined && seq > stats.lastSeq + 1) stats.dropped += seq - stats.lastSeq - 1;
+  stats.lastSeq = seq;
+  stats.received++;
+  // Read only the small fields; the payload itself is never rendered.
+  const data = JSON.parse(message.data);
+  const row = el('tr');
+  row.append(
+    el('td', data.host),
+    el('td', new Date(data.timestamp).toLocaleTimeString()),
+    el('td', String(data.seq)),
+    el('td', `${(message.data.length / 1024).toFixed(1)} KiB`),
+  );
+  const body = $('events');
+  body.prepend(row);
+  while (body.rows.length > RECENT_ROWS) body.deleteRow(-1);
+}
+
+function retry(state, label, detail) {
+  const delay = Math.min(MAX_BACKOFF_MS, 500 * 2 ** Math.min(attempt, 5)) * (0.75 + Math.random() / 2);
+  attempt++;
+  setState(state, label, `${detail} — retrying in ${(delay / 1000).toFixed(1)} s`);
+  setTimeout(connect, delay);
+}
+
+async function connect() {
+  controller = new AbortController();
+  setState(attempt === 0 ? 'connecting' : 'reconnecting', attempt === 0 ? 'connecting' : 'reconnecting');
+  let response;
+  try {
+    response = await fetch(`/stream/${userId}/${profileId}`, {
+      headers: { accept: 'text/event-stream' },
+      signal: controller.signal,
+      cache: 'no-store',
+    });
+  } catch {
+    return retry('reconnecting', 'reconnecting', 'network error');
+  }
+  if (!response.ok) {
+    const body = await response.json().catch(() => ({}));
+    if (FINAL[response.status]) return setState('refused', FINAL[response.status], body.message ?? '');
+    if (response.status === 409) return retry('refused', 'in use elsewhere', body.message ?? '');
+    return retry('unavailable', 'unavailable', body.message ?? `HTTP ${response.status}`);
+  }
+  const parser = new SseParser();
+  const decoder = new TextDecoder();
+  const reader = response.body.getReader();
+  let ending;
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      stats.bytes.push([performance.now(), value.length]);
+      for (const event of parser.feed(decoder.decode(value, { stream: true }))) {
+        if (event.event === 'hello') {
+          const hello = JSON.parse(event.data);
+          attempt = 0;
+          setState('live', `live on pod ${hello.pod}`, `fencing token ${hello.fencingToken}`);
+        } else if (event.event === 'message') {
+          onMessage(event);
+        } else if (event.event === 'lock-lost' || event.event === 'reconnect') {
+          ending = event.event;
+        }
+      }
+    }
+  } catch {
+    // the connection broke; handled below like any other end
+  }
+  if (ending === 'lock-lost') return retry('lock-lost', 'lock lost', 'the pair lock could not be renewed');
+  if (ending === 'reconnect') return retry('reconnecting', 'reconnecting', 'the pod is shutting down');
+  return retry('reconnecting', 'reconnecting', 'stream ended');
+}
+
+// Leaving the page closes the stream at once, which frees the pair for another tab.
+addEventListener('pagehide', () => controller?.abort());
+connect();
