@@ -3,6 +3,7 @@
 // test file with node's test runner, stops everything, and exits non-zero on any failure.
 // `npm test -- <fragment>…` runs only the test files whose path contains a fragment.
 import { spawn } from 'node:child_process';
+import { ensureDebianCommand } from './infra/apt.mjs';
 import { acquireRunLock } from './infra/run-lock.mjs';
 import { provideInfra } from './lib/infra.mjs';
 import { build, ensureDependencies, log, ROOT, specFiles } from './lib/project.mjs';
@@ -19,13 +20,19 @@ try {
   const files = specFiles(process.argv.slice(2));
   if (files.length === 0) throw new Error('no test files found');
 
-  stack.push('run lock', acquireRunLock(ROOT, 'test'));
-  const infraEnv = await provideInfra(stack, { name: 'test', fresh: true });
+  // The lock guards the test data directory, so it is only needed when this run starts Cassandra.
+  if (!process.env.CASSANDRA_CONTACT_POINTS) stack.push('run lock', acquireRunLock(ROOT, 'test'));
+  // Tests start private redis-servers and drive Debian's Chromium: both install while Cassandra starts.
+  const [infraEnv] = await Promise.all([
+    provideInfra(stack, { name: 'test', fresh: true }),
+    ensureDebianCommand({ command: 'redis-server', pkg: 'redis-server', log }),
+    ensureDebianCommand({ command: 'chromium', pkg: 'chromium', log }),
+  ]);
 
   log(`running ${files.length} test files…`);
   const runner = spawn(
     process.execPath,
-    ['--test', '--test-concurrency=2', '--test-timeout=300000', ...files],
+    ['--test', '--test-concurrency=2', '--test-timeout=240000', ...files],
     { cwd: ROOT, stdio: 'inherit', env: { ...process.env, ...infraEnv, NODE_ENV: 'test' } },
   );
   exitCode = await new Promise((resolve) => runner.once('exit', (code) => resolve(code ?? 1)));

@@ -156,9 +156,9 @@ auto_snapshot: false
 authenticator: AllowAllAuthenticator
 authorizer: AllowAllAuthorizer
 
-# Cassandra 5 defaults to CASSANDRA_4 so that a cluster can be rolled back; a
-# brand-new dev node has nothing to roll back to, and NONE enables every
-# 5.0 on-disk format (e.g. what SAI relies on).
+# Cassandra 5.0 defaults to CASSANDRA_4 so that an upgraded cluster can still be
+# rolled back; a brand-new dev node has nothing to roll back to, and NONE turns
+# on the 5.0-only storage formats and features.
 storage_compatibility_mode: NONE
 `;
 }
@@ -197,7 +197,9 @@ function javaExecutable() {
 
 // Flags from Cassandra 5.0's conf/jvm-server.options, conf/jvm17-server.options
 // and conf/cassandra-env.sh, minus production-only tuning (-XX:+AlwaysPreTouch,
-// GC logging) that only slows down a dev node.
+// GC logging) and what needs files the Maven artifacts don't ship
+// (-XX:CompileCommandFile=hotspot_compiler, the sigar-bin library path).
+// No -Xmn: cassandra-env.sh refuses to combine it with G1.
 const JVM_SERVER_OPTIONS = [
   '-ea',
   '-da:net.openhft...',

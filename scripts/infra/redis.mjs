@@ -1,73 +1,19 @@
 // Runs throwaway Redis servers (no persistence) for local development and tests.
 import { spawn } from 'node:child_process';
-import { constants as fsConstants } from 'node:fs';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 
+import { ensureDebianCommand } from './apt.mjs';
 import { hasExited, lineBuffer, sleep, stopChild, trackChild } from './children.mjs';
 import { assertPortFree } from './ports.mjs';
 
 const STARTUP_TIMEOUT_MS = 10_000;
 const STOP_GRACE_MS = 20_000;
 
-async function findOnPath(command) {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    if (!dir) continue;
-    const candidate = path.join(dir, command);
-    try {
-      await fs.access(candidate, fsConstants.X_OK);
-      return candidate;
-    } catch {
-      // Not in this directory.
-    }
-  }
-  return null;
-}
-
-function aptGet(args) {
-  return new Promise((resolve, reject) => {
-    const child = trackChild(
-      spawn('apt-get', args, {
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-      }),
-    );
-    let output = '';
-    child.stdout.on('data', (d) => (output += d));
-    child.stderr.on('data', (d) => (output += d));
-    child.once('error', reject);
-    child.once('exit', (code) => resolve({ ok: code === 0, output }));
-  });
-}
-
 /** Installs redis-server with apt-get unless it is already on PATH. */
-export async function ensureRedisServer(log = () => {}) {
-  if (await findOnPath('redis-server')) return;
-
-  const manualHint = 'install Redis yourself (Debian/Ubuntu: apt-get install -y redis-server) and retry';
-  if (!(await findOnPath('apt-get'))) {
-    throw new Error(`redis-server is not on PATH and apt-get is not available; ${manualHint}`);
-  }
-  if (process.getuid?.() !== 0) {
-    throw new Error(`redis-server is not on PATH and installing it needs root; ${manualHint}`);
-  }
-
-  log('redis: installing redis-server with apt-get (first run only)…');
-  const install = ['install', '-y', '--no-install-recommends', 'redis-server'];
-  let result = await aptGet(install);
-  if (!result.ok && /Unable to locate package/.test(result.output)) {
-    // Fresh images often ship without package lists.
-    log('redis: running apt-get update…');
-    const update = await aptGet(['update']);
-    if (!update.ok) throw new Error(`apt-get update failed:\n${update.output.trimEnd()}`);
-    result = await aptGet(install);
-  }
-  if (!result.ok) throw new Error(`apt-get install redis-server failed:\n${result.output.trimEnd()}`);
-  if (!(await findOnPath('redis-server'))) {
-    throw new Error('apt-get installed redis-server, but it is still not on PATH');
-  }
-  log('redis: redis-server installed');
+export function ensureRedisServer(log = () => {}) {
+  return ensureDebianCommand({ command: 'redis-server', pkg: 'redis-server', log });
 }
 
 /** Resolves true if the server answers PING with +PONG. */

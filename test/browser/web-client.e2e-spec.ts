@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { REPO_ROOT, request, testInfra } from '@app/testing';
+import { createPairs, startSystem, type System } from '../support/system.js';
+
+/** Screenshots land here (ignored by git) as artifacts of the run. */
+const ARTIFACTS = join(REPO_ROOT, 'test-results');
+
+describe('web client in Chromium', () => {
+  testInfra();
+  let system: System;
+  let browser: Browser;
+  let pairs: Array<{ userId: string; profileId: string }>;
+
+  before(async () => {
+    system = await startSystem({ streams: 2, env: { STREAM_EVENTS_PER_SECOND: '10', STREAM_EVENT_BYTES: '4096' } });
+    pairs = await createPairs(system.base.url, 2);
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
+    mkdirSync(ARTIFACTS, { recursive: true });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await system?.stop();
+  });
+
+  const open = async (userId: string, profileId: string): Promise<Page> => {
+    const page = await browser.newPage();
+    await page.goto(`${system.gateway.url}/index/${userId}/${profileId}`);
+    return page;
+  };
+  const state = (page: Page) => page.locator('#state');
+  const counter = async (page: Page, id: string) => Number(await page.locator(`#${id}`).textContent());
+
+  it('streams a bound pair: live on a pod with its fencing token, and the counters move', async () => {
+    const { userId, profileId } = pairs[0]!;
+    const page = await open(userId, profileId);
+    await page.waitForSelector('#state[data-state="live"]', { timeout: 10_000 });
+    assert.match((await state(page).textContent()) ?? '', /^live on pod stream-[12]$/);
+    assert.match((await page.locator('#detail').textContent()) ?? '', /fencing token \d+/);
+    await page.waitForFunction(() => Number(document.querySelector('#received')?.textContent) >= 10, undefined, {
+      timeout: 10_000,
+    });
+    const first = await counter(page, 'received');
+    await page.waitForTimeout(1000);
+    assert.ok((await counter(page, 'received')) > first, 'received keeps growing');
+    assert.equal(await counter(page, 'dropped'), 0);
+    await page.waitForFunction(() => Number(document.querySelector('#throughput')?.textContent) > 0);
+    const rows = await page.locator('#events tr').count();
+    assert.ok(rows > 0 && rows <= 20, `recent events table holds ${rows} rows`);
+    assert.doesNotMatch((await page.locator('#events').textContent()) ?? '', /[A-Za-z0-9_-]{200}/, 'no payload rendered');
+    await page.screenshot({ path: join(ARTIFACTS, 'stream-page.png'), fullPage: true });
+    await page.close();
+  });
+
+  it('shows "in use elsewhere" in a second page, which connects once the first one closes', async () => {
+    const { userId, profileId } = pairs[1]!;
+    const first = await open(userId, profileId);
+    await first.waitForSelector('#state[data-state="live"]', { timeout: 10_000 });
+    const second = await open(userId, profileId);
+    await second.waitForFunction(() => document.querySelector('#state')?.textContent === 'in use elsewhere', undefined, {
+      timeout: 10_000,
+    });
+    await second.screenshot({ path: join(ARTIFACTS, 'in-use-elsewhere.png') });
+    await first.close();
+    await second.waitForSelector('#state[data-state="live"]', { timeout: 15_000 });
+    const login = await request(system.gateway.url, 'GET', `/main/login/${userId}`);
+    assert.equal(login.body.activeProfiles.length, 1);
+    await second.close();
+  });
+
+  it('shows "not bound" for an unbound pair and does not retry', async () => {
+    const [a, b] = pairs as [{ userId: string; profileId: string }, { userId: string; profileId: string }];
+    const page = await open(a.userId, b.profileId);
+    await page.waitForFunction(() => document.querySelector('#state')?.textContent === 'refused: not bound', undefined, {
+      timeout: 10_000,
+    });
+    await page.waitForTimeout(1500);
+    assert.equal(await state(page).textContent(), 'refused: not bound');
+    await page.close();
+  });
+
+  it('lists users, profiles and suggestions on the landing page and shows a user\'s live profiles', async () => {
+    const { userId, profileId } = pairs[0]!;
+    const streamPage = await open(userId, profileId);
+    await streamPage.waitForSelector('#state[data-state="live"]', { timeout: 10_000 });
+    const page = await browser.newPage({ viewport: { width: 1300, height: 900 } });
+    await page.goto(`${system.gateway.url}/`);
+    await page.waitForSelector(`#profiles a[data-profile="${profileId}"]`, { timeout: 10_000 });
+    assert.ok((await page.locator('#users tr').count()) >= 2);
+    await page.fill('#login-user', userId);
+    await page.click('#login-form button');
+    await page.waitForSelector(`#login-result a[data-profile="${profileId}"]`, { timeout: 10_000 });
+    assert.match((await page.locator('#login-result').textContent()) ?? '', /stream-[12]/);
+    await page.screenshot({ path: join(ARTIFACTS, 'landing-page.png'), fullPage: true });
+    await page.close();
+    await streamPage.close();
+  });
+});
