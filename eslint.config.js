@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', 'node_modules/**', '.cache/**', 'public/**/*.js'] },
+  { ignores: ['**/dist/**', 'node_modules/**', '.cache/**', 'test-results/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -14,6 +14,15 @@ export default tseslint.config(
         'error',
         { object: 'process', property: 'env', message: 'Read configuration through @app/config (loadConfig) only.' },
       ],
+    },
+  },
+  {
+    // The web client runs in the browser.
+    files: ['public/**/*.js'],
+    languageOptions: {
+      globals: Object.fromEntries(
+        ['document', 'location', 'fetch', 'performance', 'setInterval', 'setTimeout', 'addEventListener', 'AbortController', 'TextDecoder'].map((name) => [name, 'readonly']),
+      ),
     },
   },
   {
