@@ -93,7 +93,7 @@ describe('web client in Chromium', () => {
     const page = await browser.newPage({ viewport: { width: 1300, height: 900 } });
     await page.goto(`${system.gateway.url}/`);
     await page.waitForSelector(`#profiles a[data-profile="${profileId}"]`, { timeout: 10_000 });
-    assert.ok((await page.locator('#users tr').count()) >= 2);
+    await page.waitForFunction(() => document.querySelectorAll('#users tr').length >= 2, undefined, { timeout: 10_000 });
     await page.fill('#login-user', userId);
     await page.click('#login-form button');
     await page.waitForSelector(`#login-result a[data-profile="${profileId}"]`, { timeout: 10_000 });

@@ -16,7 +16,8 @@ export function nestLogLevels(level: LogLevel): NestLogLevel[] {
 
 /** Fastify with the 1 MiB body limit; JSON is the only body type, anything else is 415. */
 export function createFastifyAdapter(): FastifyAdapter {
-  const adapter = new FastifyAdapter({ bodyLimit: BODY_LIMIT_BYTES, return503OnClosing: true });
+  // While closing, requests still reach the app, which answers them with its own 503s (DRAINING).
+  const adapter = new FastifyAdapter({ bodyLimit: BODY_LIMIT_BYTES, return503OnClosing: false });
   adapter.getInstance().removeContentTypeParser('text/plain');
   return adapter;
 }

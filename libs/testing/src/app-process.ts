@@ -45,7 +45,13 @@ export async function startApp(
   child.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
   const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
   let gone = false;
-  void exited.then(() => (gone = true));
+  // Never outlive the test process, even when it ends without stopping its apps.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  void exited.then(() => {
+    gone = true;
+    process.removeListener('exit', killOnExit);
+  });
   const url = `http://127.0.0.1:${port}`;
   const started = Date.now();
   for (;;) {

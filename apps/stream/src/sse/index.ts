@@ -1,4 +1,5 @@
 export { BackpressureWriter, type OfferResult, type SseSink } from './backpressure-writer.js';
+export { EventSchedule } from './event-schedule.js';
 export { MessageFramer } from './message-framer.js';
 export { PayloadPool } from './payload-pool.js';
 export { encodeComment, encodeEvent, type SseEvent } from './sse-frames.js';

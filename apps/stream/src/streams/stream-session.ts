@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { AppConfig } from '@app/config';
 import type { HeldLock } from '@app/lock';
-import { BackpressureWriter, encodeComment, encodeEvent, type MessageFramer } from '../sse/index.js';
+import { BackpressureWriter, encodeComment, encodeEvent, EventSchedule, type MessageFramer } from '../sse/index.js';
 import type { StreamMetrics } from './stream-metrics.js';
 
 export type CloseReason = 'client' | 'lock-lost' | 'shutdown' | 'stalled' | 'error';
@@ -33,6 +33,7 @@ export const RETRY_MS = 1000;
 export class StreamSession {
   readonly writer: BackpressureWriter;
   private seq = 0;
+  private schedule: EventSchedule | undefined;
   private ticker: NodeJS.Timeout | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private closed: Promise<void> | undefined;
@@ -55,13 +56,14 @@ export class StreamSession {
     response.once('close', () => void this.close('client'));
     response.on('error', () => void this.close('error'));
     lock.onLost(() => void this.close('lock-lost'));
-    this.writer.writeControl(encodeEvent({ retry: RETRY_MS }));
-    this.writer.writeControl(
+    this.control(encodeEvent({ retry: RETRY_MS }));
+    this.control(
       encodeEvent({
         event: 'hello',
         data: JSON.stringify({ pod: this.o.pod, fencingToken: lock.fencingToken, lockTtlMs: this.o.lockTtlMs }),
       }),
     );
+    this.schedule = new EventSchedule(1000 / settings.eventsPerSecond, Date.now());
     this.ticker = setInterval(() => this.tick(), Math.max(1, Math.round(1000 / settings.eventsPerSecond)));
     this.heartbeat = setInterval(() => this.offer([encodeComment('heartbeat')], false), settings.heartbeatMs);
   }
@@ -79,9 +81,22 @@ export class StreamSession {
       void this.close('lock-lost');
       return;
     }
-    this.seq++;
-    this.offer(this.o.framer.frame(this.seq, now), true);
+    // The timer drifts late under load: send every event that is due, coalesced into one write.
+    const due = this.schedule?.take(now) ?? 0;
+    if (due > 1) this.o.response.cork();
+    for (let i = 0; i < due; i++) {
+      this.seq++;
+      this.offer(this.o.framer.frame(this.seq, now), true);
+    }
+    if (due > 1) this.o.response.uncork();
     if (this.writer.stalledFor(now) > this.o.settings.stallTimeoutMs) void this.close('stalled');
+  }
+
+  /** Control frames are never dropped, and their bytes count in `stream_bytes_sent_total` like any other. */
+  private control(frame: Buffer): void {
+    const before = this.writer.sentBytes;
+    this.writer.writeControl(frame);
+    this.o.metrics.bytesSent.inc(this.writer.sentBytes - before);
   }
 
   private offer(chunks: Buffer[], isEvent: boolean): void {
@@ -102,9 +117,9 @@ export class StreamSession {
     const { response } = this.o;
     if (reason === 'lock-lost') {
       this.o.metrics.lockLost.inc();
-      this.writer.writeControl(encodeEvent({ event: 'lock-lost', data: JSON.stringify({ pod: this.o.pod }) }));
+      this.control(encodeEvent({ event: 'lock-lost', data: JSON.stringify({ pod: this.o.pod }) }));
     } else if (reason === 'shutdown') {
-      this.writer.writeControl(encodeEvent({ event: 'reconnect', data: JSON.stringify({ pod: this.o.pod }) }));
+      this.control(encodeEvent({ event: 'reconnect', data: JSON.stringify({ pod: this.o.pod }) }));
     }
     if (reason === 'stalled' || reason === 'error') {
       response.destroy();

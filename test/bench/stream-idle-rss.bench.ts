@@ -1,0 +1,106 @@
+// The resident memory of ONE stream process holding 1,000 idle SSE streams.
+// `npm run bench -- stream-idle-rss` provides Cassandra and Redis; `npm run bench:stream-idle` uses
+// the ones the environment names, as the tests do (CASSANDRA_CONTACT_POINTS, REDIS_URL).
+//
+// "Idle" here: STREAM_EVENTS_PER_SECOND=1 with 64-byte payloads (≈ 0.2 KB/s per stream) and the
+// default 15 s heartbeat — every stream holds its socket, its session, its timers and its lock
+// (renewed every 5 s), but carries almost no data. BENCH_STREAMS overrides the count.
+import { type AppProcess, startApp, testInfra, uniqueKeyspace } from '@app/testing';
+import type { SseClient } from '../support/sse-client.js';
+import { createBoundPairs, eventually, Metrics, mib, openStream, rssBytes } from '../support/stream-stack.js';
+
+const STREAMS = Number(process.env.BENCH_STREAMS ?? 1000);
+const OPEN_CONCURRENCY = 50;
+/** RSS is sampled this long after the last stream opened, once a second; the last sample counts. */
+const SETTLE_MS = 10_000;
+
+const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
+const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
+
+async function settledRss(pid: number, label: string): Promise<number> {
+  const samples: number[] = [];
+  for (let elapsed = 0; elapsed <= SETTLE_MS; elapsed += 1000) {
+    samples.push(rssBytes(pid));
+    if (elapsed < SETTLE_MS) await sleep(1000);
+  }
+  console.log(`  ${label}: RSS samples (1 s apart) ${samples.map(mib).join(', ')}`);
+  return samples.at(-1)!;
+}
+
+testInfra();
+let base: AppProcess | undefined;
+let stream: AppProcess | undefined;
+const clients: SseClient[] = [];
+try {
+  base = await startApp('base', { CASSANDRA_KEYSPACE: uniqueKeyspace('benchidle') });
+  stream = await startApp('stream', {
+    BASE_URL: base.url,
+    POD_NAME: 'stream-bench',
+    STREAM_EVENTS_PER_SECOND: '1',
+    STREAM_EVENT_BYTES: '64',
+    STREAM_MAX_CONNECTIONS: String(STREAMS + 100),
+  });
+  console.log(`creating ${STREAMS} bound (user, profile) pairs in base…`);
+  const pairs = await createBoundPairs(base.url, STREAMS, 32);
+  const pid = stream.child.pid!;
+
+  const openAll = async () => {
+    const started = performance.now();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: OPEN_CONCURRENCY }, async () => {
+        for (let index = next++; index < STREAMS; index = next++)
+          clients.push(await openStream(stream!.url, pairs[index]!));
+      }),
+    );
+    const metrics = await Metrics.scrape(stream!.url);
+    if (metrics.active !== STREAMS || metrics.locksHeld !== STREAMS) {
+      throw new Error(`gauges read ${metrics.active} streams / ${metrics.locksHeld} locks, expected ${STREAMS}`);
+    }
+    return performance.now() - started;
+  };
+  const closeAll = async () => {
+    await Promise.all(clients.splice(0).map((client) => client.close()));
+    await eventually(async () => {
+      const end = await Metrics.scrape(stream!.url);
+      if (end.active !== 0 || end.locksHeld !== 0)
+        throw new Error(`gauges read ${end.active} / ${end.locksHeld} after closing`);
+    }, 5000);
+  };
+  const heap = async () => {
+    const metrics = await Metrics.scrape(stream!.url);
+    return `V8 heap used ${mib(metrics.value('nodejs_heap_size_used_bytes'))} of ${mib(metrics.value('nodejs_heap_size_total_bytes'))}, external ${mib(metrics.value('nodejs_external_memory_bytes'))}`;
+  };
+
+  const fresh = rssBytes(pid);
+  // A first round warms the process up (JIT, pools, heap sized for the load) so that the
+  // baseline is a process that has served streams, not one full of start-up garbage.
+  const warmMs = await openAll();
+  await closeAll();
+  console.log(
+    `warm-up: ${STREAMS} streams opened in ${(warmMs / 1000).toFixed(1)} s and closed (RSS right after start-up: ${mib(fresh)})`,
+  );
+  const before = await settledRss(pid, 'no stream open');
+  const heapBefore = await heap();
+
+  const openMs = await openAll();
+  console.log(`opened ${STREAMS} streams in ${(openMs / 1000).toFixed(1)} s; gauges read ${STREAMS} / ${STREAMS}`);
+  const after = await settledRss(pid, `${STREAMS} idle streams`);
+  const heapAfter = await heap();
+  const lost = clients.filter((client) => client.ended).length;
+  if (lost > 0) throw new Error(`${lost} streams ended during the measurement`);
+  const messages = clients.reduce((sum, client) => sum + client.messages, 0);
+  console.log('');
+  const rows: [string, string][] = [
+    ['stream process RSS, no stream open', `${mib(before)}  (${heapBefore})`],
+    [`stream process RSS, ${STREAMS} idle streams`, `${mib(after)}  (${heapAfter})`],
+    ['difference per idle stream', kb((after - before) / STREAMS)],
+  ];
+  for (const [label, value] of rows) console.log(`${`${label}:`.padEnd(44)}${value}`);
+  console.log(`(${messages} events received while measuring; bench client RSS ${mib(process.memoryUsage.rss())})`);
+  await closeAll();
+} finally {
+  await Promise.all(clients.map((client) => client.close()));
+  await stream?.stop();
+  await base?.stop();
+}

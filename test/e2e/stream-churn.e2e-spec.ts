@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { AppProcess } from '@app/testing';
+import { type HandshakeAbort, SseClient } from '../support/sse-client.js';
+import {
+  eventually,
+  expectRefusal,
+  FAST_LOCK_ENV,
+  gaugesSettle,
+  LIGHT_EVENTS_ENV,
+  Metrics,
+  openStream,
+  type Pair,
+  StreamStack,
+  streamPath,
+} from '../support/stream-stack.js';
+
+const CYCLES = 500;
+const WORKERS = 20;
+
+type Cycle = 'hello' | 'messages' | 'head' | HandshakeAbort;
+/** Cycles rotate through these: what a flapping browser and a flaky network produce. */
+const KINDS: readonly Cycle[] = [
+  'hello',
+  'request-sent',
+  'messages',
+  'connected',
+  'head',
+  'partial-request',
+  'half-closed',
+];
+
+describe('stream under rapid connect/disconnect churn', () => {
+  let stack: StreamStack;
+  let stream: AppProcess;
+  let pairs: Pair[];
+
+  before(async () => {
+    stack = await StreamStack.start('streamchurn');
+    [stream, pairs] = await Promise.all([
+      stack.startStream({ ...FAST_LOCK_ENV, ...LIGHT_EVENTS_ENV }),
+      stack.createPairs(WORKERS),
+    ]);
+  });
+
+  after(async () => {
+    await stack?.stop();
+  });
+
+  /** One cycle; resolves with what the server answered ('aborted' when the client left first). */
+  const cycle = async (pair: Pair, kind: Cycle): Promise<'streamed' | 'in-use' | 'aborted'> => {
+    const path = streamPath(pair);
+    if (kind === 'connected' || kind === 'partial-request' || kind === 'request-sent' || kind === 'half-closed') {
+      await SseClient.abort(stream.url, path, kind);
+      return 'aborted';
+    }
+    const client = SseClient.start(stream.url, path);
+    await client.response;
+    if (!client.streaming) {
+      // The same pair was closed a moment ago: its release may still be in flight.
+      await expectRefusal(client, 409, 'PROFILE_IN_USE');
+      await client.close();
+      return 'in-use';
+    }
+    if (kind === 'hello') await client.waitForEvent('hello');
+    if (kind === 'messages') await client.waitUntil(() => client.messages >= 2, 2000, 'two messages');
+    await client.close();
+    return 'streamed';
+  };
+
+  it(`ends with both gauges at 0 and no lock or launched record left after ${CYCLES} cycles, some aborted mid-handshake`, async (t) => {
+    const outcomes = { streamed: 0, 'in-use': 0, aborted: 0 };
+    let next = 0;
+    const started = performance.now();
+    await Promise.all(
+      pairs.map(async (pair) => {
+        for (let i = next++; i < CYCLES; i = next++) outcomes[await cycle(pair, KINDS[i % KINDS.length]!)]++;
+      }),
+    );
+    const churnMs = performance.now() - started;
+
+    await gaugesSettle(stream.url, 0);
+    const settledMs = performance.now() - started - churnMs;
+    await eventually(async () => {
+      assert.deepEqual(await stack.keys('lock'), [], 'lock keys left');
+      assert.deepEqual(await stack.keys('launched'), [], 'launched records left');
+    }, 1000);
+    const metrics = await Metrics.scrape(stream.url);
+    const acquired = metrics.value('stream_lock_acquire_duration_seconds_count');
+    t.diagnostic(
+      `${CYCLES} cycles in ${churnMs.toFixed(0)} ms: ${outcomes.streamed} streamed, ${outcomes['in-use']} refused 409 (release still in flight), ` +
+        `${outcomes.aborted} aborted mid-handshake (${acquired - outcomes.streamed} of them after the lock was taken); ` +
+        `gauges at 0 ${settledMs.toFixed(0)} ms after the last cycle`,
+    );
+    assert.equal(outcomes.streamed + outcomes['in-use'] + outcomes.aborted, CYCLES);
+    assert.ok(outcomes.streamed >= CYCLES / 3, 'most full cycles streamed');
+    assert.ok(acquired > outcomes.streamed, 'some clients left while their lock was being taken');
+
+    for (const reason of ['unavailable', 'full', 'not_found', 'not_bound', 'bad_request', 'draining']) {
+      assert.equal(metrics.value('stream_connections_rejected_total', { reason }), 0, `rejected for ${reason}`);
+    }
+    assert.equal(metrics.value('stream_lock_lost_total'), 0);
+
+    // Nothing is wedged: every pair streams again, and the gauges follow.
+    const clients = await Promise.all(pairs.map((pair) => eventually(() => openStream(stream.url, pair), 1000)));
+    assert.equal((await Metrics.scrape(stream.url)).active, WORKERS);
+    await Promise.all(clients.map((client) => client.close()));
+    await gaugesSettle(stream.url, 0);
+  });
+});

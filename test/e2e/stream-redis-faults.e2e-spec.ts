@@ -1,0 +1,182 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it, type TestContext } from 'node:test';
+import { pairKeys } from '@app/lock';
+import { type AppProcess, request, TcpProxy } from '@app/testing';
+import type { SseClient } from '../support/sse-client.js';
+import {
+  eventually,
+  expectGauges,
+  FAST_LOCK_ENV,
+  FAST_LOCK_RENEW_MS,
+  FAST_LOCK_TTL_MS,
+  gaugesSettle,
+  LIGHT_EVENTS_ENV,
+  Metrics,
+  openStream,
+  type Pair,
+  refusedStream,
+  StreamStack,
+} from '../support/stream-stack.js';
+
+/** Issue 3, case 4: a stream whose lock is gone stops within one renewal period plus 1 s. */
+const LOSS_DEADLINE_MS = FAST_LOCK_RENEW_MS + 1000;
+/** Issue 3, case 5: with Redis down, a new stream is refused within 1 s. */
+const OUTAGE_ANSWER_MS = 1000;
+
+/** Waits for `client` to get `lock-lost` and then the end of the stream; returns ms since `since`. */
+async function lockLostAfter(client: SseClient, since: number): Promise<number> {
+  const lost = await client.waitForEvent('lock-lost', LOSS_DEADLINE_MS + 2000);
+  await client.waitForEnd(1000);
+  assert.equal(client.eventNames().at(-1), 'lock-lost', 'lock-lost is the last event');
+  assert.equal(JSON.parse(lost.data).pod, 'stream-redis');
+  return client.endedAt! - since;
+}
+
+describe('stream when its Redis misbehaves', () => {
+  let stack: StreamStack;
+  let stream: AppProcess;
+  let proxy: TcpProxy;
+  let pairs: Pair[];
+
+  const ready = () =>
+    eventually(async () => assert.equal((await request(stream.url, 'GET', '/health/ready')).status, 200), 5000, 50);
+
+  before(async () => {
+    stack = await StreamStack.start('streamredis');
+    // The stream reaches Redis through a proxy, so the test can also make Redis hang.
+    proxy = await new TcpProxy('127.0.0.1', stack.redis.port).start();
+    const redisUrl = `redis://${proxy.address}`;
+    [stream, pairs] = await Promise.all([
+      stack.startStream({
+        ...FAST_LOCK_ENV,
+        ...LIGHT_EVENTS_ENV,
+        REDIS_URL: redisUrl,
+        REDIS_COMMAND_TIMEOUT_MS: '200',
+        POD_NAME: 'stream-redis',
+      }),
+      stack.createPairs(6),
+    ]);
+  });
+
+  after(async () => {
+    await stack?.stop();
+    await proxy?.stop();
+  });
+
+  describe('the lock is taken away', () => {
+    const expectLoss = async (t: TestContext, pair: Pair, takeAway: () => Promise<unknown>, what: string) => {
+      const client = await openStream(stream.url, pair);
+      const lostBefore = (await Metrics.scrape(stream.url)).value('stream_lock_lost_total');
+      await expectGauges(stream.url, 1);
+      await takeAway();
+      const tookAt = performance.now();
+      const lostMs = await lockLostAfter(client, tookAt);
+      t.diagnostic(
+        `${what}: lock-lost and end of stream ${lostMs.toFixed(0)} ms later (LOCK_RENEW_MS ${FAST_LOCK_RENEW_MS})`,
+      );
+      assert.ok(lostMs <= LOSS_DEADLINE_MS, `${what}: the stream ended ${lostMs.toFixed(0)} ms later`);
+      await client.close();
+      await gaugesSettle(stream.url, 0);
+      assert.equal((await Metrics.scrape(stream.url)).value('stream_lock_lost_total'), lostBefore + 1);
+      // Loss frees the pair: it streams again at once.
+      await ready();
+      const again = await openStream(stream.url, pair);
+      await again.close();
+      await gaugesSettle(stream.url, 0);
+    };
+
+    it('sends lock-lost and ends the stream within LOCK_RENEW_MS + 1 s when the lock key is deleted', async (t) => {
+      const pair = pairs[0]!;
+      await expectLoss(
+        t,
+        pair,
+        () => stack.inspect.del(pairKeys(pair.userId, pair.profileId).lock),
+        'lock key deleted',
+      );
+    });
+
+    it('sends lock-lost and ends the stream within LOCK_RENEW_MS + 1 s when the launched record is taken over', async (t) => {
+      const pair = pairs[1]!;
+      const { launched } = pairKeys(pair.userId, pair.profileId);
+      await expectLoss(
+        t,
+        pair,
+        () =>
+          stack.inspect.set(
+            launched,
+            JSON.stringify({ pod: 'intruder', since: new Date().toISOString(), fencingToken: 999_999 }),
+          ),
+        'launched record overwritten',
+      );
+      await stack.inspect.del(launched);
+    });
+
+    it('sends lock-lost and ends the stream within LOCK_RENEW_MS + 1 s when Redis restarts empty', async (t) => {
+      const pair = pairs[2]!;
+      await expectLoss(
+        t,
+        pair,
+        async () => {
+          await stack.redis.stop('SIGKILL');
+          await stack.redis.start();
+        },
+        'Redis restarted empty',
+      );
+    });
+  });
+
+  describe('Redis is down', () => {
+    it('ends every live stream with lock-lost and refuses new ones with 503 within 1 s, then recovers', async (t) => {
+      await ready();
+      const live = await Promise.all(pairs.slice(0, 3).map((pair) => openStream(stream.url, pair)));
+      await expectGauges(stream.url, 3);
+
+      await stack.redis.stop();
+      const stoppedAt = performance.now();
+      const refusal = await refusedStream(stream.url, pairs[3]!, 503, 'DEPENDENCY_UNAVAILABLE');
+      const lostMs = await Promise.all(live.map((client) => lockLostAfter(client, stoppedAt)));
+      t.diagnostic(
+        `Redis stopped: new stream refused (503) in ${refusal.elapsedMs.toFixed(1)} ms; live streams lock-lost after ${lostMs.map((ms) => ms.toFixed(0)).join(', ')} ms`,
+      );
+      assert.ok(refusal.elapsedMs < OUTAGE_ANSWER_MS, `503 took ${refusal.elapsedMs.toFixed(0)} ms`);
+      for (const ms of lostMs) assert.ok(ms <= LOSS_DEADLINE_MS, `lock-lost after ${ms.toFixed(0)} ms`);
+      await Promise.all(live.map((client) => client.close()));
+      await gaugesSettle(stream.url, 0);
+      assert.equal((await request(stream.url, 'GET', '/health/ready')).status, 503);
+
+      await stack.redis.start();
+      await ready();
+      const back = await openStream(stream.url, pairs[3]!);
+      await expectGauges(stream.url, 1);
+      await back.close();
+      await gaugesSettle(stream.url, 0);
+    });
+
+    it('refuses a new stream with 503 within 1 s when Redis accepts connections but never answers', async (t) => {
+      await ready();
+      const live = await openStream(stream.url, pairs[4]!);
+      proxy.blackhole();
+      const hungAt = performance.now();
+      const refusal = await refusedStream(stream.url, pairs[5]!, 503, 'DEPENDENCY_UNAVAILABLE');
+      const lostMs = await lockLostAfter(live, hungAt);
+      t.diagnostic(
+        `Redis hung: new stream refused (503) in ${refusal.elapsedMs.toFixed(0)} ms; live stream lock-lost after ${lostMs.toFixed(0)} ms`,
+      );
+      assert.ok(refusal.elapsedMs < OUTAGE_ANSWER_MS, `503 took ${refusal.elapsedMs.toFixed(0)} ms`);
+      assert.ok(lostMs <= LOSS_DEADLINE_MS, `lock-lost after ${lostMs.toFixed(0)} ms`);
+      await live.close();
+      await gaugesSettle(stream.url, 0);
+
+      await proxy.restore();
+      await ready();
+      const back = await openStream(stream.url, pairs[5]!);
+      await back.close();
+      await gaugesSettle(stream.url, 0);
+      // The lock held while Redis hung could not be released: it expires by itself.
+      await eventually(async () => {
+        assert.deepEqual(await stack.keys('lock'), []);
+        assert.deepEqual(await stack.keys('launched'), []);
+      }, FAST_LOCK_TTL_MS + 1000);
+    });
+  });
+});

@@ -1,0 +1,266 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import type { Redis } from 'ioredis';
+import { closeRedis, connectRedis, createRedisClient, pairKeys } from '@app/lock';
+import { type AppProcess, RedisServer, request, startApp, testInfra, uniqueKeyspace } from '@app/testing';
+import { SseClient, type SseClientOptions } from './sse-client.js';
+
+/** A (user, profile) pair bound in base. */
+export interface Pair {
+  readonly userId: string;
+  readonly profileId: string;
+}
+
+/** Short leases so fault cases finish in seconds: renewal every 500 ms, lease 2 s. */
+export const FAST_LOCK_ENV = { LOCK_TTL_MS: '2000', LOCK_RENEW_MS: '500' } as const;
+export const FAST_LOCK_TTL_MS = 2000;
+export const FAST_LOCK_RENEW_MS = 500;
+
+/** Small, quick events for cases that do not measure throughput: 20/s × 256 B. */
+export const LIGHT_EVENTS_ENV = { STREAM_EVENTS_PER_SECOND: '20', STREAM_EVENT_BYTES: '256' } as const;
+
+export const streamPath = ({ userId, profileId }: Pair): string => `/stream/${userId}/${profileId}`;
+
+/**
+ * A test file's own world: base on its own keyspace, a private redis-server for the stream
+ * instances (so `KEYS kubescaler:*` sees only this file's keys and stopping it hurts nobody else)
+ * and a client to inspect it.
+ */
+export class StreamStack {
+  readonly streams: AppProcess[] = [];
+  private readonly extraRedis: RedisServer[] = [];
+
+  private constructor(
+    readonly base: AppProcess,
+    readonly redis: RedisServer,
+    readonly inspect: Redis,
+  ) {}
+
+  /** Starts base (fresh keyspace named after `label`) and a private Redis. */
+  static async start(label: string): Promise<StreamStack> {
+    testInfra();
+    const [base, redis] = await Promise.allSettled([
+      startApp('base', { CASSANDRA_KEYSPACE: uniqueKeyspace(label) }),
+      RedisServer.start(),
+    ]);
+    if (base.status === 'rejected' || redis.status === 'rejected') {
+      if (base.status === 'fulfilled') await base.value.stop();
+      if (redis.status === 'fulfilled') await redis.value.dispose();
+      throw base.status === 'rejected' ? base.reason : (redis as PromiseRejectedResult).reason;
+    }
+    const inspect = createRedisClient(redis.value.url, { commandTimeoutMs: 1000, name: `test-${label}` });
+    await connectRedis(inspect);
+    return new StreamStack(base.value, redis.value, inspect);
+  }
+
+  /** Another private redis-server (e.g. a Redlock member); disposed with the stack. */
+  async extraRedisServer(): Promise<RedisServer> {
+    const server = await RedisServer.start();
+    this.extraRedis.push(server);
+    return server;
+  }
+
+  /** A stream instance against this stack's base and Redis; `env` overrides anything. */
+  async startStream(env: Record<string, string> = {}): Promise<AppProcess> {
+    const stream = await startApp('stream', {
+      BASE_URL: this.base.url,
+      REDIS_URL: this.redis.url,
+      POD_NAME: `stream-${this.streams.length + 1}`,
+      ...env,
+    });
+    this.streams.push(stream);
+    return stream;
+  }
+
+  /** `count` fresh users, each bound to a fresh profile of its own. */
+  createPairs(count: number): Promise<Pair[]> {
+    return createBoundPairs(this.base.url, count);
+  }
+
+  createUser(name = 'user'): Promise<string> {
+    return createUser(this.base.url, name);
+  }
+
+  createProfile(name: string, userIds: readonly string[]): Promise<string> {
+    return createProfile(this.base.url, name, userIds);
+  }
+
+  /** Every key of this stack's Redis under `kubescaler:<kind>:`. */
+  async keys(kind: 'lock' | 'launched' | 'fence'): Promise<string[]> {
+    return this.inspect.keys(`kubescaler:${kind}:*`);
+  }
+
+  /** The launched record of `pair` as stored, or null. */
+  async launchedRecord(pair: Pair): Promise<{ pod: string; since: string; fencingToken: number } | null> {
+    const raw = await this.inspect.get(pairKeys(pair.userId, pair.profileId).launched);
+    return raw === null ? null : JSON.parse(raw);
+  }
+
+  /** Stops every process and server it started. Safe after partial start-up. */
+  async stop(): Promise<void> {
+    await Promise.all(this.streams.map((stream) => stream.stop('SIGKILL')));
+    await closeRedis(this.inspect);
+    await Promise.all([this.base.stop(), this.redis.dispose(), ...this.extraRedis.map((server) => server.dispose())]);
+  }
+}
+
+export async function createUser(baseUrl: string, name: string): Promise<string> {
+  const res = await request(baseUrl, 'POST', '/users', { body: { name } });
+  assert.equal(res.status, 201, JSON.stringify(res.body));
+  return res.body.id;
+}
+
+export async function createProfile(baseUrl: string, name: string, userIds: readonly string[]): Promise<string> {
+  const res = await request(baseUrl, 'POST', '/profiles', { body: { name, userIds } });
+  assert.equal(res.status, 201, JSON.stringify(res.body));
+  return res.body.id;
+}
+
+/** `count` fresh users in base at `baseUrl`, each bound to a fresh profile of its own. */
+export async function createBoundPairs(baseUrl: string, count: number, concurrency = 16): Promise<Pair[]> {
+  const pairs: Pair[] = new Array(count);
+  let next = 0;
+  const worker = async () => {
+    for (let index = next++; index < count; index = next++) {
+      const userId = await createUser(baseUrl, `user ${index}`);
+      pairs[index] = { userId, profileId: await createProfile(baseUrl, `profile ${index}`, [userId]) };
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
+  return pairs;
+}
+
+/** Opens a stream and waits for its `hello`; fails with the refusal if it is not a stream. */
+export async function openStream(url: string, pair: Pair, options?: SseClientOptions): Promise<SseClient> {
+  const client = await SseClient.open(url, streamPath(pair), options);
+  if (!client.streaming) {
+    const body = await client.json().catch(() => client.text);
+    await client.close();
+    assert.fail(`expected a stream for ${streamPath(pair)}, got ${client.status} ${JSON.stringify(body)}`);
+  }
+  await client.waitForEvent('hello');
+  return client;
+}
+
+/** Parsed `hello` data. */
+export function helloOf(client: SseClient): { pod: string; fencingToken: number; lockTtlMs: number } {
+  const hello = client.events.find((event) => event.event === 'hello');
+  assert.ok(hello, 'the stream sent no hello');
+  return JSON.parse(hello.data);
+}
+
+/**
+ * A refused stream request: asserts the status, a JSON error body with `code`, no SSE bytes, and
+ * `Retry-After` exactly for 503. Returns the body.
+ */
+export async function expectRefusal(
+  client: SseClient,
+  status: number,
+  code: string,
+): Promise<{ statusCode: number; code: string; message: string }> {
+  const body = await client.json();
+  assert.equal(client.status, status, `${client.path}: ${JSON.stringify(body)}`);
+  assert.match(client.headers['content-type'] ?? '', /^application\/json/);
+  assert.equal(body.statusCode, status);
+  assert.equal(body.code, code);
+  assert.equal(typeof body.message, 'string');
+  assert.doesNotMatch(client.text, /^(retry|event|data|id):/m, 'a refusal carries no SSE frame');
+  assert.equal(client.events.length, 0);
+  if (status === 503) assert.match(client.headers['retry-after'] ?? '', /^\d+$/, '503 carries Retry-After');
+  else assert.equal(client.headers['retry-after'], undefined);
+  return body;
+}
+
+/** Opens `pair` expecting a refusal; returns the client (closed) and how long the answer took. */
+export async function refusedStream(
+  url: string,
+  pair: Pair,
+  status: number,
+  code: string,
+): Promise<{ body: { code: string; message: string }; elapsedMs: number }> {
+  const started = performance.now();
+  const client = await SseClient.open(url, streamPath(pair));
+  const body = await expectRefusal(client, status, code);
+  const elapsedMs = performance.now() - started;
+  await client.close();
+  return { body, elapsedMs };
+}
+
+/** A Prometheus text exposition, parsed. */
+export class Metrics {
+  private constructor(private readonly samples: Map<string, number>) {}
+
+  static async scrape(url: string): Promise<Metrics> {
+    const res = await request<string>(url, 'GET', '/metrics');
+    assert.equal(res.status, 200);
+    const samples = new Map<string, number>();
+    for (const line of res.body.split('\n')) {
+      if (line === '' || line.startsWith('#')) continue;
+      const match = /^([a-zA-Z_:][\w:]*(?:\{[^}]*\})?) (\S+)/.exec(line);
+      assert.ok(match, `malformed metrics line: ${line}`);
+      samples.set(match[1]!, Number(match[2]));
+    }
+    return new Metrics(samples);
+  }
+
+  /** The sample `name{labels}` (labels in exposition order); 0 when absent, as for an unused counter. */
+  value(name: string, labels: Record<string, string> = {}): number {
+    const entries = Object.entries(labels);
+    const key = entries.length === 0 ? name : `${name}{${entries.map(([k, v]) => `${k}="${v}"`).join(',')}}`;
+    return this.samples.get(key) ?? 0;
+  }
+
+  get active(): number {
+    return this.value('stream_active_connections');
+  }
+
+  get locksHeld(): number {
+    return this.value('stream_locks_held');
+  }
+}
+
+/** Asserts both gauges of `url` equal `expected` (the streams the test holds open there). */
+export async function expectGauges(url: string, expected: number, what = ''): Promise<void> {
+  const metrics = await Metrics.scrape(url);
+  assert.deepEqual(
+    { active: metrics.active, locksHeld: metrics.locksHeld },
+    { active: expected, locksHeld: expected },
+    `gauges of ${url} ${what}`,
+  );
+}
+
+/** Waits until both gauges of `url` read `expected` (a closed socket takes the server a moment to see). */
+export async function gaugesSettle(url: string, expected: number, timeoutMs = 2000): Promise<void> {
+  await eventually(() => expectGauges(url, expected, `(waited up to ${timeoutMs} ms)`), timeoutMs);
+}
+
+/** Retries `attempt` every `everyMs` until it resolves; rethrows its last failure after `timeoutMs`. */
+export async function eventually<T>(attempt: () => Promise<T>, timeoutMs: number, everyMs = 20): Promise<T> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (performance.now() > deadline) throw error;
+    }
+    await new Promise((done) => setTimeout(done, everyMs));
+  }
+}
+
+/** Resident set size of process `pid` in bytes (Linux `/proc/<pid>/status` VmRSS). */
+export function rssBytes(pid: number): number {
+  const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  assert.ok(match, `no VmRSS for pid ${pid}`);
+  return Number(match[1]) * 1024;
+}
+
+export const mib = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+
+/** Resolves with how the child exited, once it has. */
+export function exitOf(app: AppProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  const { child } = app;
+  if (child.exitCode !== null || child.signalCode !== null) {
+    return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+  }
+  return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+}
