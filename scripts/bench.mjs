@@ -27,7 +27,11 @@ try {
   const env = { ...process.env, ...(await provideInfra(stack, { name: 'bench', fresh: true })) };
   for (const name of wanted.length ? wanted : available) {
     log(`benchmark ${name}`);
-    const child = spawn(process.execPath, [path.join(benchDir, `${name}.bench.js`)], { cwd: ROOT, stdio: 'inherit', env });
+    const child = spawn(process.execPath, [path.join(benchDir, `${name}.bench.js`)], {
+      cwd: ROOT,
+      stdio: 'inherit',
+      env,
+    });
     const code = await new Promise((resolve) => child.once('exit', (c) => resolve(c ?? 1)));
     if (code !== 0) exitCode = code;
   }

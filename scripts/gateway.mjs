@@ -36,9 +36,10 @@ export async function startGateway({ port, host = '0.0.0.0', mainUrl, streamUrls
 
   const server = http.createServer((request, response) => {
     const path = request.url ?? '/';
-    const target = path === '/main' || path.startsWith('/main/') || path.startsWith('/main?')
-      ? main
-      : streams[next++ % streams.length];
+    const target =
+      path === '/main' || path.startsWith('/main/') || path.startsWith('/main?')
+        ? main
+        : streams[next++ % streams.length];
     const upstream = http.request({
       agent,
       host: target.hostname,
@@ -58,7 +59,9 @@ export async function startGateway({ port, host = '0.0.0.0', mainUrl, streamUrls
         return;
       }
       response.writeHead(502, { 'content-type': 'application/json; charset=utf-8' });
-      response.end(JSON.stringify({ statusCode: 502, code: 'BAD_GATEWAY', message: `No answer from ${target.origin}` }));
+      response.end(
+        JSON.stringify({ statusCode: 502, code: 'BAD_GATEWAY', message: `No answer from ${target.origin}` }),
+      );
     });
     // The browser leaving must reach the stream pod at once: that is what releases the pair lock.
     response.on('close', () => upstream.destroy());

@@ -39,7 +39,11 @@ try {
     redisPort: num('REDIS_PORT', 6379),
   });
   const adminToken = process.env.ADMIN_TOKEN || randomBytes(24).toString('base64url');
-  const env = { ...infraEnv, ADMIN_TOKEN: adminToken, BASE_URL: process.env.BASE_URL ?? `http://127.0.0.1:${ports.base}` };
+  const env = {
+    ...infraEnv,
+    ADMIN_TOKEN: adminToken,
+    BASE_URL: process.env.BASE_URL ?? `http://127.0.0.1:${ports.base}`,
+  };
   const onExit = (label) => (code, signal) => {
     if (stopping) return;
     log(`${label} stopped unexpectedly (${signal ?? `exit ${code}`}); stopping everything`);

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { ensureDebianCommand } from './infra/apt.mjs';
 import { acquireRunLock } from './infra/run-lock.mjs';
 import { provideInfra } from './lib/infra.mjs';
-import { build, ensureDependencies, log, ROOT, specFiles } from './lib/project.mjs';
+import { build, ensureDependencies, lint, log, ROOT, specFiles } from './lib/project.mjs';
 import { Stack } from './lib/stack.mjs';
 
 const started = Date.now();
@@ -17,6 +17,7 @@ let exitCode;
 try {
   await ensureDependencies();
   await build();
+  await lint();
   const files = specFiles(process.argv.slice(2));
   if (files.length === 0) throw new Error('no test files found');
 
@@ -30,11 +31,11 @@ try {
   ]);
 
   log(`running ${files.length} test files…`);
-  const runner = spawn(
-    process.execPath,
-    ['--test', '--test-concurrency=2', '--test-timeout=240000', ...files],
-    { cwd: ROOT, stdio: 'inherit', env: { ...process.env, ...infraEnv, NODE_ENV: 'test' } },
-  );
+  const runner = spawn(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=240000', ...files], {
+    cwd: ROOT,
+    stdio: 'inherit',
+    env: { ...process.env, ...infraEnv, NODE_ENV: 'test' },
+  });
   exitCode = await new Promise((resolve) => runner.once('exit', (code) => resolve(code ?? 1)));
 } catch (error) {
   console.error(`[kubescaler] test run failed: ${error.stack ?? error}`);

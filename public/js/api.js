@@ -2,7 +2,8 @@
 export async function getJson(path) {
   const response = await fetch(path, { headers: { accept: 'application/json' } });
   const body = await response.json().catch(() => ({}));
-  if (!response.ok) throw Object.assign(new Error(body.message ?? `HTTP ${response.status}`), { status: response.status, body });
+  if (!response.ok)
+    throw Object.assign(new Error(body.message ?? `HTTP ${response.status}`), { status: response.status, body });
   return body;
 }
 

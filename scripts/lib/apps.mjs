@@ -31,7 +31,8 @@ export async function startAppProcess({ app, label = app, port, env, onExit, tim
   const started = Date.now();
   while (!(await isLive(url))) {
     if (exited) throw new Error(`${label} exited during start-up (see its output above)`);
-    if (Date.now() - started > timeoutMs) throw new Error(`${label} did not come up on ${url} in ${timeoutMs / 1000} s`);
+    if (Date.now() - started > timeoutMs)
+      throw new Error(`${label} did not come up on ${url} in ${timeoutMs / 1000} s`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   return {

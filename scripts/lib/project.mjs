@@ -35,6 +35,13 @@ export async function build() {
   log(`build done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 
+/** ESLint over the whole tree (its config lists what is ignored). */
+export async function lint() {
+  const started = Date.now();
+  await run(process.execPath, [path.join(ROOT, 'node_modules/eslint/bin/eslint.js'), '--max-warnings=0', '.']);
+  log(`lint done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
+
 const SPEC = /\.(spec|integration-spec|e2e-spec)\.js$/;
 
 /** Compiled test files under every project's dist/, optionally filtered by path fragments. */

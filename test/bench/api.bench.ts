@@ -35,11 +35,19 @@ async function inParallel<T>(count: number, concurrency: number, task: (i: numbe
 }
 
 testInfra();
-const base = await startApp('base', { CASSANDRA_KEYSPACE: uniqueKeyspace('benchapi'), ADMIN_TOKEN, LOG_LEVEL: 'error' });
+const base = await startApp('base', {
+  CASSANDRA_KEYSPACE: uniqueKeyspace('benchapi'),
+  ADMIN_TOKEN,
+  LOG_LEVEL: 'error',
+});
 const main = await startApp('main', { BASE_URL: base.url, ADMIN_TOKEN, LOG_LEVEL: 'error' });
 try {
   console.log('seeding 1,000 users and 100 profiles (5 profiles per user)…');
-  const users = await inParallel(1000, 32, async (i) => (await call(`${base.url}/users`, 'POST', { name: `u${i}` })).json.id as string);
+  const users = await inParallel(
+    1000,
+    32,
+    async (i) => (await call(`${base.url}/users`, 'POST', { name: `u${i}` })).json.id as string,
+  );
   await inParallel(100, 16, async (p) => {
     // User i is bound to profiles i % 100, (i + 20) % 100, …: 5 profiles each, 50 users per profile.
     const members = users.filter((_, i) => [0, 20, 40, 60, 80].some((k) => (i + k) % 100 === p));
@@ -48,13 +56,20 @@ try {
   });
 
   const profilesOf = (i: number) =>
-    call(`${base.url}/users/${users[i % users.length]}/profiles`).then((r) => r.status === 200 && r.json.items.length === 5);
+    call(`${base.url}/users/${users[i % users.length]}/profiles`).then(
+      (r) => r.status === 200 && r.json.items.length === 5,
+    );
   await measure(500, 8, profilesOf);
   console.log(formatLoad('base GET /users/:id/profiles (concurrency 8)', await measure(5000, 8, profilesOf)));
   console.log(formatLoad('base GET /users/:id/profiles (concurrency 1)', await measure(1000, 1, profilesOf)));
 
   const started = performance.now();
-  const created = await call(`${main.url}/main/testdata`, 'POST', { profiles: 1000, usersPerProfile: 10, sharedUsers: 3, seed: 1 });
+  const created = await call(`${main.url}/main/testdata`, 'POST', {
+    profiles: 1000,
+    usersPerProfile: 10,
+    sharedUsers: 3,
+    seed: 1,
+  });
   const seconds = (performance.now() - started) / 1000;
   if (created.status !== 201) throw new Error(`testdata: ${created.status} ${JSON.stringify(created.json)}`);
   console.log(
@@ -63,10 +78,18 @@ try {
 
   const shared: string[] = created.json.sharedUserIds;
   const loginUsers = [...shared, ...users.slice(0, 200)];
-  const login = (i: number) => call(`${main.url}/main/login/${loginUsers[i % loginUsers.length]}`).then((r) => r.status === 200);
+  const login = (i: number) =>
+    call(`${main.url}/main/login/${loginUsers[i % loginUsers.length]}`).then((r) => r.status === 200);
   await measure(500, 8, login);
   console.log(formatLoad('main GET /main/login/:userId (concurrency 8)', await measure(5000, 8, login)));
-  console.log(formatLoad('main GET /main/login/:userId (shared user: 1,003 profiles, concurrency 4)', await measure(200, 4, (i) => call(`${main.url}/main/login/${shared[i % shared.length]}`).then((r) => r.status === 200))));
+  console.log(
+    formatLoad(
+      'main GET /main/login/:userId (shared user: 1,003 profiles, concurrency 4)',
+      await measure(200, 4, (i) =>
+        call(`${main.url}/main/login/${shared[i % shared.length]}`).then((r) => r.status === 200),
+      ),
+    ),
+  );
 } finally {
   await main.stop();
   await base.stop();

@@ -54,7 +54,11 @@ describe('web client in Chromium', () => {
     await page.waitForFunction(() => Number(document.querySelector('#throughput')?.textContent) > 0);
     const rows = await page.locator('#events tr').count();
     assert.ok(rows > 0 && rows <= 20, `recent events table holds ${rows} rows`);
-    assert.doesNotMatch((await page.locator('#events').textContent()) ?? '', /[A-Za-z0-9_-]{200}/, 'no payload rendered');
+    assert.doesNotMatch(
+      (await page.locator('#events').textContent()) ?? '',
+      /[A-Za-z0-9_-]{200}/,
+      'no payload rendered',
+    );
     await page.screenshot({ path: join(ARTIFACTS, 'stream-page.png'), fullPage: true });
     await page.close();
   });
@@ -64,9 +68,13 @@ describe('web client in Chromium', () => {
     const first = await open(userId, profileId);
     await first.waitForSelector('#state[data-state="live"]', { timeout: 10_000 });
     const second = await open(userId, profileId);
-    await second.waitForFunction(() => document.querySelector('#state')?.textContent === 'in use elsewhere', undefined, {
-      timeout: 10_000,
-    });
+    await second.waitForFunction(
+      () => document.querySelector('#state')?.textContent === 'in use elsewhere',
+      undefined,
+      {
+        timeout: 10_000,
+      },
+    );
     await second.screenshot({ path: join(ARTIFACTS, 'in-use-elsewhere.png') });
     await first.close();
     await second.waitForSelector('#state[data-state="live"]', { timeout: 15_000 });
@@ -78,22 +86,28 @@ describe('web client in Chromium', () => {
   it('shows "not bound" for an unbound pair and does not retry', async () => {
     const [a, b] = pairs as [{ userId: string; profileId: string }, { userId: string; profileId: string }];
     const page = await open(a.userId, b.profileId);
-    await page.waitForFunction(() => document.querySelector('#state')?.textContent === 'refused: not bound', undefined, {
-      timeout: 10_000,
-    });
+    await page.waitForFunction(
+      () => document.querySelector('#state')?.textContent === 'refused: not bound',
+      undefined,
+      {
+        timeout: 10_000,
+      },
+    );
     await page.waitForTimeout(1500);
     assert.equal(await state(page).textContent(), 'refused: not bound');
     await page.close();
   });
 
-  it('lists users, profiles and suggestions on the landing page and shows a user\'s live profiles', async () => {
+  it("lists users, profiles and suggestions on the landing page and shows a user's live profiles", async () => {
     const { userId, profileId } = pairs[0]!;
     const streamPage = await open(userId, profileId);
     await streamPage.waitForSelector('#state[data-state="live"]', { timeout: 10_000 });
     const page = await browser.newPage({ viewport: { width: 1300, height: 900 } });
     await page.goto(`${system.gateway.url}/`);
     await page.waitForSelector(`#profiles a[data-profile="${profileId}"]`, { timeout: 10_000 });
-    await page.waitForFunction(() => document.querySelectorAll('#users tr').length >= 2, undefined, { timeout: 10_000 });
+    await page.waitForFunction(() => document.querySelectorAll('#users tr').length >= 2, undefined, {
+      timeout: 10_000,
+    });
     await page.fill('#login-user', userId);
     await page.click('#login-form button');
     await page.waitForSelector(`#login-result a[data-profile="${profileId}"]`, { timeout: 10_000 });

@@ -163,7 +163,10 @@ describe('base API on a real port', () => {
 
       const ofA = await call('GET', `/users/${a}/profiles`);
       assert.equal(ofA.status, 200);
-      assert.deepEqual(ofA.body.items.map((p: { id: string }) => p.id), [res.body.id]);
+      assert.deepEqual(
+        ofA.body.items.map((p: { id: string }) => p.id),
+        [res.body.id],
+      );
       assert.deepEqual((await call('GET', `/profiles/${res.body.id}`)).body, res.body);
 
       const renamed = await call('PUT', `/profiles/${res.body.id}`, { body: { name: 'Renamed' } });
@@ -183,7 +186,11 @@ describe('base API on a real port', () => {
     });
 
     it('refuses bad profile bodies and ids', async () => {
-      assertError(await call('POST', '/profiles', { body: { name: 'p', userIds: ['nope'] } }), 400, 'VALIDATION_FAILED');
+      assertError(
+        await call('POST', '/profiles', { body: { name: 'p', userIds: ['nope'] } }),
+        400,
+        'VALIDATION_FAILED',
+      );
       assertError(await call('POST', '/profiles', { body: { userIds: [] } }), 400, 'VALIDATION_FAILED');
       assertError(await call('POST', '/profiles', { body: { name: 'p', users: [] } }), 400, 'VALIDATION_FAILED');
       assertError(await call('PUT', `/profiles/${randomUUID()}`, { body: { name: 'p' } }), 404, 'PROFILE_NOT_FOUND');

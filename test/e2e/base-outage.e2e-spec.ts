@@ -14,7 +14,10 @@ describe('base while Cassandra is unreachable', () => {
 
   before(async () => {
     proxy = await TcpProxy.forAddress(cassandraContactPoint, 9042).start();
-    base = await startApp('base', { CASSANDRA_CONTACT_POINTS: proxy.address, CASSANDRA_KEYSPACE: uniqueKeyspace('outage') });
+    base = await startApp('base', {
+      CASSANDRA_CONTACT_POINTS: proxy.address,
+      CASSANDRA_KEYSPACE: uniqueKeyspace('outage'),
+    });
     userId = (await request(base.url, 'POST', '/users', { body: { name: 'before the outage' } })).body.id;
   });
 

@@ -105,7 +105,10 @@ describe('the whole system through the gateway with two stream replicas', () => 
 
   it('enforces the admin token and the bounds of test data', async () => {
     assert.equal((await gw('POST', '/main/testdata', { body: {} })).status, 401);
-    assert.equal((await gw('POST', '/main/testdata', { body: {}, headers: { authorization: 'Bearer wrong' } })).status, 403);
+    assert.equal(
+      (await gw('POST', '/main/testdata', { body: {}, headers: { authorization: 'Bearer wrong' } })).status,
+      403,
+    );
     assert.equal((await gw('DELETE', '/main/testdata')).status, 401);
     const bad = [
       { profiles: 1001 },
@@ -138,7 +141,10 @@ describe('the whole system through the gateway with two stream replicas', () => 
 
     const suggested = await gw('GET', '/main/suggested');
     assert.equal(suggested.status, 200);
-    assert.deepEqual(suggested.body.items.map((u: { id: string }) => u.id).sort(), [...created.body.sharedUserIds].sort());
+    assert.deepEqual(
+      suggested.body.items.map((u: { id: string }) => u.id).sort(),
+      [...created.body.sharedUserIds].sort(),
+    );
     for (const user of suggested.body.items) {
       const profiles = await request(system.base.url, 'GET', `/users/${user.id}/profiles`);
       assert.equal(profiles.body.items.length, 6);
@@ -152,7 +158,10 @@ describe('the whole system through the gateway with two stream replicas', () => 
     assert.ok(counts.body.examples.length > 0);
     for (const example of counts.body.examples) {
       assert.equal(example.link, `/index/${example.userId}/${example.profileId}`);
-      assert.equal((await request(system.base.url, 'GET', `/profiles/${example.profileId}/users/${example.userId}`)).status, 204);
+      assert.equal(
+        (await request(system.base.url, 'GET', `/profiles/${example.profileId}/users/${example.userId}`)).status,
+        204,
+      );
     }
 
     const names = async () => {
@@ -176,7 +185,9 @@ describe('the whole system through the gateway with two stream replicas', () => 
     assert.ok(page.body.nextPage);
     const next = await gw('GET', `/main/users?limit=5&page=${page.body.nextPage}`);
     assert.equal(next.status, 200);
-    assert.ok(next.body.items.every((u: { id: string }) => !page.body.items.some((p: { id: string }) => p.id === u.id)));
+    assert.ok(
+      next.body.items.every((u: { id: string }) => !page.body.items.some((p: { id: string }) => p.id === u.id)),
+    );
     assert.equal((await gw('GET', '/main/profiles?limit=2000')).status, 400);
   });
 

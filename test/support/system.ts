@@ -33,7 +33,9 @@ export async function startSystem(options: { streams: number; env?: Record<strin
   const shared = { ...env, BASE_URL: base.url };
   const [main, ...streams] = await Promise.all([
     startApp('main', { ...shared, POD_NAME: 'main' }),
-    ...Array.from({ length: options.streams }, (_, i) => startApp('stream', { ...shared, POD_NAME: `stream-${i + 1}` })),
+    ...Array.from({ length: options.streams }, (_, i) =>
+      startApp('stream', { ...shared, POD_NAME: `stream-${i + 1}` }),
+    ),
   ]);
   const gateway = await startGateway(
     main.url,
@@ -53,11 +55,16 @@ export async function startSystem(options: { streams: number; env?: Record<strin
 }
 
 /** Creates `count` users each bound to one new profile; returns the pairs. */
-export async function createPairs(baseUrl: string, count: number): Promise<Array<{ userId: string; profileId: string }>> {
+export async function createPairs(
+  baseUrl: string,
+  count: number,
+): Promise<Array<{ userId: string; profileId: string }>> {
   const pairs = [];
   for (let i = 0; i < count; i++) {
     const user = await request(baseUrl, 'POST', '/users', { body: { name: `user ${i}` } });
-    const profile = await request(baseUrl, 'POST', '/profiles', { body: { name: `profile ${i}`, userIds: [user.body.id] } });
+    const profile = await request(baseUrl, 'POST', '/profiles', {
+      body: { name: `profile ${i}`, userIds: [user.body.id] },
+    });
     pairs.push({ userId: user.body.id as string, profileId: profile.body.id as string });
   }
   return pairs;

@@ -56,10 +56,7 @@ describe(loadConfig.name, () => {
       (error: unknown) => {
         assert.ok(error instanceof ConfigError);
         const names = error.problems.map((p) => p.split(':')[0]);
-        assert.deepEqual(
-          [...names].sort(),
-          ['ADMIN_TOKEN', 'CASSANDRA_KEYSPACE', 'LOCK_TTL_MS', 'PORT', 'REDIS_URL'],
-        );
+        assert.deepEqual([...names].sort(), ['ADMIN_TOKEN', 'CASSANDRA_KEYSPACE', 'LOCK_TTL_MS', 'PORT', 'REDIS_URL']);
         assert.match(error.message, /PORT: .*\(got "eighty"\)/);
         return true;
       },

@@ -8,7 +8,12 @@ const int = (min: number, max: number) => z.coerce.number().int().min(min).max(m
 const list = (item: z.ZodType<string, string>) =>
   z
     .string()
-    .transform((raw) => raw.split(',').map((part) => part.trim()).filter(Boolean))
+    .transform((raw) =>
+      raw
+        .split(',')
+        .map((part) => part.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(item).min(1));
 const redisUrl = z.string().regex(/^rediss?:\/\/\S+$/, 'expected a redis:// or rediss:// URL');
 const hostPort = z.string().regex(/^[\w.-]+(:\d{1,5})?$/, 'expected host or host:port');

@@ -13,7 +13,8 @@ export class AppExceptionFilter implements ExceptionFilter {
     if (unexpected) {
       this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
     } else if (body.statusCode >= 500) {
-      const cause = exception instanceof Error && exception.cause instanceof Error ? `: ${exception.cause.message}` : '';
+      const cause =
+        exception instanceof Error && exception.cause instanceof Error ? `: ${exception.cause.message}` : '';
       this.logger.warn(`${body.code} ${body.message}${cause}`);
     }
     if (reply.sent || reply.raw.headersSent) {

@@ -1,4 +1,9 @@
-import { type INestApplication, Logger, type LogLevel as NestLogLevel, StandardSchemaValidationPipe } from '@nestjs/common';
+import {
+  type INestApplication,
+  Logger,
+  type LogLevel as NestLogLevel,
+  StandardSchemaValidationPipe,
+} from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { AppConfig, LogLevel } from '@app/config';

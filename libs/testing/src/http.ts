@@ -24,5 +24,10 @@ export async function request<T = any>(
   const text = await response.text();
   const elapsedMs = performance.now() - started;
   const isJson = response.headers.get('content-type')?.includes('json') ?? false;
-  return { status: response.status, headers: response.headers, body: isJson && text ? JSON.parse(text) : text, elapsedMs };
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: isJson && text ? JSON.parse(text) : text,
+    elapsedMs,
+  };
 }

@@ -9,14 +9,19 @@ export function testInfra(): { cassandraContactPoint: string; redisUrl: string }
   const cassandraContactPoint = process.env.CASSANDRA_CONTACT_POINTS;
   const redisUrl = process.env.REDIS_URL;
   if (!cassandraContactPoint || !redisUrl) {
-    throw new Error('CASSANDRA_CONTACT_POINTS and REDIS_URL must point at running servers: run the suite with `npm test`');
+    throw new Error(
+      'CASSANDRA_CONTACT_POINTS and REDIS_URL must point at running servers: run the suite with `npm test`',
+    );
   }
   return { cassandraContactPoint, redisUrl };
 }
 
 /** A keyspace name of its own for one test file, so files never see each other's data. */
 export function uniqueKeyspace(label: string): string {
-  return `t_${label.toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, 20)}_${randomBytes(4).toString('hex')}`;
+  return `t_${label
+    .toLowerCase()
+    .replace(/[^a-z0-9]/g, '')
+    .slice(0, 20)}_${randomBytes(4).toString('hex')}`;
 }
 
 /** A validated config for `app` from the test environment plus `overrides`. */

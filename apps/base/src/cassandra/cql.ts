@@ -68,7 +68,11 @@ export class Cql {
   }
 
   /** Runs one prepared statement. */
-  async execute(query: string, params: Params = [], options: cassandra.QueryOptions = {}): Promise<cassandra.types.ResultSet> {
+  async execute(
+    query: string,
+    params: Params = [],
+    options: cassandra.QueryOptions = {},
+  ): Promise<cassandra.types.ResultSet> {
     return this.withDeadline(this.client.execute(query, params as unknown[], { prepare: true, ...options }));
   }
 

@@ -43,7 +43,10 @@ export class ProfilesController {
   }
 
   @Put(':id')
-  rename(@IdParam('id') id: string, @Body({ schema: renameProfileSchema }) body: RenameProfileBody): Promise<ProfileDto> {
+  rename(
+    @IdParam('id') id: string,
+    @Body({ schema: renameProfileSchema }) body: RenameProfileBody,
+  ): Promise<ProfileDto> {
     return this.profiles.rename(id, body.name);
   }
 

@@ -51,7 +51,10 @@ describe('storage on real Cassandra', () => {
       ).rows;
       const index = rows.find((row) => row.get('index_name') === 'profiles_users_idx');
       assert.ok(index, 'profiles_users_idx exists');
-      assert.match(String((index.get('options') as Record<string, string>).class_name), /^(sai|.*StorageAttachedIndex)$/);
+      assert.match(
+        String((index.get('options') as Record<string, string>).class_name),
+        /^(sai|.*StorageAttachedIndex)$/,
+      );
     });
   });
 
@@ -119,7 +122,10 @@ describe('storage on real Cassandra', () => {
       const p2 = { id: randomUUID(), name: 'P2', userIds: [], createdAt: new Date() };
       await profiles.insert(p1);
       await profiles.insert(p2);
-      assert.deepEqual((await profiles.findByUser(u.id)).map((p) => p.id), [p1.id]);
+      assert.deepEqual(
+        (await profiles.findByUser(u.id)).map((p) => p.id),
+        [p1.id],
+      );
 
       assert.equal(await profiles.bind(p2.id, u.id), true);
       assert.equal(await profiles.bind(p2.id, u.id), true);
@@ -128,7 +134,10 @@ describe('storage on real Cassandra', () => {
 
       assert.equal(await profiles.unbind(p2.id, u.id), true);
       assert.equal(await profiles.unbind(p2.id, u.id), true);
-      assert.deepEqual((await profiles.findByUser(u.id)).map((p) => p.id), [p1.id]);
+      assert.deepEqual(
+        (await profiles.findByUser(u.id)).map((p) => p.id),
+        [p1.id],
+      );
     });
 
     it('refuses to bind to or rename a profile that does not exist, without creating it', async () => {

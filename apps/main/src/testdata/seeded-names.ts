@@ -10,10 +10,94 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-const FIRST = ['Ada', 'Alan', 'Barbara', 'Claude', 'Donald', 'Edsger', 'Frances', 'Grace', 'Hedy', 'John', 'Katherine', 'Ken', 'Leslie', 'Linus', 'Margaret', 'Niklaus', 'Radia', 'Shafi', 'Tim', 'Whitfield'];
-const LAST = ['Allen', 'Backus', 'Cerf', 'Dijkstra', 'Engelbart', 'Floyd', 'Goldwasser', 'Hopper', 'Iverson', 'Johnson', 'Knuth', 'Lamport', 'Liskov', 'McCarthy', 'Perlman', 'Ritchie', 'Shannon', 'Thompson', 'Turing', 'Wirth'];
-const ADJECTIVES = ['Amber', 'Brisk', 'Calm', 'Deep', 'Eager', 'Fleet', 'Golden', 'Hidden', 'Ivory', 'Jade', 'Keen', 'Lunar', 'Misty', 'Noble', 'Quiet', 'Rapid', 'Silver', 'Tidal', 'Vivid', 'Wild'];
-const NOUNS = ['Aurora', 'Beacon', 'Canyon', 'Delta', 'Ember', 'Falcon', 'Glacier', 'Harbor', 'Island', 'Jetty', 'Kestrel', 'Lagoon', 'Meadow', 'Nebula', 'Orbit', 'Prairie', 'Quasar', 'Ridge', 'Summit', 'Tundra'];
+const FIRST = [
+  'Ada',
+  'Alan',
+  'Barbara',
+  'Claude',
+  'Donald',
+  'Edsger',
+  'Frances',
+  'Grace',
+  'Hedy',
+  'John',
+  'Katherine',
+  'Ken',
+  'Leslie',
+  'Linus',
+  'Margaret',
+  'Niklaus',
+  'Radia',
+  'Shafi',
+  'Tim',
+  'Whitfield',
+];
+const LAST = [
+  'Allen',
+  'Backus',
+  'Cerf',
+  'Dijkstra',
+  'Engelbart',
+  'Floyd',
+  'Goldwasser',
+  'Hopper',
+  'Iverson',
+  'Johnson',
+  'Knuth',
+  'Lamport',
+  'Liskov',
+  'McCarthy',
+  'Perlman',
+  'Ritchie',
+  'Shannon',
+  'Thompson',
+  'Turing',
+  'Wirth',
+];
+const ADJECTIVES = [
+  'Amber',
+  'Brisk',
+  'Calm',
+  'Deep',
+  'Eager',
+  'Fleet',
+  'Golden',
+  'Hidden',
+  'Ivory',
+  'Jade',
+  'Keen',
+  'Lunar',
+  'Misty',
+  'Noble',
+  'Quiet',
+  'Rapid',
+  'Silver',
+  'Tidal',
+  'Vivid',
+  'Wild',
+];
+const NOUNS = [
+  'Aurora',
+  'Beacon',
+  'Canyon',
+  'Delta',
+  'Ember',
+  'Falcon',
+  'Glacier',
+  'Harbor',
+  'Island',
+  'Jetty',
+  'Kestrel',
+  'Lagoon',
+  'Meadow',
+  'Nebula',
+  'Orbit',
+  'Prairie',
+  'Quasar',
+  'Ridge',
+  'Summit',
+  'Tundra',
+];
 
 /** Deterministic display names for generated users and profiles. */
 export class SeededNames {

@@ -1,6 +1,11 @@
 import { Body, Controller, Delete, Get, HttpCode, Post, UseGuards } from '@nestjs/common';
 import { AdminGuard } from '@app/http';
-import { type CreateTestdata, createTestdataSchema, type TestdataCounts, type TestdataSummary } from './testdata.dto.js';
+import {
+  type CreateTestdata,
+  createTestdataSchema,
+  type TestdataCounts,
+  type TestdataSummary,
+} from './testdata.dto.js';
 import { TestdataService } from './testdata.service.js';
 
 @Controller('main/testdata')

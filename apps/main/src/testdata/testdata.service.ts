@@ -87,7 +87,8 @@ export class TestdataService {
       const batch = await this.base.listProfiles(1000, page);
       profiles += batch.items.length;
       for (const profile of batch.items) {
-        if (examples.length < EXAMPLES && profile.userIds[0]) examples.push(exampleLink(profile.userIds[0], profile.id));
+        if (examples.length < EXAMPLES && profile.userIds[0])
+          examples.push(exampleLink(profile.userIds[0], profile.id));
       }
       page = batch.nextPage;
     } while (page);

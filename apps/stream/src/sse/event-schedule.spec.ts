@@ -5,7 +5,10 @@ import { EventSchedule } from './event-schedule.js';
 describe(EventSchedule.name, () => {
   it('gives one event per period when the timer fires on time', () => {
     const sut = new EventSchedule(250, 0);
-    assert.deepEqual([250, 500, 750, 1000].map((now) => sut.take(now)), [1, 1, 1, 1]);
+    assert.deepEqual(
+      [250, 500, 750, 1000].map((now) => sut.take(now)),
+      [1, 1, 1, 1],
+    );
   });
 
   it('holds the rate when the timer fires later and later', () => {

@@ -13,7 +13,12 @@ export class PayloadPool {
     count = 16,
   ) {
     this.payloads = Array.from({ length: count }, () =>
-      Buffer.from(randomBytes(Math.ceil((bytes * 3) / 4) + 3).toString('base64url').slice(0, bytes), 'latin1'),
+      Buffer.from(
+        randomBytes(Math.ceil((bytes * 3) / 4) + 3)
+          .toString('base64url')
+          .slice(0, bytes),
+        'latin1',
+      ),
     );
   }
 

@@ -9,7 +9,10 @@ describe(encodeEvent.name, () => {
   });
 
   it('splits multi-line data into several data lines', () => {
-    assert.equal(encodeEvent({ data: 'one\ntwo\r\nthree\rfour' }).toString(), 'data: one\ndata: two\ndata: three\ndata: four\n\n');
+    assert.equal(
+      encodeEvent({ data: 'one\ntwo\r\nthree\rfour' }).toString(),
+      'data: one\ndata: two\ndata: three\ndata: four\n\n',
+    );
   });
 
   it('strips line breaks from event and id so they cannot inject fields', () => {

@@ -20,7 +20,10 @@ export class StreamMetrics {
       name: 'stream_events_dropped_total',
       help: 'Message events dropped because the client socket had too many pending bytes',
     });
-    this.bytesSent = metrics.counter({ name: 'stream_bytes_sent_total', help: 'Bytes of SSE frames written to clients' });
+    this.bytesSent = metrics.counter({
+      name: 'stream_bytes_sent_total',
+      help: 'Bytes of SSE frames written to clients',
+    });
     this.rejected = metrics.counter({
       name: 'stream_connections_rejected_total',
       help: 'Stream requests refused before streaming, by reason',

@@ -80,7 +80,10 @@ export class StreamsService implements BeforeApplicationShutdown {
       try {
         held = await this.lock.acquire(user, profile, { pod: this.config.podName });
       } catch (error) {
-        throw this.reject(error instanceof AppError && error.code === 'PROFILE_IN_USE' ? 'in_use' : 'unavailable', error);
+        throw this.reject(
+          error instanceof AppError && error.code === 'PROFILE_IN_USE' ? 'in_use' : 'unavailable',
+          error,
+        );
       }
       this.metrics.lockAcquireSeconds.observe((performance.now() - started) / 1000);
     } finally {
@@ -129,7 +132,10 @@ export class StreamsService implements BeforeApplicationShutdown {
       if (!(error instanceof AppError)) throw this.reject('unavailable', AppError.dependencyUnavailable('base', error));
       switch (error.code) {
         case 'BINDING_NOT_FOUND':
-          throw this.reject('not_bound', new AppError('NOT_BOUND', `User ${userId} is not bound to profile ${profileId}`));
+          throw this.reject(
+            'not_bound',
+            new AppError('NOT_BOUND', `User ${userId} is not bound to profile ${profileId}`),
+          );
         case 'USER_NOT_FOUND':
         case 'PROFILE_NOT_FOUND':
         case 'NOT_FOUND':
