@@ -48,7 +48,7 @@ const envSchema = z
   })
   .refine((env) => env.LOCK_RENEW_MS * 2 <= env.LOCK_TTL_MS, {
     path: ['LOCK_RENEW_MS'],
-    message: 'must be at most half of LOCK_TTL_MS so a renewal can fail once and still be retried',
+    message: 'must be at most half of LOCK_TTL_MS, so a slow renewal still lands well inside the lease',
   });
 
 /** Thrown by `loadConfig`; its message names every bad variable. */
