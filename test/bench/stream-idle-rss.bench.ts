@@ -5,9 +5,9 @@
 // "Idle" here: STREAM_EVENTS_PER_SECOND=1 with 64-byte payloads (≈ 0.2 KB/s per stream) and the
 // default 15 s heartbeat — every stream holds its socket, its session, its timers and its lock
 // (renewed every 5 s), but carries almost no data. BENCH_STREAMS overrides the count.
-import { type AppProcess, startApp, testInfra, uniqueKeyspace } from '@app/testing';
+import { type AppProcess, eventually, startApp, testInfra, uniqueKeyspace } from '@app/testing';
 import type { SseClient } from '../support/sse-client.js';
-import { createBoundPairs, eventually, Metrics, mib, openStream, rssBytes } from '../support/stream-stack.js';
+import { createBoundPairs, Metrics, mib, openStream, rssBytes } from '../support/stream-stack.js';
 
 const STREAMS = Number(process.env.BENCH_STREAMS ?? 1000);
 const OPEN_CONCURRENCY = 50;

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it, type TestContext } from 'node:test';
-import { type AppProcess, TcpProxy } from '@app/testing';
+import { type AppProcess, eventually, TcpProxy } from '@app/testing';
 import { SseClient } from '../support/sse-client.js';
 import {
-  eventually,
   expectGauges,
   expectRefusal,
   FAST_LOCK_ENV,

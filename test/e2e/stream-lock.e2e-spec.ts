@@ -3,7 +3,6 @@ import { after, before, describe, it } from 'node:test';
 import type { AppProcess } from '@app/testing';
 import { SseClient } from '../support/sse-client.js';
 import {
-  eventually,
   expectGauges,
   expectRefusal,
   FAST_LOCK_ENV,
@@ -16,6 +15,7 @@ import {
   StreamStack,
   streamPath,
 } from '../support/stream-stack.js';
+import { eventually } from '@app/testing';
 
 /** Issue 3, case 1: a page refresh may reconnect on another pod at once. */
 const HANDOVER_MS = 100;

@@ -5,7 +5,6 @@ import { closeRedis, connectRedis, createRedisClient, pairKeys } from '@app/lock
 import type { AppProcess, RedisServer } from '@app/testing';
 import type { SseClient } from '../support/sse-client.js';
 import {
-  eventually,
   expectGauges,
   FAST_LOCK_ENV,
   FAST_LOCK_RENEW_MS,
@@ -17,6 +16,7 @@ import {
   refusedStream,
   StreamStack,
 } from '../support/stream-stack.js';
+import { eventually } from '@app/testing';
 
 /** Waits until `client` has received a message the server generated `ms` after `since` (epoch ms). */
 const streamsPast = (client: SseClient, since: number, ms: number) =>

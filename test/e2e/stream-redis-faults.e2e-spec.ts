@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { pairKeys } from '@app/lock';
-import { type AppProcess, request, TcpProxy } from '@app/testing';
+import { type AppProcess, eventually, request, TcpProxy } from '@app/testing';
 import type { SseClient } from '../support/sse-client.js';
 import {
-  eventually,
   expectGauges,
   FAST_LOCK_ENV,
   FAST_LOCK_RENEW_MS,

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { type AppProcess, request } from '@app/testing';
+import { type AppProcess, eventually, request } from '@app/testing';
 import { SseClient } from '../support/sse-client.js';
 import {
-  eventually,
   exitOf,
   expectGauges,
   LIGHT_EVENTS_ENV,

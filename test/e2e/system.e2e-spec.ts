@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { request, testInfra } from '@app/testing';
+import { eventually, request, testInfra } from '@app/testing';
 import { ADMIN_TOKEN, createPairs, startSystem, type System } from '../support/system.js';
 
 /** Opens an SSE stream through `url` and resolves once its `hello` event arrived. */
@@ -29,15 +29,6 @@ async function openStream(url: string): Promise<{ hello: { pod: string; fencingT
       return { hello: JSON.parse(match[1]!), close: () => controller.abort() };
     }
   }
-}
-
-async function eventually(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<number> {
-  const started = performance.now();
-  while (!(await check())) {
-    if (performance.now() - started > timeoutMs) assert.fail(`${what} did not happen within ${timeoutMs} ms`);
-    await new Promise((done) => setTimeout(done, 20));
-  }
-  return performance.now() - started;
 }
 
 describe('the whole system through the gateway with two stream replicas', () => {
@@ -84,11 +75,10 @@ describe('the whole system through the gateway with two stream replicas', () => 
     assert.equal(again.body.code, 'PROFILE_IN_USE');
 
     stream.close();
-    await eventually(
-      async () => (await gw('GET', `/main/login/${userId}`)).body.activeProfiles.length === 0,
-      2000,
-      'the launched record going away',
-    );
+    await eventually(async () => {
+      const login = await gw('GET', `/main/login/${userId}`);
+      assert.deepEqual(login.body.activeProfiles, [], 'the launched record goes away when the stream closes');
+    }, 2000);
     const reopened = await openStream(`${system.gateway.url}/stream/${userId}/${profileId}`);
     assert.ok(reopened.hello.fencingToken > stream.hello.fencingToken, 'fencing tokens only grow');
     reopened.close();

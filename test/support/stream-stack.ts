@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import { closeRedis, connectRedis, createRedisClient, pairKeys } from '@app/lock';
-import { type AppProcess, RedisServer, request, startApp, testInfra, uniqueKeyspace } from '@app/testing';
+import { type AppProcess, eventually, RedisServer, request, startApp, testInfra, uniqueKeyspace } from '@app/testing';
 import { SseClient, type SseClientOptions } from './sse-client.js';
 
 /** A (user, profile) pair bound in base. */
@@ -232,19 +232,6 @@ export async function expectGauges(url: string, expected: number, what = ''): Pr
 /** Waits until both gauges of `url` read `expected` (a closed socket takes the server a moment to see). */
 export async function gaugesSettle(url: string, expected: number, timeoutMs = 2000): Promise<void> {
   await eventually(() => expectGauges(url, expected, `(waited up to ${timeoutMs} ms)`), timeoutMs);
-}
-
-/** Retries `attempt` every `everyMs` until it resolves; rethrows its last failure after `timeoutMs`. */
-export async function eventually<T>(attempt: () => Promise<T>, timeoutMs: number, everyMs = 20): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await attempt();
-    } catch (error) {
-      if (performance.now() > deadline) throw error;
-    }
-    await new Promise((done) => setTimeout(done, everyMs));
-  }
 }
 
 /** Resident set size of process `pid` in bytes (Linux `/proc/<pid>/status` VmRSS). */

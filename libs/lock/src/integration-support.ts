@@ -39,17 +39,4 @@ export async function rejectsWith(promise: Promise<unknown>, code: ErrorCode): P
   return caught;
 }
 
-/** Polls `attempt` every `everyMs` until it resolves, or fails after `timeoutMs`. */
-export async function eventually<T>(attempt: () => Promise<T>, timeoutMs: number, everyMs = 20): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await attempt();
-    } catch (error) {
-      if (performance.now() > deadline) throw error;
-    }
-    await new Promise((done) => setTimeout(done, everyMs));
-  }
-}
-
 export const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));

@@ -2,10 +2,9 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
-import { RedisServer } from '@app/testing';
+import { eventually, RedisServer } from '@app/testing';
 import {
   connectedClient,
-  eventually,
   freshPair,
   rejectsWith,
   TEST_COMMAND_TIMEOUT_MS,

@@ -1,16 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
-import { RedisServer, testInfra } from '@app/testing';
-import {
-  connectedClient,
-  eventually,
-  freshPair,
-  lostAt,
-  rejectsWith,
-  TEST_RENEW_MS,
-  TEST_TTL_MS,
-} from './integration-support.js';
+import { eventually, RedisServer, testInfra } from '@app/testing';
+import { connectedClient, freshPair, lostAt, rejectsWith, TEST_RENEW_MS, TEST_TTL_MS } from './integration-support.js';
 import { pairKeys } from './keys.js';
 import { PairLock } from './pair-lock.js';
 import { closeRedis } from './redis-client.js';

@@ -3,10 +3,9 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
-import { TcpProxy, testInfra } from '@app/testing';
+import { eventually, TcpProxy, testInfra } from '@app/testing';
 import {
   connectedClient,
-  eventually,
   freshPair,
   lostAt,
   rejectsWith,

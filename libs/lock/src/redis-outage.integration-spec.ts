@@ -1,16 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
-import { freePort, RedisServer } from '@app/testing';
-import {
-  connectedClient,
-  eventually,
-  freshPair,
-  lostAt,
-  rejectsWith,
-  TEST_RENEW_MS,
-  TEST_TTL_MS,
-} from './integration-support.js';
+import { eventually, freePort, RedisServer } from '@app/testing';
+import { connectedClient, freshPair, lostAt, rejectsWith, TEST_RENEW_MS, TEST_TTL_MS } from './integration-support.js';
 import { PairLock } from './pair-lock.js';
 import { closeRedis, connectRedis, createRedisClient, MAX_RECONNECT_DELAY_MS } from './redis-client.js';
 

@@ -3,3 +3,4 @@ export { type JsonResponse, request } from './http.js';
 export { testConfig, testInfra, uniqueKeyspace } from './infra.js';
 export { TcpProxy } from './tcp-proxy.js';
 export { RedisServer } from './redis-server.js';
+export { eventually } from './eventually.js';
