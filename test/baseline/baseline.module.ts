@@ -1,0 +1,17 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { BaseClientModule } from '@app/base-client';
+import { type AppConfig, ConfigModule } from '@app/config';
+import { LockModule } from '@app/lock';
+import { BaselineController } from './baseline.controller.js';
+
+/** The plain Nest `@Sse()` baseline app (see `BaselineController`). */
+@Module({})
+export class BaselineModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: BaselineModule,
+      imports: [ConfigModule.forRoot(config), LockModule.forRoot(), BaseClientModule],
+      controllers: [BaselineController],
+    };
+  }
+}

@@ -1,0 +1,123 @@
+// `npm run bench -- rest` — issue 6, figure g: `GET /main/login/:userId` and base
+// `GET /users/:id/profiles` at a steady rate (open loop: requests leave on schedule whatever the
+// answers do), p50/p99, with 100 streams live on a stream process so logins find live profiles.
+//
+// Baseline: a plain Nest route (`GET /ping` of the baseline app, Fastify adapter, JSON answer) at
+// the same rate — the framework's own cost, so the ratio shows what the REST work itself adds.
+import { Agent, request } from 'undici';
+import { Histogram, type Percentiles } from '../load/histogram.js';
+import {
+  Figure,
+  loadGenerator,
+  log,
+  row,
+  sleep,
+  SMOKE,
+  startServer,
+  startSystem,
+  untilStreaming,
+} from '../load/bench-kit.js';
+
+const RATE = SMOKE ? 20 : 200;
+const WARM_UP_S = SMOKE ? 1 : 3;
+const SECONDS = SMOKE ? 2 : 15;
+const LIVE_STREAMS = SMOKE ? 5 : 100;
+
+interface Steady {
+  latency: Percentiles;
+  sent: number;
+  errors: number;
+  achievedPerSecond: number;
+}
+
+const agent = new Agent({ connections: 128, keepAliveTimeout: 30_000, pipelining: 1 });
+
+/** Sends `rate` requests a second for `seconds`, on schedule, and reports latency from each request's send. */
+async function steadyRate(rate: number, seconds: number, call: (i: number) => Promise<boolean>): Promise<Steady> {
+  const latency = new Histogram();
+  const pending: Promise<void>[] = [];
+  let errors = 0;
+  let sent = 0;
+  const started = performance.now();
+  const end = started + seconds * 1000;
+  while (performance.now() < end) {
+    const due = Math.floor(((performance.now() - started) / 1000) * rate);
+    while (sent < due) {
+      const t0 = performance.now();
+      const i = sent++;
+      pending.push(
+        call(i).then(
+          (ok) => {
+            latency.record(performance.now() - t0);
+            if (!ok) errors++;
+          },
+          () => {
+            errors++;
+          },
+        ),
+      );
+    }
+    await sleep(1);
+  }
+  await Promise.all(pending);
+  return { latency: latency.summary(), sent, errors, achievedPerSecond: sent / ((performance.now() - started) / 1000) };
+}
+
+async function get(url: string, expect: (body: any) => boolean): Promise<boolean> {
+  const response = await request(url, { dispatcher: agent });
+  const body = await response.body.json();
+  return response.statusCode === 200 && expect(body);
+}
+
+const figure = new Figure('g', 'rest', '/main/login and base GET /users/:id/profiles at a steady rate');
+const system = await startSystem(LIVE_STREAMS * 2);
+const users = system.pairs.map((pair) => pair.userId);
+// A stream process on main's Redis, so logins find launched records.
+const stream = await startServer('ours', system.base, { REDIS_URL: process.env.REDIS_URL! });
+const baseline = await startServer('baseline', system.base, {});
+const live = loadGenerator({ targets: [stream.url], pairs: system.pairs.slice(0, LIVE_STREAMS) });
+const results: Record<string, Steady> = {};
+try {
+  void live.run();
+  await untilStreaming(live, LIVE_STREAMS, 30_000);
+  const endpoints: [string, (i: number) => Promise<boolean>][] = [
+    [
+      'base GET /users/:id/profiles',
+      (i) => get(`${system.base.url}/users/${users[i % users.length]}/profiles`, (b) => b.items.length === 1),
+    ],
+    // Users 0…2×LIVE_STREAMS−1 in turn: half of them have their profile live right now.
+    [
+      'main GET /main/login/:userId',
+      (i) =>
+        get(`${system.main.url}/main/login/${users[i % (LIVE_STREAMS * 2)]}`, (b) => Array.isArray(b.activeProfiles)),
+    ],
+    ['baseline GET /ping', () => get(`${baseline.url}/ping`, (b) => typeof b.at === 'number')],
+  ];
+  for (const [name, call] of endpoints) {
+    await steadyRate(RATE, WARM_UP_S, call);
+    const measured = await steadyRate(RATE, SECONDS, call);
+    results[name] = measured;
+    log(
+      `${name}: ${measured.sent} requests at ${measured.achievedPerSecond.toFixed(0)}/s → p50 ${measured.latency.p50} ms, ` +
+        `p90 ${measured.latency.p90} ms, p99 ${measured.latency.p99} ms, max ${measured.latency.max} ms, errors ${measured.errors}`,
+    );
+  }
+  const activeSeen = await get(`${system.main.url}/main/login/${users[0]}`, (b) => b.activeProfiles.length === 1);
+  figure.details.loginSeesLiveProfile = activeSeen;
+} finally {
+  await live.stop();
+  await Promise.all([stream.stop(), baseline.stop()]);
+  await system.stop();
+  await agent.close();
+}
+
+figure.details.results = results;
+figure.details.method = { rate: RATE, warmUpSeconds: WARM_UP_S, seconds: SECONDS, liveStreams: LIVE_STREAMS };
+const ping = results['baseline GET /ping']!;
+for (const name of ['main GET /main/login/:userId', 'base GET /users/:id/profiles']) {
+  const r = results[name]!;
+  const note = r.errors ? `${r.errors} errors of ${r.sent}` : undefined;
+  figure.add(row(`${name} p50 at ${RATE}/s`, 'ms', r.latency.p50, ping.latency.p50, undefined, 'lower', note));
+  figure.add(row(`${name} p99 at ${RATE}/s`, 'ms', r.latency.p99, ping.latency.p99, undefined, 'lower', note));
+}
+figure.write();

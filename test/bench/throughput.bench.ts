@@ -1,0 +1,157 @@
+// `npm run bench -- throughput` — issue 6, figure b: how many clients one stream process serves at
+// the full 2 Mbit/s (4 events/s × 64 KiB) with 0 drops for fast readers, and the CPU it uses.
+//
+// Clients are added in steps; at each step, after the new ones streamed for a few seconds, a
+// window is measured: the step passes when no fast reader saw a `seq` gap in the window and the
+// readers got ≥ 99 % of 4 events/s. The figure is the largest passing step.
+import {
+  cpuMeter,
+  Figure,
+  loadGenerator,
+  log,
+  row,
+  SERVER_KINDS,
+  type ServerKind,
+  sleep,
+  SMOKE,
+  startServer,
+  startSystem,
+  untilStreaming,
+} from '../load/bench-kit.js';
+import type { LoadGenerator } from '../load/load-generator.js';
+
+const STEPS = SMOKE ? [10, 20] : [250, 500, 1000, 2000, 3000, 4000, 5000, 6000];
+const EVENTS_PER_SECOND = 4;
+const SETTLE_MS = SMOKE ? 1000 : 3000;
+const WINDOW_MS = SMOKE ? 2000 : 8000;
+
+interface Step {
+  clients: number;
+  live: number;
+  eventsPerSecond: number;
+  mbPerSecond: number;
+  /** Received ÷ (live × 4/s × window). */
+  rateFraction: number;
+  gaps: number;
+  passed: boolean;
+  serverCpuCores: number;
+  loadgenCpuCores: number;
+  latencyP99Ms: number | null;
+}
+
+const figure = new Figure('b', 'throughput', 'clients served at 2 Mbit/s with 0 drops for fast readers; CPU used');
+const system = await startSystem(STEPS.at(-1)!);
+const results: Partial<Record<ServerKind, Step[]>> = {};
+try {
+  for (const kind of SERVER_KINDS) {
+    const server = await startServer(kind, system.base, {
+      STREAM_EVENTS_PER_SECOND: String(EVENTS_PER_SECOND),
+      STREAM_EVENT_BYTES: '65536',
+    });
+    const generators: LoadGenerator[] = [];
+    const steps: Step[] = [];
+    try {
+      let opened = 0;
+      for (const clients of STEPS) {
+        const generator = loadGenerator(
+          {
+            targets: [server.url],
+            pairs: system.pairs.slice(opened, clients),
+            ramp: { clients: 250, everySeconds: 1 },
+            expectedEventsPerSecond: EVENTS_PER_SECOND,
+          },
+          `${kind} `,
+        );
+        generators.push(generator);
+        void generator.run();
+        await untilStreaming(generator, clients - opened, 120_000);
+        opened = clients;
+        await sleep(SETTLE_MS);
+        const before = generators.map((g) => g.snapshot());
+        const liveAtStart = before.reduce((sum, s) => sum + s.live, 0);
+        const cpu = cpuMeter(server.pid);
+        const ownCpu = process.cpuUsage();
+        const t0 = performance.now();
+        await sleep(WINDOW_MS);
+        const seconds = (performance.now() - t0) / 1000;
+        const serverCpuCores = cpu.stop();
+        const own = process.cpuUsage(ownCpu);
+        const after = generators.map((g) => g.snapshot());
+        const messages = after.reduce((sum, s, i) => sum + s.fast.messages - before[i]!.fast.messages, 0);
+        const bytes = after.reduce((sum, s, i) => sum + s.fast.bytes - before[i]!.fast.bytes, 0);
+        const gaps = after.reduce((sum, s, i) => sum + s.fast.gaps - before[i]!.fast.gaps, 0);
+        const live = after.reduce((sum, s) => sum + s.live, 0);
+        const rateFraction = messages / (liveAtStart * EVENTS_PER_SECOND * seconds);
+        const latencies = generators.flatMap((g) => g.recentLatencyP99(Math.round(WINDOW_MS / 1000)));
+        const step: Step = {
+          clients,
+          live,
+          eventsPerSecond: messages / seconds,
+          mbPerSecond: bytes / seconds / 1e6,
+          rateFraction,
+          gaps,
+          passed: gaps === 0 && live === clients && rateFraction >= 0.99,
+          serverCpuCores,
+          loadgenCpuCores: (own.user + own.system) / 1e6 / seconds,
+          latencyP99Ms: latencies.length ? Math.max(...latencies) : null,
+        };
+        steps.push(step);
+        log(
+          `${kind}: ${live}/${clients} clients, ${step.eventsPerSecond.toFixed(0)} events/s, ${step.mbPerSecond.toFixed(0)} MB/s, ` +
+            `${(rateFraction * 100).toFixed(1)} % of 4/s, gaps ${gaps}, CPU ${serverCpuCores} cores (load generator ${step.loadgenCpuCores.toFixed(2)}), ` +
+            `latency p99 ${step.latencyP99Ms ?? '–'} ms → ${step.passed ? 'pass' : 'FAIL'}`,
+        );
+        if (!step.passed) break;
+      }
+      results[kind] = steps;
+      figure.details[kind] = { steps };
+    } finally {
+      await Promise.all(generators.map((g) => g.stop()));
+      await server.stop();
+    }
+  }
+} finally {
+  await system.stop();
+}
+
+const best = (steps: Step[]) => steps.filter((s) => s.passed).at(-1);
+const ours = best(results.ours!);
+const base = best(results.baseline!);
+const top = STEPS.at(-1)!;
+figure.add(
+  row(
+    'clients at 2 Mbit/s, 0 drops for fast readers',
+    'clients',
+    ours?.clients ?? 0,
+    base?.clients ?? 0,
+    {
+      text: `≥ ${SMOKE ? STEPS[0] : '2,000'}`,
+      test: (v) => v >= (SMOKE ? STEPS[0]! : 2000),
+    },
+    'higher',
+    ours?.clients === top ? `the highest step tried (${top}) passed` : undefined,
+  ),
+);
+figure.add(row('CPU at that many clients', 'cores', ours?.serverCpuCores, base?.serverCpuCores));
+const oursAt = (clients: number | undefined) => results.ours!.find((s) => s.clients === clients);
+const baseAt = (clients: number | undefined) => results.baseline!.find((s) => s.clients === clients);
+// The same load on both, for a like-for-like CPU figure: the largest step both passed.
+const common = Math.min(ours?.clients ?? 0, base?.clients ?? 0);
+if (common > 0) {
+  figure.add(
+    row(
+      `CPU at ${common.toLocaleString('en')} clients (both)`,
+      'cores',
+      oursAt(common)?.serverCpuCores,
+      baseAt(common)?.serverCpuCores,
+    ),
+  );
+}
+const failed = results.ours!.find((s) => !s.passed);
+if (failed) {
+  figure.finding(
+    `ours failed at ${failed.clients} clients: ${failed.live} live, gaps ${failed.gaps}, ${(failed.rateFraction * 100).toFixed(1)} % of the rate, ` +
+      `stream CPU ${failed.serverCpuCores} cores, load generator CPU ${failed.loadgenCpuCores.toFixed(2)} cores, ${failed.mbPerSecond.toFixed(0)} MB/s`,
+  );
+}
+figure.write();

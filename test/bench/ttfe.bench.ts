@@ -1,0 +1,147 @@
+// `npm run bench -- ttfe` — issue 6, figure d: time to first event (binding check and lock
+// included) of new streams while 1,000 clients stream at 2 Mbit/s, and how many new streams per
+// second one stream process admits with p99 ≤ 250 ms.
+//
+// New streams arrive at a steady rate (open loop) for a few seconds per step, each closing as soon
+// as its first event (`hello`) arrives — so the background stays at 1,000 streams. The rate grows
+// until p99 passes 1 s or more than 1 % of the new streams fail.
+import {
+  Figure,
+  loadGenerator,
+  log,
+  row,
+  SERVER_KINDS,
+  type ServerKind,
+  sleep,
+  SMOKE,
+  startServer,
+  startSystem,
+  untilStreaming,
+} from '../load/bench-kit.js';
+import type { Percentiles } from '../load/histogram.js';
+
+const BACKGROUND = SMOKE ? 10 : 1000;
+const RATES = SMOKE ? [5, 10] : [10, 25, 50, 100, 200, 400, 800, 1200, 1600, 2400, 3200];
+const STEP_SECONDS = SMOKE ? 2 : 5;
+const TICKS_PER_SECOND = 10;
+
+interface Step {
+  rate: number;
+  opened: number;
+  failed: number;
+  achievedPerSecond: number;
+  ttfe: Percentiles;
+  refused: Record<string, number>;
+  errors: Record<string, number>;
+  backgroundGaps: number;
+  backgroundLive: number;
+}
+
+const figure = new Figure('d', 'ttfe', 'time to first event while 1,000 clients stream; new streams/s at p99 ≤ 250 ms');
+// Probes close at their first event, so a pair is free again at once: steps take turns over one pool.
+const system = await startSystem(BACKGROUND + Math.max(...RATES) * STEP_SECONDS);
+const results: Partial<Record<ServerKind, Step[]>> = {};
+try {
+  for (const kind of SERVER_KINDS) {
+    const server = await startServer(kind, system.base, { STREAM_EVENTS_PER_SECOND: '4', STREAM_EVENT_BYTES: '65536' });
+    const background = loadGenerator(
+      { targets: [server.url], pairs: system.pairs.slice(0, BACKGROUND), ramp: { clients: 250, everySeconds: 1 } },
+      `${kind} background `,
+    );
+    const steps: Step[] = [];
+    try {
+      void background.run();
+      await untilStreaming(background, BACKGROUND, 60_000);
+      await sleep(3000);
+      const pool = system.pairs.slice(BACKGROUND);
+      let offset = 0;
+      for (const rate of RATES) {
+        const streams = rate * STEP_SECONDS;
+        const pairs = Array.from({ length: streams }, (_, i) => pool[(offset + i) % pool.length]!);
+        offset = (offset + streams) % pool.length;
+        const before = background.snapshot();
+        const perTick = rate / TICKS_PER_SECOND;
+        const probe = loadGenerator(
+          {
+            targets: [server.url],
+            pairs,
+            streams,
+            // Whole clients per tick: a fraction accumulates into the next tick's batch.
+            ramp:
+              perTick >= 1
+                ? { clients: Math.round(perTick), everySeconds: 1 / TICKS_PER_SECOND }
+                : { clients: 1, everySeconds: 1 / rate },
+            holdSeconds: 0,
+            connectConcurrency: 10_000,
+          },
+          `${kind} ${rate}/s `,
+        );
+        const started = performance.now();
+        void probe.run();
+        const deadline = started + (STEP_SECONDS + 30) * 1000;
+        while (probe.snapshot().settled < streams && performance.now() < deadline) await sleep(50);
+        const result = await probe.stop();
+        const seconds = (performance.now() - started) / 1000;
+        const after = background.snapshot();
+        const failed = streams - result.totals.firstEvents;
+        const step: Step = {
+          rate,
+          opened: result.totals.firstEvents,
+          failed,
+          achievedPerSecond: result.totals.firstEvents / Math.max(seconds, STEP_SECONDS),
+          ttfe: result.ttfe,
+          refused: result.totals.refusedCodes,
+          errors: result.totals.errors,
+          backgroundGaps: after.fast.gaps - before.fast.gaps,
+          backgroundLive: after.live,
+        };
+        steps.push(step);
+        log(
+          `${kind}: ${rate} new streams/s for ${STEP_SECONDS} s → ${step.opened}/${streams} opened, TTFE p50 ${step.ttfe.p50} ms, ` +
+            `p90 ${step.ttfe.p90} ms, p99 ${step.ttfe.p99} ms; refused ${JSON.stringify(step.refused)} errors ${JSON.stringify(step.errors)}; ` +
+            `background ${step.backgroundLive} live, gaps ${step.backgroundGaps}`,
+        );
+        await sleep(1000);
+        if (!(step.ttfe.p99 <= 1000) || failed > streams * 0.01) break;
+      }
+      results[kind] = steps;
+      figure.details[kind] = { steps, background: background.snapshot() };
+    } finally {
+      await background.stop();
+      await server.stop();
+    }
+  }
+} finally {
+  await system.stop();
+}
+
+const first = (steps: Step[]) => steps[0];
+const bestRate = (steps: Step[]) =>
+  steps
+    .filter((s) => s.ttfe.p99 <= 250 && s.failed <= s.opened * 0.01)
+    .reduce((top, s) => Math.max(top, s.achievedPerSecond), 0);
+const ours = results.ours!;
+const base = results.baseline!;
+figure.add(row(`time to first event p50 at ${RATES[0]} new/s`, 'ms', first(ours)?.ttfe.p50, first(base)?.ttfe.p50));
+figure.add(
+  row(`time to first event p99 at ${RATES[0]} new/s`, 'ms', first(ours)?.ttfe.p99, first(base)?.ttfe.p99, {
+    text: '≤ 50',
+    test: (v) => v <= 50,
+  }),
+);
+figure.add(
+  row('new streams/s with TTFE p99 ≤ 250 ms', 'streams/s', bestRate(ours), bestRate(base), undefined, 'higher'),
+);
+figure.add(
+  row(
+    'background gaps while new streams opened',
+    'events',
+    ours.reduce((s, x) => s + x.backgroundGaps, 0),
+    base.reduce((s, x) => s + x.backgroundGaps, 0),
+  ),
+);
+const slow = ours.find((s) => s.ttfe.p99 > 50);
+if (slow && slow === first(ours)) {
+  figure.finding(`ours TTFE p99 ${slow.ttfe.p99} ms at ${slow.rate} new streams/s (p50 ${slow.ttfe.p50} ms)`);
+}
+figure.write();

@@ -1,0 +1,389 @@
+// Shared harness of the issue-6 benchmarks (test/bench/<figure>.bench.ts): the system under test
+// (base, main, our stream or the Nest baseline, each stream process on a private Redis), process
+// figures from /proc, the load generator with the bench defaults, and the result fragments that
+// scripts/bench.mjs turns into bench/results/<date>.json and .md.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { type AppProcess, freePort, RedisServer, REPO_ROOT, startApp, testInfra } from '@app/testing';
+import { round } from './histogram.js';
+import { LoadGenerator, type LoadOptions, type LoadResult, loopbackSources, type Pair } from './load-generator.js';
+import { createTestdata, readPairs } from './pairs.js';
+import { progressLine } from './report.js';
+
+export type ServerKind = 'ours' | 'baseline';
+export const SERVER_KINDS: readonly ServerKind[] = ['ours', 'baseline'];
+
+/** `BENCH_SCALE=smoke` shrinks every figure to a few streams and seconds (the `npm test` smoke run). */
+export const SMOKE = process.env.BENCH_SCALE === 'smoke';
+export const ADMIN_TOKEN = 'bench-admin-token-0123456789';
+/** All issue-6 benchmarks share one keyspace, so the 15k pairs are created once per run. */
+const KEYSPACE = process.env.BENCH_KEYSPACE ?? (SMOKE ? 'bench_smoke' : 'bench_issue6');
+
+export const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
+export const log = (line: string) => console.log(`  ${line}`);
+export const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
+
+// --- processes -------------------------------------------------------------------------------
+
+/** Resident set size of `pid`, bytes. */
+export function rssOf(pid: number): number {
+  const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!match) throw new Error(`no VmRSS for pid ${pid}`);
+  return Number(match[1]) * 1024;
+}
+
+/** User + system CPU seconds `pid` has used (`/proc/<pid>/stat`, 100 ticks a second). */
+export function cpuSecondsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** Measures the CPU `pid` uses from now until `stop()`, in cores (1 = one core busy). */
+export function cpuMeter(pid: number): { stop(): number } {
+  const cpu0 = cpuSecondsOf(pid);
+  const t0 = performance.now();
+  return { stop: () => round((cpuSecondsOf(pid) - cpu0) / ((performance.now() - t0) / 1000)) };
+}
+
+/** The median of `count` RSS samples of `pid`, `everyMs` apart. */
+export async function settledRss(pid: number, count = 3, everyMs = 1000): Promise<number> {
+  const samples: number[] = [];
+  for (let i = 0; i < count; i++) {
+    if (i) await sleep(everyMs);
+    samples.push(rssOf(pid));
+  }
+  return samples.sort((a, b) => a - b)[Math.floor(samples.length / 2)]!;
+}
+
+export interface StreamServer {
+  readonly kind: ServerKind;
+  readonly url: string;
+  readonly pid: number;
+  readonly redis: RedisServer;
+  stop(): Promise<void>;
+}
+
+/** Environment for every stream process under test; `env` overrides. */
+function serverEnv(base: AppProcess, redis: RedisServer, env: Record<string, string>): Record<string, string> {
+  return {
+    BASE_URL: base.url,
+    REDIS_URL: redis.url,
+    STREAM_MAX_CONNECTIONS: '20000',
+    LOG_LEVEL: 'error',
+    ...(process.env.BENCH_CPU_PROF ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_CPU_PROF}` } : {}),
+    ...env,
+  };
+}
+
+/**
+ * Starts our stream app or the Nest baseline (test/dist/baseline/main.js) on a free port with a
+ * private redis-server, so one run's locks never meet another's. The process inherits this one's
+ * open-files limit (scripts/bench.mjs raises the soft limit to the hard one).
+ */
+export async function startServer(
+  kind: ServerKind,
+  base: AppProcess,
+  env: Record<string, string>,
+  /** Node options that NODE_OPTIONS refuses (V8 flags such as `--optimize-for-size`). */
+  nodeArgs: readonly string[] = [],
+): Promise<StreamServer> {
+  const redis = await RedisServer.start();
+  try {
+    if (kind === 'ours' && nodeArgs.length === 0) {
+      const app = await startApp('stream', { POD_NAME: 'ours', ...serverEnv(base, redis, env) }, 30_000);
+      return {
+        kind,
+        url: app.url,
+        pid: app.child.pid!,
+        redis,
+        stop: async () => {
+          await app.stop();
+          await redis.dispose();
+        },
+      };
+    }
+    const script = kind === 'ours' ? 'apps/stream/dist/main.js' : 'test/dist/baseline/main.js';
+    const child = await startNode(
+      join(REPO_ROOT, script),
+      { POD_NAME: kind, ...serverEnv(base, redis, env) },
+      nodeArgs,
+    );
+    return {
+      kind,
+      url: child.url,
+      pid: child.child.pid!,
+      redis,
+      stop: async () => {
+        await child.stop();
+        await redis.dispose();
+      },
+    };
+  } catch (error) {
+    await redis.dispose();
+    throw error;
+  }
+}
+
+/** `node <script>` on a free port, resolved once `/health/live` answers. */
+async function startNode(
+  script: string,
+  env: Record<string, string>,
+  nodeArgs: readonly string[] = [],
+): Promise<{ url: string; child: ChildProcess; stop(): Promise<void> }> {
+  const port = await freePort();
+  let output = '';
+  const child = spawn(process.execPath, [...nodeArgs, script], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, HOST: '127.0.0.1', ...env, PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-20_000)));
+  child.stderr!.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-20_000)));
+  const exited = new Promise<void>((done) => child.once('exit', () => done()));
+  let gone = false;
+  void exited.then(() => (gone = true));
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  const url = `http://127.0.0.1:${port}`;
+  const started = Date.now();
+  for (;;) {
+    if (gone) throw new Error(`${script} exited during start-up:\n${output}`);
+    if (Date.now() - started > 30_000) {
+      child.kill('SIGKILL');
+      throw new Error(`${script} did not answer /health/live in 30 s:\n${output}`);
+    }
+    if (
+      await fetch(`${url}/health/live`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      break;
+    await sleep(100);
+  }
+  return {
+    url,
+    child,
+    stop: async () => {
+      if (!gone) child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+      process.off('exit', killOnExit);
+    },
+  };
+}
+
+/** A Prometheus sample of our stream app (`name` with no labels); NaN if absent. */
+export async function metric(url: string, name: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const match = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+  return match ? Number(match[1]) : Number.NaN;
+}
+
+// --- the system: base, main and the pairs ----------------------------------------------------
+
+export interface System {
+  readonly base: AppProcess;
+  readonly main: AppProcess;
+  readonly pairs: Pair[];
+  stop(): Promise<void>;
+}
+
+/**
+ * base and main on the bench keyspace, with at least `pairs` bound pairs (created once through
+ * `POST /main/testdata`, 20 users per profile, and reused by the later benchmarks of the run).
+ */
+export async function startSystem(pairs: number): Promise<System> {
+  testInfra();
+  const base = await startApp('base', { CASSANDRA_KEYSPACE: KEYSPACE, ADMIN_TOKEN, LOG_LEVEL: 'error' }, 60_000);
+  let main: AppProcess | undefined;
+  try {
+    main = await startApp('main', { BASE_URL: base.url, ADMIN_TOKEN, LOG_LEVEL: 'error' });
+    let have = await readPairs(base.url, '');
+    if (have.length < pairs) {
+      const created = await createTestdata(main.url, ADMIN_TOKEN, pairs - have.length, 20, have.length + 6);
+      log(
+        `test data: ${created.users} users in ${created.profiles} profiles created through main in ${created.seconds.toFixed(1)} s`,
+      );
+      have = await readPairs(base.url, '');
+    }
+    log(`${have.length} bound pairs in keyspace ${KEYSPACE}`);
+    const system: System = {
+      base,
+      main,
+      pairs: have,
+      stop: async () => {
+        await main!.stop();
+        await base.stop();
+      },
+    };
+    return system;
+  } catch (error) {
+    await main?.stop();
+    await base.stop();
+    throw error;
+  }
+}
+
+// --- load ------------------------------------------------------------------------------------
+
+export type BenchLoad = Partial<Omit<LoadOptions, 'targets' | 'pairs'>> & { targets: string[]; pairs: readonly Pair[] };
+
+/** A load generator with the bench defaults (fast readers, 16 source addresses, quiet unless BENCH_VERBOSE). */
+export function loadGenerator(options: BenchLoad, label = ''): LoadGenerator {
+  const streams = options.streams ?? options.pairs.length;
+  return new LoadGenerator({
+    streams,
+    ramp: { clients: streams, everySeconds: 1 },
+    durationSeconds: 3600,
+    intervalSeconds: 1,
+    mix: { fast: 100, slow: 0, stalled: 0 },
+    slowKBps: 32,
+    stallAfterSeconds: 0,
+    stallForSeconds: Infinity,
+    holdSeconds: Infinity,
+    sourceAddresses: loopbackSources(16),
+    connectConcurrency: 200,
+    handshakeTimeoutSeconds: 30,
+    onInterval: process.env.BENCH_VERBOSE ? (sample) => console.log(`    ${label}${progressLine(sample)}`) : undefined,
+    ...options,
+  });
+}
+
+/** Resolves once `generator` has given `count` streams their first event (or times out, returning how many did). */
+export async function untilStreaming(generator: LoadGenerator, count: number, timeoutMs: number): Promise<number> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const { firstEvents, live } = generator.snapshot();
+    if (firstEvents >= count && live >= count) return live;
+    if (performance.now() > deadline) return live;
+    await sleep(100);
+  }
+}
+
+/** Stops a generator and returns its result (quietly summarised in the log). */
+export async function finish(generator: LoadGenerator): Promise<LoadResult> {
+  return generator.stop();
+}
+
+// --- results ---------------------------------------------------------------------------------
+
+export interface FigureRow {
+  /** What is measured, e.g. "RSS per idle connection at 5,000". */
+  metric: string;
+  unit: string;
+  ours: number | null;
+  baseline: number | null;
+  /** The issue's goal as text, e.g. "≤ 16"; empty when there is none (reported only). */
+  goal: string;
+  /** Whether ours meets the goal; null without a goal. */
+  met: boolean | null;
+  /** Which direction is better, for reading the ratio. */
+  better: 'lower' | 'higher';
+  note?: string;
+}
+
+export interface FigureFragment {
+  figure: string;
+  name: string;
+  title: string;
+  startedAt: string;
+  seconds: number;
+  scale: 'full' | 'smoke';
+  rows: FigureRow[];
+  /** Everything else measured: per-level figures, load generator summaries, process figures. */
+  details: Record<string, unknown>;
+  /** What limits a missed figure, as measured. */
+  findings: string[];
+}
+
+/** NaN and ±Infinity become null, so the JSON stays valid. */
+export function numberOrNull(value: number | undefined | null): number | null {
+  return value === undefined || value === null || !Number.isFinite(value) ? null : round(value);
+}
+
+export function row(
+  metric: string,
+  unit: string,
+  ours: number | null | undefined,
+  baseline: number | null | undefined,
+  goal?: { text: string; test: (value: number) => boolean },
+  better: 'lower' | 'higher' = 'lower',
+  note?: string,
+): FigureRow {
+  const o = numberOrNull(ours);
+  return {
+    metric,
+    unit,
+    ours: o,
+    baseline: numberOrNull(baseline),
+    goal: goal?.text ?? '',
+    met: goal ? o !== null && goal.test(o) : null,
+    better,
+    ...(note ? { note } : {}),
+  };
+}
+
+/** A benchmark's figure: collects rows and details, and writes the fragment when done. */
+export class Figure {
+  readonly rows: FigureRow[] = [];
+  readonly details: Record<string, unknown> = {};
+  readonly findings: string[] = [];
+  private readonly started = performance.now();
+  private readonly startedAt = new Date().toISOString();
+
+  constructor(
+    readonly figure: string,
+    readonly name: string,
+    readonly title: string,
+  ) {
+    console.log(`figure ${figure}: ${title}${SMOKE ? ' (smoke scale)' : ''}`);
+  }
+
+  add(r: FigureRow): void {
+    this.rows.push(r);
+    const show = (v: number | null) => (v === null ? '–' : String(v));
+    const ratio = r.ours !== null && r.baseline ? ` (×${(r.ours / r.baseline).toFixed(2)} of baseline)` : '';
+    const goal = r.goal ? `; goal ${r.goal} → ${r.met ? 'met' : 'MISSED'}` : '';
+    console.log(
+      `  ▸ ${r.metric}: ours ${show(r.ours)} ${r.unit}, baseline ${show(r.baseline)} ${r.unit}${ratio}${goal}`,
+    );
+  }
+
+  finding(text: string): void {
+    this.findings.push(text);
+    console.log(`  ! ${text}`);
+  }
+
+  /** Writes `<BENCH_RESULTS_DIR>/<name>.json` (default test-results/bench/). */
+  write(): FigureFragment {
+    const fragment: FigureFragment = {
+      figure: this.figure,
+      name: this.name,
+      title: this.title,
+      startedAt: this.startedAt,
+      seconds: round((performance.now() - this.started) / 1000),
+      scale: SMOKE ? 'smoke' : 'full',
+      rows: this.rows,
+      details: this.details,
+      findings: this.findings,
+    };
+    const file = resolve(process.env.BENCH_RESULTS_DIR ?? join(REPO_ROOT, 'test-results/bench'), `${this.name}.json`);
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(
+      file,
+      `${JSON.stringify(fragment, (_key, value) => (typeof value === 'number' && !Number.isFinite(value) ? null : value), 2)}\n`,
+    );
+    console.log(`  figure ${this.figure} done in ${fragment.seconds.toFixed(0)} s → ${file}`);
+    return fragment;
+  }
+}
+
+/** Compact summary of a load result for a fragment's details (no per-interval series). */
+export function loadSummary(result: LoadResult): Record<string, unknown> {
+  const { series: _series, options: _options, ...rest } = result;
+  return rest;
+}
