@@ -6,6 +6,8 @@ export interface PairKeys {
   readonly fence: string;
   /** Launched record `{pod, since, fencingToken}`, on the main server; expires with the lease. */
   readonly launched: string;
+  /** Where the pair's event sequence stands, so a resumed stream continues it; on the main server. */
+  readonly sequence: string;
 }
 
 export function pairKeys(userId: string, profileId: string): PairKeys {
@@ -14,5 +16,6 @@ export function pairKeys(userId: string, profileId: string): PairKeys {
     lock: `kubescaler:lock:${userId}:${profileId}`,
     fence: `kubescaler:fence:${userId}:${profileId}`,
     launched: `kubescaler:launched:${userId}:${profileId}`,
+    sequence: `kubescaler:seq:${userId}:${profileId}`,
   };
 }

@@ -1,4 +1,4 @@
-import { type BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
+import { type BeforeApplicationShutdown, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BaseClient } from '@app/base-client';
 import { type AppConfig, InjectConfig } from '@app/config';
@@ -7,6 +7,9 @@ import { Readiness } from '@app/health';
 import { isUuid } from '@app/http';
 import { PairLock } from '@app/lock';
 import { MessageFramer, PayloadPool } from '../sse/index.js';
+import { continueSequence, parseLastEventId } from './sequence-anchor.js';
+import { SEQUENCE_ANCHOR_REFRESH_MS, SequenceAnchors } from './sequence-anchors.js';
+import { SocketTuning } from './socket-tuning.js';
 import { type RejectReason, StreamMetrics } from './stream-metrics.js';
 import { StreamSession } from './stream-session.js';
 
@@ -26,12 +29,13 @@ const SHUTDOWN_RELEASE_MS = 5000;
  * single source of `stream_active_connections`.
  */
 @Injectable()
-export class StreamsService implements BeforeApplicationShutdown {
+export class StreamsService implements OnModuleInit, BeforeApplicationShutdown {
   private readonly logger = new Logger(StreamsService.name);
   private readonly sessions = new Set<StreamSession>();
   private readonly framer: MessageFramer;
   /** Requests admitted but not yet streaming (binding check and lock in flight). */
   private pending = 0;
+  private anchorRefresh: NodeJS.Timeout | undefined;
 
   constructor(
     @InjectConfig() private readonly config: AppConfig,
@@ -39,12 +43,24 @@ export class StreamsService implements BeforeApplicationShutdown {
     private readonly lock: PairLock,
     private readonly readiness: Readiness,
     private readonly metrics: StreamMetrics,
+    private readonly anchors: SequenceAnchors,
+    private readonly socketTuning: SocketTuning,
   ) {
     this.framer = new MessageFramer(config.podName, new PayloadPool(config.stream.eventBytes));
     metrics.bindGauges(
       () => this.sessions.size,
       () => this.lock.heldCount,
     );
+    metrics.bindLag(
+      () => Math.max(0, ...[...this.sessions].map((session) => session.lagMs())),
+      () => [...this.sessions].filter((session) => session.writer.isBehind).length,
+    );
+  }
+
+  /** Live streams save where their sequences stand, so a pod that dies leaves them resumable. */
+  onModuleInit(): void {
+    this.anchorRefresh = setInterval(() => void this.saveAnchors([...this.sessions]), SEQUENCE_ANCHOR_REFRESH_MS);
+    this.anchorRefresh.unref();
   }
 
   get activeConnections(): number {
@@ -58,6 +74,12 @@ export class StreamsService implements BeforeApplicationShutdown {
   async open(userId: string, profileId: string, request: IncomingMessage, response: ServerResponse): Promise<void> {
     if (!isUuid(userId) || !isUuid(profileId)) {
       throw this.reject('bad_request', new AppError('INVALID_ID', 'userId and profileId must be UUIDs'));
+    }
+    let lastEventId: number | undefined;
+    try {
+      lastEventId = parseLastEventId(request.headers['last-event-id']);
+    } catch (error) {
+      throw this.reject('bad_request', error);
     }
     if (this.readiness.draining) {
       throw this.reject('draining', new AppError('DRAINING', 'This pod is shutting down', { retryAfterSeconds: 1 }));
@@ -89,6 +111,9 @@ export class StreamsService implements BeforeApplicationShutdown {
     } finally {
       this.pending--;
     }
+    // A resumed stream continues its sequence where the previous one (here or on another pod) left it.
+    const startSeq =
+      lastEventId === undefined ? 0 : continueSequence(lastEventId, await this.anchors.read(user, profile), Date.now());
     // The client may have gone while we checked and locked: give the pair back at once.
     if (request.destroyed || response.destroyed || response.socket?.destroyed !== false) {
       await held.release();
@@ -98,6 +123,7 @@ export class StreamsService implements BeforeApplicationShutdown {
       await held.release();
       throw this.reject('draining', new AppError('DRAINING', 'This pod is shutting down', { retryAfterSeconds: 1 }));
     }
+    this.socketTuning.apply(response.socket);
     response.writeHead(200, SSE_HEADERS);
     response.flushHeaders();
     const session = new StreamSession({
@@ -110,14 +136,20 @@ export class StreamsService implements BeforeApplicationShutdown {
       settings: this.config.stream,
       lockTtlMs: this.config.lock.ttlMs,
       metrics: this.metrics,
-      onClosed: (closed) => this.sessions.delete(closed),
+      startSeq,
+      onClosed: (closed) => {
+        this.sessions.delete(closed);
+        void this.saveAnchors([closed]);
+      },
     });
     this.sessions.add(session);
     session.start();
+    void this.saveAnchors([session]);
   }
 
   /** SIGTERM: not ready, no new streams, every client told to reconnect elsewhere, every lock released. */
   async beforeApplicationShutdown(): Promise<void> {
+    clearInterval(this.anchorRefresh);
     this.readiness.markDraining();
     const live = [...this.sessions];
     if (live.length > 0) this.logger.log(`draining ${live.length} streams`);
@@ -146,6 +178,12 @@ export class StreamsService implements BeforeApplicationShutdown {
           throw this.reject('unavailable', AppError.dependencyUnavailable('base', error));
       }
     }
+  }
+
+  private saveAnchors(sessions: readonly StreamSession[]): Promise<void> {
+    return this.anchors.save(
+      sessions.map((session) => ({ userId: session.userId, profileId: session.profileId, anchor: session.anchor() })),
+    );
   }
 
   private reject(reason: RejectReason, error: unknown): unknown {
