@@ -4,6 +4,7 @@
 // `npm test -- <fragment>…` runs only the test files whose path contains a fragment.
 import { spawn } from 'node:child_process';
 import { ensureDebianCommand } from './infra/apt.mjs';
+import { ensureNginx } from './infra/nginx.mjs';
 import { acquireRunLock } from './infra/run-lock.mjs';
 import { provideInfra } from './lib/infra.mjs';
 import { build, ensureDependencies, lint, log, ROOT, specFiles } from './lib/project.mjs';
@@ -23,10 +24,12 @@ try {
 
   // The lock guards the test data directory, so it is only needed when this run starts Cassandra.
   if (!process.env.CASSANDRA_CONTACT_POINTS) stack.push('run lock', acquireRunLock(ROOT, 'test'));
-  // Tests start private redis-servers and drive Debian's Chromium: both install while Cassandra starts.
+  // Tests start private redis-servers and nginx gateways and drive Debian's Chromium: all three
+  // install while Cassandra starts.
   const [infraEnv] = await Promise.all([
     provideInfra(stack, { name: 'test', fresh: true }),
     ensureDebianCommand({ command: 'redis-server', pkg: 'redis-server', log }),
+    ensureNginx(log),
     ensureDebianCommand({ command: 'chromium', pkg: 'chromium', log }),
   ]);
 

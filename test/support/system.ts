@@ -4,8 +4,15 @@ import { type AppProcess, freePort, REPO_ROOT, request, startApp, uniqueKeyspace
 
 export const ADMIN_TOKEN = 'system-admin-token-0123456789';
 
+/** The nginx gateway (scripts/lib/gateway.mjs) as a test sees it. */
 export interface Gateway {
   url: string;
+  /** nginx's master process. */
+  pid: number;
+  /** Its working directory: nginx.conf, access.log, error.log. */
+  dir: string;
+  accessLog: string;
+  errorLog: string;
   close(): Promise<void>;
 }
 
@@ -17,15 +24,28 @@ export interface System {
   stop(): Promise<void>;
 }
 
-/** The local gateway (scripts/gateway.mjs), in this process, on a free port. */
+let gateways = 0;
+
+/**
+ * The gateway as `npm start` runs it — Debian's nginx with the generated configuration — on a
+ * free port in front of `mainUrl` and `streamUrls`; its working directory goes away on close.
+ */
 export async function startGateway(mainUrl: string, streamUrls: string[]): Promise<Gateway> {
-  const module = await import(pathToFileURL(join(REPO_ROOT, 'scripts/gateway.mjs')).href);
-  return module.startGateway({ port: await freePort(), host: '127.0.0.1', mainUrl, streamUrls });
+  const module = await import(pathToFileURL(join(REPO_ROOT, 'scripts/lib/gateway.mjs')).href);
+  return module.startGateway({
+    root: REPO_ROOT,
+    name: `test-${process.pid}-${++gateways}`,
+    host: '127.0.0.1',
+    port: await freePort(),
+    mainUrls: [mainUrl],
+    streamUrls,
+    removeOnClose: true,
+  });
 }
 
 /**
- * base, main, `streams` stream replicas (pods `stream-1`…) and the gateway, as `npm start` runs
- * them, on a keyspace of their own.
+ * base, main, `streams` stream replicas (pods `stream-1`…) and the nginx gateway, as `npm start`
+ * runs them, on a keyspace of their own.
  */
 export async function startSystem(options: { streams: number; env?: Record<string, string> }): Promise<System> {
   const env = { ADMIN_TOKEN, CASSANDRA_KEYSPACE: uniqueKeyspace('system'), ...options.env };
