@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { BackpressureWriter, type DeliveryListener, type Frame, type SseSink } from './backpressure-writer.js';
+import {
+  BackpressureWriter,
+  type DeliveryListener,
+  EMPTY_QUEUE_PROBE,
+  type Frame,
+  type SseSink,
+} from './backpressure-writer.js';
 
 /**
  * A socket whose kernel holds at most `kernelCapacity` unsent bytes (TCP_NOTSENT_LOWAT) and takes
@@ -64,6 +70,14 @@ class FakeSocket implements SseSink {
 class Recorder implements DeliveryListener {
   readonly sentSeqs: number[] = [];
   readonly drops: [number, string][] = [];
+  readonly behindChanges: boolean[] = [];
+  probedBytes = 0;
+  behindChanged(behind: boolean): void {
+    this.behindChanges.push(behind);
+  }
+  probed(bytes: number): void {
+    this.probedBytes += bytes;
+  }
   sent(frame: Frame): void {
     this.sentSeqs.push(frame.seq);
   }
@@ -182,6 +196,26 @@ describe(BackpressureWriter.name, () => {
     for (let i = 0; i < 3; i++) sut.flush(15 * PERIOD + i);
     assert.equal(sut.droppedEvents, dropsBefore);
     assert.deepEqual(recorder.sentSeqs.slice(-4), [12, 13, 14, 15]);
+  });
+
+  it('tells the listener once when the socket falls behind and once when it catches up', () => {
+    const { sut, socket, recorder } = setup(new FakeSocket(0));
+    for (let seq = 1; seq <= 8; seq++) sut.offer(frame(seq, seq * PERIOD), seq * PERIOD);
+    socket.stalled = false;
+    for (let seq = 9; seq <= 12; seq++) sut.offer(frame(seq, seq * PERIOD), seq * PERIOD);
+    assert.deepEqual(recorder.behindChanges, [true, false]);
+  });
+
+  it('writes an empty-queue probe after each event handed to a socket that is behind, and reports its bytes', () => {
+    const { sut, socket, recorder } = setup(new FakeSocket(0));
+    for (let seq = 1; seq <= 8; seq++) sut.offer(frame(seq, seq * PERIOD), seq * PERIOD);
+    const writesBefore = socket.writes;
+    socket.stalled = false;
+    sut.flush(8 * PERIOD + 1);
+    assert.equal(socket.writes - writesBefore, 3, 'the two chunks of the newest event, then the probe');
+    assert.equal(recorder.probedBytes, EMPTY_QUEUE_PROBE.length);
+    assert.equal(sut.probeBytes, EMPTY_QUEUE_PROBE.length);
+    assert.match(EMPTY_QUEUE_PROBE.toString(), /^:\n$/, 'an SSE comment line, ignored by clients');
   });
 
   it('never holds more than maxBufferBytes for a socket: the oldest waiting events go first', () => {

@@ -26,7 +26,19 @@ export interface DropLimits {
 export interface DeliveryListener {
   sent(frame: Frame): void;
   dropped(frame: Frame, reason: 'lag' | 'buffer' | 'replaced'): void;
+  /** The socket fell behind the stream, or caught up again (e.g. to change its socket options). */
+  behindChanged?(behind: boolean): void;
+  /** An empty-queue probe of `bytes` was written. */
+  probed?(bytes: number): void;
 }
+
+/**
+ * Written after each event handed to a socket that is behind: an SSE comment line the client
+ * ignores. With the socket's TCP_NOTSENT_LOWAT at 1 byte while it is behind, the kernel takes it
+ * only once it has sent everything before it, so its `drain` says "the kernel queue is empty":
+ * the next (newest) event is handed over then, and never waits behind an older one in the kernel.
+ */
+export const EMPTY_QUEUE_PROBE = Buffer.from(':\n', 'latin1');
 
 /** Frames smaller than this are coalesced into one corked write (one syscall) while the socket keeps up. */
 const BATCH_BYTES = 64 * 1024;
@@ -55,6 +67,8 @@ export class BackpressureWriter {
   sentEvents = 0;
   droppedEvents = 0;
   sentBytes = 0;
+  /** Bytes of `EMPTY_QUEUE_PROBE` comments written (part of `sentBytes`). */
+  probeBytes = 0;
   private readonly waiting: Frame[] = [];
   private waitingBytes = 0;
   private behind = false;
@@ -88,7 +102,7 @@ export class BackpressureWriter {
   offer(frame: Frame, now: number): void {
     if (this.sink.destroyed) return;
     if (this.waiting.length === 0 && this.sink.writableLength === 0) {
-      if (++this.readyStreak >= CAUGHT_UP_AFTER) this.behind = false;
+      if (++this.readyStreak >= CAUGHT_UP_AFTER) this.setBehind(false);
     } else {
       this.readyStreak = 0;
       if (this.behind) this.dropWaiting('replaced');
@@ -122,6 +136,12 @@ export class BackpressureWriter {
       this.sentBytes += frame.bytes;
       this.sentEvents++;
       this.listener.sent(frame);
+    }
+    if (this.behind) {
+      this.sink.write(EMPTY_QUEUE_PROBE);
+      this.sentBytes += EMPTY_QUEUE_PROBE.length;
+      this.probeBytes += EMPTY_QUEUE_PROBE.length;
+      this.listener.probed?.(EMPTY_QUEUE_PROBE.length);
     }
     this.sink.uncork();
   }
@@ -159,7 +179,13 @@ export class BackpressureWriter {
     const frame = this.waiting.shift()!;
     this.waitingBytes -= frame.bytes;
     this.droppedEvents++;
-    this.behind = true;
+    this.setBehind(true);
     this.listener.dropped(frame, reason);
+  }
+
+  private setBehind(behind: boolean): void {
+    if (this.behind === behind) return;
+    this.behind = behind;
+    this.listener.behindChanged?.(behind);
   }
 }

@@ -66,6 +66,18 @@ export class NotsentLowat {
 
   /** Sets the cap on `socket`; returns whether it holds there. */
   apply(socket: Socket | null | undefined): boolean {
+    return this.set(socket, this.bytes);
+  }
+
+  /**
+   * While a socket is behind, its cap is 1 byte: the kernel then takes a write only once it has
+   * sent everything before it, so the socket's `drain` means "kernel queue empty".
+   */
+  setBehind(socket: Socket | null | undefined, behind: boolean): boolean {
+    return this.set(socket, behind ? 1 : this.bytes);
+  }
+
+  private set(socket: Socket | null | undefined, bytes: number): boolean {
     if (this.current === 'disabled') return false;
     if (typeof this.setsockopt !== 'function') {
       this.failures++;
@@ -73,7 +85,7 @@ export class NotsentLowat {
     }
     try {
       if (!socket) throw new Error('the response has no socket');
-      this.setsockopt(socket, IPPROTO_TCP, TCP_NOTSENT_LOWAT, this.bytes);
+      this.setsockopt(socket, IPPROTO_TCP, TCP_NOTSENT_LOWAT, bytes);
       this.appliedSockets++;
       this.current = 'applying';
       return true;

@@ -25,6 +25,12 @@ export class SocketTuning {
     if (this.lowat.state === 'disabled') return;
     if (!this.lowat.apply(socket)) this.metrics.notsentLowatFailures.inc();
   }
+
+  /** A socket fell behind the stream (its kernel queue is then kept to one event) or caught up. */
+  behind(socket: Socket | null | undefined, behind: boolean): void {
+    if (this.lowat.state === 'disabled') return;
+    if (!this.lowat.setBehind(socket, behind)) this.metrics.notsentLowatFailures.inc();
+  }
 }
 
 /** Loads the native `setsockopt` once at boot (logging at once if it is missing). */

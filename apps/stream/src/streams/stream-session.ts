@@ -10,6 +10,7 @@ import {
   type MessageFramer,
 } from '../sse/index.js';
 import type { SequenceAnchor } from './sequence-anchor.js';
+import type { SocketTuning } from './socket-tuning.js';
 import type { StreamMetrics } from './stream-metrics.js';
 
 export type CloseReason = 'client' | 'lock-lost' | 'shutdown' | 'stalled' | 'error';
@@ -24,6 +25,8 @@ export interface SessionOptions {
   readonly settings: AppConfig['stream'];
   readonly lockTtlMs: number;
   readonly metrics: StreamMetrics;
+  /** Socket options; absent in unit tests of the session alone. */
+  readonly socketTuning?: SocketTuning;
   /** The seq the stream continues after: 0 for a new stream, more when it resumes (`Last-Event-ID`). */
   readonly startSeq?: number;
   /** Called once, synchronously, when the session ends for any reason. */
@@ -55,15 +58,18 @@ export class StreamSession {
 
   constructor(private readonly o: SessionOptions) {
     this.seq = o.startSeq ?? 0;
-    const { metrics } = o;
+    const { metrics, response, socketTuning } = o;
     const listener: DeliveryListener = {
       sent(frame) {
         metrics.eventsSent.inc();
         metrics.bytesSent.inc(frame.bytes);
       },
+      // The empty-queue probes count as bytes sent, like every other byte.
+      probed: (bytes) => metrics.bytesSent.inc(bytes),
       dropped() {
         metrics.eventsDropped.inc();
       },
+      behindChanged: (behind) => socketTuning?.behind(response.socket, behind),
     };
     this.writer = new BackpressureWriter(
       o.response,

@@ -136,6 +136,7 @@ export class StreamsService implements OnModuleInit, BeforeApplicationShutdown {
       settings: this.config.stream,
       lockTtlMs: this.config.lock.ttlMs,
       metrics: this.metrics,
+      socketTuning: this.socketTuning,
       startSeq,
       onClosed: (closed) => {
         this.sessions.delete(closed);
