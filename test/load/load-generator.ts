@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { Histogram, type Percentiles, round } from './histogram.js';
+import { setReceiveBuffer } from '../support/kernel-sockets.js';
 import { SseScanner } from './sse-scanner.js';
 
 /** A (user, profile) pair bound in base. */
@@ -30,6 +31,10 @@ export interface LoadOptions {
   readonly mix: Readonly<Record<ReaderKind, number>>;
   /** Read rate of slow readers, KB/s (1 KB = 1000 bytes). */
   readonly slowKBps: number;
+  /** SO_RCVBUF of slow readers' sockets (the window of a slow link); default: the kernel's autotuned buffer. */
+  readonly slowReceiveBufferBytes?: number;
+  /** Keep every slow reader's event age for `drainSlowAges()` (a caller measuring windows of the run). */
+  readonly keepSlowAges?: boolean;
   /** A stalled reader stops reading this long after its first event… */
   readonly stallAfterSeconds: number;
   /** …and resumes this much later (Infinity: never). */
@@ -196,6 +201,7 @@ class Stream extends SseScanner {
       const latency = Date.now() - timestamp;
       stats.latency.record(latency);
       if (this.kind === 'fast') this.gen.interval.latency.record(latency);
+      else if (this.kind === 'slow') this.gen.slowAge(latency);
     }
   }
 
@@ -280,6 +286,7 @@ export class LoadGenerator {
   };
   private readonly streams: Stream[] = [];
   private readonly slowStreams: Stream[] = [];
+  private readonly slowAges: number[] = [];
   private readonly ttfe = new Histogram();
   private readonly series: IntervalSample[] = [];
   private readonly refusedTotal: Record<string, number> = {};
@@ -400,6 +407,15 @@ export class LoadGenerator {
       .slice(-intervals)
       .map((sample) => sample.latency.p99)
       .filter((value) => Number.isFinite(value));
+  }
+
+  /** The ages (ms) of the events slow readers received since the last call (with `keepSlowAges`). */
+  drainSlowAges(): number[] {
+    return this.slowAges.splice(0);
+  }
+
+  slowAge(ms: number): void {
+    if (this.options.keepSlowAges) this.slowAges.push(ms);
   }
 
   /** Streams currently stalled (stopped reading on purpose). */
@@ -525,12 +541,15 @@ export class LoadGenerator {
       stream.errorCode ||= 'TIMEOUT';
       socket.destroy();
     });
-    socket.once('connect', () =>
+    socket.once('connect', () => {
+      if (stream.kind === 'slow' && this.options.slowReceiveBufferBytes) {
+        setReceiveBuffer(socket, this.options.slowReceiveBufferBytes);
+      }
       socket.write(
         `GET /stream/${pair.userId}/${pair.profileId} HTTP/1.1\r\nHost: ${target.hostHeader}\r\n` +
           'Accept: text/event-stream\r\nCache-Control: no-cache\r\n\r\n',
-      ),
-    );
+      );
+    });
     socket.on('error', (error: NodeJS.ErrnoException) => {
       stream.errorCode ||= error.code ?? error.message;
     });

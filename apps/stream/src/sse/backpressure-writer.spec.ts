@@ -96,7 +96,7 @@ const frame = (seq: number, dueAt: number, bytes = 65_536): Frame => ({
   bytes,
 });
 
-const LIMITS = { maxLagMs: 1000, maxBufferBytes: 1024 * 1024 };
+const LIMITS = { maxLagMs: 1000, maxBufferBytes: 1024 * 1024, probeWhenBehind: true };
 const PERIOD = 250;
 
 function setup(socket = new FakeSocket(), limits = LIMITS) {
@@ -198,6 +198,14 @@ describe(BackpressureWriter.name, () => {
     assert.deepEqual(recorder.sentSeqs.slice(-4), [12, 13, 14, 15]);
   });
 
+  it('writes no probe when the socket keeps its kernel queue (TCP_NOTSENT_LOWAT not set)', () => {
+    const { sut, socket } = setup(new FakeSocket(0), { ...LIMITS, probeWhenBehind: false });
+    for (let seq = 1; seq <= 8; seq++) sut.offer(frame(seq, seq * PERIOD), seq * PERIOD);
+    socket.stalled = false;
+    sut.flush(8 * PERIOD + 1);
+    assert.equal(sut.probeBytes, 0);
+  });
+
   it('tells the listener once when the socket falls behind and once when it catches up', () => {
     const { sut, socket, recorder } = setup(new FakeSocket(0));
     for (let seq = 1; seq <= 8; seq++) sut.offer(frame(seq, seq * PERIOD), seq * PERIOD);
@@ -219,7 +227,7 @@ describe(BackpressureWriter.name, () => {
   });
 
   it('never holds more than maxBufferBytes for a socket: the oldest waiting events go first', () => {
-    const { sut, recorder } = setup(new FakeSocket(0), { maxLagMs: 60_000, maxBufferBytes: 256 * 1024 });
+    const { sut, recorder } = setup(new FakeSocket(0), { ...LIMITS, maxLagMs: 60_000, maxBufferBytes: 256 * 1024 });
     for (let seq = 1; seq <= 10; seq++) sut.offer(frame(seq, seq), seq);
     // One 64 KiB frame sits in the socket; three more wait: 4 × 64 KiB = the limit.
     assert.deepEqual(recorder.sentSeqs, [1]);
@@ -228,14 +236,14 @@ describe(BackpressureWriter.name, () => {
   });
 
   it('writes an event larger than maxBufferBytes to a socket that holds nothing', () => {
-    const { sut, recorder } = setup(new FakeSocket(), { maxLagMs: 1000, maxBufferBytes: 1024 });
+    const { sut, recorder } = setup(new FakeSocket(), { ...LIMITS, maxBufferBytes: 1024 });
     sut.offer(frame(1, 0, 4096), 0);
     assert.deepEqual(recorder.sentSeqs, [1]);
     assert.equal(sut.droppedEvents, 0);
   });
 
   it('hands several waiting small events over in one corked write of at most 64 KiB', () => {
-    const { sut, socket, recorder } = setup(new FakeSocket(0), { maxLagMs: 60_000, maxBufferBytes: 1024 * 1024 });
+    const { sut, socket, recorder } = setup(new FakeSocket(0), { ...LIMITS, maxLagMs: 60_000 });
     for (let seq = 1; seq <= 100; seq++) sut.offer(frame(seq, seq, 1024), seq);
     const corksBefore = socket.corks;
     socket.stalled = false;

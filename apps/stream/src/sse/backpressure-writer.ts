@@ -20,6 +20,8 @@ export interface DropLimits {
   readonly maxLagMs: number;
   /** Bytes the process may hold for one socket: unsent bytes in the socket plus waiting events. */
   readonly maxBufferBytes: number;
+  /** Write `EMPTY_QUEUE_PROBE` after each event for a socket that is behind (its TCP_NOTSENT_LOWAT is then 1 byte). */
+  readonly probeWhenBehind: boolean;
 }
 
 /** Told about every event the writer hands to the socket or drops, when it happens. */
@@ -137,7 +139,7 @@ export class BackpressureWriter {
       this.sentEvents++;
       this.listener.sent(frame);
     }
-    if (this.behind) {
+    if (this.behind && this.limits.probeWhenBehind) {
       this.sink.write(EMPTY_QUEUE_PROBE);
       this.sentBytes += EMPTY_QUEUE_PROBE.length;
       this.probeBytes += EMPTY_QUEUE_PROBE.length;

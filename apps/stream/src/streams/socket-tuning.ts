@@ -20,6 +20,11 @@ export class SocketTuning {
     metrics.bindNotsentLowat(() => this.lowat.applied);
   }
 
+  /** Whether sockets that fall behind get their kernel queue cut to one event (the cap can be set here). */
+  get cutsBehindQueues(): boolean {
+    return this.lowat.applied;
+  }
+
   /** Tunes the socket of a new stream; a failure is logged once and counted, never fatal. */
   apply(socket: Socket | null | undefined): void {
     if (this.lowat.state === 'disabled') return;

@@ -73,7 +73,11 @@ export class StreamSession {
     };
     this.writer = new BackpressureWriter(
       o.response,
-      { maxLagMs: o.settings.maxLagMs, maxBufferBytes: o.settings.maxBufferBytes },
+      {
+        maxLagMs: o.settings.maxLagMs,
+        maxBufferBytes: o.settings.maxBufferBytes,
+        probeWhenBehind: socketTuning?.cutsBehindQueues ?? false,
+      },
       listener,
     );
   }
