@@ -27,7 +27,11 @@ export interface KernelSocket {
  */
 export function kernelSockets(ports: readonly number[]): KernelSocket[] {
   const filter = ports.map((port) => `sport = :${port} or dport = :${port}`).join(' or ');
-  const text = execFileSync('ss', ['-tmniH', 'state', 'established', `( ${filter} )`], { encoding: 'utf8' });
+  const text = execFileSync('ss', ['-tmniH', 'state', 'established', `( ${filter} )`], {
+    encoding: 'utf8',
+    // Thousands of sockets print a few MB.
+    maxBuffer: 256 * 1024 * 1024,
+  });
   const sockets: KernelSocket[] = [];
   // Each socket is a header line (Recv-Q Send-Q Local Peer) followed by indented detail lines.
   for (const block of text.split(/\n(?=\S)/)) {
