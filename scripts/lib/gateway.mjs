@@ -18,7 +18,7 @@ export const GATEWAY_TUNING = Object.freeze({
    * SO_SNDBUF of the listening socket, inherited by every client connection: a fixed send queue
    * (the kernel doubles the value) instead of one autotuned up to tcp_wmem's maximum (4 MiB).
    */
-  clientSndbuf: '64k',
+  clientSndbuf: '32k',
   /** Directives of every proxied location (ingress-nginx annotations of the same name). */
   proxy: Object.freeze({
     // Unbuffered: nginx reads from the pod only as fast as the client takes the bytes, through one
