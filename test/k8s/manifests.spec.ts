@@ -466,8 +466,17 @@ describe('Kubernetes manifests (k8s/), rendered and validated offline', () => {
         assert.equal(annotations['nginx.ingress.kubernetes.io/proxy-buffering'], 'off');
         assert.ok(Number(annotations['nginx.ingress.kubernetes.io/proxy-read-timeout']) >= 3600);
         assert.ok(Number(annotations['nginx.ingress.kubernetes.io/proxy-send-timeout']) >= 3600);
-        for (const r of [route(overlay, '/'), route(overlay, '/main')]) {
-          assert.equal(r.ingress.metadata.annotations?.['nginx.ingress.kubernetes.io/proxy-buffering'], 'off');
+        for (const r of [route(overlay, '/'), route(overlay, '/main'), stream]) {
+          const a = (name: string) => r.ingress.metadata.annotations?.[`nginx.ingress.kubernetes.io/${name}`];
+          assert.equal(a('proxy-buffering'), 'off');
+          // One bounded buffer per response, and a dead pod skipped before a response starts.
+          assert.match(a('proxy-buffer-size') ?? '', /^\d+k$/, `${r.path}: proxy-buffer-size`);
+          assert.ok(
+            parseInt(a('proxy-buffer-size')!, 10) <= 16,
+            `${r.path}: proxy-buffer-size ${a('proxy-buffer-size')}`,
+          );
+          assert.deepEqual((a('proxy-next-upstream') ?? '').split(' ').sort(), ['error', 'timeout'], r.path);
+          assert.ok(Number(a('proxy-next-upstream-tries')) >= 2, `${r.path}: proxy-next-upstream-tries`);
         }
       }
     });
