@@ -1,14 +1,16 @@
 import { el, getJson } from './api.js';
+import { markLivePairs } from './live-marks.js';
 
 const $ = (id) => document.getElementById(id);
 const PAGE = 20;
+const LIVE_REFRESH_MS = 10_000;
 
 function streamLink(userId, profileId, text) {
   return el('a', text, { href: `/index/${userId}/${profileId}`, 'data-user': userId, 'data-profile': profileId });
 }
 
 /** A paged table over a `/main/...` list endpoint with opaque `nextPage` tokens. */
-function pagedTable(name, path, renderRow) {
+function pagedTable(name, path, renderRow, onLoad = () => {}) {
   const pages = [undefined];
   const load = async (index) => {
     const token = pages[index];
@@ -21,6 +23,7 @@ function pagedTable(name, path, renderRow) {
       $(`${name}-first`).disabled = index === 0;
       $(`${name}-info`).textContent = data.items.length ? `page ${index + 1}` : 'none yet';
       $(`${name}-next`).onclick = () => load(index + 1);
+      onLoad(data.items);
     } catch (error) {
       $(`${name}-info`).textContent = `could not load: ${error.message}`;
     }
@@ -30,6 +33,7 @@ function pagedTable(name, path, renderRow) {
 }
 
 async function showLogin(userId) {
+  pickedUser = userId.trim();
   const target = $('login-result');
   $('login-user').value = userId;
   target.className = 'muted';
@@ -52,6 +56,7 @@ async function showLogin(userId) {
     }
     target.className = '';
     target.replaceChildren(table);
+    void refreshLive();
   } catch (error) {
     target.className = 'error';
     target.textContent = error.message;
@@ -63,30 +68,69 @@ $('login-form').addEventListener('submit', (event) => {
   showLogin($('login-user').value);
 });
 
-pagedTable('profiles', '/main/profiles', (profile) => {
-  const row = el('tr');
-  const users = el('td');
-  for (const userId of profile.userIds.slice(0, 12)) {
-    users.append(streamLink(userId, profile.id, userId.slice(0, 8)), ' ');
+/**
+ * The users of the users table (one page, ≤ 20: one /main/login each) and the one picked: their
+ * live pairs are marked wherever a stream link to them appears, and in the table's "live" column.
+ */
+let shownUsers = [];
+let pickedUser;
+async function refreshLive() {
+  const users = pickedUser ? [...shownUsers, pickedUser] : shownUsers;
+  const live = await markLivePairs(document, users);
+  for (const cell of document.querySelectorAll('[data-live-for]')) {
+    const mine = live.filter((pair) => pair.userId === cell.dataset.liveFor);
+    cell.replaceChildren(
+      ...mine.flatMap((pair) => {
+        const link = streamLink(pair.userId, pair.profileId, pair.profileId.slice(0, 8));
+        link.className = 'live';
+        link.title = `live on pod ${pair.pod}`;
+        return [link, ' '];
+      }),
+    );
   }
-  if (profile.userIds.length > 12) users.append(el('span', `+${profile.userIds.length - 12} more`, { class: 'muted' }));
-  if (profile.userIds.length === 0) users.append(el('span', 'no users', { class: 'muted' }));
-  row.append(el('td', profile.name), users);
-  return row;
-});
+}
+setInterval(() => {
+  if (document.visibilityState === 'visible') void refreshLive();
+}, LIVE_REFRESH_MS);
 
-pagedTable('users', '/main/users', (user) => {
-  const row = el('tr');
-  const name = el('td');
-  const pick = el('a', user.name, { href: '#' });
-  pick.onclick = (event) => {
-    event.preventDefault();
-    showLogin(user.id);
-  };
-  name.append(pick);
-  row.append(name, el('td', user.id, { class: 'mono' }));
-  return row;
-});
+pagedTable(
+  'profiles',
+  '/main/profiles',
+  (profile) => {
+    const row = el('tr');
+    const users = el('td');
+    for (const userId of profile.userIds.slice(0, 12)) {
+      users.append(streamLink(userId, profile.id, userId.slice(0, 8)), ' ');
+    }
+    if (profile.userIds.length > 12)
+      users.append(el('span', `+${profile.userIds.length - 12} more`, { class: 'muted' }));
+    if (profile.userIds.length === 0) users.append(el('span', 'no users', { class: 'muted' }));
+    row.append(el('td', profile.name), users);
+    return row;
+  },
+  () => void refreshLive(),
+);
+
+pagedTable(
+  'users',
+  '/main/users',
+  (user) => {
+    const row = el('tr');
+    const name = el('td');
+    const pick = el('a', user.name, { href: '#' });
+    pick.onclick = (event) => {
+      event.preventDefault();
+      showLogin(user.id);
+    };
+    name.append(pick);
+    row.append(name, el('td', user.id, { class: 'mono' }), el('td', undefined, { 'data-live-for': user.id }));
+    return row;
+  },
+  (users) => {
+    shownUsers = users.map((user) => user.id);
+    void refreshLive();
+  },
+);
 
 getJson('/main/suggested')
   .then(({ items }) => {
