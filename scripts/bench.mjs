@@ -141,7 +141,8 @@ function markdown(result, stem) {
       `${result.host.loadAverageAtStart.join(' ')} at the start, ${result.host.loadAverageAtEnd.join(' ')} at the end; ${result.minutes} min` +
       `${result.scale === 'smoke' ? '; **smoke scale** (tiny sizes, figures meaningless)' : ''}.`,
     'Baseline: a plain Nest `@Sse()` endpoint (RxJS `interval` → `MessageEvent`) serving the same events at the same rate and size, ' +
-      'with the same admission (binding check through base and the same `PairLock`) — for e, plain `redlock` acquire/release; for g, a plain Nest route.',
+      'with the same admission (binding check through base and the same `PairLock`) — for e, plain `redlock` acquire/release; for g, a plain Nest route; ' +
+      "for h, our stream app behind nginx with the Ingress's former settings (`proxy_buffering off` and the `/stream` timeouts only).",
     '',
     '| | figure | ours | baseline | ours/baseline | goal | met? |',
     '|---|---|---:|---:|---:|---|---|',
