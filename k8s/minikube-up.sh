@@ -19,7 +19,7 @@ log() { printf '[minikube-up] %s\n' "$*"; }
 die() { printf '[minikube-up] %s\n' "$*" >&2; exit 1; }
 
 for tool in minikube kubectl; do
-  command -v "$tool" >/dev/null 2>&1 || die "$tool is not on the PATH (see "Run on Kubernetes" in README.md)"
+  command -v "$tool" >/dev/null 2>&1 || die "$tool is not on the PATH (see docs/kubernetes.md)"
 done
 
 kube() { kubectl --context "$PROFILE" "$@"; }

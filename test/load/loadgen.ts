@@ -1,5 +1,5 @@
 // `npm run loadgen -- [options]`: opens N SSE streams over distinct bound (user, profile) pairs
-// and reports what they receive. See `--help`, and "Load generator" in README.md.
+// and reports what they receive. See `--help`, and docs/load-generator.md.
 import { parseArgs } from 'node:util';
 import {
   LoadGenerator,
