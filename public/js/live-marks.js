@@ -3,9 +3,9 @@ import { getJson } from './api.js';
 const IN_FLIGHT = 4;
 
 /**
- * Marks the stream links (`a[data-user][data-profile]`) of pairs that are live now, from each
- * user's `GET /main/login/:userId` answer; links of pairs no longer live lose the mark. Resolves
- * to the live pairs found, `{userId, profileId, pod}`.
+ * Marks the stream links (`a[data-user][data-profile]`) of `userIds`' pairs that are live now, from
+ * each user's `GET /main/login/:userId` answer; every other link loses the mark. Resolves to the
+ * live pairs found, `{userId, profileId, pod}`.
  */
 export async function markLivePairs(root, userIds) {
   const queue = [...new Set(userIds)];
@@ -23,7 +23,6 @@ export async function markLivePairs(root, userIds) {
   await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
   const byPair = new Map(live.map((pair) => [`${pair.userId}/${pair.profileId}`, pair]));
   for (const link of root.querySelectorAll('a[data-user][data-profile]')) {
-    if (!userIds.includes(link.dataset.user)) continue;
     const pair = byPair.get(`${link.dataset.user}/${link.dataset.profile}`);
     link.classList.toggle('live', pair !== undefined);
     if (pair) link.title = `live on pod ${pair.pod}`;

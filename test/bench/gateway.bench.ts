@@ -68,7 +68,7 @@ interface Outcome {
 }
 
 const gatewayModule = await import(pathToFileURL(join(REPO_ROOT, 'scripts/lib/gateway.mjs')).href);
-const figure = new Figure('h', 'gateway', "nginx's own memory per stalled reader");
+const figure = new Figure('i', 'gateway', "nginx's own memory per stalled reader");
 const system = await startSystem(CLIENTS);
 const results: Partial<Record<ServerKind, Outcome>> = {};
 try {

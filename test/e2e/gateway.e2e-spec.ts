@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { eventually, freePort, request, testInfra } from '@app/testing';
+import { eventually, freePort, mintUserToken, request, testInfra } from '@app/testing';
 import { type AccessLogEntry, rawGet, readAccessLog } from '../support/gateway-log.js';
 import { tcpSockets } from '../support/socket-memory.js';
 import { SseClient } from '../support/sse-client.js';
@@ -82,7 +82,6 @@ describe('the nginx gateway in front of main and two stream replicas', () => {
         assert.equal(response.status, 403, `${path} → ${response.status}`);
         assert.deepEqual(entry.upstreams, ['-'], `${path} reached ${entry.upstreams}`);
       } else {
-        assert.notEqual(response.status, 403, path);
         assert.ok(response.status < 500, `${path} → ${response.status}`);
         assert.equal(entry.upstreams.length, 1, `${path}: ${entry.line}`);
         assert.ok((to === 'main' ? main : streams).has(entry.upstreams[0]!), `${path} went to ${entry.upstreams}`);
@@ -91,7 +90,6 @@ describe('the nginx gateway in front of main and two stream replicas', () => {
     const landing = await request(system.gateway.url, 'GET', '/');
     assert.equal(landing.status, 200);
     assert.match(landing.body, /<title>kubescaler<\/title>/);
-    assert.equal((await request(system.gateway.url, 'GET', '/main/users?limit=1')).status, 200);
   });
 
   it('adds no X-Forwarded-* header to any response', async () => {
@@ -107,6 +105,21 @@ describe('the nginx gateway in front of main and two stream replicas', () => {
       [],
     );
     await stream.close();
+  });
+
+  it('opens a stream with ?access_token= through nginx and keeps the token out of its logs', async () => {
+    const pair = pairs[1]!;
+    const token = await mintUserToken(pair.userId);
+    const client = await openStream(system.gateway.url, pair, {
+      auth: { token, via: 'query' },
+      headers: { 'user-agent': 'query-token' },
+    });
+    await client.close();
+    const entry = await logEntry(system.gateway, 'query-token');
+    assert.equal(entry.target, `${streamPath(pair)}?access_token=[redacted]`);
+    assert.equal(entry.status, 200);
+    const logs = readFileSync(system.gateway.accessLog, 'utf8') + readFileSync(system.gateway.errorLog, 'utf8');
+    assert.ok(!logs.includes(token) && !logs.includes(token.split('.')[2]!), 'the token is in a log');
   });
 
   it('passes SSE through unbuffered: every event reaches the client as soon as the pod writes it', async (t) => {
