@@ -30,14 +30,19 @@ describe('web client in Chromium', () => {
     await system?.stop();
   });
 
-  /** Console errors and 404 answers a page met: a page whose resources all exist has none. */
+  /**
+   * Console errors, script errors and 404 answers a page met: a page whose resources all exist has
+   * none. The refusals the page handles (401 before signing in, 403, 409) are not problems.
+   */
   const problems = new Map<Page, string[]>();
+  const HANDLED_REFUSAL = /^Failed to load resource: the server responded with a status of (401|403|409) /;
   const watch = (page: Page): Page => {
     const seen: string[] = [];
     problems.set(page, seen);
     page.on('console', (message) => {
-      if (message.type() === 'error') seen.push(`console: ${message.text()}`);
+      if (message.type() === 'error' && !HANDLED_REFUSAL.test(message.text())) seen.push(`console: ${message.text()}`);
     });
+    page.on('pageerror', (error) => seen.push(`script: ${error.message}`));
     page.on('response', (response) => {
       if (response.status() === 404) seen.push(`404 ${response.url()}`);
     });
