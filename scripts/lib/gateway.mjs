@@ -72,12 +72,12 @@ const FORWARDED_HEADERS = [
 /** `http://127.0.0.1:3000` → `127.0.0.1:3000`. */
 const hostPort = (url) => new URL(url).host;
 
-function locations(route) {
+function locations(route, tuning) {
   const directives = route.deny
     ? ['deny all;']
     : [
         `proxy_pass http://kubescaler_${route.upstream};`,
-        ...Object.entries({ ...GATEWAY_TUNING.proxy, ...(route.stream ? GATEWAY_TUNING.stream : {}) }).map(
+        ...Object.entries({ ...tuning.proxy, ...(route.stream ? tuning.stream : {}) }).map(
           ([name, value]) => `${name} ${value};`,
         ),
       ];
@@ -88,9 +88,9 @@ function locations(route) {
 
 /**
  * The nginx.conf of a gateway listening on `host:port` in front of `mainUrls` and `streamUrls`,
- * with every file it writes under `dir`.
+ * with every file it writes under `dir`. `tuning` replaces GATEWAY_TUNING (the benchmark's baseline).
  */
-export function gatewayConfig({ dir, host, port, mainUrls, streamUrls }) {
+export function gatewayConfig({ dir, host, port, mainUrls, streamUrls, tuning = GATEWAY_TUNING }) {
   if (mainUrls.length === 0 || streamUrls.length === 0) throw new Error('the gateway needs main and stream upstreams');
   const file = (name) => path.join(dir, name);
   const upstream = (name, urls, keepalive) => [
@@ -146,10 +146,10 @@ export function gatewayConfig({ dir, host, port, mainUrls, streamUrls }) {
     ...upstream('stream', streamUrls, 0),
     '',
     '  server {',
-    `    listen ${host}:${port} sndbuf=${GATEWAY_TUNING.clientSndbuf} backlog=4096;`,
+    `    listen ${host}:${port}${tuning.clientSndbuf ? ` sndbuf=${tuning.clientSndbuf}` : ''} backlog=4096;`,
     '    proxy_http_version 1.1;',
     ...FORWARDED_HEADERS.map(([name, value]) => `    proxy_set_header ${name} ${value};`),
-    ...GATEWAY_ROUTES.flatMap(locations),
+    ...GATEWAY_ROUTES.flatMap((route) => locations(route, tuning)),
     '  }',
     '}',
   ].join('\n')}\n`;
@@ -168,6 +168,7 @@ export async function startGateway({
   streamUrls,
   log = () => {},
   removeOnClose = false,
+  tuning,
 }) {
   const dir = path.join(root, '.cache', 'nginx', name);
   await fs.rm(dir, { recursive: true, force: true });
@@ -177,7 +178,7 @@ export async function startGateway({
     port,
     label: `gateway '${name}'`,
     log,
-    config: (workDir) => gatewayConfig({ dir: workDir, host, port, mainUrls, streamUrls }),
+    config: (workDir) => gatewayConfig({ dir: workDir, host, port, mainUrls, streamUrls, tuning }),
   });
   const urlHost = host === '0.0.0.0' ? 'localhost' : host;
   return {
