@@ -1,4 +1,4 @@
-// `npm run bench -- freshness` — figure h: the age (arrival − event timestamp) of the events a
+// `npm run bench -- freshness` — figure j: the age (arrival − event timestamp) of the events a
 // reader at half the stream rate receives, p50 and p99, straight from one stream process and
 // through the nginx gateway, ours against the stream tier's behaviour before drop-by-age
 // ("today": no TCP_NOTSENT_LOWAT, byte-only drop at 1 MiB pending), in the same run.
@@ -80,7 +80,7 @@ async function measure(kind: ServerKind, path: Run['path'], target: string, gene
   return run;
 }
 
-const figure = new Figure('h', 'freshness', 'age of the events a reader at half the stream rate receives');
+const figure = new Figure('j', 'freshness', 'age of the events a reader at half the stream rate receives');
 const system = await startSystem(KINDS.length * 2 * (SLOW + FAST));
 const runs: Run[] = [];
 try {
