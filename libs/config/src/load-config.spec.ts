@@ -138,11 +138,11 @@ describe(loadConfig.name, () => {
   });
 
   it('reads the freshness bounds and lets TCP_NOTSENT_LOWAT be turned off with 0', () => {
-    const sut = loadConfig('stream', { STREAM_MAX_LAG_MS: '250', STREAM_SOCKET_NOTSENT_LOWAT_BYTES: '0' });
+    const sut = loadConfig('stream', { ...AUTH, STREAM_MAX_LAG_MS: '250', STREAM_SOCKET_NOTSENT_LOWAT_BYTES: '0' });
     assert.equal(sut.stream.maxLagMs, 250);
     assert.equal(sut.stream.notsentLowatBytes, 0);
     assert.throws(
-      () => loadConfig('stream', { STREAM_MAX_LAG_MS: '0', STREAM_SOCKET_NOTSENT_LOWAT_BYTES: '-1' }),
+      () => loadConfig('stream', { ...AUTH, STREAM_MAX_LAG_MS: '0', STREAM_SOCKET_NOTSENT_LOWAT_BYTES: '-1' }),
       (error: unknown) =>
         error instanceof ConfigError &&
         error.problems.some((p) => p.startsWith('STREAM_MAX_LAG_MS')) &&

@@ -266,6 +266,17 @@ describe(BackpressureWriter.name, () => {
     assert.equal(sut.stalledFor(5000), 0);
   });
 
+  it('counts the events still waiting when the stream ends as dropped', () => {
+    const { sut, recorder } = setup(new FakeSocket(0));
+    for (let seq = 1; seq <= 3; seq++) sut.offer(frame(seq, seq * PERIOD), seq * PERIOD);
+    sut.discardWaiting();
+    assert.deepEqual(recorder.drops, [
+      [2, 'closed'],
+      [3, 'closed'],
+    ]);
+    assert.equal(sut.waitingEvents, 0);
+  });
+
   it('tells how late the oldest waiting event is', () => {
     const { sut } = setup(new FakeSocket(0));
     sut.offer(frame(1, 0), 0);

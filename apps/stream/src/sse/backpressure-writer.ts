@@ -24,10 +24,13 @@ export interface DropLimits {
   readonly probeWhenBehind: boolean;
 }
 
+/** Why an event was dropped: too late, over the byte limit, replaced by a newer one, or still waiting when the stream ended. */
+export type DropReason = 'lag' | 'buffer' | 'replaced' | 'closed';
+
 /** Told about every event the writer hands to the socket or drops, when it happens. */
 export interface DeliveryListener {
   sent(frame: Frame): void;
-  dropped(frame: Frame, reason: 'lag' | 'buffer' | 'replaced'): void;
+  dropped(frame: Frame, reason: DropReason): void;
   /** The socket fell behind the stream, or caught up again (e.g. to change its socket options). */
   behindChanged?(behind: boolean): void;
   /** An empty-queue probe of `bytes` was written. */
@@ -173,11 +176,16 @@ export class BackpressureWriter {
     }
   }
 
-  private dropWaiting(reason: 'replaced'): void {
+  /** The stream ends: the events still waiting will never be sent, so they count as dropped. */
+  discardWaiting(): void {
+    this.dropWaiting('closed');
+  }
+
+  private dropWaiting(reason: 'replaced' | 'closed'): void {
     while (this.waiting.length > 0) this.dropOldest(reason);
   }
 
-  private dropOldest(reason: 'lag' | 'buffer' | 'replaced'): void {
+  private dropOldest(reason: DropReason): void {
     const frame = this.waiting.shift()!;
     this.waitingBytes -= frame.bytes;
     this.droppedEvents++;

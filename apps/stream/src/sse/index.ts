@@ -2,6 +2,7 @@ export {
   BackpressureWriter,
   type DeliveryListener,
   type DropLimits,
+  type DropReason,
   type Frame,
   type SseSink,
 } from './backpressure-writer.js';

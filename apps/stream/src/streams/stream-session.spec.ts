@@ -70,7 +70,11 @@ function clocks(t: TestContext) {
 
 function session(startSeq = 0) {
   const response = new FakeResponse();
-  const settings = loadConfig('stream', { STREAM_EVENTS_PER_SECOND: '4', STREAM_EVENT_BYTES: '64' }).stream;
+  const settings = loadConfig('stream', {
+    AUTH_MODE: 'open',
+    STREAM_EVENTS_PER_SECOND: '4',
+    STREAM_EVENT_BYTES: '64',
+  }).stream;
   const sut = new StreamSession({
     userId: 'u',
     profileId: 'p',

@@ -166,13 +166,17 @@ export class StreamSession {
   private async finish(reason: CloseReason): Promise<void> {
     clearInterval(this.ticker);
     clearInterval(this.heartbeat);
+    // Events still waiting are never sent: dropped, and the closing event names the last seq, so
+    // the client can count them as a gap like any other drop.
+    this.writer.discardWaiting();
     this.o.onClosed(this);
     const { response } = this.o;
+    const last = JSON.stringify({ pod: this.o.pod, lastSeq: this.seq });
     if (reason === 'lock-lost') {
       this.o.metrics.lockLost.inc();
-      this.control(encodeEvent({ event: 'lock-lost', data: JSON.stringify({ pod: this.o.pod }) }));
+      this.control(encodeEvent({ event: 'lock-lost', data: last }));
     } else if (reason === 'shutdown') {
-      this.control(encodeEvent({ event: 'reconnect', data: JSON.stringify({ pod: this.o.pod }) }));
+      this.control(encodeEvent({ event: 'reconnect', data: last }));
     }
     if (reason === 'stalled' || reason === 'error') {
       response.destroy();
