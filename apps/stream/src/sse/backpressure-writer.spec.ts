@@ -269,7 +269,9 @@ describe(BackpressureWriter.name, () => {
   it('counts the events still waiting when the stream ends as dropped', () => {
     const { sut, recorder } = setup(new FakeSocket(0));
     for (let seq = 1; seq <= 3; seq++) sut.offer(frame(seq, seq * PERIOD), seq * PERIOD);
+    const behindChanges = recorder.behindChanges.length;
     sut.discardWaiting();
+    assert.equal(recorder.behindChanges.length, behindChanges, 'a stream that ends does not fall behind');
     assert.deepEqual(recorder.drops, [
       [2, 'closed'],
       [3, 'closed'],

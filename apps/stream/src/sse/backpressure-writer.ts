@@ -178,10 +178,15 @@ export class BackpressureWriter {
 
   /** The stream ends: the events still waiting will never be sent, so they count as dropped. */
   discardWaiting(): void {
-    this.dropWaiting('closed');
+    while (this.waiting.length > 0) {
+      const frame = this.waiting.shift()!;
+      this.waitingBytes -= frame.bytes;
+      this.droppedEvents++;
+      this.listener.dropped(frame, 'closed');
+    }
   }
 
-  private dropWaiting(reason: 'replaced' | 'closed'): void {
+  private dropWaiting(reason: 'replaced'): void {
     while (this.waiting.length > 0) this.dropOldest(reason);
   }
 

@@ -63,6 +63,15 @@ describe(NotsentLowat.name, () => {
     assert.match(log.lines[0]!, /sockopt/);
   });
 
+  it('leaves a socket that is already closing alone, without counting a failure', () => {
+    let calls = 0;
+    const sut = new NotsentLowat(131_072, () => void calls++, new Log());
+    assert.equal(sut.setBehind({ destroyed: true } as Socket, true), false);
+    assert.equal(calls, 0);
+    assert.equal(sut.failures, 0);
+    assert.equal(sut.applied, true);
+  });
+
   it('counts a response without a socket as a failure instead of throwing', () => {
     const sut = new NotsentLowat(131_072, () => undefined, new Log());
     assert.equal(sut.apply(undefined), false);

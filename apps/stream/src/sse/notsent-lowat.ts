@@ -79,6 +79,8 @@ export class NotsentLowat {
 
   private set(socket: Socket | null | undefined, bytes: number): boolean {
     if (this.current === 'disabled') return false;
+    // A socket that is already closing has nothing left to cap: not a failure of the option.
+    if (socket?.destroyed) return false;
     if (typeof this.setsockopt !== 'function') {
       this.failures++;
       return false;

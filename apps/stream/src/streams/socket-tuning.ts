@@ -33,7 +33,7 @@ export class SocketTuning {
 
   /** A socket fell behind the stream (its kernel queue is then kept to one event) or caught up. */
   behind(socket: Socket | null | undefined, behind: boolean): void {
-    if (this.lowat.state === 'disabled') return;
+    if (this.lowat.state === 'disabled' || socket?.destroyed) return;
     if (!this.lowat.setBehind(socket, behind)) this.metrics.notsentLowatFailures.inc();
   }
 }
