@@ -263,6 +263,7 @@ describe('slow readers through the nginx gateway, default stream settings', () =
     assert.equal(after.dropped - before.dropped, gaps, 'drops counted by the pods = gaps seen by the clients');
     assert.equal(after.sent - before.sent, messages, 'events counted as sent = events received');
     assert.equal(fast[0]!.client.gaps + fast[1]!.client.gaps, 0, 'the fast readers lost nothing');
+    assert.deepEqual(after.lowatApplied, [1, 1], 'the kernel queue is still capped after streams behind have ended');
   });
 
   it('refuses a malformed Last-Event-ID with 400 before any event, and takes no lock', async () => {
