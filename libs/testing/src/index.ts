@@ -2,5 +2,5 @@ export { type AppProcess, freePort, REPO_ROOT, startApp } from './app-process.js
 export { type JsonResponse, request } from './http.js';
 export { testConfig, testInfra, uniqueKeyspace } from './infra.js';
 export { TcpProxy } from './tcp-proxy.js';
-export { RedisServer } from './redis-server.js';
+export { RedisServer, type RedisServerOptions } from './redis-server.js';
 export { eventually } from './eventually.js';

@@ -138,7 +138,6 @@ export class StreamsService implements BeforeApplicationShutdown {
           );
         case 'USER_NOT_FOUND':
         case 'PROFILE_NOT_FOUND':
-        case 'NOT_FOUND':
           throw this.reject('not_found', error);
         case 'DEPENDENCY_UNAVAILABLE':
           throw this.reject('unavailable', error);
