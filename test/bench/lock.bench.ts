@@ -16,7 +16,7 @@ import { randomUUID } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
 import { Redlock } from '@sesamecare-oss/redlock';
 import { Redis } from 'ioredis';
-import { closeRedis, connectRedis, createRedisClient, PairLock } from '@app/lock';
+import { closeRedis, connectRedis, createRedisClient, LeaseKeeper, PairLock } from '@app/lock';
 import { RedisServer } from '@app/testing';
 import { Histogram, type Percentiles } from '../load/histogram.js';
 import { Figure, log, row, SMOKE } from '../load/bench-kit.js';
@@ -120,10 +120,17 @@ function previousLock(clients: Redis[]): Lock {
         new Date().toISOString(),
         TTL_MS,
       );
-      // The previous renewal loop armed its timers here.
-      const timer = setTimeout(() => undefined, 5000);
+      // As before, a LeaseKeeper armed its renewal and watchdog timers for the held lock.
+      const keeper = new LeaseKeeper({
+        renewMs: 5000,
+        marginMs: 500,
+        expiresAt: performance.now() + TTL_MS - 152,
+        renew: async () => performance.now() + TTL_MS,
+        onLost: () => undefined,
+      });
+      keeper.start();
       return async () => {
-        clearTimeout(timer);
+        keeper.stop();
         await Promise.allSettled([
           redlock.release(lock, { retryCount: 0 }),
           main.eval(PREVIOUS_DELETE, 1, launched, token as number),

@@ -574,7 +574,12 @@ describe('Kubernetes manifests (k8s/), rendered and validated offline', () => {
         const data = generated(overlay, 'ConfigMap', 'kubescaler-config').data;
         const config = loadConfig('stream', data);
         assert.equal(config.redis.lockUrls.length, expected[overlay.name as keyof typeof expected]);
-        assert.equal(config.redis.url, config.redis.lockUrls[0], 'REDIS_URL must be the first lock instance');
+        assert.equal(
+          config.redis.url,
+          config.redis.lockUrls[0],
+          'REDIS_URL is the first lock instance, sharing its client',
+        );
+        assert.deepEqual(config.warnings, [], 'an odd number of lock servers');
         const statefulSets = config.redis.lockUrls.map((url) => {
           const svc = named(overlay, 'Service', new URL(url).hostname);
           const backing = workloads(overlay).filter((w) => selects(svc.spec.selector, w.podLabels));
@@ -690,7 +695,17 @@ describe('Kubernetes manifests (k8s/), rendered and validated offline', () => {
           assert.deepEqual(init.envFrom, mainContainer(w).envFrom, `${name}: init and app read different config`);
           const data = named(overlay, 'ConfigMap', init.envFrom[0].configMapRef.name).data;
           assert.ok(targets.length > 0);
-          for (const target of targets) assert.ok(target in data, `${name} waits for ${target}, which is not set`);
+          for (const target of targets) {
+            const variable = target.replace(/^majority:/, '');
+            assert.ok(variable in data, `${name} waits for ${variable}, which is not set`);
+          }
+          if (name !== 'base' && name !== 'migrate') {
+            assert.deepEqual(
+              targets,
+              ['majority:REDIS_LOCK_URLS'],
+              `${name} must start with a majority of lock servers`,
+            );
+          }
         }
       }
     });
@@ -1087,6 +1102,36 @@ describe('k8s/base/wait-for-tcp.mjs (init containers)', () => {
       assert.equal(result.code, 0, result.stderr);
     } finally {
       await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('is satisfied by a majority of a majority: list, one of three servers being down', async () => {
+    const servers = [net.createServer((socket) => socket.destroy()), net.createServer((socket) => socket.destroy())];
+    await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))));
+    const dead = net.createServer();
+    await new Promise<void>((resolve) => dead.listen(0, '127.0.0.1', resolve));
+    const deadPort = (dead.address() as net.AddressInfo).port;
+    await new Promise((resolve) => dead.close(resolve));
+    try {
+      const live = servers.map((server) => `redis://127.0.0.1:${(server.address() as net.AddressInfo).port}`);
+      const started = Date.now();
+      const result = await runCommand(process.execPath, [script, 'majority:LOCKS'], {
+        env: {
+          ...process.env,
+          LOCKS: [live[0], `redis://127.0.0.1:${deadPort}`, live[1]].join(','),
+          WAIT_TIMEOUT_SECONDS: '30',
+        },
+        timeoutMs: 20_000,
+      });
+      assert.equal(result.code, 0, result.stderr);
+      assert.ok(Date.now() - started < 10_000);
+      const one = await runCommand(process.execPath, [script, 'majority:LOCKS'], {
+        env: { ...process.env, LOCKS: `${live[0]},redis://127.0.0.1:${deadPort}`, WAIT_TIMEOUT_SECONDS: '1' },
+        timeoutMs: 20_000,
+      });
+      assert.equal(one.code, 1, 'one of two is no majority');
+    } finally {
+      await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
     }
   });
 

@@ -52,7 +52,7 @@ export class LockServer {
   }
 
   async acquire(keys: PairKeys, owner: string, ttlMs: number): Promise<AcquireAnswer> {
-    const dataset = await this.identified();
+    const dataset = this.incarnation.datasetId ?? (await this.identified());
     if (dataset === undefined) {
       const why =
         this.client.status === 'ready' ? 'its identity is not known yet' : `not connected (${this.client.status})`;

@@ -45,6 +45,7 @@ export class StreamsService implements BeforeApplicationShutdown {
       () => this.sessions.size,
       () => this.lock.heldCount,
     );
+    metrics.bindLockServers(() => this.lock.votingServers, this.lock.quorum);
   }
 
   get activeConnections(): number {
