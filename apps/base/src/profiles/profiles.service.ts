@@ -28,7 +28,7 @@ export class ProfilesService {
     try {
       await this.assertUsersExist(userIds);
     } catch (error) {
-      await this.profiles.delete(row.id);
+      await this.profiles.delete(row.id).catch(() => undefined);
       throw error;
     }
     return toProfileDto(row);
@@ -62,7 +62,15 @@ export class ProfilesService {
   async bind(id: string, userId: string): Promise<void> {
     if (!(await this.users.findById(userId))) throw userNotFound(userId);
     if (!(await this.profiles.bind(id, userId))) throw profileNotFound(id);
-    if (!(await this.users.findById(userId))) {
+    let stillThere: boolean;
+    try {
+      stillThere = (await this.users.findById(userId)) !== undefined;
+    } catch (error) {
+      // Unsure whether the user still exists: take the binding back; the caller sees 503 and retries.
+      await this.profiles.unbind(id, userId).catch(() => undefined);
+      throw error;
+    }
+    if (!stillThere) {
       await this.profiles.unbind(id, userId);
       throw userNotFound(userId);
     }
