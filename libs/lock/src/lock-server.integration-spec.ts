@@ -65,7 +65,8 @@ describe(LockServer.name, () => {
     const { userId, profileId } = freshPair();
     const keys = pairKeys(userId, profileId);
     const mine = owner();
-    assert.equal((await sut.acquire(keys, mine, TEST_TTL_MS)).kind, 'granted');
+    const granted = await sut.acquire(keys, mine, TEST_TTL_MS);
+    assert.equal(granted.kind, 'granted', JSON.stringify(granted));
     assert.deepEqual(await sut.acquire(keys, owner(), TEST_TTL_MS), { kind: 'busy' });
     assert.deepEqual(await sut.extend(keys, owner(), TEST_TTL_MS), { ok: false, reason: 'the lock is no longer ours' });
     assert.deepEqual(await sut.extend(keys, mine, TEST_TTL_MS), {
