@@ -10,14 +10,15 @@ export interface StoredLaunchedRecord extends LaunchedRecord {
   readonly owner: string;
 }
 
+/** The stored JSON up to the fencing token, which the acquire script appends (with the closing brace). */
+export function launchedRecordPrefix(record: Omit<StoredLaunchedRecord, 'fencingToken'>): string {
+  const head = JSON.stringify({ pod: record.pod, since: record.since.toISOString(), owner: record.owner });
+  return `${head.slice(0, -1)},"fencingToken":`;
+}
+
 /** The JSON stored on the lock servers. */
 export function serializeLaunchedRecord(record: StoredLaunchedRecord): string {
-  return JSON.stringify({
-    pod: record.pod,
-    since: record.since.toISOString(),
-    fencingToken: record.fencingToken,
-    owner: record.owner,
-  });
+  return `${launchedRecordPrefix(record)}${record.fencingToken}}`;
 }
 
 /** The record as a JSON value, or undefined when it is not one we wrote. */

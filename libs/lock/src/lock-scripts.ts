@@ -19,23 +19,27 @@ return {
 `;
 
 /**
- * Try-lock. KEYS: lock, fence, dataset. ARGV: owner, ttl ms, expected dataset id.
- * → -1 the data set is not the one we know (no vote), 0 busy, else the pair's next fencing
- * value on this server: above its high-water mark and not below this server's clock in ms.
+ * Try-lock. KEYS: lock, fence, dataset, launched. ARGV: owner, ttl ms, expected dataset id, floor
+ * (the acquiring pod's clock in ms), the launched record's JSON up to its fencing token.
+ * → -1 the data set is not the one we know (no vote), 0 busy, else the pair's next fencing value
+ * on this server — above its high-water mark and not below the floor — after writing the mark
+ * and the launched record carrying it. Servers that agree (the usual case: all at the floor)
+ * need nothing more; the others get CONFIRM.
  */
 const ACQUIRE = `
 if redis.call('GET', KEYS[3]) ~= ARGV[3] then return -1 end
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 0 end
-local now = redis.call('TIME')
-local floor = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-local fence = math.max((tonumber(redis.call('GET', KEYS[2])) or 0) + 1, floor)
-redis.call('SET', KEYS[2], string.format('%d', fence))
+local fence = math.max((tonumber(redis.call('GET', KEYS[2])) or 0) + 1, tonumber(ARGV[4]))
+local text = string.format('%d', fence)
+redis.call('SET', KEYS[2], text)
+redis.call('SET', KEYS[4], ARGV[5] .. text .. '}', 'PX', ARGV[2])
 return fence
 `;
 
 /**
- * After a quorum granted the lock: raise the high-water mark to the token, and write the launched
- * record only where the lock key is still ours, expiring with it (a late copy writes nothing).
+ * Where a server handed out less than the token: raise the high-water mark to the token, and
+ * rewrite the launched record with it only where the lock key is still ours, expiring with it (a
+ * copy that arrives after the release writes no record).
  * KEYS: lock, fence, launched. ARGV: owner, token, record JSON. → 1 written, 0 lock not ours here.
  */
 const CONFIRM = `
@@ -79,7 +83,7 @@ return released
 
 const SCRIPTS = {
   kubescalerIdentify: { numberOfKeys: 1, lua: IDENTIFY },
-  kubescalerAcquire: { numberOfKeys: 3, lua: ACQUIRE },
+  kubescalerAcquire: { numberOfKeys: 4, lua: ACQUIRE },
   kubescalerConfirm: { numberOfKeys: 3, lua: CONFIRM },
   kubescalerExtend: { numberOfKeys: 2, lua: EXTEND },
   kubescalerRelease: { numberOfKeys: 2, lua: RELEASE },

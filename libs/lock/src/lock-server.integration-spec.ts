@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
 import { eventually, RedisServer } from '@app/testing';
 import { connectedClient, freshPair, lostAt, rejectsWith, TEST_RENEW_MS, TEST_TTL_MS } from './integration-support.js';
 import { DATASET_KEY, pairKeys } from './keys.js';
-import { serializeLaunchedRecord } from './launched-record.js';
+import { launchedRecordPrefix, parseLaunchedRecord, serializeLaunchedRecord } from './launched-record.js';
 import { LockServer } from './lock-server.js';
 import { PairLock } from './pair-lock.js';
 import { closeRedis } from './redis-client.js';
@@ -30,34 +30,40 @@ describe(LockServer.name, () => {
   });
 
   const owner = () => randomBytes(16).toString('hex');
+  /** A try-lock as PairLock sends it, with the pod's clock as the floor. */
+  const acquire = (keys: ReturnType<typeof pairKeys>, who: string, floorMs = Date.now()) =>
+    sut.acquire(keys, who, TEST_TTL_MS, floorMs, launchedRecordPrefix({ pod: 'pod-t', since: new Date(), owner: who }));
 
-  it('writes no launched record when the confirm arrives after the release', async () => {
+  it('writes the launched record with its fencing value in the try-lock, and no record for a confirm after the release', async () => {
     const { userId, profileId } = freshPair();
     const keys = pairKeys(userId, profileId);
     const mine = owner();
-    const granted = await sut.acquire(keys, mine, TEST_TTL_MS);
-    assert.equal(granted.kind, 'granted');
+    const granted = await acquire(keys, mine);
+    assert.equal(granted.kind, 'granted', JSON.stringify(granted));
     const token = granted.kind === 'granted' ? granted.fence : 0;
+    const stored = parseLaunchedRecord(await observer.get(keys.launched));
+    assert.deepEqual([stored?.owner, stored?.fencingToken, stored?.pod], [mine, token, 'pod-t']);
+    assert.ok((await observer.pttl(keys.launched)) <= TEST_TTL_MS);
     assert.deepEqual(await sut.release(keys, mine), { ok: true });
-    const record = serializeLaunchedRecord({ pod: 'late', since: new Date(), fencingToken: token, owner: mine });
-    const late = await sut.confirm(keys, mine, token, record);
+    assert.equal(await observer.exists(keys.launched, keys.lock), 0);
+    const record = serializeLaunchedRecord({ pod: 'late', since: new Date(), fencingToken: token + 1, owner: mine });
+    const late = await sut.confirm(keys, mine, token + 1, record);
     assert.deepEqual(late, { ok: false, reason: 'the lock is not ours there' });
     assert.equal(await observer.exists(keys.launched), 0, 'a phantom record was written');
-    assert.equal(Number(await observer.get(keys.fence)), token, 'the high-water mark still holds the token');
+    assert.equal(Number(await observer.get(keys.fence)), token + 1, 'the high-water mark was raised all the same');
   });
 
-  it('hands out fencing values above the high-water mark and never below the server clock', async () => {
+  it('hands out fencing values above the high-water mark and never below the floor', async () => {
     const { userId, profileId } = freshPair();
     const keys = pairKeys(userId, profileId);
-    const [seconds] = await observer.time();
     await observer.set(keys.fence, '5');
-    const first = await sut.acquire(keys, owner(), TEST_TTL_MS);
-    assert.ok(first.kind === 'granted' && first.fence >= Number(seconds) * 1000, JSON.stringify(first));
+    const floor = Date.now();
+    assert.deepEqual(await acquire(keys, owner(), floor), { kind: 'granted', fence: floor, counts: true });
     await observer.del(keys.lock);
     const high = 9_000_000_000_000;
     await observer.set(keys.fence, String(high));
-    const second = await sut.acquire(keys, owner(), TEST_TTL_MS);
-    assert.deepEqual(second, { kind: 'granted', fence: high + 1, counts: true });
+    assert.deepEqual(await acquire(keys, owner(), floor), { kind: 'granted', fence: high + 1, counts: true });
+    assert.equal(await observer.get(keys.fence), String(high + 1));
     await observer.del(keys.lock);
   });
 
@@ -65,10 +71,15 @@ describe(LockServer.name, () => {
     const { userId, profileId } = freshPair();
     const keys = pairKeys(userId, profileId);
     const mine = owner();
-    const granted = await sut.acquire(keys, mine, TEST_TTL_MS);
+    const granted = await acquire(keys, mine);
     assert.equal(granted.kind, 'granted', JSON.stringify(granted));
-    assert.deepEqual(await sut.acquire(keys, owner(), TEST_TTL_MS), { kind: 'busy' });
+    assert.deepEqual(await acquire(keys, owner()), { kind: 'busy' });
     assert.deepEqual(await sut.extend(keys, owner(), TEST_TTL_MS), { ok: false, reason: 'the lock is no longer ours' });
+    assert.deepEqual(await sut.extend(keys, mine, TEST_TTL_MS), { ok: true });
+    await observer.set(
+      keys.launched,
+      serializeLaunchedRecord({ pod: 'x', since: new Date(), fencingToken: 1, owner: 'other' }),
+    );
     assert.deepEqual(await sut.extend(keys, mine, TEST_TTL_MS), {
       ok: false,
       reason: 'the launched record is gone or belongs to another holder',
@@ -77,6 +88,7 @@ describe(LockServer.name, () => {
     assert.equal(await observer.exists(keys.lock), 1, 'a stranger released it');
     await sut.release(keys, mine);
     assert.equal(await observer.exists(keys.lock), 0);
+    assert.equal(await observer.exists(keys.launched), 1, 'another holder’s record is left alone');
   });
 });
 

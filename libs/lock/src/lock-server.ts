@@ -51,7 +51,14 @@ export class LockServer {
     return this.incarnation.canVote(this.now());
   }
 
-  async acquire(keys: PairKeys, owner: string, ttlMs: number): Promise<AcquireAnswer> {
+  /** Try-lock; `floorMs` and `recordPrefix` as the acquire script takes them (see lock-scripts.ts). */
+  async acquire(
+    keys: PairKeys,
+    owner: string,
+    ttlMs: number,
+    floorMs: number,
+    recordPrefix: string,
+  ): Promise<AcquireAnswer> {
     const dataset = this.incarnation.datasetId ?? (await this.identified());
     if (dataset === undefined) {
       const why =
@@ -66,9 +73,12 @@ export class LockServer {
         keys.lock,
         keys.fence,
         DATASET_KEY,
+        keys.launched,
         owner,
         ttlMs,
         dataset,
+        floorMs,
+        recordPrefix,
       );
     } catch (error) {
       return { kind: 'refused', reason: describe(error) };

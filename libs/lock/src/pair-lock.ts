@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { AppError } from '@app/errors';
 import { type PairKeys, pairKeys } from './keys.js';
-import { serializeLaunchedRecord } from './launched-record.js';
+import { launchedRecordPrefix, serializeLaunchedRecord } from './launched-record.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { type AcquireAnswer, LockServer } from './lock-server.js';
 import { gather, type MajorityAnswer, onMajority, quorumOf } from './quorum.js';
@@ -129,10 +129,11 @@ export class PairLock {
     const { ttlMs } = this.options;
     const owner = randomBytes(16).toString('hex');
     const startedAt = this.now();
-    const grant = await gather(
-      this.servers.map((server) => server.acquire(keys, owner, ttlMs)),
-      (answers, pending) => decideAcquire(answers, pending, this.servers.length),
-    );
+    const since = new Date();
+    // The pod's wall clock is only the fencing floor (after data loss); the order is the counter's.
+    const prefix = launchedRecordPrefix({ pod, since, owner });
+    const attempts = this.servers.map((server) => server.acquire(keys, owner, ttlMs, since.getTime(), prefix));
+    const grant = await gather(attempts, (answers, pending) => decideAcquire(answers, pending, this.servers.length));
     if (grant.kind !== 'acquired') {
       await this.releaseEverywhere(keys, owner);
       if (grant.kind === 'busy') {
@@ -141,14 +142,12 @@ export class PairLock {
       throw AppError.dependencyUnavailable('redis', new Error(grant.reason));
     }
 
-    const since = new Date();
     const { fencingToken } = grant;
-    const record = serializeLaunchedRecord({ pod, since, fencingToken, owner });
-    const confirmed = await this.onMajority((server) => server.confirm(keys, owner, fencingToken, record));
+    const confirmed = await this.confirm(keys, owner, fencingToken, { pod, since }, attempts);
     const expiresAt = startedAt + ttlMs - this.driftMs;
     const problem =
       confirmed !== true
-        ? `the launched record could not be written: ${confirmed}`
+        ? `the fencing token could not be confirmed: ${confirmed}`
         : this.now() >= expiresAt - this.marginMs
           ? 'the lock lease ran out while it was being acquired'
           : undefined;
@@ -164,7 +163,7 @@ export class PairLock {
       logger: this.logger,
       renew: () => this.renew(keys, owner),
       onEnd: (ended) => this.held.delete(ended),
-      release: () => this.releaseEverywhere(keys, owner),
+      release: () => this.releaseEverywhere(keys, owner, 'majority'),
     });
     this.held.add(held);
     held.start();
@@ -185,6 +184,31 @@ export class PairLock {
     for (const server of this.servers) server.close();
   }
 
+  /**
+   * Resolves once a majority holds the token as its high-water mark and in the launched record: a
+   * server whose own grant carried the token already does (the usual case, all at the floor); one
+   * that granted less gets CONFIRM, also when its answer comes after the majority was reached.
+   */
+  private confirm(
+    keys: PairKeys,
+    owner: string,
+    fencingToken: number,
+    record: { pod: string; since: Date },
+    attempts: readonly Promise<AcquireAnswer>[],
+  ): Promise<true | string> {
+    const json = serializeLaunchedRecord({ ...record, fencingToken, owner });
+    return onMajority(
+      this.servers.map((server, index) =>
+        attempts[index]!.then((answer): MajorityAnswer | Promise<MajorityAnswer> => {
+          if (answer.kind === 'granted') {
+            return answer.fence === fencingToken ? { ok: true } : server.confirm(keys, owner, fencingToken, json);
+          }
+          return { ok: false, reason: answer.kind === 'busy' ? 'locked there' : answer.reason };
+        }),
+      ),
+    );
+  }
+
   /** One extension of lock and record on a majority; resolves with the new monotonic deadline. */
   private async renew(keys: PairKeys, owner: string): Promise<number> {
     const startedAt = this.now();
@@ -197,13 +221,20 @@ export class PairLock {
     return onMajority(this.servers.map(step));
   }
 
-  /** Best effort on every server: the lock may be expired or taken, the record someone else's. */
-  private async releaseEverywhere(keys: PairKeys, owner: string): Promise<void> {
-    const answers = await Promise.all(this.servers.map((server) => server.release(keys, owner)));
-    const failed = answers.flatMap((answer) => (answer.ok ? [] : [answer.reason]));
-    if (failed.length > 0) {
-      this.logger.debug(`release of ${keys.lock} incomplete (it expires by itself): ${failed.join('; ')}`);
-    }
+  /**
+   * Best effort on every server: the lock may be expired or taken, the record someone else's.
+   * A held lock's release resolves once a majority freed it — the pair is free then — and the
+   * rest finish in the background; a refused acquisition waits for every server.
+   */
+  private async releaseEverywhere(keys: PairKeys, owner: string, wait: 'all' | 'majority' = 'all'): Promise<void> {
+    const answers = this.servers.map((server) => server.release(keys, owner));
+    void Promise.all(answers).then((all) => {
+      const failed = all.flatMap((answer) => (answer.ok ? [] : [answer.reason]));
+      if (failed.length > 0) {
+        this.logger.debug(`release of ${keys.lock} incomplete (it expires by itself): ${failed.join('; ')}`);
+      }
+    });
+    await (wait === 'all' ? Promise.all(answers) : onMajority(answers));
   }
 }
 
