@@ -11,7 +11,7 @@
 // script on the first server; release = Redlock release + the record's compare-and-delete.
 // Baseline: what a user writes first — `new Redlock(clients)` with its defaults,
 // `acquire([resource], ttl)` and `release(lock)`, no fencing token and no record.
-// The three take turns on the same servers (blocks of 100 cycles), so a busy moment of the box is shared.
+// The three take turns on the same servers, cycle by cycle, so a busy moment of the box is shared.
 import { randomUUID } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
 import { Redlock } from '@sesamecare-oss/redlock';
@@ -21,10 +21,9 @@ import { RedisServer } from '@app/testing';
 import { Histogram, type Percentiles } from '../load/histogram.js';
 import { Figure, log, row, SMOKE } from '../load/bench-kit.js';
 
-// Latency: the kinds take turns in blocks of BLOCK cycles, so a burst of other work on the box
-// lands on all of them alike; then turns of THROUGHPUT_MS each at concurrency 32.
-const BLOCKS = SMOKE ? 4 : 30;
-const BLOCK = SMOKE ? 50 : 100;
+// Latency: the kinds take turns cycle by cycle, so a burst of other work on the box lands on all
+// of them alike; then turns of THROUGHPUT_MS each at concurrency 32.
+const CYCLES = SMOKE ? 200 : 4000;
 const WARM_UP = SMOKE ? 50 : 300;
 const CONCURRENCY = 32;
 const THROUGHPUT_TURNS = SMOKE ? 1 : 4;
@@ -57,18 +56,16 @@ interface Measured {
 
 const newRun = (): Run => ({ acquire: new Histogram(), release: new Histogram(), cycles: 0, seconds: 0, errors: 0 });
 
-async function latencyBlock(lock: Lock, run: Run): Promise<void> {
-  for (let i = 0; i < BLOCK; i++) {
-    const t0 = performance.now();
-    try {
-      const free = await lock.acquire();
-      const t1 = performance.now();
-      await free();
-      run.acquire.record(t1 - t0);
-      run.release.record(performance.now() - t1);
-    } catch {
-      run.errors++;
-    }
+async function cycle(lock: Lock, run: Run): Promise<void> {
+  const t0 = performance.now();
+  try {
+    const free = await lock.acquire();
+    const t1 = performance.now();
+    await free();
+    run.acquire.record(t1 - t0);
+    run.release.record(performance.now() - t1);
+  } catch {
+    run.errors++;
   }
 }
 
@@ -189,8 +186,8 @@ try {
     };
     const runs = Object.fromEntries(KINDS.map((kind) => [kind, newRun()])) as Record<Kind, Run>;
     for (const kind of KINDS) for (let i = 0; i < WARM_UP; i++) await (await locks[kind].acquire())();
-    for (let block = 0; block < BLOCKS; block++) {
-      for (const kind of KINDS) await latencyBlock(locks[kind], runs[kind]);
+    for (let i = 0; i < CYCLES; i++) {
+      for (const kind of KINDS) await cycle(locks[kind], runs[kind]);
     }
     for (let turn = 0; turn < THROUGHPUT_TURNS; turn++) {
       for (const kind of KINDS) await throughputTurn(locks[kind], runs[kind]);
@@ -223,8 +220,8 @@ log(`box: ${load.cores} cores, load average ${load.before} before, ${loadAfter} 
 figure.details.results = results;
 figure.details.box = { cores: load.cores, loadAverageBefore: load.before, loadAverageAfter: loadAfter };
 figure.details.method = {
-  latencyBlocks: BLOCKS,
-  cyclesPerBlock: BLOCK,
+  latencyCyclesPerKind: CYCLES,
+  interleaved: 'cycle by cycle',
   warmUp: WARM_UP,
   concurrency: CONCURRENCY,
   throughputTurns: THROUGHPUT_TURNS,
