@@ -13,6 +13,7 @@ import * as prettier from 'prettier';
 import { acquireRunLock } from './infra/run-lock.mjs';
 import { provideInfra } from './lib/infra.mjs';
 import { build, ensureDependencies, log, ROOT } from './lib/project.mjs';
+import { authSecret } from './lib/secrets.mjs';
 import { Stack } from './lib/stack.mjs';
 
 /** The issue-6 set, in the order of its table. */
@@ -41,6 +42,8 @@ try {
 
   if (!process.env.CASSANDRA_CONTACT_POINTS) stack.push('run lock', acquireRunLock(ROOT, 'bench'));
   const env = { ...process.env, ...(await provideInfra(stack, { name: 'bench', fresh: true })) };
+  // The apps verify users' tokens with it; the load generator mints one per stream from it.
+  env.AUTH_JWT_SECRET = authSecret().value;
   const date = started.toISOString().slice(0, 10);
   const outDir = path.resolve(process.env.BENCH_OUT_DIR ?? path.join(ROOT, 'bench/results'));
   const stem = wanted.length ? `${date}-${wanted.join('+')}` : date;
@@ -141,7 +144,8 @@ function markdown(result, stem) {
       `${result.host.loadAverageAtStart.join(' ')} at the start, ${result.host.loadAverageAtEnd.join(' ')} at the end; ${result.minutes} min` +
       `${result.scale === 'smoke' ? '; **smoke scale** (tiny sizes, figures meaningless)' : ''}.`,
     'Baseline: a plain Nest `@Sse()` endpoint (RxJS `interval` → `MessageEvent`) serving the same events at the same rate and size, ' +
-      'with the same admission (binding check through base and the same `PairLock`) — for e, plain `redlock` acquire/release; for g, a plain Nest route.',
+      'with the same admission (binding check through base and the same `PairLock`) — for e, plain `redlock` acquire/release; for g, a plain Nest route; ' +
+      "for i, our stream app behind nginx with the Ingress's former settings (`proxy_buffering off` and the `/stream` timeouts only).",
     '',
     '| | figure | ours | baseline | ours/baseline | goal | met? |',
     '|---|---|---:|---:|---:|---|---|',

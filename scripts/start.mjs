@@ -1,13 +1,15 @@
 // `npm start`: installs what is missing, builds, starts Cassandra and Redis (unless
 // CASSANDRA_CONTACT_POINTS / REDIS_URL name existing ones), then base, main, STREAM_REPLICAS
-// stream instances and the gateway, creates demo data on an empty database, and prints the web
-// client URL. Ctrl-C stops everything it started.
-import { randomBytes } from 'node:crypto';
-import { startGateway } from './gateway.mjs';
+// stream instances and the gateway (Debian's nginx), creates demo data on an empty database, and
+// prints the web client URL. Users' tokens are signed with AUTH_JWT_SECRET (generated unless set)
+// and development sign-in is on (AUTH_DEV_LOGIN=true unless set). Ctrl-C stops everything it started.
+import { ensureNginx } from './infra/nginx.mjs';
 import { acquireRunLock } from './infra/run-lock.mjs';
 import { startAppProcess } from './lib/apps.mjs';
+import { startGateway } from './lib/gateway.mjs';
 import { provideInfra } from './lib/infra.mjs';
 import { build, ensureDependencies, log, ROOT } from './lib/project.mjs';
+import { authSecret, envOrGenerated } from './lib/secrets.mjs';
 import { Stack } from './lib/stack.mjs';
 
 const stack = new Stack();
@@ -32,16 +34,25 @@ try {
   stack.push('run lock', acquireRunLock(ROOT, 'dev'));
   await ensureDependencies();
   await build();
-  const infraEnv = await provideInfra(stack, {
-    name: 'dev',
-    cqlPort: num('CASSANDRA_PORT', 9042),
-    storagePort: num('CASSANDRA_STORAGE_PORT', 7000),
-    redisPort: num('REDIS_PORT', 6379),
-  });
-  const adminToken = process.env.ADMIN_TOKEN || randomBytes(24).toString('base64url');
+  // nginx installs (first run only) while Cassandra starts.
+  const [infraEnv] = await Promise.all([
+    provideInfra(stack, {
+      name: 'dev',
+      cqlPort: num('CASSANDRA_PORT', 9042),
+      storagePort: num('CASSANDRA_STORAGE_PORT', 7000),
+      redisPort: num('REDIS_PORT', 6379),
+    }),
+    ensureNginx(log),
+  ]);
+  const admin = envOrGenerated('ADMIN_TOKEN', 24);
+  const adminToken = admin.value;
+  const secret = authSecret();
   const env = {
     ...infraEnv,
     ADMIN_TOKEN: adminToken,
+    AUTH_JWT_SECRET: secret.value,
+    // The local system is for development: "sign in as" any user from the landing page.
+    AUTH_DEV_LOGIN: process.env.AUTH_DEV_LOGIN ?? 'true',
     BASE_URL: process.env.BASE_URL ?? `http://127.0.0.1:${ports.base}`,
   };
   const onExit = (label) => (code, signal) => {
@@ -60,18 +71,28 @@ try {
     start('main', 'main', ports.main),
     ...Array.from({ length: replicas }, (_, i) => start('stream', `stream-${i + 1}`, ports.stream + i)),
   ]);
-  const gateway = await startGateway({ port: ports.gateway, mainUrl, streamUrls });
+  const gateway = await startGateway({
+    root: ROOT,
+    name: 'dev',
+    host: '0.0.0.0',
+    port: ports.gateway,
+    mainUrls: [mainUrl],
+    streamUrls,
+    log,
+  });
   stack.push('gateway', gateway.close);
 
   const demo = await createDemoDataIfEmpty(baseUrl, gateway.url, adminToken);
   log(`up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   console.log(`
   web client   ${gateway.url}/
-  gateway      ${gateway.url}   (/main/* → main, everything else → ${replicas} stream replica${replicas > 1 ? 's' : ''})
+  gateway      ${gateway.url}   (nginx: /main/* → main, everything else → ${replicas} stream replica${replicas > 1 ? 's' : ''}; logs in ${gateway.dir})
   main         ${mainUrl}
   base         ${baseUrl}   (internal)
   stream       ${streamUrls.join(', ')}
-  admin token  ${adminToken}${process.env.ADMIN_TOKEN ? ' (from ADMIN_TOKEN)' : ' (generated for this run)'}
+  admin token  ${adminToken}${admin.generated ? ' (generated for this run)' : ' (from ADMIN_TOKEN)'}
+  token secret ${secret.value}${secret.generated ? ' (AUTH_JWT_SECRET, generated for this run)' : ' (from AUTH_JWT_SECRET)'}
+  sign in      ${env.AUTH_DEV_LOGIN === 'true' ? '"sign in as" on the web client (development sign-in)' : 'with a user token (development sign-in is off)'}
 ${demo}
   Ctrl-C stops everything.
 `);

@@ -4,9 +4,11 @@
 // `npm test -- <fragment>…` runs only the test files whose path contains a fragment.
 import { spawn } from 'node:child_process';
 import { ensureDebianCommand } from './infra/apt.mjs';
+import { ensureNginx } from './infra/nginx.mjs';
 import { acquireRunLock } from './infra/run-lock.mjs';
 import { provideInfra } from './lib/infra.mjs';
 import { build, ensureDependencies, lint, log, ROOT, specFiles } from './lib/project.mjs';
+import { authSecret } from './lib/secrets.mjs';
 import { Stack } from './lib/stack.mjs';
 
 const started = Date.now();
@@ -23,10 +25,12 @@ try {
 
   // The lock guards the test data directory, so it is only needed when this run starts Cassandra.
   if (!process.env.CASSANDRA_CONTACT_POINTS) stack.push('run lock', acquireRunLock(ROOT, 'test'));
-  // Tests start private redis-servers and drive Debian's Chromium: both install while Cassandra starts.
+  // Tests start private redis-servers and nginx gateways and drive Debian's Chromium: all three
+  // install while Cassandra starts.
   const [infraEnv] = await Promise.all([
     provideInfra(stack, { name: 'test', fresh: true }),
     ensureDebianCommand({ command: 'redis-server', pkg: 'redis-server', log }),
+    ensureNginx(log),
     ensureDebianCommand({ command: 'chromium', pkg: 'chromium', log }),
   ]);
 
@@ -34,7 +38,8 @@ try {
   const runner = spawn(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=240000', ...files], {
     cwd: ROOT,
     stdio: 'inherit',
-    env: { ...process.env, ...infraEnv, NODE_ENV: 'test' },
+    // Every app a test starts inherits the run's user-token secret; the helpers mint tokens with it.
+    env: { ...process.env, ...infraEnv, AUTH_JWT_SECRET: authSecret().value, NODE_ENV: 'test' },
   });
   exitCode = await new Promise((resolve) => runner.once('exit', (code) => resolve(code ?? 1)));
 } catch (error) {

@@ -1,13 +1,17 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { eventually, request, testInfra } from '@app/testing';
+import { eventually, mintUserToken, request, testInfra } from '@app/testing';
 import { ADMIN_TOKEN, createPairs, startSystem, type System } from '../support/system.js';
 
-/** Opens an SSE stream through `url` and resolves once its `hello` event arrived. */
+/** Opens an SSE stream through `url` with its user's token and resolves once its `hello` event arrived. */
 async function openStream(url: string): Promise<{ hello: { pod: string; fencingToken: number }; close(): void }> {
   const controller = new AbortController();
-  const response = await fetch(url, { signal: controller.signal });
+  const userId = new URL(url).pathname.split('/')[2]!;
+  const response = await fetch(url, {
+    signal: controller.signal,
+    headers: { authorization: `Bearer ${await mintUserToken(userId)}` },
+  });
   if (response.status !== 200) assert.fail(`stream refused: ${response.status} ${await response.text()}`);
   const reader = response.body!.getReader();
   const decoder = new TextDecoder();

@@ -5,6 +5,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { loadConfig } from '@app/config';
+import { pathToFileURL } from 'node:url';
 import { buildContext, dockerignore, parseCopy, parseStages, type Stage, UNWALKED } from './dockerfile.js';
 import {
   allContainers,
@@ -20,17 +21,47 @@ import {
   ROOT,
   runCommand,
   selects,
+  SECRET_FILES,
   THROWAWAY_ADMIN_TOKEN,
+  THROWAWAY_AUTH_SECRET,
   type Workload,
   workload,
   workloads,
 } from './rendered-manifests.js';
+import { ingressRoute, type NginxDirective, nginxRoute, parseNginxConfig } from './routing.js';
 
 const OVERLAYS = ['minikube', 'production'] as const;
+/** Paths of every class the product serves, and their near misses (gateway ↔ Ingress comparison). */
+const GATEWAY_SAMPLE_PATHS = [
+  '/',
+  '/main',
+  '/main/',
+  '/main/users',
+  '/main/login/6f1c2b8e-0b7e-4a53-9b0e-2a8f3f1d9c11',
+  '/mainly',
+  '/stream',
+  '/stream/',
+  '/stream/6f1c2b8e-0b7e-4a53-9b0e-2a8f3f1d9c11/0d6c0c3a-5b1f-4a8e-8a3e-7d2b9c1e4f00',
+  '/streams',
+  '/metrics',
+  '/metrics/',
+  '/metrics/x',
+  '/metricsx',
+  '/health',
+  '/health/live',
+  '/health/ready',
+  '/healthz',
+  '/index/u/p',
+  '/style.css',
+  '/favicon.svg',
+  '/js/chart.js',
+];
 /** The three apps and the port each listens on (README: PORT defaults). */
 const APPS = { base: 3001, main: 3000, stream: 3002 } as const;
 type AppName = keyof typeof APPS;
 const APP_NAMES = Object.keys(APPS) as AppName[];
+/** The apps that verify users' tokens (base is internal and takes none). */
+const AUTHORIZING_APPS: readonly AppName[] = ['main', 'stream'];
 /** Workloads that run the kubescaler image: the apps and the migration Job. */
 const KUBESCALER_WORKLOADS = [...APP_NAMES, 'migrate'];
 /** stream exits within ~10 s of SIGTERM (reconnect events sent, locks released). */
@@ -439,6 +470,55 @@ describe('Kubernetes manifests (k8s/), rendered and validated offline', () => {
   });
 
   describe('ingress', () => {
+    /** The local gateway's nginx.conf, as `npm start` generates it, parsed. */
+    const localGateway = async (): Promise<NginxDirective[]> => {
+      const gateway = await import(pathToFileURL(path.join(ROOT, 'scripts/lib/gateway.mjs')).href);
+      return parseNginxConfig(
+        gateway.gatewayConfig({
+          dir: '/tmp/kubescaler-gateway',
+          host: '127.0.0.1',
+          port: 8080,
+          mainUrls: ['http://127.0.0.1:3000'],
+          streamUrls: ['http://127.0.0.1:3002', 'http://127.0.0.1:3003'],
+        }),
+      );
+    };
+
+    it('routes every path as the local nginx gateway does: same Service or the same refusal, same proxy directives', async () => {
+      const nginx = await localGateway();
+      const locations = nginx
+        .find((d) => d.name === 'http')!
+        .block!.find((d) => d.name === 'server')!
+        .block!.filter((d) => d.name === 'location')
+        .map((d) => d.args.at(-1)!);
+      for (const overlay of each()) {
+        const ingresses = ofKind(overlay, 'Ingress');
+        const declared = [...routes(overlay).map((r) => r.path), ...locations];
+        const paths = new Set([
+          ...GATEWAY_SAMPLE_PATHS,
+          ...declared.flatMap((p) => [p, `${p}x`, `${p.replace(/\/$/, '')}/x`]),
+        ]);
+        for (const urlPath of paths) {
+          assert.deepEqual(
+            nginxRoute(nginx, urlPath),
+            ingressRoute(ingresses, urlPath),
+            `overlays/${overlay.name}: ${urlPath} (nginx ↔ Ingress)`,
+          );
+        }
+      }
+      // What the path classes are, read from the nginx side (the comparison above makes it the Ingress's too).
+      const route = (p: string) => nginxRoute(nginx, p);
+      assert.deepEqual(
+        ['/main', '/main/users', '/mainly', '/', '/stream/a/b', '/metrics', '/health/live'].map((p) => route(p).to),
+        ['main', 'main', 'stream', 'stream', 'stream', 'denied', 'denied'],
+      );
+      const stream = route('/stream/a/b').directives!;
+      assert.equal(stream.proxy_buffering, 'off');
+      assert.equal(stream.proxy_request_buffering, 'off');
+      assert.ok(Number(stream.proxy_read_timeout) >= 3600);
+      assert.equal(route('/').directives!.proxy_read_timeout, '60', 'only /stream waits for hours');
+    });
+
     it('routes /main to main and / to stream, and never routes to base or any other Service', () => {
       assert.match(readRepoFile('apps/stream/src/streams/streams.controller.ts'), /@Controller\('stream'\)/);
       const mainControllers = walkFiles('apps/main/src')
@@ -466,8 +546,17 @@ describe('Kubernetes manifests (k8s/), rendered and validated offline', () => {
         assert.equal(annotations['nginx.ingress.kubernetes.io/proxy-buffering'], 'off');
         assert.ok(Number(annotations['nginx.ingress.kubernetes.io/proxy-read-timeout']) >= 3600);
         assert.ok(Number(annotations['nginx.ingress.kubernetes.io/proxy-send-timeout']) >= 3600);
-        for (const r of [route(overlay, '/'), route(overlay, '/main')]) {
-          assert.equal(r.ingress.metadata.annotations?.['nginx.ingress.kubernetes.io/proxy-buffering'], 'off');
+        for (const r of [route(overlay, '/'), route(overlay, '/main'), stream]) {
+          const a = (name: string) => r.ingress.metadata.annotations?.[`nginx.ingress.kubernetes.io/${name}`];
+          assert.equal(a('proxy-buffering'), 'off');
+          // One bounded buffer per response, and a dead pod skipped before a response starts.
+          assert.match(a('proxy-buffer-size') ?? '', /^\d+k$/, `${r.path}: proxy-buffer-size`);
+          assert.ok(
+            parseInt(a('proxy-buffer-size')!, 10) <= 16,
+            `${r.path}: proxy-buffer-size ${a('proxy-buffer-size')}`,
+          );
+          assert.deepEqual((a('proxy-next-upstream') ?? '').split(' ').sort(), ['error', 'timeout'], r.path);
+          assert.ok(Number(a('proxy-next-upstream-tries')) >= 2, `${r.path}: proxy-next-upstream-tries`);
         }
       }
     });
@@ -557,13 +646,16 @@ describe('Kubernetes manifests (k8s/), rendered and validated offline', () => {
           for (const key of [...Object.keys(data), ...(container.env ?? []).map((e: K8sObject) => e.name)]) {
             assert.ok(known.has(key), `${app}: ${key} is not a configuration variable`);
           }
+          const authSecret = env(container, 'AUTH_JWT_SECRET') ? THROWAWAY_AUTH_SECRET : undefined;
           const config = loadConfig(app, {
             ...data,
             PORT: env(container, 'PORT')?.value,
             POD_NAME: `${app}-0`,
             ADMIN_TOKEN: THROWAWAY_ADMIN_TOKEN,
+            AUTH_JWT_SECRET: authSecret,
           });
           assert.equal(config.http.port, APPS[app]);
+          assert.equal(config.auth.mode, 'jwt', `${app}: users' tokens are checked`);
         }
       }
     });
@@ -572,7 +664,7 @@ describe('Kubernetes manifests (k8s/), rendered and validated offline', () => {
       const expected = { minikube: 1, production: 3 };
       for (const overlay of each()) {
         const data = generated(overlay, 'ConfigMap', 'kubescaler-config').data;
-        const config = loadConfig('stream', data);
+        const config = loadConfig('stream', { ...data, AUTH_JWT_SECRET: THROWAWAY_AUTH_SECRET });
         assert.equal(config.redis.lockUrls.length, expected[overlay.name as keyof typeof expected]);
         assert.equal(
           config.redis.url,
@@ -624,15 +716,58 @@ describe('Kubernetes manifests (k8s/), rendered and validated offline', () => {
       }
     });
 
-    it('keeps the generated admin-token.env files out of git', async () => {
+    it('takes AUTH_JWT_SECRET for main and stream from the generated Secret kubescaler-auth, never a literal', () => {
+      for (const overlay of each()) {
+        const secret = generated(overlay, 'Secret', 'kubescaler-auth');
+        assert.deepEqual(Object.keys(secret.data), ['AUTH_JWT_SECRET']);
+        assert.equal(Buffer.from(secret.data.AUTH_JWT_SECRET, 'base64').toString(), THROWAWAY_AUTH_SECRET);
+        for (const app of APP_NAMES) {
+          const ref = env(mainContainer(workload(overlay, app)), 'AUTH_JWT_SECRET')?.valueFrom?.secretKeyRef;
+          if (!AUTHORIZING_APPS.includes(app)) {
+            assert.equal(ref, undefined, `${app} takes no users' tokens`);
+            continue;
+          }
+          // Optional, so an identity provider alone (AUTH_JWKS_URL) can replace it; the app fails closed without either.
+          assert.deepEqual(ref, { name: secret.metadata.name, key: 'AUTH_JWT_SECRET', optional: true }, app);
+        }
+        for (const cm of ofKind(overlay, 'ConfigMap')) {
+          assert.ok(!('AUTH_JWT_SECRET' in (cm.data ?? {})), `${cm.metadata.name} holds the secret`);
+        }
+      }
+    });
+
+    it('turns development sign-in on in minikube only, never in base or production', () => {
+      const devLogin = (overlay: RenderedOverlay) =>
+        loadConfig('main', {
+          ...generated(overlay, 'ConfigMap', 'kubescaler-config').data,
+          AUTH_JWT_SECRET: THROWAWAY_AUTH_SECRET,
+        }).auth.devLogin;
+      assert.equal(devLogin(rendered.minikube), true);
+      assert.equal(devLogin(rendered.production), false);
+      assert.doesNotMatch(readRepoFile('k8s/base/app-config.env'), /AUTH_DEV_LOGIN/);
+      assert.doesNotMatch(readRepoFile('k8s/overlays/production/kustomization.yaml'), /AUTH_DEV_LOGIN/);
+      for (const overlay of each()) {
+        for (const w of workloads(overlay)) {
+          for (const c of allContainers(w.podSpec)) {
+            assert.equal(env(c, 'AUTH_DEV_LOGIN'), undefined, `${c.name}: AUTH_DEV_LOGIN belongs in the ConfigMap`);
+            assert.equal(env(c, 'AUTH_MODE'), undefined, `${c.name}: AUTH_MODE belongs in the ConfigMap`);
+          }
+        }
+        assert.equal(generated(overlay, 'ConfigMap', 'kubescaler-config').data.AUTH_MODE, 'jwt', overlay.name);
+      }
+    });
+
+    it('keeps the generated secret files out of git', async () => {
       for (const overlay of OVERLAYS) {
-        const file = `k8s/overlays/${overlay}/admin-token.env`;
-        const ignored = await runCommand('git', ['check-ignore', '-q', '--no-index', file]);
-        assert.equal(ignored.code, 0, `${file} is not git-ignored`);
+        for (const name of SECRET_FILES) {
+          const file = `k8s/overlays/${overlay}/${name}`;
+          const ignored = await runCommand('git', ['check-ignore', '-q', '--no-index', file]);
+          assert.equal(ignored.code, 0, `${file} is not git-ignored`);
+        }
       }
       const tracked = await runCommand('git', ['ls-files', '--', 'k8s']);
       assert.equal(tracked.code, 0, tracked.stderr);
-      assert.doesNotMatch(tracked.stdout, /admin-token\.env/);
+      assert.doesNotMatch(tracked.stdout, /admin-token\.env|auth-secret\.env/);
     });
 
     it('pauses in preStop and allows enough grace to drain streams and release locks', () => {
@@ -946,6 +1081,7 @@ describe('Dockerfile (checked without a container engine)', () => {
       'apps/base/dist/.tsbuildinfo',
       'test/e2e/base-api.e2e-spec.ts',
       'k8s/overlays/minikube/admin-token.env',
+      'k8s/overlays/minikube/auth-secret.env',
       'scripts/start.mjs',
     ]) {
       assert.ok(excluded(file), `${file} is in the build context`);
@@ -1070,6 +1206,8 @@ describe('minikube scripts', () => {
     assert.match(up, /image build -t "\$IMAGE"/);
     assert.match(up, /^OVERLAY="k8s\/overlays\/minikube"$/m);
     assert.match(up, /^TOKEN_FILE="\$OVERLAY\/admin-token\.env"$/m);
+    assert.match(up, /^AUTH_FILE="\$OVERLAY\/auth-secret\.env"$/m);
+    assert.match(up, /AUTH_JWT_SECRET=%s/);
     assert.match(up, /apply -k "\$OVERLAY"/);
     assert.match(up, /rollout status/);
     assert.match(up, /get hpa/);
