@@ -143,7 +143,7 @@ describe(loadConfig.name, () => {
       'redis://a:1,rediss://user:secret@a:1/3,redis://b:1',
     ]) {
       assert.throws(
-        () => loadConfig('stream', { REDIS_LOCK_URLS: urls }),
+        () => loadConfig('stream', { ...AUTH, REDIS_LOCK_URLS: urls }),
         (error: unknown) => {
           assert.ok(error instanceof ConfigError, urls);
           assert.equal(error.problems.length, 1, error.message);
@@ -153,21 +153,21 @@ describe(loadConfig.name, () => {
       );
     }
     assert.equal(
-      loadConfig('stream', { REDIS_LOCK_URLS: 'redis://a:1,redis://a:2,redis://b:1' }).redis.lockUrls.length,
+      loadConfig('stream', { ...AUTH, REDIS_LOCK_URLS: 'redis://a:1,redis://a:2,redis://b:1' }).redis.lockUrls.length,
       3,
     );
   });
 
   it('warns about an even number of lock servers, and only then', () => {
-    assert.deepEqual(loadConfig('stream', {}).warnings, []);
-    assert.deepEqual(loadConfig('stream', { REDIS_LOCK_URLS: 'redis://a,redis://b,redis://c' }).warnings, []);
-    const [warning, ...more] = loadConfig('stream', { REDIS_LOCK_URLS: 'redis://a,redis://b' }).warnings;
+    assert.deepEqual(loadConfig('stream', AUTH).warnings, []);
+    assert.deepEqual(loadConfig('stream', { ...AUTH, REDIS_LOCK_URLS: 'redis://a,redis://b,redis://c' }).warnings, []);
+    const [warning, ...more] = loadConfig('stream', { ...AUTH, REDIS_LOCK_URLS: 'redis://a,redis://b' }).warnings;
     assert.deepEqual(more, []);
     assert.match(warning!, /REDIS_LOCK_URLS names 2 lock servers: an even count tolerates no more failures than 1/);
   });
 
   it('keeps REDIS_URL as the one lock server when REDIS_LOCK_URLS is unset', () => {
-    const sut = loadConfig('main', { REDIS_URL: 'redis://only:6380' });
+    const sut = loadConfig('main', { ...AUTH, REDIS_URL: 'redis://only:6380' });
     assert.deepEqual(sut.redis.lockUrls, ['redis://only:6380']);
     assert.equal(sut.redis.url, 'redis://only:6380');
   });
