@@ -2,7 +2,7 @@
 // `/main` and `/main/*` go to main, `/metrics` and `/health` are refused with 403 as the
 // `kubescaler-private` Ingress does, everything else goes to the stream replicas; `/stream/*` has
 // the hour-long timeouts of `kubescaler-stream`. The routes and the tuning below are the single
-// source of the generated nginx.conf; test/k8s/gateway-routes.spec.ts checks that the rendered
+// source of the generated nginx.conf; test/k8s/manifests.spec.ts checks that the rendered
 // Ingresses route every path class the same way with the same directives.
 import fs from 'node:fs/promises';
 import path from 'node:path';

@@ -121,6 +121,15 @@ describe('the whole system through the gateway with two stream replicas', () => 
       assert.equal(res.status, 400, `${JSON.stringify(body)} → ${res.status}`);
       assert.equal(res.body.code, 'VALIDATION_FAILED');
     }
+    // Only JSON bodies: a form (what a cross-site "simple" request can send) or text is 415.
+    for (const type of ['application/x-www-form-urlencoded', 'text/plain', 'multipart/form-data; boundary=x']) {
+      const res = await gw('POST', '/main/testdata', {
+        rawBody: 'profiles=1',
+        headers: { ...admin, 'content-type': type },
+      });
+      assert.equal(res.status, 415, `${type} → ${res.status} ${JSON.stringify(res.body)}`);
+      assert.equal(res.body.code, 'UNSUPPORTED_MEDIA_TYPE');
+    }
   });
 
   it('creates test data whose shared users are exactly the suggested ones, the same for the same seed', async () => {

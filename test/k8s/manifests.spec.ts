@@ -5,6 +5,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { loadConfig } from '@app/config';
+import { pathToFileURL } from 'node:url';
 import { buildContext, dockerignore, parseCopy, parseStages, type Stage, UNWALKED } from './dockerfile.js';
 import {
   allContainers,
@@ -27,8 +28,34 @@ import {
   workload,
   workloads,
 } from './rendered-manifests.js';
+import { ingressRoute, type NginxDirective, nginxRoute, parseNginxConfig } from './routing.js';
 
 const OVERLAYS = ['minikube', 'production'] as const;
+/** Paths of every class the product serves, and their near misses (gateway ↔ Ingress comparison). */
+const GATEWAY_SAMPLE_PATHS = [
+  '/',
+  '/main',
+  '/main/',
+  '/main/users',
+  '/main/login/6f1c2b8e-0b7e-4a53-9b0e-2a8f3f1d9c11',
+  '/mainly',
+  '/stream',
+  '/stream/',
+  '/stream/6f1c2b8e-0b7e-4a53-9b0e-2a8f3f1d9c11/0d6c0c3a-5b1f-4a8e-8a3e-7d2b9c1e4f00',
+  '/streams',
+  '/metrics',
+  '/metrics/',
+  '/metrics/x',
+  '/metricsx',
+  '/health',
+  '/health/live',
+  '/health/ready',
+  '/healthz',
+  '/index/u/p',
+  '/style.css',
+  '/favicon.svg',
+  '/js/chart.js',
+];
 /** The three apps and the port each listens on (README: PORT defaults). */
 const APPS = { base: 3001, main: 3000, stream: 3002 } as const;
 type AppName = keyof typeof APPS;
@@ -443,6 +470,55 @@ describe('Kubernetes manifests (k8s/), rendered and validated offline', () => {
   });
 
   describe('ingress', () => {
+    /** The local gateway's nginx.conf, as `npm start` generates it, parsed. */
+    const localGateway = async (): Promise<NginxDirective[]> => {
+      const gateway = await import(pathToFileURL(path.join(ROOT, 'scripts/lib/gateway.mjs')).href);
+      return parseNginxConfig(
+        gateway.gatewayConfig({
+          dir: '/tmp/kubescaler-gateway',
+          host: '127.0.0.1',
+          port: 8080,
+          mainUrls: ['http://127.0.0.1:3000'],
+          streamUrls: ['http://127.0.0.1:3002', 'http://127.0.0.1:3003'],
+        }),
+      );
+    };
+
+    it('routes every path as the local nginx gateway does: same Service or the same refusal, same proxy directives', async () => {
+      const nginx = await localGateway();
+      const locations = nginx
+        .find((d) => d.name === 'http')!
+        .block!.find((d) => d.name === 'server')!
+        .block!.filter((d) => d.name === 'location')
+        .map((d) => d.args.at(-1)!);
+      for (const overlay of each()) {
+        const ingresses = ofKind(overlay, 'Ingress');
+        const declared = [...routes(overlay).map((r) => r.path), ...locations];
+        const paths = new Set([
+          ...GATEWAY_SAMPLE_PATHS,
+          ...declared.flatMap((p) => [p, `${p}x`, `${p.replace(/\/$/, '')}/x`]),
+        ]);
+        for (const urlPath of paths) {
+          assert.deepEqual(
+            nginxRoute(nginx, urlPath),
+            ingressRoute(ingresses, urlPath),
+            `overlays/${overlay.name}: ${urlPath} (nginx ↔ Ingress)`,
+          );
+        }
+      }
+      // What the path classes are, read from the nginx side (the comparison above makes it the Ingress's too).
+      const route = (p: string) => nginxRoute(nginx, p);
+      assert.deepEqual(
+        ['/main', '/main/users', '/mainly', '/', '/stream/a/b', '/metrics', '/health/live'].map((p) => route(p).to),
+        ['main', 'main', 'stream', 'stream', 'stream', 'denied', 'denied'],
+      );
+      const stream = route('/stream/a/b').directives!;
+      assert.equal(stream.proxy_buffering, 'off');
+      assert.equal(stream.proxy_request_buffering, 'off');
+      assert.ok(Number(stream.proxy_read_timeout) >= 3600);
+      assert.equal(route('/').directives!.proxy_read_timeout, '60', 'only /stream waits for hours');
+    });
+
     it('routes /main to main and / to stream, and never routes to base or any other Service', () => {
       assert.match(readRepoFile('apps/stream/src/streams/streams.controller.ts'), /@Controller\('stream'\)/);
       const mainControllers = walkFiles('apps/main/src')
@@ -590,7 +666,12 @@ describe('Kubernetes manifests (k8s/), rendered and validated offline', () => {
         const data = generated(overlay, 'ConfigMap', 'kubescaler-config').data;
         const config = loadConfig('stream', { ...data, AUTH_JWT_SECRET: THROWAWAY_AUTH_SECRET });
         assert.equal(config.redis.lockUrls.length, expected[overlay.name as keyof typeof expected]);
-        assert.equal(config.redis.url, config.redis.lockUrls[0], 'REDIS_URL must be the first lock instance');
+        assert.equal(
+          config.redis.url,
+          config.redis.lockUrls[0],
+          'REDIS_URL is the first lock instance, sharing its client',
+        );
+        assert.deepEqual(config.warnings, [], 'an odd number of lock servers');
         const statefulSets = config.redis.lockUrls.map((url) => {
           const svc = named(overlay, 'Service', new URL(url).hostname);
           const backing = workloads(overlay).filter((w) => selects(svc.spec.selector, w.podLabels));
@@ -749,7 +830,17 @@ describe('Kubernetes manifests (k8s/), rendered and validated offline', () => {
           assert.deepEqual(init.envFrom, mainContainer(w).envFrom, `${name}: init and app read different config`);
           const data = named(overlay, 'ConfigMap', init.envFrom[0].configMapRef.name).data;
           assert.ok(targets.length > 0);
-          for (const target of targets) assert.ok(target in data, `${name} waits for ${target}, which is not set`);
+          for (const target of targets) {
+            const variable = target.replace(/^majority:/, '');
+            assert.ok(variable in data, `${name} waits for ${variable}, which is not set`);
+          }
+          if (name !== 'base' && name !== 'migrate') {
+            assert.deepEqual(
+              targets,
+              ['majority:REDIS_LOCK_URLS'],
+              `${name} must start with a majority of lock servers`,
+            );
+          }
         }
       }
     });
@@ -1154,6 +1245,36 @@ describe('k8s/base/wait-for-tcp.mjs (init containers)', () => {
       assert.equal(result.code, 0, result.stderr);
     } finally {
       await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('is satisfied by a majority of a majority: list, one of three servers being down', async () => {
+    const servers = [net.createServer((socket) => socket.destroy()), net.createServer((socket) => socket.destroy())];
+    await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))));
+    const dead = net.createServer();
+    await new Promise<void>((resolve) => dead.listen(0, '127.0.0.1', resolve));
+    const deadPort = (dead.address() as net.AddressInfo).port;
+    await new Promise((resolve) => dead.close(resolve));
+    try {
+      const live = servers.map((server) => `redis://127.0.0.1:${(server.address() as net.AddressInfo).port}`);
+      const started = Date.now();
+      const result = await runCommand(process.execPath, [script, 'majority:LOCKS'], {
+        env: {
+          ...process.env,
+          LOCKS: [live[0], `redis://127.0.0.1:${deadPort}`, live[1]].join(','),
+          WAIT_TIMEOUT_SECONDS: '30',
+        },
+        timeoutMs: 20_000,
+      });
+      assert.equal(result.code, 0, result.stderr);
+      assert.ok(Date.now() - started < 10_000);
+      const one = await runCommand(process.execPath, [script, 'majority:LOCKS'], {
+        env: { ...process.env, LOCKS: `${live[0]},redis://127.0.0.1:${deadPort}`, WAIT_TIMEOUT_SECONDS: '1' },
+        timeoutMs: 20_000,
+      });
+      assert.equal(one.code, 1, 'one of two is no majority');
+    } finally {
+      await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
     }
   });
 

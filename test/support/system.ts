@@ -51,16 +51,31 @@ export async function startSystem(options: { streams: number; env?: Record<strin
   const env = { ADMIN_TOKEN, AUTH_DEV_LOGIN: 'true', CASSANDRA_KEYSPACE: uniqueKeyspace('system'), ...options.env };
   const base = await startApp('base', { ...env, POD_NAME: 'base' });
   const shared = { ...env, BASE_URL: base.url };
-  const [main, ...streams] = await Promise.all([
+  const started = await Promise.allSettled([
     startApp('main', { ...shared, POD_NAME: 'main' }),
     ...Array.from({ length: options.streams }, (_, i) =>
       startApp('stream', { ...shared, POD_NAME: `stream-${i + 1}` }),
     ),
   ]);
-  const gateway = await startGateway(
-    main.url,
-    streams.map((stream) => stream.url),
-  );
+  const apps = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+  const stopApps = async () => {
+    await Promise.all(apps.map((app) => app.stop()));
+    await base.stop();
+  };
+  // A partial start-up stops what did start, so a failed `before` leaves no process keeping the file alive.
+  const failed = started.find((result) => result.status === 'rejected');
+  let gateway: Gateway;
+  try {
+    if (failed) throw failed.reason;
+    gateway = await startGateway(
+      apps[0]!.url,
+      apps.slice(1).map((stream) => stream.url),
+    );
+  } catch (error) {
+    await stopApps();
+    throw error;
+  }
+  const [main, ...streams] = apps as [AppProcess, ...AppProcess[]];
   return {
     base,
     main,
@@ -68,8 +83,7 @@ export async function startSystem(options: { streams: number; env?: Record<strin
     gateway,
     stop: async () => {
       await gateway.close();
-      await Promise.all([main, ...streams].map((app) => app.stop()));
-      await base.stop();
+      await stopApps();
     },
   };
 }

@@ -53,6 +53,7 @@ export class StreamsService implements OnModuleInit, BeforeApplicationShutdown {
       () => this.sessions.size,
       () => this.lock.heldCount,
     );
+    metrics.bindLockServers(() => this.lock.votingServers, this.lock.quorum);
     metrics.bindLag(
       () => Math.max(0, ...[...this.sessions].map((session) => session.lagMs())),
       () => [...this.sessions].filter((session) => session.writer.isBehind).length,
@@ -192,7 +193,6 @@ export class StreamsService implements OnModuleInit, BeforeApplicationShutdown {
           );
         case 'USER_NOT_FOUND':
         case 'PROFILE_NOT_FOUND':
-        case 'NOT_FOUND':
           throw this.reject('not_found', error);
         case 'DEPENDENCY_UNAVAILABLE':
           throw this.reject('unavailable', error);
