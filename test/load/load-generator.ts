@@ -3,6 +3,7 @@ import { connect, type Socket } from 'node:net';
 import { mintUserToken, testAuthSecret } from '@app/testing';
 import { Histogram, type Percentiles, round } from './histogram.js';
 import { setReceiveBuffer } from '../support/kernel-sockets.js';
+import { LinkRate } from '../support/link-rate.js';
 import { SseScanner } from './sse-scanner.js';
 
 /** A (user, profile) pair bound in base. */
@@ -325,6 +326,8 @@ export class LoadGenerator {
   private readonly authLines = new Map<string, string>();
   private readonly authSecret: string | undefined;
   private prepared: Promise<void> | undefined;
+  /** The slow readers' link (`slowKBps`); refilled every SLOW_TICK_MS, by the time that really passed. */
+  private slowLink: LinkRate | undefined;
 
   constructor(private readonly options: LoadOptions) {
     validateOptions(options);
@@ -378,7 +381,10 @@ export class LoadGenerator {
         );
       }
       this.timers.push(setInterval(() => this.tick(), intervalSeconds * 1000));
-      if (this.options.mix.slow > 0) this.timers.push(setInterval(() => this.refillSlowReaders(), SLOW_TICK_MS));
+      if (this.options.mix.slow > 0) {
+        this.slowLink = new LinkRate(this.options.slowKBps * 1000, 500);
+        this.timers.push(setInterval(() => this.refillSlowReaders(), SLOW_TICK_MS));
+      }
       this.timers.push(setTimeout(() => void this.stop(), durationSeconds * 1000));
     });
   }
@@ -460,7 +466,7 @@ export class LoadGenerator {
   // --- called by streams ---------------------------------------------------------------------
 
   streamingNow(stream: Stream): void {
-    if (stream.kind === 'slow') stream.budget = this.slowBudgetPerTick();
+    if (stream.kind === 'slow') stream.budget = this.options.slowKBps * SLOW_TICK_MS;
     this.live++;
     if (this.live > this.maxLive) this.maxLive = this.live;
   }
@@ -627,16 +633,14 @@ export class LoadGenerator {
     stream.socket = undefined;
   }
 
-  private slowBudgetPerTick(): number {
-    return (this.options.slowKBps * 1000 * SLOW_TICK_MS) / 1000;
-  }
-
   private refillSlowReaders(): void {
-    const add = this.slowBudgetPerTick();
+    // Every slow reader's link carried the same bytes since the last refill: credit them once.
+    const link = this.slowLink!;
+    const credit = link.refill(0);
     for (const stream of this.slowStreams) {
       if (stream.state !== State.Streaming) continue;
       // At most half a second's worth banked, so a slow reader never bursts like a fast one.
-      stream.budget = Math.min(stream.budget + add, add * 5);
+      stream.budget = Math.min(stream.budget + credit, link.bytesPerSecond / 2);
       if (stream.paused && stream.budget > 0) {
         stream.paused = false;
         stream.socket?.resume();

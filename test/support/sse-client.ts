@@ -1,5 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import { setReceiveBuffer } from './kernel-sockets.js';
+import { LinkRate } from './link-rate.js';
 import { type AuthOption, withAuth } from '@app/testing';
 
 /** One dispatched SSE event. `event` is `message` when the stream named none. */
@@ -223,10 +224,10 @@ export class SseClient {
 
   /** Reads at `bytesPerSecond`: the socket is paused whenever the reader has used its share. */
   private pace(bytesPerSecond: number): void {
-    const share = (bytesPerSecond * PACE_TICK_MS) / 1000;
+    // At most 100 ms worth banked, so the reader never bursts like a fast one.
+    const link = new LinkRate(bytesPerSecond, 100);
     this.pacer = setInterval(() => {
-      // At most 100 ms worth banked, so the reader never bursts like a fast one.
-      this.readBudget = Math.min(this.readBudget + share, bytesPerSecond / 10);
+      this.readBudget = link.refill(this.readBudget);
       if (this.readBudget > 0 && !this.readingStopped) this.socket.resume();
     }, PACE_TICK_MS);
     this.pacer.unref();
