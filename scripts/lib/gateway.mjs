@@ -21,6 +21,14 @@ export const GATEWAY_TUNING = Object.freeze({
    * here alone; 16k still carries a 2 Mbit/s stream to a loopback client with room to spare.
    */
   clientSndbuf: '16k',
+  /**
+   * SO_RCVBUF of every connection to an upstream (nginx ≥ 1.31.3's `proxy_socket_rcvbuf`; set
+   * through a preload library for Debian's 1.22, see scripts/infra/upstream-rcvbuf.c). nginx reads
+   * from the pod only as fast as the client takes the bytes, so for a client slower than the
+   * stream this queue stays full; autotuned, it grew to 250 KiB–1.8 MiB of stale events. A fixed
+   * value (the kernel doubles it) also turns autotuning off.
+   */
+  upstreamRcvbuf: '16k',
   /** Directives of every proxied location (ingress-nginx annotations of the same name). */
   proxy: Object.freeze({
     // Unbuffered: nginx reads from the pod only as fast as the client takes the bytes, through one
@@ -68,6 +76,13 @@ const FORWARDED_HEADERS = [
   // Upstream keep-alive: HTTP/1.1 without `Connection: close`.
   ['Connection', '""'],
 ];
+
+/** nginx's size syntax (`16k`, `1m`, `4096`) → bytes. */
+export function nginxSize(size) {
+  const match = /^(\d+)([km]?)$/i.exec(String(size));
+  if (!match) throw new Error(`not an nginx size: ${size}`);
+  return Number(match[1]) * { '': 1, k: 1024, m: 1024 * 1024 }[match[2].toLowerCase()];
+}
 
 /** `http://127.0.0.1:3000` → `127.0.0.1:3000`. */
 const hostPort = (url) => new URL(url).host;
@@ -172,12 +187,16 @@ export async function startGateway({
 }) {
   const dir = path.join(root, '.cache', 'nginx', name);
   await fs.rm(dir, { recursive: true, force: true });
+  const { upstreamRcvbuf } = tuning ?? GATEWAY_TUNING;
   const nginx = await startNginx({
     dir,
     host,
     port,
     label: `gateway '${name}'`,
     log,
+    upstreamRcvbuf: upstreamRcvbuf
+      ? { bytes: nginxSize(upstreamRcvbuf), cacheDir: path.join(root, '.cache', 'nginx', 'upstream-rcvbuf') }
+      : undefined,
     config: (workDir) => gatewayConfig({ dir: workDir, host, port, mainUrls, streamUrls, tuning }),
   });
   const urlHost = host === '0.0.0.0' ? 'localhost' : host;

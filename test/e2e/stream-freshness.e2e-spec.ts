@@ -134,6 +134,10 @@ describe('slow readers through the nginx gateway, default stream settings', () =
       assert.ok(socket.sendQ <= 200 * KIB, `pod socket :${socket.peerPort} queues ${socket.sendQ} bytes`);
       assert.ok(socket.memoryBytes <= 256 * KIB, `pod socket :${socket.peerPort} holds ${socket.memoryBytes} bytes`);
     }
+    for (const socket of nginxUpstream) {
+      // GATEWAY_TUNING.upstreamRcvbuf (16k; the kernel doubles it), never autotuned to megabytes.
+      assert.ok(socket.skmem.rb <= 64 * KIB, `nginx's upstream receive buffer is fixed (rb ${socket.skmem.rb})`);
+    }
     for (const socket of nginxClientSide) {
       assert.ok(socket.skmem.tb <= 256 * KIB, `nginx's client send buffer is bounded (tb ${socket.skmem.tb})`);
     }
@@ -144,7 +148,7 @@ describe('slow readers through the nginx gateway, default stream settings', () =
       assert.ok(client.gaps > 20, `a stalled reader was dropped for (${client.gaps} gaps)`);
   });
 
-  it('gives a reader at half the rate events at most 2 s old at p99 straight from the pod, and of bounded, steady age through nginx', async (t) => {
+  it('gives a reader at half the rate events at most 2 s old at p99, through nginx as straight from the pod, however long it reads', async (t) => {
     const reader = await open(HALF_RATE);
     const direct = await open(HALF_RATE, pair(), system.streams[0]!.url);
     const fast = await open({ recordMessages: true });
@@ -163,14 +167,15 @@ describe('slow readers through the nginx gateway, default stream settings', () =
     await endFromServer([reader, direct, fast]);
 
     assert.ok(percentile(straight, 99) <= 2000, `straight from the pod: age p99 ${percentile(straight, 99)} ms`);
-    // Through nginx its upstream socket's receive buffer (autotuned by the kernel; no nginx 1.22
-    // directive bounds it) adds a standing queue of its own: the age is bounded and never grows,
-    // because the backlog reaches the pod, which drops.
+    // nginx's upstream receive buffer is fixed (GATEWAY_TUNING.upstreamRcvbuf), so the queue it adds
+    // stays small and the backlog reaches the pod, which drops by age.
+    for (const [label, values] of [
+      ['5–22.5 s', firstHalf],
+      ['22.5–40 s', secondHalf],
+    ] as const) {
+      assert.ok(percentile(values, 99) <= 2000, `through nginx, ${label}: age p99 ${percentile(values, 99)} ms`);
+    }
     assert.ok(reader.client.gaps > 0, 'the pod dropped for the reader behind nginx');
-    assert.ok(
-      percentile(secondHalf, 99) <= percentile(firstHalf, 99) + 1000,
-      'the age does not grow the longer it reads',
-    );
     const received = reader.client.messages / 40;
     assert.ok(received >= 1.5, `it still receives ${received.toFixed(2)} events/s of the 2 its link carries`);
     assert.equal(fast.client.gaps, 0, 'the fast reader lost nothing');
