@@ -26,26 +26,11 @@ export interface System {
 
 let gateways = 0;
 
-/** The gateway's buffer tuning, as `GATEWAY_TUNING` in scripts/lib/gateway.mjs has it. */
-export interface GatewayTuning {
-  clientSndbuf: string | null;
-  upstreamRcvbuf?: string;
-  proxy: Record<string, string>;
-  stream: Record<string, string>;
-}
-
-/** `GATEWAY_TUNING` of scripts/lib/gateway.mjs: what `npm start` and every test run with. */
-export async function gatewayTuning(): Promise<GatewayTuning> {
-  const module = await import(pathToFileURL(join(REPO_ROOT, 'scripts/lib/gateway.mjs')).href);
-  return module.GATEWAY_TUNING;
-}
-
 /**
  * The gateway as `npm start` runs it — Debian's nginx with the generated configuration — on a
  * free port in front of `mainUrl` and `streamUrls`; its working directory goes away on close.
- * `tuning` replaces `GATEWAY_TUNING` (a benchmark's baseline).
  */
-export async function startGateway(mainUrl: string, streamUrls: string[], tuning?: GatewayTuning): Promise<Gateway> {
+export async function startGateway(mainUrl: string, streamUrls: string[]): Promise<Gateway> {
   const module = await import(pathToFileURL(join(REPO_ROOT, 'scripts/lib/gateway.mjs')).href);
   return module.startGateway({
     root: REPO_ROOT,
@@ -55,7 +40,6 @@ export async function startGateway(mainUrl: string, streamUrls: string[], tuning
     mainUrls: [mainUrl],
     streamUrls,
     removeOnClose: true,
-    tuning,
   });
 }
 
@@ -63,11 +47,7 @@ export async function startGateway(mainUrl: string, streamUrls: string[], tuning
  * base, main, `streams` stream replicas (pods `stream-1`…) and the nginx gateway, as `npm start`
  * runs them (development sign-in on, the test run's `AUTH_JWT_SECRET`), on a keyspace of their own.
  */
-export async function startSystem(options: {
-  streams: number;
-  env?: Record<string, string>;
-  gatewayTuning?: GatewayTuning;
-}): Promise<System> {
+export async function startSystem(options: { streams: number; env?: Record<string, string> }): Promise<System> {
   const env = { ADMIN_TOKEN, AUTH_DEV_LOGIN: 'true', CASSANDRA_KEYSPACE: uniqueKeyspace('system'), ...options.env };
   const base = await startApp('base', { ...env, POD_NAME: 'base' });
   const shared = { ...env, BASE_URL: base.url };
@@ -90,7 +70,6 @@ export async function startSystem(options: {
     gateway = await startGateway(
       apps[0]!.url,
       apps.slice(1).map((stream) => stream.url),
-      options.gatewayTuning,
     );
   } catch (error) {
     await stopApps();
