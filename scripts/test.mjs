@@ -3,8 +3,10 @@
 // test file with node's test runner, stops everything, and exits non-zero on any failure.
 // `npm test -- <fragment>…` runs only the test files whose path contains a fragment.
 import { spawn } from 'node:child_process';
+import { ensureClusterTools } from './cluster/tools.mjs';
 import { ensureDebianCommand } from './infra/apt.mjs';
 import { acquireRunLock } from './infra/run-lock.mjs';
+import { ensureK8sTools } from './k8s-tools.mjs';
 import { provideInfra } from './lib/infra.mjs';
 import { build, ensureDependencies, lint, log, ROOT, specFiles } from './lib/project.mjs';
 import { authSecret } from './lib/secrets.mjs';
@@ -25,10 +27,14 @@ try {
   // The lock guards the test data directory, so it is only needed when this run starts Cassandra.
   if (!process.env.CASSANDRA_CONTACT_POINTS) stack.push('run lock', acquireRunLock(ROOT, 'test'));
   // Tests start private redis-servers and drive Debian's Chromium: both install while Cassandra starts.
+  // The cluster e2e needs the local control plane (built once into .cache/cluster/, minutes cold).
+  const clusterTests = files.some((file) => /[/\\]cluster\.e2e-spec\.js$/.test(file));
   const [infraEnv] = await Promise.all([
     provideInfra(stack, { name: 'test', fresh: true }),
     ensureDebianCommand({ command: 'redis-server', pkg: 'redis-server', log }),
     ensureDebianCommand({ command: 'chromium', pkg: 'chromium', log }),
+    clusterTests && ensureK8sTools(),
+    clusterTests && ensureClusterTools(),
   ]);
 
   log(`running ${files.length} test files…`);

@@ -32,7 +32,10 @@ export interface LocalClusterOptions {
 /** What `cluster.json` in the run directory says about a running local cluster. */
 export interface ClusterState {
   readonly kubeconfig: string;
+  readonly kubectl: string;
   readonly server: string;
+  /** The admin client certificate (system:masters). */
+  readonly admin: { caFile: string; certFile: string; keyFile: string };
   readonly prometheus: string;
   readonly services: ServiceEndpoint[];
   readonly podCidr: string;
@@ -226,9 +229,12 @@ export class LocalCluster {
 
   /** The run's state, as `cluster.json` holds it. */
   state(): ClusterState {
+    const pki = this.controlPlane.pki;
     return {
       kubeconfig: this.kubeconfig,
+      kubectl: this.options.tools.kubectl,
       server: this.controlPlane.server,
+      admin: { caFile: pki.caCert, certFile: pki.clients.admin.cert, keyFile: pki.clients.admin.key },
       prometheus: this.prometheusUrl,
       services: this.proxy?.endpoints() ?? [],
       podCidr: this.options.podCidr,

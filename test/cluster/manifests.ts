@@ -99,9 +99,12 @@ export async function applyServerSide(
         { maxBuffer: 16 * 1024 * 1024 },
       )
     ).stdout;
-  return {
+  const output = {
     namespaces: await apply(namespaces),
     dryRun: await apply(all, '--dry-run=server'),
     apply: await apply(all),
   };
+  writeFileSync(path.join(dir, 'apply-dry-run.txt'), output.dryRun);
+  writeFileSync(path.join(dir, 'apply.txt'), output.apply);
+  return output;
 }
