@@ -252,6 +252,7 @@ export class LocalCluster {
    * the pods' processes (SIGTERM: streams drain and release their locks), then the rest.
    */
   async stop(): Promise<void> {
+    this.controlPlane.stopping = true;
     const byName = (name: string) => this.controlPlane.processes.find((p) => p.name === name);
     await byName('kube-controller-manager')?.stop();
     await this.kubelet?.stop();

@@ -268,7 +268,8 @@ export class ControlPlane {
     return child;
   }
 
-  private stopping = false;
+  /** Set once stopping began: exits are then expected. */
+  stopping = false;
 
   /** Stops every process it started, newest first, by PID. */
   async stop(): Promise<void> {

@@ -61,7 +61,10 @@ export class KubeApi {
   private readonly host: string;
   private readonly port: number;
 
-  constructor(readonly credentials: KubeCredentials) {
+  constructor(
+    readonly credentials: KubeCredentials,
+    private readonly userAgent = 'kubescaler-local',
+  ) {
     const url = new URL(credentials.server);
     this.host = url.hostname;
     this.port = Number(url.port || 443);
@@ -91,6 +94,7 @@ export class KubeApi {
           path,
           agent: this.agent,
           headers: {
+            'user-agent': this.userAgent,
             accept: 'application/json',
             ...(payload === undefined
               ? {}
@@ -151,7 +155,15 @@ export class KubeApi {
     return new Promise<void>((resolve, reject) => {
       if (signal.aborted) return resolve();
       const req = httpsRequest(
-        { host: this.host, port: this.port, method: 'GET', path: full, agent: this.agent, signal },
+        {
+          host: this.host,
+          port: this.port,
+          method: 'GET',
+          path: full,
+          agent: this.agent,
+          signal,
+          headers: { 'user-agent': this.userAgent },
+        },
         (res) => {
           if (res.statusCode !== 200) {
             let text = '';

@@ -104,6 +104,9 @@ export function startAdapter(
       `--config=${file}`,
       `--prometheus-url=${prometheusUrl}/`,
       `--metrics-relist-interval=${relistInterval}`,
+      // Series seen within this age count as available: longer than a scrape interval, or a
+      // metric vanishes between two scrapes (the default is the relist interval).
+      '--metrics-max-age=60s',
       '--v=1',
     ],
     { logFile: path.join(dir, 'adapter.log') },

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execFileAsync } from './processes.js';
@@ -47,6 +48,7 @@ async function selfSignedCa(dir: string, name: string, subject: string): Promise
   );
 }
 
+/** Signed in parallel: a random serial each, never a shared serial file. */
 async function signedCert(
   dir: string,
   name: string,
@@ -67,7 +69,8 @@ async function signedCert(
       `${ca}.crt`,
       '-CAkey',
       `${ca}.key`,
-      '-CAcreateserial',
+      '-set_serial',
+      `0x${randomBytes(16).toString('hex')}`,
       '-days',
       '365',
     ].concat(['-extfile', `${name}.ext`, '-out', `${name}.crt`]),
@@ -148,8 +151,8 @@ export function writeKubeconfig(
   },
 ): string {
   const credentials = tokenFile
-    ? `    tokenFile: ${tokenFile}\n`
-    : `    client-certificate: ${certFile}\n    client-key: ${keyFile}\n`;
+    ? `      tokenFile: ${tokenFile}\n`
+    : `      client-certificate: ${certFile}\n      client-key: ${keyFile}\n`;
   writeFileSync(
     file,
     `apiVersion: v1

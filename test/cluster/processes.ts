@@ -4,6 +4,10 @@ import { promisify } from 'node:util';
 
 export const execFileAsync = promisify(execFile);
 
+/** Every ManagedProcess still running, killed if this process exits first. */
+const alive = new Set<ChildProcess>();
+let exitHook = false;
+
 /** One long-lived process of the local cluster, its output in a log file, stopped by its PID. */
 export class ManagedProcess {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
@@ -22,10 +26,15 @@ export class ManagedProcess {
       }),
     );
     // Never outlive the process that started it, even when that one ends without stopping it.
-    const killOnExit = () => child.kill('SIGKILL');
-    process.once('exit', killOnExit);
+    alive.add(child);
+    if (alive.size === 1 && !exitHook) {
+      exitHook = true;
+      process.once('exit', () => {
+        for (const running of alive) running.kill('SIGKILL');
+      });
+    }
     void this.exited.then(() => {
-      process.removeListener('exit', killOnExit);
+      alive.delete(child);
       log.end();
     });
   }
