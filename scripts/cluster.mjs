@@ -25,16 +25,6 @@ import { provideInfra } from './lib/infra.mjs';
 import { build, ensureDependencies, log, ROOT } from './lib/project.mjs';
 import { Stack } from './lib/stack.mjs';
 
-const PORT_NAMES = [
-  'etcdClient',
-  'etcdPeer',
-  'apiServer',
-  'controllerManager',
-  'scheduler',
-  'kwok',
-  'prometheus',
-  'adapter',
-];
 const OVERLAY = path.join(ROOT, 'k8s', 'overlays', 'local');
 
 const stack = new Stack();
@@ -51,6 +41,8 @@ try {
   stack.push('run lock', acquireRunLock(ROOT, `cluster-${name}`));
   await ensureDependencies();
   await build();
+  const { LocalCluster } = await import('../test/dist/cluster/cluster.js');
+  const { PORT_NAMES } = await import('../test/dist/cluster/control-plane.js');
   const [tools, k8sTools, infraEnv] = await Promise.all([
     ensureClusterTools(),
     ensureK8sTools(),
@@ -61,12 +53,11 @@ try {
       redisPort: numberEnv('REDIS_PORT'),
     }),
   ]);
-  const ports = await planPorts();
+  const ports = await planPorts(PORT_NAMES);
   const secrets = overlaySecrets();
   const cassandra = (infraEnv.CASSANDRA_CONTACT_POINTS ?? process.env.CASSANDRA_CONTACT_POINTS).split(',')[0];
   const redisUrl = new URL(infraEnv.REDIS_URL ?? process.env.REDIS_URL);
 
-  const { LocalCluster } = await import('../test/dist/cluster/cluster.js');
   const cluster = new LocalCluster({
     root: ROOT,
     tools,
@@ -120,13 +111,13 @@ function numberEnv(name) {
 }
 
 /** CLUSTER_PORT_BASE and the next ports in order, or a free port for each. */
-async function planPorts() {
+async function planPorts(names) {
   const base = numberEnv('CLUSTER_PORT_BASE');
-  if (base !== undefined && !(Number.isInteger(base) && base > 1024 && base + PORT_NAMES.length < 65536)) {
+  if (base !== undefined && !(Number.isInteger(base) && base > 1024 && base + names.length < 65536)) {
     throw new Error('CLUSTER_PORT_BASE must be a port number between 1025 and 65527');
   }
   const ports = {};
-  for (const [index, portName] of PORT_NAMES.entries()) {
+  for (const [index, portName] of names.entries()) {
     let port = base === undefined ? await freePort() : base + index;
     while (base === undefined && Object.values(ports).includes(port)) port = await freePort();
     ports[portName] = port;

@@ -151,35 +151,32 @@ export class ControlPlane {
     });
     mark('kube-apiserver');
 
-    const kcmConfig = kubeconfigOf('kube-controller-manager');
-    const schedulerConfig = kubeconfigOf('kube-scheduler');
+    // Both as the users the bootstrap RBAC policy binds, serving their health and metrics on 127.0.0.1.
+    const component = (name: 'kube-controller-manager' | 'kube-scheduler', port: number) => {
+      const kubeconfig = kubeconfigOf(name);
+      return [
+        `--kubeconfig=${kubeconfig}`,
+        `--authentication-kubeconfig=${kubeconfig}`,
+        `--authorization-kubeconfig=${kubeconfig}`,
+        '--bind-address=127.0.0.1',
+        `--secure-port=${port}`,
+        '--leader-elect=false',
+        '--v=1',
+      ];
+    };
     this.spawn('kube-controller-manager', tools['kube-controller-manager'], [
-      `--kubeconfig=${kcmConfig}`,
-      `--authentication-kubeconfig=${kcmConfig}`,
-      `--authorization-kubeconfig=${kcmConfig}`,
-      '--bind-address=127.0.0.1',
-      `--secure-port=${ports.controllerManager}`,
+      ...component('kube-controller-manager', ports.controllerManager),
       // No endpoint controllers: pod IPs here are loopback addresses, which Endpoints may not hold.
       '--controllers=deployment,replicaset,horizontalpodautoscaling,job,ttl-after-finished,disruption,serviceaccount,serviceaccount-token,namespace,garbagecollector',
       '--use-service-account-credentials=true',
       `--service-account-private-key-file=${pki.serviceAccountKey}`,
       `--root-ca-file=${pki.caCert}`,
-      '--leader-elect=false',
       // Quick feedback on one machine: the HPA looks every 5 s (default 15 s) and counts a pod's CPU
       // 15 s after its start (default 5 min).
       '--horizontal-pod-autoscaler-sync-period=5s',
       '--horizontal-pod-autoscaler-cpu-initialization-period=15s',
-      '--v=1',
     ]);
-    this.spawn('kube-scheduler', tools['kube-scheduler'], [
-      `--kubeconfig=${schedulerConfig}`,
-      `--authentication-kubeconfig=${schedulerConfig}`,
-      `--authorization-kubeconfig=${schedulerConfig}`,
-      '--bind-address=127.0.0.1',
-      `--secure-port=${ports.scheduler}`,
-      '--leader-elect=false',
-      '--v=1',
-    ]);
+    this.spawn('kube-scheduler', tools['kube-scheduler'], component('kube-scheduler', ports.scheduler));
     const stagesFile = path.join(dir, 'kwok-stages.yaml');
     writeFileSync(
       stagesFile,
