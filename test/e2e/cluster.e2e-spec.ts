@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -17,7 +17,8 @@ import { createBoundPairs, helloOf, Metrics, openStream, type Pair } from '../su
 // and pod start-ups set the pace, so waits are generous and every one names what it waits for.
 
 const ADMIN_TOKEN = 'cluster-e2e-admin-token-0123456789';
-const POD_CIDR = '127.0.2.0/24';
+/** Not `npm run cluster`'s default (127.0.2.0/24), so the suite runs beside a developer's cluster. */
+const POD_CIDR = '127.0.3.0/24';
 /** Lock lease of the local overlay's ConfigMap (LOCK_TTL_MS): a key gone sooner was released, not expired. */
 const LOCK_TTL_MS = 15_000;
 const times: Array<[string, number]> = [];
@@ -53,6 +54,8 @@ describe('npm run cluster: k8s/overlays/local on a real control plane, HPAs scal
   let cluster: ClusterRun;
   let pairs: Pair[];
   const clients: SseClient[] = [];
+  /** Tests that ran to their end: the run directory (logs) is kept unless all did. */
+  let passed = 0;
 
   const deployment = (name: string) => cluster.api.get(`/apis/apps/v1/namespaces/kubescaler/deployments/${name}`);
   const hpa = (name: string) =>
@@ -127,6 +130,7 @@ describe('npm run cluster: k8s/overlays/local on a real control plane, HPAs scal
     const version = await cluster.kubectl('version', '-o', 'json');
     assert.equal(version.code, 0, version.stderr);
     assert.equal(JSON.parse(version.stdout).serverVersion.gitVersion, 'v1.33.13');
+    passed += 1;
   });
 
   it('runs every base, main and stream pod as a real process on its pod IP and container port, Ready by /health/ready', async () => {
@@ -152,6 +156,7 @@ describe('npm run cluster: k8s/overlays/local on a real control plane, HPAs scal
     assert.equal(helloOf(client).pod, streamPod!.metadata.name);
     await client.close();
     await eventually(async () => assert.equal(await lockHeld(pairs[15]!), false), 5000);
+    passed += 1;
   });
 
   it("reports current metrics in both HPAs: main's CPU as a percentage, stream's connections per pod", async () => {
@@ -175,6 +180,7 @@ describe('npm run cluster: k8s/overlays/local on a real control plane, HPAs scal
     assert.ok(mainPod, raw.stdout);
     assert.equal(mainPod.containers[0].name, 'main');
     assert.ok(quantity(mainPod.containers[0].usage.cpu) > 0, `main uses CPU: ${mainPod.containers[0].usage.cpu}`);
+    passed += 1;
   });
 
   it(
@@ -259,6 +265,7 @@ describe('npm run cluster: k8s/overlays/local on a real control plane, HPAs scal
         90_000,
         2000,
       );
+      passed += 1;
     },
   );
 
@@ -325,6 +332,7 @@ describe('npm run cluster: k8s/overlays/local on a real control plane, HPAs scal
       );
       assert.ok(!survivorClient.eventNames().includes('reconnect'));
       assert.equal((await hpa('stream')).status.desiredReplicas, 1);
+      passed += 1;
     },
   );
 
@@ -351,6 +359,7 @@ describe('npm run cluster: k8s/overlays/local on a real control plane, HPAs scal
         assert.ok(client.eventNames().includes('reconnect'), 'a draining stream says reconnect');
       }
       assert.deepEqual(await inspect.keys('kubescaler:lock:*'), [], 'every lock released');
+      passed += 1;
     },
   );
 });
