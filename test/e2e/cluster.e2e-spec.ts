@@ -100,6 +100,8 @@ describe('npm run cluster: k8s/overlays/local on a real control plane, HPAs scal
     if (cluster && cluster.child.exitCode === null && cluster.child.signalCode === null) await cluster.stop();
     if (inspect) await closeRedis(inspect);
     await redis?.dispose();
+    if (cluster && passed === 6) rmSync(cluster.state.logs, { recursive: true, force: true });
+    else if (cluster) console.log(`cluster logs kept in ${cluster.state.logs}`);
     console.log(
       `cluster e2e times:\n${times.map(([what, s]) => `  ${s.toFixed(1).padStart(7)} s  ${what}`).join('\n')}`,
     );
@@ -292,15 +294,20 @@ describe('npm run cluster: k8s/overlays/local on a real control plane, HPAs scal
       assert.equal(new Set(kept.map((k) => k.pod)).size, 3);
       const started = performance.now();
       await Promise.all(clients.slice(0, 12).map((client) => client.close()));
+      /** When this test first saw each pod terminating (polled every second). */
+      const deleting = new Map<string, number>();
       await eventually(
         async () => {
           const all = await cluster.pods('stream');
+          for (const pod of all)
+            if (pod.metadata.deletionTimestamp && !deleting.has(pod.metadata.name))
+              deleting.set(pod.metadata.name, performance.now());
           assert.equal((await deployment('stream')).spec.replicas, 1);
           assert.equal(all.length, 1, `stream pods: ${all.map((p) => p.metadata.name).join(', ')}`);
           assert.ok(ready(all[0]!));
         },
         300_000,
-        1000,
+        250,
       );
       times.push(['streams closed to 3 (one per pod) → stream Deployment back at 1 pod', seconds(started)]);
       t.diagnostic(`scaled down to 1 replica in ${seconds(started).toFixed(1)} s`);
@@ -310,6 +317,13 @@ describe('npm run cluster: k8s/overlays/local on a real control plane, HPAs scal
       assert.equal(removed.length, 2);
       for (const { pod: name, client, pair, release } of removed) {
         assert.ok(client.eventNames().includes('reconnect'), `${name}'s client received reconnect`);
+        // SIGTERM (and so reconnect) only after the pod's preStop sleep of 5 s (the poll may see the deletion late).
+        const reconnectAt = client.events.find((event) => event.event === 'reconnect')!.at;
+        const sinceDeletion = reconnectAt - deleting.get(name)!;
+        assert.ok(
+          sinceDeletion > 3500 && sinceDeletion < 40_000,
+          `${name}: reconnect ${sinceDeletion.toFixed(0)} ms after its deletion`,
+        );
         await client.waitForClose(10_000);
         const pod = pods.find((p) => p.metadata.name === name)!;
         assert.equal(await listening(pod.status.podIP, containerPort(pod)), false, `${name}'s process is gone`);
