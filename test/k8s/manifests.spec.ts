@@ -194,9 +194,11 @@ function runtimeImports(entries: readonly string[]): { packages: Set<string>; fi
       if (specifier.startsWith('.')) {
         queue.push(path.posix.join(path.posix.dirname(file), specifier));
       } else if (specifier.startsWith('@app/')) {
-        const lib = specifier.split('/')[1];
+        const [, lib, ...subpath] = specifier.split('/');
         const manifest = JSON.parse(readRepoFile(`libs/${lib}/package.json`));
-        queue.push(path.posix.join(`libs/${lib}`, manifest.exports['.'].default));
+        const entry = manifest.exports[subpath.length ? `./${subpath.join('/')}` : '.'];
+        assert.ok(entry, `${file} imports ${specifier}, which libs/${lib}/package.json does not export`);
+        queue.push(path.posix.join(`libs/${lib}`, entry.default));
         packages.add(`@app/${lib}`);
       } else {
         const parts = specifier.split('/');

@@ -21,18 +21,13 @@ export class SuggestedService {
    */
   async suggested(): Promise<{ items: SuggestedUser[] }> {
     const profilesByUser = new Map<string, string[]>();
-    let page: string | undefined;
-    do {
-      const batch = await this.base.listProfiles(1000, page);
-      for (const profile of batch.items) {
-        for (const userId of profile.userIds) {
-          const list = profilesByUser.get(userId);
-          if (list) list.push(profile.id);
-          else profilesByUser.set(userId, [profile.id]);
-        }
+    for await (const profile of this.base.allProfiles()) {
+      for (const userId of profile.userIds) {
+        const list = profilesByUser.get(userId);
+        if (list) list.push(profile.id);
+        else profilesByUser.set(userId, [profile.id]);
       }
-      page = batch.nextPage;
-    } while (page);
+    }
     const shared = [...profilesByUser]
       .filter(([, profileIds]) => profileIds.length >= 2)
       .sort((a, b) => b[1].length - a[1].length || a[0].localeCompare(b[0]))
