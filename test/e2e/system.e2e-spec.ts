@@ -55,6 +55,24 @@ describe('the whole system through the gateway with two stream replicas', () => 
     assert.match(pairPage.body, /kubescaler stream/);
   });
 
+  it("serves main's API only under /main, and main's health and metrics at the root", async () => {
+    const main = (path: string) => request(system.main.url, 'GET', path);
+    assert.equal((await main('/main/users?limit=1')).status, 200);
+    assert.equal((await main('/main/suggested')).status, 200);
+    assert.equal((await main('/health/live')).status, 200);
+    assert.equal((await main('/metrics')).status, 200);
+    for (const path of [
+      '/users',
+      '/suggested',
+      '/testdata',
+      `/login/${randomUUID()}`,
+      '/main/health/live',
+      '/main/metrics',
+    ]) {
+      assert.equal((await main(path)).status, 404, path);
+    }
+  });
+
   it('shows a pair as live on the right pod while it streams, and not after it closes', async () => {
     const [pair] = await createPairs(system.base.url, 1);
     const { userId, profileId } = pair!;

@@ -1,4 +1,5 @@
 import { type DynamicModule, Module } from '@nestjs/common';
+import { RouterModule } from '@nestjs/core';
 import { BaseClientModule, BaseHealthIndicator } from '@app/base-client';
 import { type AppConfig, ConfigModule } from '@app/config';
 import { HealthModule } from '@app/health';
@@ -8,6 +9,9 @@ import { ActiveProfilesModule } from './active-profiles/active-profiles.module.j
 import { DirectoryModule } from './directory/directory.module.js';
 import { SuggestedModule } from './suggested/suggested.module.js';
 import { TestdataModule } from './testdata/testdata.module.js';
+
+/** main's API, served under `/main` (where the ingress routes it); health and metrics stay at the root. */
+const API_MODULES = [DirectoryModule, ActiveProfilesModule, SuggestedModule, TestdataModule];
 
 /** main: the REST tier behind /main (users, profiles, live profiles of a user, test data). */
 @Module({})
@@ -22,10 +26,8 @@ export class AppModule {
           imports: [LockModule.forRoot(), BaseClientModule],
           indicators: [RedisHealthIndicator, BaseHealthIndicator],
         }),
-        DirectoryModule,
-        ActiveProfilesModule,
-        SuggestedModule,
-        TestdataModule,
+        ...API_MODULES,
+        RouterModule.register([{ path: 'main', children: API_MODULES }]),
       ],
     };
   }

@@ -2,7 +2,7 @@ import { Controller, Get } from '@nestjs/common';
 import { IdParam } from '@app/http';
 import { ActiveProfilesService, type Login } from './active-profiles.service.js';
 
-@Controller('main/login')
+@Controller('login')
 export class ActiveProfilesController {
   constructor(private readonly active: ActiveProfilesService) {}
 

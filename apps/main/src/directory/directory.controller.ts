@@ -9,7 +9,7 @@ import {
 } from '@app/base-client';
 
 /** Users and profiles, paged, straight from base (same query rules as base's own). */
-@Controller('main')
+@Controller()
 export class DirectoryController {
   constructor(private readonly base: BaseClient) {}
 

@@ -1,7 +1,7 @@
 import { Controller, Get } from '@nestjs/common';
 import { SuggestedService, type SuggestedUser } from './suggested.service.js';
 
-@Controller('main/suggested')
+@Controller('suggested')
 export class SuggestedController {
   constructor(private readonly suggestions: SuggestedService) {}
 
