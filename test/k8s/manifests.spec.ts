@@ -25,6 +25,7 @@ import {
   workload,
   workloads,
 } from './rendered-manifests.js';
+import { tsProjectGraph } from './ts-projects.js';
 
 const OVERLAYS = ['minikube', 'production'] as const;
 /** The three apps and the port each listens on (README: PORT defaults). */
@@ -1005,6 +1006,46 @@ describe('Dockerfile (checked without a container engine)', () => {
       if (!existsSync(path.join(ROOT, 'libs', lib, 'package.json'))) continue;
       assert.ok(lock.packages[`libs/${lib}`], `libs/${lib} is missing from package-lock.json`);
     }
+  });
+
+  it('compiles no test support for the image: libs/testing and the integration specs are outside its build graph', () => {
+    const image = tsProjectGraph(ROOT, tscProjects());
+    const npmTest = tsProjectGraph(ROOT, ['tsconfig.json']);
+    assert.ok(image.size >= 5 && image.has('apps/base/tsconfig.app.json'), 'the build graph walk found too little');
+    for (const [project, { files, references }] of image) {
+      assert.ok(npmTest.has(project), `${project} is built for the image but not by npm test`);
+      assert.ok(!project.startsWith('libs/testing/'), `${project} (test support) is in the image's build graph`);
+      for (const reference of references) {
+        assert.ok(!reference.startsWith('libs/testing/'), `${project} references ${reference} (test support)`);
+      }
+      for (const file of files) {
+        assert.doesNotMatch(
+          file,
+          /^libs\/testing\/|\.(integration|e2e)-spec\.ts$|integration-support\.ts$/,
+          `${project} compiles ${file}`,
+        );
+        assert.doesNotMatch(
+          readRepoFile(file),
+          /from\s+['"]@(app|nestjs)\/testing['"]/,
+          `${project} compiles ${file}, which imports test support`,
+        );
+      }
+    }
+  });
+
+  it('compiles every spec file of the repository in the npm test build, so none is silently left out', () => {
+    const compiled = new Set([...tsProjectGraph(ROOT, ['tsconfig.json']).values()].flatMap((p) => p.files));
+    const sources = (dir: string): string[] =>
+      readdirSync(path.join(ROOT, dir), { withFileTypes: true }).flatMap((entry) => {
+        const relative = `${dir}/${entry.name}`;
+        if (!entry.isDirectory()) return [relative];
+        return ['dist', 'node_modules'].includes(entry.name) ? [] : sources(relative);
+      });
+    const specs = ['apps', 'libs', 'test']
+      .flatMap(sources)
+      .filter((file) => /\.(spec|integration-spec|e2e-spec)\.ts$/.test(file));
+    assert.ok(specs.length >= 30, `found only ${specs.length} spec files`);
+    for (const spec of specs) assert.ok(compiled.has(spec), `${spec} is not compiled by the root tsc -b (npm test)`);
   });
 
   it('runs with production dependencies only: the compiled apps import nothing else', () => {
