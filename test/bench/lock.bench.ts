@@ -1,4 +1,4 @@
-// `npm run bench -- lock` — issue 6, figure e: lock acquire latency p50/p99 with 1 and with 3
+// `npm run bench -- lock` — figure e: lock acquire latency p50/p99 with 1 and with 3
 // Redis, and lock cycles (acquire + release) per second, calling libs/lock's `PairLock` directly
 // against private redis-servers.
 //

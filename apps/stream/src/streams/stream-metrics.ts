@@ -4,7 +4,7 @@ import { MetricsService } from '@app/metrics';
 
 export type RejectReason = 'bad_request' | 'not_found' | 'not_bound' | 'in_use' | 'unavailable' | 'full' | 'draining';
 
-/** The stream tier's Prometheus series (DESIGN §8). Gauges are read at scrape time, so they are exact. */
+/** The stream tier's Prometheus series (the HPA's among them). Gauges are read at scrape time, so they are exact. */
 @Injectable()
 export class StreamMetrics {
   readonly eventsSent: Counter;
