@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs kubescaler on minikube: starts the cluster (ingress + metrics-server addons), builds the
-# app image inside it, creates the admin token, applies k8s/overlays/minikube, waits for every
-# rollout and prints the URL and the HPAs. Safe to run again (rebuilds and restarts the apps).
+# app image inside it, creates the admin token and the user-token secret, applies
+# k8s/overlays/minikube, waits for every rollout and prints the URL and the HPAs. Safe to run again (rebuilds and restarts the apps).
 #
 # Environment: MINIKUBE_PROFILE (minikube), MINIKUBE_CPUS (4), MINIKUBE_MEMORY (8g),
 # MINIKUBE_DRIVER (minikube's default).
@@ -14,6 +14,7 @@ NAMESPACE="kubescaler"
 IMAGE="kubescaler:dev"
 OVERLAY="k8s/overlays/minikube"
 TOKEN_FILE="$OVERLAY/admin-token.env"
+AUTH_FILE="$OVERLAY/auth-secret.env"
 
 log() { printf '[minikube-up] %s\n' "$*"; }
 die() { printf '[minikube-up] %s\n' "$*" >&2; exit 1; }
@@ -50,6 +51,11 @@ if [[ ! -s "$TOKEN_FILE" ]]; then
   token="$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')"
   (umask 077 && printf 'ADMIN_TOKEN=%s\n' "$token" >"$TOKEN_FILE")
 fi
+if [[ ! -s "$AUTH_FILE" ]]; then
+  log "generating the user-token secret in $AUTH_FILE (git-ignored)"
+  secret="$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')"
+  (umask 077 && printf 'AUTH_JWT_SECRET=%s\n' "$secret" >"$AUTH_FILE")
+fi
 
 apps_existed="$(kube -n "$NAMESPACE" get deployment stream --ignore-not-found -o name)"
 
@@ -81,6 +87,7 @@ log "kubescaler is up:"
 log "  web client:  http://$ip/   (with the docker driver on macOS or Windows: run 'minikube tunnel' and use http://127.0.0.1/)"
 log "  REST:        http://$ip/main/users"
 log "  admin token: $(cut -d= -f2- "$TOKEN_FILE")"
+log "  sign in:     \"sign in as\" on the web client (development sign-in is on in minikube)"
 log "  Grafana:     kubectl --context $PROFILE -n $NAMESPACE port-forward svc/grafana 3000:3000  ->  http://localhost:3000/"
 log "  dashboard:   minikube -p $PROFILE dashboard"
 kube -n "$NAMESPACE" get hpa

@@ -13,6 +13,7 @@ import * as prettier from 'prettier';
 import { acquireRunLock } from './infra/run-lock.mjs';
 import { provideInfra } from './lib/infra.mjs';
 import { build, ensureDependencies, log, ROOT } from './lib/project.mjs';
+import { authSecret } from './lib/secrets.mjs';
 import { Stack } from './lib/stack.mjs';
 
 /** The standard set, figures a–g in the order of the results table. */
@@ -41,6 +42,8 @@ try {
 
   if (!process.env.CASSANDRA_CONTACT_POINTS) stack.push('run lock', acquireRunLock(ROOT, 'bench'));
   const env = { ...process.env, ...(await provideInfra(stack, { name: 'bench', fresh: true })) };
+  // The apps verify users' tokens with it; the load generator mints one per stream from it.
+  env.AUTH_JWT_SECRET = authSecret().value;
   const date = started.toISOString().slice(0, 10);
   const outDir = path.resolve(process.env.BENCH_OUT_DIR ?? path.join(ROOT, 'bench/results'));
   const stem = wanted.length ? `${date}-${wanted.join('+')}` : date;

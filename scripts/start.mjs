@@ -1,13 +1,14 @@
 // `npm start`: installs what is missing, builds, starts Cassandra and Redis (unless
 // CASSANDRA_CONTACT_POINTS / REDIS_URL name existing ones), then base, main, STREAM_REPLICAS
 // stream instances and the gateway, creates demo data on an empty database, and prints the web
-// client URL. Ctrl-C stops everything it started.
-import { randomBytes } from 'node:crypto';
+// client URL. Users' tokens are signed with AUTH_JWT_SECRET (generated unless set) and development
+// sign-in is on (AUTH_DEV_LOGIN=true unless set). Ctrl-C stops everything it started.
 import { startGateway } from './gateway.mjs';
 import { acquireRunLock } from './infra/run-lock.mjs';
 import { startAppProcess } from './lib/apps.mjs';
 import { provideInfra } from './lib/infra.mjs';
 import { build, ensureDependencies, log, ROOT } from './lib/project.mjs';
+import { authSecret, envOrGenerated } from './lib/secrets.mjs';
 import { Stack } from './lib/stack.mjs';
 
 const stack = new Stack();
@@ -38,10 +39,15 @@ try {
     storagePort: num('CASSANDRA_STORAGE_PORT', 7000),
     redisPort: num('REDIS_PORT', 6379),
   });
-  const adminToken = process.env.ADMIN_TOKEN || randomBytes(24).toString('base64url');
+  const admin = envOrGenerated('ADMIN_TOKEN', 24);
+  const adminToken = admin.value;
+  const secret = authSecret();
   const env = {
     ...infraEnv,
     ADMIN_TOKEN: adminToken,
+    AUTH_JWT_SECRET: secret.value,
+    // The local system is for development: "sign in as" any user from the landing page.
+    AUTH_DEV_LOGIN: process.env.AUTH_DEV_LOGIN ?? 'true',
     BASE_URL: process.env.BASE_URL ?? `http://127.0.0.1:${ports.base}`,
   };
   const onExit = (label) => (code, signal) => {
@@ -71,7 +77,9 @@ try {
   main         ${mainUrl}
   base         ${baseUrl}   (internal)
   stream       ${streamUrls.join(', ')}
-  admin token  ${adminToken}${process.env.ADMIN_TOKEN ? ' (from ADMIN_TOKEN)' : ' (generated for this run)'}
+  admin token  ${adminToken}${admin.generated ? ' (generated for this run)' : ' (from ADMIN_TOKEN)'}
+  token secret ${secret.value}${secret.generated ? ' (AUTH_JWT_SECRET, generated for this run)' : ' (from AUTH_JWT_SECRET)'}
+  sign in      ${env.AUTH_DEV_LOGIN === 'true' ? '"sign in as" on the web client (development sign-in)' : 'with a user token (development sign-in is off)'}
 ${demo}
   Ctrl-C stops everything.
 `);

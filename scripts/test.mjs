@@ -7,6 +7,7 @@ import { ensureDebianCommand } from './infra/apt.mjs';
 import { acquireRunLock } from './infra/run-lock.mjs';
 import { provideInfra } from './lib/infra.mjs';
 import { build, ensureDependencies, lint, log, ROOT, specFiles } from './lib/project.mjs';
+import { authSecret } from './lib/secrets.mjs';
 import { Stack } from './lib/stack.mjs';
 
 const started = Date.now();
@@ -34,7 +35,8 @@ try {
   const runner = spawn(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=240000', ...files], {
     cwd: ROOT,
     stdio: 'inherit',
-    env: { ...process.env, ...infraEnv, NODE_ENV: 'test' },
+    // Every app a test starts inherits the run's user-token secret; the helpers mint tokens with it.
+    env: { ...process.env, ...infraEnv, AUTH_JWT_SECRET: authSecret().value, NODE_ENV: 'test' },
   });
   exitCode = await new Promise((resolve) => runner.once('exit', (code) => resolve(code ?? 1)));
 } catch (error) {

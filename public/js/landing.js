@@ -1,10 +1,48 @@
 import { el, getJson } from './api.js';
+import { auth, ensureSignedInAs, ready, renderSession, signInButton } from './auth.js';
 
 const $ = (id) => document.getElementById(id);
 const PAGE = 20;
 
+/** A link to a pair's stream page; with development sign-in, following it signs in as that user first. */
 function streamLink(userId, profileId, text) {
-  return el('a', text, { href: `/index/${userId}/${profileId}`, 'data-user': userId, 'data-profile': profileId });
+  const link = el('a', text, { href: `/index/${userId}/${profileId}`, 'data-user': userId, 'data-profile': profileId });
+  link.onclick = async (event) => {
+    if (!auth.devLogin || auth.me?.userId === userId) return;
+    event.preventDefault();
+    // Whatever sign-in says, the stream page shows the outcome (live, or why it was refused).
+    await ensureSignedInAs(userId).catch(() => false);
+    location.href = link.href;
+  };
+  return link;
+}
+
+/** The signed-in user's own profiles, each a link to its stream, marked when live now. */
+async function showMe() {
+  renderSession($('session'), showMe);
+  const target = $('my-profiles');
+  target.replaceChildren();
+  if (!auth.me) return;
+  const live = await getJson(`/main/login/${auth.me.userId}`).then(
+    (login) => new Map(login.activeProfiles.map((active) => [active.profileId, active])),
+    () => new Map(),
+  );
+  if (auth.me.profiles.length === 0) {
+    target.append(el('p', 'You are not bound to any profile.', { class: 'muted' }));
+    return;
+  }
+  const table = el('table', undefined, { id: 'my-profiles-table' });
+  table.append(el('tr'));
+  table.rows[0].append(el('th', 'your profile'), el('th', 'live now'));
+  for (const profile of auth.me.profiles) {
+    const row = el('tr');
+    const cell = el('td');
+    cell.append(streamLink(auth.me.userId, profile.id, profile.name));
+    const active = live.get(profile.id);
+    row.append(cell, el('td', active ? `on ${active.pod} since ${new Date(active.since).toLocaleTimeString()}` : '–'));
+    table.append(row);
+  }
+  target.append(table);
 }
 
 /** A paged table over a `/main/...` list endpoint with opaque `nextPage` tokens. */
@@ -35,6 +73,8 @@ async function showLogin(userId) {
   target.className = 'muted';
   target.textContent = 'loading…';
   try {
+    // A user's live profiles are theirs to see: with development sign-in, become that user first.
+    if (await ensureSignedInAs(userId.trim()).catch(() => false)) await showMe();
     const login = await getJson(`/main/login/${encodeURIComponent(userId.trim())}`);
     if (login.activeProfiles.length === 0) {
       target.textContent = 'No live profiles for this user right now.';
@@ -57,6 +97,9 @@ async function showLogin(userId) {
     target.textContent = error.message;
   }
 }
+
+await ready;
+await showMe().catch((error) => ($('session').textContent = `could not load: ${error.message}`));
 
 $('login-form').addEventListener('submit', (event) => {
   event.preventDefault();
@@ -84,7 +127,9 @@ pagedTable('users', '/main/users', (user) => {
     showLogin(user.id);
   };
   name.append(pick);
-  row.append(name, el('td', user.id, { class: 'mono' }));
+  const action = el('td');
+  if (auth.devLogin) action.append(signInButton(user.id, showMe));
+  row.append(name, el('td', user.id, { class: 'mono' }), action);
   return row;
 });
 

@@ -1,4 +1,5 @@
 import { el } from './api.js';
+import { auth, ready, renderSession, signInAs } from './auth.js';
 import { SseParser } from './sse-parser.js';
 
 const [, , userId, profileId] = location.pathname.split('/');
@@ -8,8 +9,14 @@ $('profile-id').textContent = profileId;
 
 const RECENT_ROWS = 20;
 const MAX_BACKOFF_MS = 15_000;
-/** Refusals that retrying cannot fix. */
-const FINAL = { 400: 'refused: bad id', 403: 'refused: not bound', 404: 'refused: unknown user or profile' };
+/** Refusals that retrying cannot fix, by status and code. */
+const FINAL = {
+  400: 'refused: bad id',
+  401: 'refused: sign in first',
+  403: 'refused: not bound',
+  '403 FORBIDDEN': "refused: another user's stream",
+  404: 'refused: unknown user or profile',
+};
 
 const stats = { received: 0, dropped: 0, lastSeq: undefined, bytes: [] };
 let attempt = 0;
@@ -76,7 +83,11 @@ async function connect() {
   }
   if (!response.ok) {
     const body = await response.json().catch(() => ({}));
-    if (FINAL[response.status]) return setState('refused', FINAL[response.status], body.message ?? '');
+    if ((response.status === 401 || response.status === 403) && (await authorize(response.status))) {
+      return connect();
+    }
+    const final = FINAL[`${response.status} ${body.code}`] ?? FINAL[response.status];
+    if (final) return setState('refused', final, body.message ?? '');
     if (response.status === 409) return retry('refused', 'in use elsewhere', body.message ?? '');
     return retry('unavailable', 'unavailable', body.message ?? `HTTP ${response.status}`);
   }
@@ -108,6 +119,34 @@ async function connect() {
   if (ending === 'reconnect') return retry('reconnecting', 'reconnecting', 'the pod is shutting down');
   return retry('reconnecting', 'reconnecting', 'stream ended');
 }
+
+/**
+ * A refused token. With development sign-in, a browser that is signed in as nobody becomes this
+ * page's user at once (the landing page's links are then one click); one signed in as someone
+ * else is refused, and offered to switch. Resolves true when it is worth connecting again.
+ */
+async function authorize(status) {
+  await ready;
+  if (!auth.devLogin) return false;
+  if (status === 401 && !auth.me && !authorize.tried) {
+    authorize.tried = true;
+    await signInAs(userId).catch(() => undefined);
+    renderSession($('session'));
+    return auth.me?.userId === userId;
+  }
+  const button = el('button', 'sign in as this user', { id: 'switch-user', type: 'button' });
+  button.onclick = async () => {
+    button.remove();
+    await signInAs(userId);
+    renderSession($('session'));
+    attempt = 0;
+    connect();
+  };
+  $('auth-action').replaceChildren(button);
+  return false;
+}
+
+ready.then(() => renderSession($('session')));
 
 // Leaving the page closes the stream at once, which frees the pair for another tab.
 addEventListener('pagehide', () => controller?.abort());

@@ -2,6 +2,7 @@ import { Controller, Get, type MessageEvent, Req, Sse } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { randomBytes } from 'node:crypto';
 import { concat, finalize, interval, map, merge, Observable, of, takeUntil } from 'rxjs';
+import { Authenticator } from '@app/auth';
 import { BaseClient } from '@app/base-client';
 import { type AppConfig, InjectConfig } from '@app/config';
 import { AppError } from '@app/errors';
@@ -12,8 +13,8 @@ import { PairLock } from '@app/lock';
  * The benchmark baseline: what a Nest user writes first for this stream — `@Sse()` returning an
  * RxJS `interval` mapped to `MessageEvent`s, with Nest queueing the events (no drop policy).
  *
- * To keep the comparison about the streaming path, admission is the same as ours: the binding is
- * checked through base, the same `PairLock` (Redlock, fencing token, launched record, renewal) is
+ * To keep the comparison about the streaming path, admission is the same as ours: the user's
+ * token is verified by the same `Authenticator`, the binding is checked through base, the same `PairLock` (Redlock, fencing token, launched record, renewal) is
  * taken before the first byte, and released when the client leaves. The events carry the same
  * `{host, seq, timestamp, payload}` at the same rate and size, from a pool of pre-generated
  * payloads as ours (so neither side pays per-event crypto).
@@ -26,6 +27,7 @@ export class BaselineController {
   constructor(
     @InjectConfig() private readonly config: AppConfig,
     private readonly base: BaseClient,
+    private readonly auth: Authenticator,
     private readonly lock: PairLock,
   ) {
     const bytes = config.stream.eventBytes;
@@ -53,6 +55,7 @@ export class BaselineController {
     @IdParam('profileId') profileId: string,
     @Req() request: FastifyRequest,
   ): Promise<Observable<MessageEvent>> {
+    this.auth.requireUser(await this.auth.authenticate(request), userId);
     try {
       await this.base.assertBound(userId, profileId);
     } catch (error) {

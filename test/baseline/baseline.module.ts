@@ -1,4 +1,5 @@
 import { type DynamicModule, Module } from '@nestjs/common';
+import { AuthModule } from '@app/auth';
 import { BaseClientModule } from '@app/base-client';
 import { type AppConfig, ConfigModule } from '@app/config';
 import { LockModule } from '@app/lock';
@@ -10,7 +11,7 @@ export class BaselineModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: BaselineModule,
-      imports: [ConfigModule.forRoot(config), LockModule.forRoot(), BaseClientModule],
+      imports: [ConfigModule.forRoot(config), AuthModule, LockModule.forRoot(), BaseClientModule],
       controllers: [BaselineController],
     };
   }

@@ -4,7 +4,9 @@
 //
 // Baseline: a plain Nest route (`GET /ping` of the baseline app, Fastify adapter, JSON answer) at
 // the same rate — the framework's own cost, so the ratio shows what the REST work itself adds.
+// Each login carries its user's own token (HS256, minted before the run), as a client's would.
 import { Agent, request } from 'undici';
+import { mintUserToken } from '@app/testing';
 import { Histogram, type Percentiles } from '../load/histogram.js';
 import {
   Figure,
@@ -63,8 +65,9 @@ async function steadyRate(rate: number, seconds: number, call: (i: number) => Pr
   return { latency: latency.summary(), sent, errors, achievedPerSecond: sent / ((performance.now() - started) / 1000) };
 }
 
-async function get(url: string, expect: (body: any) => boolean): Promise<boolean> {
-  const response = await request(url, { dispatcher: agent });
+async function get(url: string, expect: (body: any) => boolean, token?: string): Promise<boolean> {
+  const headers = token ? { authorization: `Bearer ${token}` } : {};
+  const response = await request(url, { dispatcher: agent, headers });
   const body = await response.body.json();
   return response.statusCode === 200 && expect(body);
 }
@@ -72,6 +75,10 @@ async function get(url: string, expect: (body: any) => boolean): Promise<boolean
 const figure = new Figure('g', 'rest', '/main/login and base GET /users/:id/profiles at a steady rate');
 const system = await startSystem(LIVE_STREAMS * 2);
 const users = system.pairs.map((pair) => pair.userId);
+const tokens = new Map<string, string>();
+for (const userId of users.slice(0, LIVE_STREAMS * 2)) tokens.set(userId, await mintUserToken(userId));
+const login = (userId: string, expect: (body: any) => boolean) =>
+  get(`${system.main.url}/main/login/${userId}`, expect, tokens.get(userId));
 // A stream process on main's Redis, so logins find launched records.
 const stream = await startServer('ours', system.base, { REDIS_URL: process.env.REDIS_URL! });
 const baseline = await startServer('baseline', system.base, {});
@@ -88,8 +95,7 @@ try {
     // Users 0…2×LIVE_STREAMS−1 in turn: half of them have their profile live right now.
     [
       'main GET /main/login/:userId',
-      (i) =>
-        get(`${system.main.url}/main/login/${users[i % (LIVE_STREAMS * 2)]}`, (b) => Array.isArray(b.activeProfiles)),
+      (i) => login(users[i % (LIVE_STREAMS * 2)]!, (b) => Array.isArray(b.activeProfiles)),
     ],
     ['baseline GET /ping', () => get(`${baseline.url}/ping`, (b) => typeof b.at === 'number')],
   ];
@@ -102,7 +108,7 @@ try {
         `p90 ${measured.latency.p90} ms, p99 ${measured.latency.p99} ms, max ${measured.latency.max} ms, errors ${measured.errors}`,
     );
   }
-  const activeSeen = await get(`${system.main.url}/main/login/${users[0]}`, (b) => b.activeProfiles.length === 1);
+  const activeSeen = await login(users[0]!, (b) => b.activeProfiles.length === 1);
   figure.details.loginSeesLiveProfile = activeSeen;
 } finally {
   await live.stop();

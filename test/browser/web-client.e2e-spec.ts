@@ -98,6 +98,53 @@ describe('web client in Chromium', () => {
     await page.close();
   });
 
+  it("signs in as a user on the landing page and streams; a second user is refused the first one's page", async () => {
+    const [a, b] = (await createPairs(system.base.url, 2)) as [
+      { userId: string; profileId: string },
+      { userId: string; profileId: string },
+    ];
+    const first = await browser.newPage({ viewport: { width: 1300, height: 900 } });
+    await first.goto(`${system.gateway.url}/`);
+    await first.waitForSelector('#not-signed-in', { timeout: 10_000 });
+    await first.click(`button[data-sign-in="${a.userId}"]`);
+    await first.waitForSelector(`#signed-in-as[data-user="${a.userId}"]`, { timeout: 10_000 });
+    const session = (await first.context().cookies()).find((cookie) => cookie.name === 'kubescaler_session');
+    assert.ok(session, 'the session cookie is set');
+    assert.equal(session.httpOnly, true);
+    assert.equal(session.sameSite, 'Lax');
+    assert.equal(session.path, '/');
+    assert.ok(!(await first.evaluate(() => document.cookie)).includes('kubescaler_session'), 'scripts cannot read it');
+    // The signed-in user's own profiles, each one click from its stream.
+    await first.click(`#my-profiles-table a[data-profile="${a.profileId}"]`);
+    await first.waitForSelector('#state[data-state="live"]', { timeout: 10_000 });
+    assert.match((await first.locator('#session').textContent()) ?? '', /signed in as user 0/);
+    await first.screenshot({ path: join(ARTIFACTS, 'signed-in-stream.png'), fullPage: true });
+
+    const second = await browser.newPage({ viewport: { width: 1300, height: 900 } });
+    await second.goto(`${system.gateway.url}/`);
+    await second.click(`button[data-sign-in="${b.userId}"]`);
+    await second.waitForSelector(`#signed-in-as[data-user="${b.userId}"]`, { timeout: 10_000 });
+    await second.goto(`${system.gateway.url}/index/${a.userId}/${a.profileId}`);
+    await second.waitForFunction(
+      () => document.querySelector('#state')?.textContent === "refused: another user's stream",
+      undefined,
+      { timeout: 10_000 },
+    );
+    await second.waitForTimeout(1500);
+    assert.equal(await state(second).textContent(), "refused: another user's stream", 'no retry after 403');
+    assert.equal(await second.locator('#switch-user').count(), 1, 'development sign-in offers to switch');
+    await second.screenshot({ path: join(ARTIFACTS, 'another-users-stream.png'), fullPage: true });
+
+    // The refusal cost the first user nothing: still live, still receiving.
+    const received = await counter(first, 'received');
+    await first.waitForFunction((n) => Number(document.querySelector('#received')?.textContent) > n, received, {
+      timeout: 5000,
+    });
+    assert.equal(await state(first).getAttribute('data-state'), 'live');
+    await second.close();
+    await first.close();
+  });
+
   it("lists users, profiles and suggestions on the landing page and shows a user's live profiles", async () => {
     const { userId, profileId } = pairs[0]!;
     const streamPage = await open(userId, profileId);

@@ -246,10 +246,10 @@ describe('base API on a real port', () => {
     it('require the admin token: 401 without, 403 with a wrong one', async () => {
       for (const path of ['/users', '/profiles']) {
         const missing = await call('DELETE', path);
-        assertError(missing, 401, 'UNAUTHORIZED');
+        assertError(missing, 401, 'UNAUTHENTICATED');
         assert.equal(missing.headers.get('www-authenticate'), 'Bearer');
         assertError(await call('DELETE', path, { headers: { authorization: 'Bearer wrong-token' } }), 403, 'FORBIDDEN');
-        assertError(await call('DELETE', path, { headers: { authorization: ADMIN_TOKEN } }), 401, 'UNAUTHORIZED');
+        assertError(await call('DELETE', path, { headers: { authorization: ADMIN_TOKEN } }), 401, 'UNAUTHENTICATED');
       }
       assert.ok((await countUsers()) > 0, 'nothing was dropped');
     });

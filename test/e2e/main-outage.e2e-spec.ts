@@ -5,6 +5,8 @@ import { createPairs } from '../support/system.js';
 
 /** A dependency outage is a 503 within 2 s — never a hang, never a 404. */
 const OUTAGE_ANSWER_MS = 2000;
+/** The user and profile lists are for the admin (this main runs without development sign-in). */
+const ADMIN_TOKEN = 'main-outage-admin-token-0123456789';
 
 describe('main while base or Redis is unreachable', () => {
   const { redisUrl } = testInfra();
@@ -19,6 +21,7 @@ describe('main while base or Redis is unreachable', () => {
     baseProxy = await TcpProxy.forAddress(new URL(base.url).host, 0).start();
     redisProxy = await TcpProxy.forAddress(new URL(redisUrl).host, 6379).start();
     main = await startApp('main', {
+      ADMIN_TOKEN,
       BASE_URL: `http://${baseProxy.address}`,
       REDIS_URL: `redis://${redisProxy.address}`,
       REDIS_LOCK_URLS: '',
@@ -34,7 +37,10 @@ describe('main while base or Redis is unreachable', () => {
   });
 
   const assertOutage = async (path: string, dependency: string) => {
-    const res = await request(main.url, 'GET', path);
+    const headers: Record<string, string> = path.startsWith('/main/login/')
+      ? {}
+      : { authorization: `Bearer ${ADMIN_TOKEN}` };
+    const res = await request(main.url, 'GET', path, { headers });
     assert.equal(res.status, 503, `${path} → ${res.status} ${JSON.stringify(res.body)}`);
     assert.equal(res.body.code, 'DEPENDENCY_UNAVAILABLE');
     assert.equal(res.body.details.dependency, dependency);

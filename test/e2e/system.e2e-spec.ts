@@ -1,13 +1,17 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { eventually, request, testInfra } from '@app/testing';
+import { eventually, mintUserToken, request, testInfra } from '@app/testing';
 import { ADMIN_TOKEN, createPairs, startSystem, type System } from '../support/system.js';
 
-/** Opens an SSE stream through `url` and resolves once its `hello` event arrived. */
+/** Opens an SSE stream through `url` with its user's token and resolves once its `hello` event arrived. */
 async function openStream(url: string): Promise<{ hello: { pod: string; fencingToken: number }; close(): void }> {
   const controller = new AbortController();
-  const response = await fetch(url, { signal: controller.signal });
+  const userId = new URL(url).pathname.split('/')[2]!;
+  const response = await fetch(url, {
+    signal: controller.signal,
+    headers: { authorization: `Bearer ${await mintUserToken(userId)}` },
+  });
   if (response.status !== 200) assert.fail(`stream refused: ${response.status} ${await response.text()}`);
   const reader = response.body!.getReader();
   const decoder = new TextDecoder();
@@ -138,7 +142,8 @@ describe('the whole system through the gateway with two stream replicas', () => 
   });
 
   it('creates test data whose shared users are exactly the suggested ones, the same for the same seed', async () => {
-    assert.equal((await gw('DELETE', '/main/testdata', { headers: admin })).status, 204);
+    const dropped = await gw('DELETE', '/main/testdata', { headers: admin });
+    assert.equal(dropped.status, 204, JSON.stringify(dropped.body));
     const body = { profiles: 6, usersPerProfile: 3, sharedUsers: 2, seed: 1234 };
     const created = await gw('POST', '/main/testdata', { body, headers: admin });
     assert.equal(created.status, 201, JSON.stringify(created.body));

@@ -20,7 +20,9 @@ import {
   ROOT,
   runCommand,
   selects,
+  SECRET_FILES,
   THROWAWAY_ADMIN_TOKEN,
+  THROWAWAY_AUTH_SECRET,
   type Workload,
   workload,
   workloads,
@@ -32,6 +34,8 @@ const OVERLAYS = ['minikube', 'production'] as const;
 const APPS = { base: 3001, main: 3000, stream: 3002 } as const;
 type AppName = keyof typeof APPS;
 const APP_NAMES = Object.keys(APPS) as AppName[];
+/** The apps that verify users' tokens (base is internal and takes none). */
+const AUTHORIZING_APPS: readonly AppName[] = ['main', 'stream'];
 /** Workloads that run the kubescaler image: the apps and the migration Job. */
 const KUBESCALER_WORKLOADS = [...APP_NAMES, 'migrate'];
 /** stream exits within ~10 s of SIGTERM (reconnect events sent, locks released). */
@@ -449,13 +453,12 @@ describe('Kubernetes manifests (k8s/), rendered and validated offline', () => {
       const appModule = readRepoFile('apps/main/src/app.module.ts');
       assert.match(appModule, /RouterModule\.register\(\[\{ path: 'main', children: API_MODULES \}\]\)/);
       const apiModules = (/const API_MODULES = \[([^\]]*)\]/.exec(appModule)?.[1] ?? '').split(/,\s*/).filter(Boolean);
+      // A module declares controllers in its @Module() or in the DynamicModule its forRoot() returns.
       const withControllers = walkFiles('apps/main/src')
         .filter((f) => f.endsWith('.module.ts'))
-        .flatMap((f) =>
-          [...readRepoFile(f).matchAll(/@Module\(\{[^@]*?\bcontrollers:[^@]*?\}\)\s*export class (\w+)/g)].map(
-            (m) => m[1],
-          ),
-        );
+        .map(readRepoFile)
+        .filter((source) => /\bcontrollers:/.test(source))
+        .flatMap((source) => [...source.matchAll(/^export class (\w+)/gm)].map((m) => m[1]));
       assert.ok(withControllers.length > 0);
       assert.deepEqual(
         [...apiModules].sort(),
@@ -571,13 +574,16 @@ describe('Kubernetes manifests (k8s/), rendered and validated offline', () => {
           for (const key of [...Object.keys(data), ...(container.env ?? []).map((e: K8sObject) => e.name)]) {
             assert.ok(known.has(key), `${app}: ${key} is not a configuration variable`);
           }
+          const authSecret = env(container, 'AUTH_JWT_SECRET') ? THROWAWAY_AUTH_SECRET : undefined;
           const config = loadConfig(app, {
             ...data,
             PORT: env(container, 'PORT')?.value,
             POD_NAME: `${app}-0`,
             ADMIN_TOKEN: THROWAWAY_ADMIN_TOKEN,
+            AUTH_JWT_SECRET: authSecret,
           });
           assert.equal(config.http.port, APPS[app]);
+          assert.equal(config.auth.mode, 'jwt', `${app}: users' tokens are checked`);
         }
       }
     });
@@ -586,7 +592,7 @@ describe('Kubernetes manifests (k8s/), rendered and validated offline', () => {
       const expected = { minikube: 1, production: 3 };
       for (const overlay of each()) {
         const data = generated(overlay, 'ConfigMap', 'kubescaler-config').data;
-        const config = loadConfig('stream', data);
+        const config = loadConfig('stream', { ...data, AUTH_JWT_SECRET: THROWAWAY_AUTH_SECRET });
         assert.equal(config.redis.lockUrls.length, expected[overlay.name as keyof typeof expected]);
         assert.equal(config.redis.url, config.redis.lockUrls[0], 'REDIS_URL must be the first lock instance');
         const statefulSets = config.redis.lockUrls.map((url) => {
@@ -633,15 +639,58 @@ describe('Kubernetes manifests (k8s/), rendered and validated offline', () => {
       }
     });
 
-    it('keeps the generated admin-token.env files out of git', async () => {
+    it('takes AUTH_JWT_SECRET for main and stream from the generated Secret kubescaler-auth, never a literal', () => {
+      for (const overlay of each()) {
+        const secret = generated(overlay, 'Secret', 'kubescaler-auth');
+        assert.deepEqual(Object.keys(secret.data), ['AUTH_JWT_SECRET']);
+        assert.equal(Buffer.from(secret.data.AUTH_JWT_SECRET, 'base64').toString(), THROWAWAY_AUTH_SECRET);
+        for (const app of APP_NAMES) {
+          const ref = env(mainContainer(workload(overlay, app)), 'AUTH_JWT_SECRET')?.valueFrom?.secretKeyRef;
+          if (!AUTHORIZING_APPS.includes(app)) {
+            assert.equal(ref, undefined, `${app} takes no users' tokens`);
+            continue;
+          }
+          // Optional, so an identity provider alone (AUTH_JWKS_URL) can replace it; the app fails closed without either.
+          assert.deepEqual(ref, { name: secret.metadata.name, key: 'AUTH_JWT_SECRET', optional: true }, app);
+        }
+        for (const cm of ofKind(overlay, 'ConfigMap')) {
+          assert.ok(!('AUTH_JWT_SECRET' in (cm.data ?? {})), `${cm.metadata.name} holds the secret`);
+        }
+      }
+    });
+
+    it('turns development sign-in on in minikube only, never in base or production', () => {
+      const devLogin = (overlay: RenderedOverlay) =>
+        loadConfig('main', {
+          ...generated(overlay, 'ConfigMap', 'kubescaler-config').data,
+          AUTH_JWT_SECRET: THROWAWAY_AUTH_SECRET,
+        }).auth.devLogin;
+      assert.equal(devLogin(rendered.minikube), true);
+      assert.equal(devLogin(rendered.production), false);
+      assert.doesNotMatch(readRepoFile('k8s/base/app-config.env'), /AUTH_DEV_LOGIN/);
+      assert.doesNotMatch(readRepoFile('k8s/overlays/production/kustomization.yaml'), /AUTH_DEV_LOGIN/);
+      for (const overlay of each()) {
+        for (const w of workloads(overlay)) {
+          for (const c of allContainers(w.podSpec)) {
+            assert.equal(env(c, 'AUTH_DEV_LOGIN'), undefined, `${c.name}: AUTH_DEV_LOGIN belongs in the ConfigMap`);
+            assert.equal(env(c, 'AUTH_MODE'), undefined, `${c.name}: AUTH_MODE belongs in the ConfigMap`);
+          }
+        }
+        assert.equal(generated(overlay, 'ConfigMap', 'kubescaler-config').data.AUTH_MODE, 'jwt', overlay.name);
+      }
+    });
+
+    it('keeps the generated secret files out of git', async () => {
       for (const overlay of OVERLAYS) {
-        const file = `k8s/overlays/${overlay}/admin-token.env`;
-        const ignored = await runCommand('git', ['check-ignore', '-q', '--no-index', file]);
-        assert.equal(ignored.code, 0, `${file} is not git-ignored`);
+        for (const name of SECRET_FILES) {
+          const file = `k8s/overlays/${overlay}/${name}`;
+          const ignored = await runCommand('git', ['check-ignore', '-q', '--no-index', file]);
+          assert.equal(ignored.code, 0, `${file} is not git-ignored`);
+        }
       }
       const tracked = await runCommand('git', ['ls-files', '--', 'k8s']);
       assert.equal(tracked.code, 0, tracked.stderr);
-      assert.doesNotMatch(tracked.stdout, /admin-token\.env/);
+      assert.doesNotMatch(tracked.stdout, /admin-token\.env|auth-secret\.env/);
     });
 
     it('pauses in preStop and allows enough grace to drain streams and release locks', () => {
@@ -945,6 +994,7 @@ describe('Dockerfile (checked without a container engine)', () => {
       'apps/base/dist/.tsbuildinfo',
       'test/e2e/base-api.e2e-spec.ts',
       'k8s/overlays/minikube/admin-token.env',
+      'k8s/overlays/minikube/auth-secret.env',
       'scripts/start.mjs',
     ]) {
       assert.ok(excluded(file), `${file} is in the build context`);
@@ -1129,6 +1179,8 @@ describe('minikube scripts', () => {
     assert.match(up, /image build -t "\$IMAGE"/);
     assert.match(up, /^OVERLAY="k8s\/overlays\/minikube"$/m);
     assert.match(up, /^TOKEN_FILE="\$OVERLAY\/admin-token\.env"$/m);
+    assert.match(up, /^AUTH_FILE="\$OVERLAY\/auth-secret\.env"$/m);
+    assert.match(up, /AUTH_JWT_SECRET=%s/);
     assert.match(up, /apply -k "\$OVERLAY"/);
     assert.match(up, /rollout status/);
     assert.match(up, /get hpa/);

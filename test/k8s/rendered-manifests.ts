@@ -76,9 +76,13 @@ export async function ensureTools(): Promise<ToolPaths> {
 
 /** The throwaway token written into the temporary copy's admin-token.env files. */
 export const THROWAWAY_ADMIN_TOKEN = 'throwaway-test-token-0123456789abcdef';
+/** The throwaway user-token secret written into the temporary copy's auth-secret.env files. */
+export const THROWAWAY_AUTH_SECRET = 'throwaway-user-token-secret-0123456789abcdef';
+/** The generated secret files the overlays read and git never holds. */
+export const SECRET_FILES = ['admin-token.env', 'auth-secret.env'] as const;
 
 /**
- * Renders each overlay from a temporary copy of k8s/ (with a throwaway admin-token.env, which
+ * Renders each overlay from a temporary copy of k8s/ (with throwaway secret files, which
  * the real tree never commits) and validates every object strictly for every Kubernetes version.
  */
 export async function renderOverlays(tools: ToolPaths, overlays: readonly string[]): Promise<RenderedOverlay[]> {
@@ -86,12 +90,13 @@ export async function renderOverlays(tools: ToolPaths, overlays: readonly string
   try {
     cpSync(path.join(ROOT, 'k8s'), path.join(work, 'k8s'), {
       recursive: true,
-      filter: (source) => path.basename(source) !== 'admin-token.env',
+      filter: (source) => !(SECRET_FILES as readonly string[]).includes(path.basename(source)),
     });
     return await Promise.all(
       overlays.map(async (name) => {
         const dir = path.join(work, 'k8s', 'overlays', name);
         writeFileSync(path.join(dir, 'admin-token.env'), `ADMIN_TOKEN=${THROWAWAY_ADMIN_TOKEN}\n`);
+        writeFileSync(path.join(dir, 'auth-secret.env'), `AUTH_JWT_SECRET=${THROWAWAY_AUTH_SECRET}\n`);
         const built = await runCommand(tools.kustomize, ['build', dir]);
         if (built.code !== 0) throw new Error(`kustomize build overlays/${name} failed:\n${built.stderr}`);
         const checked = await runCommand(

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
+import { mintUserToken, testAuthSecret } from '@app/testing';
 import { Histogram, type Percentiles, round } from './histogram.js';
 import { SseScanner } from './sse-scanner.js';
 
@@ -46,6 +47,11 @@ export interface LoadOptions {
   readonly expectedEventsPerSecond?: number;
   /** Called after every interval with that interval's figures. */
   readonly onInterval?: (sample: IntervalSample) => void;
+  /**
+   * Each stream sends `Authorization: Bearer <token>` for its pair's user, minted (HS256) from this
+   * secret before the run starts. Default: the `AUTH_JWT_SECRET` of the environment; `null`: no token.
+   */
+  readonly authSecret?: string | null;
 }
 
 /** One progress interval. Rates are per second over the interval. */
@@ -94,7 +100,7 @@ export interface KindResult extends KindCounters {
 export interface LoadResult {
   startedAt: string;
   durationSeconds: number;
-  options: Omit<LoadOptions, 'pairs' | 'onInterval'> & { pairs: number };
+  options: Omit<LoadOptions, 'pairs' | 'onInterval' | 'authSecret'> & { pairs: number; authorized: boolean };
   totals: {
     started: number;
     /** Got a `text/event-stream` answer. */
@@ -308,6 +314,10 @@ export class LoadGenerator {
   private finished: Promise<LoadResult> | undefined;
   private resolveDone: ((result: LoadResult) => void) | undefined;
   private stopping = false;
+  /** The `Authorization` header line of each pair's user (empty without a secret). */
+  private readonly authLines = new Map<string, string>();
+  private readonly authSecret: string | undefined;
+  private prepared: Promise<void> | undefined;
 
   constructor(private readonly options: LoadOptions) {
     validateOptions(options);
@@ -316,6 +326,7 @@ export class LoadGenerator {
       const host = url.hostname === 'localhost' ? '127.0.0.1' : url.hostname.replace(/^\[|\]$/g, '');
       return { host, port: Number(url.port || 80), hostHeader: url.host };
     });
+    this.authSecret = options.authSecret === null ? undefined : (options.authSecret ?? testAuthSecret());
     // Kinds interleave evenly and exactly: in every 100 consecutive streams each kind has its percentage.
     this.kindPattern = Array.from({ length: 100 }, (_, i) => {
       const slot = (i * 37) % 100;
@@ -323,10 +334,28 @@ export class LoadGenerator {
     });
   }
 
+  /** Mints every pair's user token once, so signing never competes with the handshakes it measures. */
+  private async mintTokens(): Promise<void> {
+    if (!this.authSecret) return;
+    for (const { userId } of this.options.pairs) {
+      if (this.authLines.has(userId)) continue;
+      const token = await mintUserToken(userId, { secret: this.authSecret, ttlSeconds: MAX_DURATION_SECONDS + 3600 });
+      this.authLines.set(userId, `Authorization: Bearer ${token}\r\n`);
+    }
+  }
+
   /** Runs to the end (or `stop()`) and resolves with the result. */
   run(): Promise<LoadResult> {
-    this.finished ??= new Promise<LoadResult>((resolve) => {
+    this.prepared ??= this.mintTokens();
+    this.finished ??= this.prepared.then(() => this.start());
+    return this.finished;
+  }
+
+  private start(): Promise<LoadResult> {
+    return new Promise<LoadResult>((resolve) => {
       this.resolveDone = resolve;
+      // stop() was called while the tokens were minted: end at once, having opened nothing.
+      if (this.stopping) return void this.finishNow();
       this.startedAtMs = performance.now();
       this.lastIntervalAt = this.startedAtMs;
       this.startedAtIso = new Date().toISOString();
@@ -345,7 +374,6 @@ export class LoadGenerator {
       if (this.options.mix.slow > 0) this.timers.push(setInterval(() => this.refillSlowReaders(), SLOW_TICK_MS));
       this.timers.push(setTimeout(() => void this.stop(), durationSeconds * 1000));
     });
-    return this.finished;
   }
 
   /** Ends the run now: stops opening, closes every stream, resolves `run()`. */
@@ -353,15 +381,19 @@ export class LoadGenerator {
     if (!this.finished) throw new Error('not running');
     if (!this.stopping) {
       this.stopping = true;
-      for (const timer of this.timers) clearInterval(timer);
-      this.tick();
-      const closing = this.streams.filter((stream) => stream.socket && stream.state !== State.Closed);
-      const closed = closing.map((stream) => new Promise<void>((done) => stream.socket!.once('close', () => done())));
-      for (const stream of closing) this.close(stream);
-      await Promise.all(closed);
-      this.resolveDone!(this.result());
+      if (this.resolveDone) await this.finishNow();
     }
     return this.finished;
+  }
+
+  private async finishNow(): Promise<void> {
+    for (const timer of this.timers) clearInterval(timer);
+    this.tick();
+    const closing = this.streams.filter((stream) => stream.socket && stream.state !== State.Closed);
+    const closed = closing.map((stream) => new Promise<void>((done) => stream.socket!.once('close', () => done())));
+    for (const stream of closing) this.close(stream);
+    await Promise.all(closed);
+    this.resolveDone!(this.result());
   }
 
   /** Counters so far, per kind (for a caller that measures a window of the run). */
@@ -528,7 +560,7 @@ export class LoadGenerator {
     socket.once('connect', () =>
       socket.write(
         `GET /stream/${pair.userId}/${pair.profileId} HTTP/1.1\r\nHost: ${target.hostHeader}\r\n` +
-          'Accept: text/event-stream\r\nCache-Control: no-cache\r\n\r\n',
+          `Accept: text/event-stream\r\nCache-Control: no-cache\r\n${this.authLines.get(pair.userId) ?? ''}\r\n`,
       ),
     );
     socket.on('error', (error: NodeJS.ErrnoException) => {
@@ -628,7 +660,7 @@ export class LoadGenerator {
 
   private result(): LoadResult {
     const cpu = process.cpuUsage(this.cpuStart);
-    const { pairs: _pairs, onInterval: _onInterval, ...options } = this.options;
+    const { pairs: _pairs, onInterval: _onInterval, authSecret: _authSecret, ...options } = this.options;
     const kinds = {} as Record<ReaderKind, KindResult>;
     const totals = {
       started: this.nextIndex,
@@ -680,7 +712,7 @@ export class LoadGenerator {
     return {
       startedAt: this.startedAtIso,
       durationSeconds: round((performance.now() - this.startedAtMs) / 1000),
-      options: { ...options, pairs: this.options.pairs.length },
+      options: { ...options, pairs: this.options.pairs.length, authorized: this.authSecret !== undefined },
       totals,
       ttfe: this.ttfe.summary(),
       kinds,

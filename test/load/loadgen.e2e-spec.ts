@@ -88,7 +88,7 @@ describe('load generator and bench script (smoke)', () => {
         (line) => {
           // While the run holds its pairs, the same pairs opened again must be refused with 409.
           if (line.startsWith('[') && !refusal) {
-            refusal = readPairs(main.url, '/main', 5).then((pairs) =>
+            refusal = readPairs(main.url, '/main', 5, ADMIN_TOKEN).then((pairs) =>
               new LoadGenerator({
                 targets: [stream.url],
                 pairs,

@@ -25,7 +25,9 @@ Where
   --main URL               main or the gateway: pairs from GET /main/profiles   [first target]
   --base URL               read pairs from base (GET /profiles) instead of main
   --create-testdata        first create enough pairs with POST /main/testdata (admin)
-  --admin-token TOKEN      for --create-testdata                         [$ADMIN_TOKEN]
+  --admin-token TOKEN      for --create-testdata and reading pairs from main [$ADMIN_TOKEN]
+  --auth-secret SECRET     mint each stream's user token (HS256) with it   [$AUTH_JWT_SECRET]
+  --no-auth                send no token (every stream is then refused with 401)
   --users-per-profile K    shape of the created test data                          [20]
 
 How many and how fast
@@ -87,6 +89,8 @@ async function main(): Promise<void> {
       base: { type: 'string' },
       'create-testdata': { type: 'boolean' },
       'admin-token': { type: 'string' },
+      'auth-secret': { type: 'string' },
+      'no-auth': { type: 'boolean' },
       'users-per-profile': { type: 'string' },
       streams: { type: 'string', short: 'n' },
       ramp: { type: 'string' },
@@ -151,9 +155,14 @@ async function main(): Promise<void> {
     );
   }
 
+  const authSecret = values['no-auth'] ? null : (values['auth-secret'] ?? process.env.AUTH_JWT_SECRET);
+  if (authSecret === undefined) {
+    fail('streams need a user token: pass --auth-secret (npm start prints it) or AUTH_JWT_SECRET, or --no-auth');
+  }
+  const adminToken = values['admin-token'] ?? process.env.ADMIN_TOKEN;
   const mainOrigin = (values.main ?? targets[0]!).replace(/\/+$/, '');
   if (values['create-testdata']) {
-    const token = values['admin-token'] ?? process.env.ADMIN_TOKEN;
+    const token = adminToken;
     if (!token) fail('--create-testdata needs --admin-token or ADMIN_TOKEN');
     const upp = number(values['users-per-profile'], 'users-per-profile', 20);
     console.log(`creating ${streams} pairs through ${mainOrigin}/main/testdata (${upp} users per profile)…`);
@@ -165,12 +174,12 @@ async function main(): Promise<void> {
   const wanted = Number.isFinite(holdSeconds) ? MAX_STREAMS : streams;
   const pairs: Pair[] = values.base
     ? await readPairs(values.base.replace(/\/+$/, ''), '', wanted)
-    : await readPairs(mainOrigin, '/main', wanted);
+    : await readPairs(mainOrigin, '/main', wanted, adminToken);
   console.log(
     `${pairs.length} bound pairs from ${values.base ?? mainOrigin}; opening ${streams} streams on ${targets.join(', ')}`,
   );
 
-  const generator = new LoadGenerator({ ...options, pairs });
+  const generator = new LoadGenerator({ ...options, pairs, authSecret });
   const done = generator.run();
   const interrupt = () => void generator.stop();
   process.once('SIGINT', interrupt);

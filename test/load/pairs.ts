@@ -17,14 +17,21 @@ async function getJson<T>(url: string, init?: RequestInit): Promise<T> {
 /**
  * Every bound (user, profile) pair, read page by page from `GET <origin><prefix>/profiles`:
  * main (`prefix` `/main`, directly or through the gateway) or base (`prefix` ''). Pairs are
- * ordered profile by profile; at most `limit` are returned.
+ * ordered profile by profile; at most `limit` are returned. main lists every pair only for the
+ * admin token (or with development sign-in on): pass `adminToken` where that is off.
  */
-export async function readPairs(origin: string, prefix: '/main' | '', limit = Infinity): Promise<Pair[]> {
+export async function readPairs(
+  origin: string,
+  prefix: '/main' | '',
+  limit = Infinity,
+  adminToken?: string,
+): Promise<Pair[]> {
   const pairs: Pair[] = [];
+  const headers: Record<string, string> = adminToken ? { authorization: `Bearer ${adminToken}` } : {};
   let page: string | undefined;
   do {
     const query = new URLSearchParams({ limit: '1000', ...(page ? { page } : {}) });
-    const batch = await getJson<ProfilePage>(`${origin}${prefix}/profiles?${query}`);
+    const batch = await getJson<ProfilePage>(`${origin}${prefix}/profiles?${query}`, { headers });
     for (const profile of batch.items) {
       for (const userId of profile.userIds) {
         pairs.push({ userId, profileId: profile.id });

@@ -1,4 +1,5 @@
 import { connect, type Socket } from 'node:net';
+import { type AuthOption, withAuth } from '@app/testing';
 
 /** One dispatched SSE event. `event` is `message` when the stream named none. */
 export interface SseEvent {
@@ -34,6 +35,12 @@ export interface SseClientOptions {
   keepMessageData?: boolean;
   /** Extra request headers. */
   headers?: Record<string, string>;
+  /**
+   * The credential sent. Default `'auto'`: a valid token for the path's user (from the test run's
+   * secret) as `Authorization: Bearer`; `'none'` for an anonymous request; or a token / another
+   * user / another transport (see `AuthOption`).
+   */
+  auth?: AuthOption;
 }
 
 const CRLF = Buffer.from('\r\n');
@@ -119,11 +126,16 @@ export class SseClient {
   ) {
     this.keepMessageData = options.keepMessageData ?? false;
     const { hostname, port } = new URL(url);
-    const request =
-      `GET ${path} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nAccept: text/event-stream\r\n` +
-      `Cache-Control: no-cache\r\n${Object.entries(options.headers ?? {})
-        .map(([name, value]) => `${name}: ${value}\r\n`)
-        .join('')}\r\n`;
+    // `path` stays as given (it names the stream in messages); a query token goes only on the wire.
+    const prepared = withAuth(path, options.headers ?? {}, options.auth).then(
+      (auth) =>
+        `GET ${auth.path} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nAccept: text/event-stream\r\n` +
+        `Cache-Control: no-cache\r\n${Object.entries({ ...options.headers, ...auth.headers })
+          .map(([name, value]) => `${name}: ${value}\r\n`)
+          .join('')}\r\n`,
+    );
+    // Awaited on connect; a connection that never opens must not leave the rejection unhandled.
+    prepared.catch(() => undefined);
     this.socket = connect({ host: hostname, port: Number(port) });
     this.socket.setNoDelay(true);
     this.closed = new Promise((resolve) =>
@@ -146,7 +158,16 @@ export class SseClient {
     });
     // An aborted handshake never has a response; keep its rejection from going unhandled.
     this.response.catch(() => undefined);
-    this.socket.once('connect', () => {
+    this.socket.once('connect', async () => {
+      let request: string;
+      try {
+        request = await prepared;
+      } catch (error) {
+        this.error = error as Error;
+        this.socket.destroy();
+        return;
+      }
+      if (this.socket.destroyed) return;
       if (abortAt === 'connected') {
         this.socket.destroy();
       } else if (abortAt === 'partial-request') {

@@ -130,7 +130,10 @@ export async function createBoundPairs(baseUrl: string, count: number, concurren
   return pairs;
 }
 
-/** Opens a stream and waits for its `hello`; fails with the refusal if it is not a stream. */
+/**
+ * Opens a stream and waits for its `hello`; fails with the refusal if it is not a stream. By
+ * default it sends a valid token for the pair's user (`options.auth` to choose another credential).
+ */
 export async function openStream(url: string, pair: Pair, options?: SseClientOptions): Promise<SseClient> {
   const client = await SseClient.open(url, streamPath(pair), options);
   if (!client.streaming) {
@@ -171,19 +174,23 @@ export async function expectRefusal(
   return body;
 }
 
-/** Opens `pair` expecting a refusal; returns the client (closed) and how long the answer took. */
+/**
+ * Opens `pair` expecting a refusal; returns the body, the response headers and how long the
+ * answer took. `options.auth` chooses the credential (default: the pair's user's own token).
+ */
 export async function refusedStream(
   url: string,
   pair: Pair,
   status: number,
   code: string,
-): Promise<{ body: { code: string; message: string }; elapsedMs: number }> {
+  options?: SseClientOptions,
+): Promise<{ body: { code: string; message: string }; headers: Record<string, string>; elapsedMs: number }> {
   const started = performance.now();
-  const client = await SseClient.open(url, streamPath(pair));
+  const client = await SseClient.open(url, streamPath(pair), options);
   const body = await expectRefusal(client, status, code);
   const elapsedMs = performance.now() - started;
   await client.close();
-  return { body, elapsedMs };
+  return { body, headers: client.headers, elapsedMs };
 }
 
 /** A Prometheus text exposition, parsed. */

@@ -25,10 +25,10 @@ export async function startGateway(mainUrl: string, streamUrls: string[]): Promi
 
 /**
  * base, main, `streams` stream replicas (pods `stream-1`…) and the gateway, as `npm start` runs
- * them, on a keyspace of their own.
+ * them (development sign-in on, the test run's `AUTH_JWT_SECRET`), on a keyspace of their own.
  */
 export async function startSystem(options: { streams: number; env?: Record<string, string> }): Promise<System> {
-  const env = { ADMIN_TOKEN, CASSANDRA_KEYSPACE: uniqueKeyspace('system'), ...options.env };
+  const env = { ADMIN_TOKEN, AUTH_DEV_LOGIN: 'true', CASSANDRA_KEYSPACE: uniqueKeyspace('system'), ...options.env };
   const base = await startApp('base', { ...env, POD_NAME: 'base' });
   const shared = { ...env, BASE_URL: base.url };
   const [main, ...streams] = await Promise.all([

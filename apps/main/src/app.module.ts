@@ -1,5 +1,6 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { RouterModule } from '@nestjs/core';
+import { AuthModule, AuthReadinessReport } from '@app/auth';
 import { BaseClientModule, BaseHealthIndicator } from '@app/base-client';
 import { type AppConfig, ConfigModule } from '@app/config';
 import { HealthModule } from '@app/health';
@@ -7,13 +8,14 @@ import { LockModule, RedisHealthIndicator } from '@app/lock';
 import { MetricsModule } from '@app/metrics';
 import { ActiveProfilesModule } from './active-profiles/active-profiles.module.js';
 import { DirectoryModule } from './directory/directory.module.js';
+import { SessionModule } from './session/session.module.js';
 import { SuggestedModule } from './suggested/suggested.module.js';
 import { TestdataModule } from './testdata/testdata.module.js';
 
 /** main's API, served under `/main` (where the ingress routes it); health and metrics stay at the root. */
-const API_MODULES = [DirectoryModule, ActiveProfilesModule, SuggestedModule, TestdataModule];
+const API_MODULES = [DirectoryModule, ActiveProfilesModule, SuggestedModule, TestdataModule, SessionModule];
 
-/** main: the REST tier behind /main (users, profiles, live profiles of a user, test data). */
+/** main: the REST tier behind /main (users, profiles, live profiles of a user, test data, sign-in). */
 @Module({})
 export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
@@ -23,10 +25,15 @@ export class AppModule {
         ConfigModule.forRoot(config),
         MetricsModule,
         HealthModule.forRoot({
-          imports: [LockModule.forRoot(), BaseClientModule],
+          imports: [LockModule.forRoot(), BaseClientModule, AuthModule],
           indicators: [RedisHealthIndicator, BaseHealthIndicator],
+          reports: [AuthReadinessReport],
         }),
-        ...API_MODULES,
+        DirectoryModule,
+        ActiveProfilesModule,
+        SuggestedModule,
+        TestdataModule,
+        SessionModule.forRoot(config),
         RouterModule.register([{ path: 'main', children: API_MODULES }]),
       ],
     };

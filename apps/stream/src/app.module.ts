@@ -1,4 +1,5 @@
 import { type DynamicModule, Module } from '@nestjs/common';
+import { AuthModule, AuthReadinessReport } from '@app/auth';
 import { BaseClientModule, BaseHealthIndicator } from '@app/base-client';
 import { type AppConfig, ConfigModule } from '@app/config';
 import { HealthModule } from '@app/health';
@@ -17,8 +18,9 @@ export class AppModule {
         ConfigModule.forRoot(config),
         MetricsModule,
         HealthModule.forRoot({
-          imports: [LockModule.forRoot(), BaseClientModule],
+          imports: [LockModule.forRoot(), BaseClientModule, AuthModule],
           indicators: [RedisHealthIndicator, BaseHealthIndicator],
+          reports: [AuthReadinessReport],
         }),
         StreamsModule,
         WebModule,

@@ -2,6 +2,24 @@ export type AppName = 'base' | 'main' | 'stream';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'log' | 'debug' | 'verbose';
 
+/** `jwt`: users' tokens are required; `open`: nothing is authorized (an explicit, logged choice). */
+export type AuthMode = 'jwt' | 'open';
+
+/** How users' tokens are verified and issued (main and stream). */
+export interface AuthConfig {
+  readonly mode: AuthMode;
+  /** HS256 key (at least 32 bytes); also signs development sessions. */
+  readonly jwtSecret: string | undefined;
+  /** JSON Web Key Set of an identity provider (RS256 / ES256 keys). */
+  readonly jwksUrl: string | undefined;
+  /** Required `iss` of every token, when set. */
+  readonly issuer: string | undefined;
+  /** Accepted `aud` values (a token must name one), when set. */
+  readonly audience: readonly string[] | undefined;
+  /** `POST /main/dev-login` exists: anyone may sign in as any existing user. Never in production. */
+  readonly devLogin: boolean;
+}
+
 /** The whole validated configuration of one app. Frozen; built once by `loadConfig`. */
 export interface AppConfig {
   readonly app: AppName;
@@ -10,6 +28,7 @@ export interface AppConfig {
   readonly http: { readonly host: string; readonly port: number };
   /** Undefined when no token is configured: admin endpoints then refuse every call. */
   readonly adminToken: string | undefined;
+  readonly auth: AuthConfig;
   readonly baseUrl: string;
   readonly cassandra: {
     readonly contactPoints: readonly string[];

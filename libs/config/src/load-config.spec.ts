@@ -2,9 +2,22 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConfigError, loadConfig } from './load-config.js';
 
+const SECRET = 'a-development-secret-of-32-bytes!';
+const AUTH = { AUTH_JWT_SECRET: SECRET };
+
+const problemsOf = (run: () => unknown): string[] => {
+  try {
+    run();
+  } catch (error) {
+    assert.ok(error instanceof ConfigError);
+    return [...error.problems];
+  }
+  assert.fail('expected a ConfigError');
+};
+
 describe(loadConfig.name, () => {
   it('applies the documented defaults and the per-app port', () => {
-    const sut = loadConfig('stream', { POD_NAME: 'pod-a' });
+    const sut = loadConfig('stream', { POD_NAME: 'pod-a', ...AUTH });
     assert.equal(sut.http.port, 3002);
     assert.equal(sut.podName, 'pod-a');
     assert.equal(sut.lock.ttlMs, 15_000);
@@ -16,11 +29,20 @@ describe(loadConfig.name, () => {
     assert.deepEqual(sut.redis.lockUrls, ['redis://127.0.0.1:6379']);
     assert.equal(sut.adminToken, undefined);
     assert.equal(loadConfig('base', {}).http.port, 3001);
-    assert.equal(loadConfig('main', {}).http.port, 3000);
+    assert.equal(loadConfig('main', AUTH).http.port, 3000);
+    assert.deepEqual(sut.auth, {
+      mode: 'jwt',
+      jwtSecret: SECRET,
+      jwksUrl: undefined,
+      issuer: undefined,
+      audience: undefined,
+      devLogin: false,
+    });
   });
 
   it('parses lists, numbers and trims the base URL', () => {
     const sut = loadConfig('main', {
+      ...AUTH,
       PORT: '4000',
       BASE_URL: 'http://base:3001/',
       CASSANDRA_CONTACT_POINTS: 'c1:9042, c2',
@@ -47,6 +69,7 @@ describe(loadConfig.name, () => {
     assert.throws(
       () =>
         loadConfig('stream', {
+          ...AUTH,
           PORT: 'eighty',
           REDIS_URL: 'http://nope',
           LOCK_TTL_MS: '-1',
@@ -64,6 +87,51 @@ describe(loadConfig.name, () => {
   });
 
   it('refuses a renewal interval longer than half the lock lease', () => {
-    assert.throws(() => loadConfig('stream', { LOCK_TTL_MS: '10000', LOCK_RENEW_MS: '6000' }), /LOCK_RENEW_MS/);
+    assert.throws(
+      () => loadConfig('stream', { ...AUTH, LOCK_TTL_MS: '10000', LOCK_RENEW_MS: '6000' }),
+      /LOCK_RENEW_MS/,
+    );
+  });
+
+  it("refuses to start main or stream with no way to verify users' tokens, unless AUTH_MODE=open", () => {
+    for (const app of ['main', 'stream'] as const) {
+      const [problem, ...more] = problemsOf(() => loadConfig(app, {}));
+      assert.match(problem!, /^AUTH_JWT_SECRET: set AUTH_JWT_SECRET and\/or AUTH_JWKS_URL .* or AUTH_MODE=open/);
+      assert.deepEqual(more, []);
+      assert.equal(loadConfig(app, { AUTH_MODE: 'open' }).auth.mode, 'open');
+      assert.equal(loadConfig(app, { AUTH_JWKS_URL: 'https://idp.example/jwks.json' }).auth.jwtSecret, undefined);
+    }
+    // base takes no users' tokens.
+    assert.equal(loadConfig('base', {}).auth.mode, 'jwt');
+  });
+
+  it('refuses a secret shorter than 32 bytes without echoing it', () => {
+    const problems = problemsOf(() => loadConfig('stream', { AUTH_JWT_SECRET: 'too-short-a-secret' }));
+    assert.deepEqual(problems, ['AUTH_JWT_SECRET: must be at least 32 bytes']);
+    // 32 bytes of UTF-8 is enough whatever the character count.
+    assert.ok(loadConfig('stream', { AUTH_JWT_SECRET: 'é'.repeat(16) }).auth.jwtSecret);
+  });
+
+  it('refuses development sign-in without a secret to sign sessions with', () => {
+    const problems = problemsOf(() =>
+      loadConfig('main', { AUTH_JWKS_URL: 'https://idp.example/jwks.json', AUTH_DEV_LOGIN: 'true' }),
+    );
+    assert.equal(problems.length, 1);
+    assert.match(problems[0]!, /^AUTH_DEV_LOGIN: .*AUTH_JWT_SECRET/);
+    assert.equal(loadConfig('main', { ...AUTH, AUTH_DEV_LOGIN: 'true' }).auth.devLogin, true);
+  });
+
+  it('parses the identity provider settings and names bad ones with the rest', () => {
+    const sut = loadConfig('stream', {
+      AUTH_JWKS_URL: 'https://idp.example/realms/k/protocol/openid-connect/certs',
+      AUTH_ISSUER: 'https://idp.example/realms/k',
+      AUTH_AUDIENCE: 'kubescaler, account',
+    });
+    assert.equal(sut.auth.issuer, 'https://idp.example/realms/k');
+    assert.deepEqual(sut.auth.audience, ['kubescaler', 'account']);
+    const names = problemsOf(() =>
+      loadConfig('stream', { PORT: 'x', AUTH_JWKS_URL: 'ftp://idp', AUTH_DEV_LOGIN: 'yes', AUTH_MODE: 'none' }),
+    ).map((p) => p.split(':')[0]);
+    assert.deepEqual(names.sort(), ['AUTH_DEV_LOGIN', 'AUTH_JWKS_URL', 'AUTH_MODE', 'PORT']);
   });
 });

@@ -4,6 +4,12 @@ import type { AppConfig, AppName } from './app-config.js';
 
 const DEFAULT_PORTS: Record<AppName, number> = { main: 3000, base: 3001, stream: 3002 };
 
+/** The apps that authorize users' requests; base is internal and takes no users' tokens. */
+const AUTHORIZING_APPS: ReadonlySet<AppName> = new Set(['main', 'stream']);
+
+/** HS256 keys shorter than this are refused (RFC 7518 §3.2: a key at least as long as the hash). */
+export const MIN_JWT_SECRET_BYTES = 32;
+
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const list = (item: z.ZodType<string, string>) =>
   z
@@ -51,6 +57,46 @@ const envSchema = z
     message: 'must be at most half of LOCK_TTL_MS, so a slow renewal still lands well inside the lease',
   });
 
+const boolean = z.enum(['true', 'false']).transform((value) => value === 'true');
+
+/** Users' tokens: validated apart from the rest, so its cross-checks run even when another variable is bad. */
+const authSchema = (app: AppName) =>
+  z
+    .object({
+      AUTH_MODE: z.enum(['jwt', 'open']).default('jwt'),
+      AUTH_JWT_SECRET: z
+        .string()
+        .refine((secret) => Buffer.byteLength(secret, 'utf8') >= MIN_JWT_SECRET_BYTES, {
+          message: `must be at least ${MIN_JWT_SECRET_BYTES} bytes`,
+        })
+        .optional(),
+      AUTH_JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
+      AUTH_ISSUER: z.string().min(1).optional(),
+      AUTH_AUDIENCE: list(z.string().min(1)).optional(),
+      AUTH_DEV_LOGIN: boolean.default(false),
+    })
+    .superRefine((env, ctx) => {
+      if (!AUTHORIZING_APPS.has(app)) return;
+      if (env.AUTH_MODE === 'jwt' && !env.AUTH_JWT_SECRET && !env.AUTH_JWKS_URL) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['AUTH_JWT_SECRET'],
+          message:
+            "set AUTH_JWT_SECRET and/or AUTH_JWKS_URL to verify users' tokens, or AUTH_MODE=open to authorize nothing",
+        });
+      }
+      if (env.AUTH_DEV_LOGIN && !env.AUTH_JWT_SECRET) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['AUTH_DEV_LOGIN'],
+          message: 'development sign-in signs its sessions with AUTH_JWT_SECRET, which is not set',
+        });
+      }
+    });
+
+/** Variables whose values never appear in an error message. */
+const SECRET_VARIABLES: ReadonlySet<string> = new Set(['ADMIN_TOKEN', 'AUTH_JWT_SECRET']);
+
 /** Thrown by `loadConfig`; its message names every bad variable. */
 export class ConfigError extends Error {
   constructor(readonly problems: readonly string[]) {
@@ -68,22 +114,34 @@ export function loadConfig(app: AppName, env: Readonly<Record<string, string | u
     Object.entries(env).filter(([, value]) => value !== undefined && value.trim() !== ''),
   );
   const parsed = envSchema.safeParse(present);
-  if (!parsed.success) {
+  const auth = authSchema(app).safeParse(present);
+  if (!parsed.success || !auth.success) {
+    const issues = [...(parsed.error?.issues ?? []), ...(auth.error?.issues ?? [])];
     throw new ConfigError(
-      parsed.error.issues.map((issue) => {
+      issues.map((issue) => {
         const name = String(issue.path[0] ?? 'environment');
-        const got = name in present ? ` (got ${JSON.stringify(present[name])})` : '';
+        // Never echo a secret back into a log.
+        const got = name in present && !SECRET_VARIABLES.has(name) ? ` (got ${JSON.stringify(present[name])})` : '';
         return `${name}: ${issue.message}${got}`;
       }),
     );
   }
   const e = parsed.data;
+  const a = auth.data;
   return deepFreeze({
     app,
     podName: e.POD_NAME ?? hostname(),
     logLevel: e.LOG_LEVEL,
     http: { host: e.HOST, port: e.PORT ?? DEFAULT_PORTS[app] },
     adminToken: e.ADMIN_TOKEN,
+    auth: {
+      mode: a.AUTH_MODE,
+      jwtSecret: a.AUTH_JWT_SECRET,
+      jwksUrl: a.AUTH_JWKS_URL,
+      issuer: a.AUTH_ISSUER,
+      audience: a.AUTH_AUDIENCE,
+      devLogin: a.AUTH_DEV_LOGIN,
+    },
     baseUrl: e.BASE_URL.replace(/\/+$/, ''),
     cassandra: {
       contactPoints: e.CASSANDRA_CONTACT_POINTS,

@@ -4,6 +4,8 @@ export interface AppErrorOptions {
   details?: unknown;
   /** Seconds for a `Retry-After` header (503s). */
   retryAfterSeconds?: number;
+  /** The `WWW-Authenticate` challenge of a 401 (default `Bearer`). */
+  challenge?: string;
   cause?: unknown;
 }
 
@@ -12,6 +14,7 @@ export class AppError extends Error {
   readonly status: number;
   readonly details: unknown;
   readonly retryAfterSeconds: number | undefined;
+  readonly challenge: string | undefined;
 
   constructor(
     readonly code: ErrorCode,
@@ -23,6 +26,7 @@ export class AppError extends Error {
     this.status = statusOf(code);
     this.details = options.details;
     this.retryAfterSeconds = options.retryAfterSeconds;
+    this.challenge = options.challenge;
   }
 
   toBody(): ErrorBody {

@@ -5,3 +5,11 @@ export interface HealthIndicator {
 }
 
 export const HEALTH_INDICATORS = Symbol('HEALTH_INDICATORS');
+
+/** A fact `/health/ready` reports beside its checks (e.g. that nothing is authorized); never fails readiness. */
+export interface ReadinessReport {
+  readonly name: string;
+  report(): unknown;
+}
+
+export const READINESS_REPORTS = Symbol('READINESS_REPORTS');

@@ -1,6 +1,11 @@
 import { Controller, Get, Inject } from '@nestjs/common';
 import { AppError } from '@app/errors';
-import { HEALTH_INDICATORS, type HealthIndicator } from './health-indicator.js';
+import {
+  HEALTH_INDICATORS,
+  type HealthIndicator,
+  READINESS_REPORTS,
+  type ReadinessReport,
+} from './health-indicator.js';
 import { Readiness } from './readiness.js';
 
 /** A readiness check that has not answered by then counts as down. */
@@ -12,6 +17,7 @@ type CheckState = 'up' | 'down';
 export class HealthController {
   constructor(
     @Inject(HEALTH_INDICATORS) private readonly indicators: readonly HealthIndicator[],
+    @Inject(READINESS_REPORTS) private readonly reports: readonly ReadinessReport[],
     private readonly readiness: Readiness,
   ) {}
 
@@ -22,7 +28,7 @@ export class HealthController {
   }
 
   @Get('ready')
-  async ready(): Promise<{ status: 'ok'; checks: Record<string, CheckState> }> {
+  async ready(): Promise<{ status: 'ok'; checks: Record<string, CheckState>; [report: string]: unknown }> {
     if (this.readiness.draining) {
       throw new AppError('DRAINING', 'Shutting down: not accepting new work', { retryAfterSeconds: 1 });
     }
@@ -36,7 +42,7 @@ export class HealthController {
         retryAfterSeconds: 1,
       });
     }
-    return { status: 'ok', checks };
+    return { ...Object.fromEntries(this.reports.map((r) => [r.name, r.report()])), status: 'ok', checks };
   }
 }
 

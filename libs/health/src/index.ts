@@ -1,4 +1,9 @@
-export { HEALTH_INDICATORS, type HealthIndicator } from './health-indicator.js';
+export {
+  HEALTH_INDICATORS,
+  type HealthIndicator,
+  READINESS_REPORTS,
+  type ReadinessReport,
+} from './health-indicator.js';
 export { CHECK_TIMEOUT_MS, HealthController } from './health.controller.js';
 export { HealthModule, type HealthModuleOptions } from './health.module.js';
 export { Readiness } from './readiness.js';

@@ -1,17 +1,20 @@
 import { HttpException } from '@nestjs/common';
 import { AppError, type ErrorBody, type ErrorCode } from '@app/errors';
+import { redactAccessTokens } from './redact.js';
 
 /** What the exception filter sends for one thrown value. */
 export interface ErrorResponse {
   body: ErrorBody;
   retryAfterSeconds?: number;
+  /** `WWW-Authenticate` of a 401. */
+  challenge?: string;
   /** True when the error is ours (a bug or an unmapped failure) and must be logged. */
   unexpected: boolean;
 }
 
 const CODE_BY_STATUS: Record<number, ErrorCode> = {
   400: 'VALIDATION_FAILED',
-  401: 'UNAUTHORIZED',
+  401: 'UNAUTHENTICATED',
   403: 'FORBIDDEN',
   404: 'ROUTE_NOT_FOUND',
   405: 'METHOD_NOT_ALLOWED',
@@ -29,7 +32,12 @@ const CODE_BY_STATUS: Record<number, ErrorCode> = {
  */
 export function toErrorResponse(exception: unknown): ErrorResponse {
   if (exception instanceof AppError) {
-    return { body: exception.toBody(), retryAfterSeconds: exception.retryAfterSeconds, unexpected: false };
+    return {
+      body: exception.toBody(),
+      retryAfterSeconds: exception.retryAfterSeconds,
+      challenge: exception.challenge,
+      unexpected: false,
+    };
   }
   if (exception instanceof HttpException) {
     const status = exception.getStatus();
@@ -50,7 +58,8 @@ function fromStatus(status: number, message: string): ErrorResponse {
   if (code === undefined) {
     return { body: { statusCode: 500, code: 'INTERNAL', message: 'Internal server error' }, unexpected: true };
   }
-  return { body: { statusCode: status, code, message }, unexpected: false };
+  // Framework messages quote the request URL ("Cannot GET /x?access_token=…"): never echo a token.
+  return { body: { statusCode: status, code, message: redactAccessTokens(message) }, unexpected: false };
 }
 
 function messageOf(response: string | object): string | undefined {

@@ -1,4 +1,5 @@
 export { AdminGuard } from './admin.guard.js';
+export { bearerToken, SecretMatcher } from './bearer.js';
 export { AppExceptionFilter } from './app-exception.filter.js';
 export { type ErrorResponse, toErrorResponse } from './error-response.js';
 export {
@@ -11,3 +12,4 @@ export {
 } from './http-app.js';
 export { IdParam, isUuid, ParseIdPipe } from './ids.js';
 export { mapWithConcurrency } from './concurrency.js';
+export { ACCESS_TOKEN_PARAM, redactAccessTokens } from './redact.js';

@@ -1,3 +1,5 @@
+import { type AuthOption, withAuth } from './auth.js';
+
 export interface JsonResponse<T = any> {
   status: number;
   headers: Headers;
@@ -6,21 +8,30 @@ export interface JsonResponse<T = any> {
   elapsedMs: number;
 }
 
+export interface RequestOptions {
+  body?: unknown;
+  rawBody?: string;
+  headers?: Record<string, string>;
+  /** Default `'auto'`: a user's own path (`/main/login/:u`, `/stream/:u/:p`) carries that user's token. */
+  auth?: AuthOption;
+}
+
 /** A small JSON HTTP client for tests: never throws on a status, parses JSON bodies when present. */
 export async function request<T = any>(
   baseUrl: string,
   method: string,
   path: string,
-  options: { body?: unknown; rawBody?: string; headers?: Record<string, string> } = {},
+  options: RequestOptions = {},
 ): Promise<JsonResponse<T>> {
-  const headers: Record<string, string> = { ...options.headers };
+  const authorized = await withAuth(path, options.headers ?? {}, options.auth);
+  const headers: Record<string, string> = { ...options.headers, ...authorized.headers };
   let body: string | undefined = options.rawBody;
   if (options.body !== undefined) {
     body = JSON.stringify(options.body);
     headers['content-type'] ??= 'application/json';
   }
   const started = performance.now();
-  const response = await fetch(`${baseUrl}${path}`, { method, headers, body });
+  const response = await fetch(`${baseUrl}${authorized.path}`, { method, headers, body });
   const text = await response.text();
   const elapsedMs = performance.now() - started;
   const isJson = response.headers.get('content-type')?.includes('json') ?? false;

@@ -1,5 +1,6 @@
 export { type AppProcess, freePort, REPO_ROOT, startApp } from './app-process.js';
-export { type JsonResponse, request } from './http.js';
+export { type JsonResponse, request, type RequestOptions } from './http.js';
+export { type AuthOption, mintUserToken, type MintOptions, pathUser, testAuthSecret, withAuth } from './auth.js';
 export { testConfig, testInfra, uniqueKeyspace } from './infra.js';
 export { TcpProxy } from './tcp-proxy.js';
 export { RedisServer } from './redis-server.js';

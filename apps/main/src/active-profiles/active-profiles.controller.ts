@@ -1,4 +1,5 @@
-import { Controller, Get } from '@nestjs/common';
+import { Controller, Get, UseGuards } from '@nestjs/common';
+import { Access, AuthGuard } from '@app/auth';
 import { IdParam } from '@app/http';
 import { ActiveProfilesService, type Login } from './active-profiles.service.js';
 
@@ -6,8 +7,13 @@ import { ActiveProfilesService, type Login } from './active-profiles.service.js'
 export class ActiveProfilesController {
   constructor(private readonly active: ActiveProfilesService) {}
 
-  /** `{userId, activeProfiles:[{profileId, pod, since}]}`: the user's profiles that are live now. */
+  /**
+   * `{userId, activeProfiles:[{profileId, pod, since}]}`: the user's profiles that are live now.
+   * Only for that user's own token, or the admin token.
+   */
   @Get(':userId')
+  @UseGuards(AuthGuard)
+  @Access({ kind: 'user', param: 'userId' })
   login(@IdParam('userId') userId: string): Promise<Login> {
     return this.active.login(userId);
   }

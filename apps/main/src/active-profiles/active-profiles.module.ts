@@ -1,11 +1,12 @@
 import { Module } from '@nestjs/common';
+import { AuthModule } from '@app/auth';
 import { BaseClientModule } from '@app/base-client';
 import { LockModule } from '@app/lock';
 import { ActiveProfilesController } from './active-profiles.controller.js';
 import { ActiveProfilesService } from './active-profiles.service.js';
 
 @Module({
-  imports: [BaseClientModule, LockModule.forRoot()],
+  imports: [AuthModule, BaseClientModule, LockModule.forRoot()],
   controllers: [ActiveProfilesController],
   providers: [ActiveProfilesService],
 })

@@ -1,4 +1,5 @@
 import { Body, Controller, Delete, Get, HttpCode, Post, UseGuards } from '@nestjs/common';
+import { Access, AuthGuard } from '@app/auth';
 import { AdminGuard } from '@app/http';
 import {
   type CreateTestdata,
@@ -18,7 +19,10 @@ export class TestdataController {
     return this.testdata.create(body);
   }
 
+  /** Counts and example pairs: for the admin token (or development). */
   @Get()
+  @UseGuards(AuthGuard)
+  @Access({ kind: 'directory' })
   counts(): Promise<TestdataCounts> {
     return this.testdata.counts();
   }

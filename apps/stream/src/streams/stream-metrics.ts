@@ -2,9 +2,18 @@ import { Injectable } from '@nestjs/common';
 import type { Counter, Histogram } from 'prom-client';
 import { MetricsService } from '@app/metrics';
 
-export type RejectReason = 'bad_request' | 'not_found' | 'not_bound' | 'in_use' | 'unavailable' | 'full' | 'draining';
+export type RejectReason =
+  | 'bad_request'
+  | 'unauthenticated'
+  | 'forbidden'
+  | 'not_found'
+  | 'not_bound'
+  | 'in_use'
+  | 'unavailable'
+  | 'full'
+  | 'draining';
 
-/** The stream tier's Prometheus series (the HPA's among them). Gauges are read at scrape time, so they are exact. */
+/** The stream tier's Prometheus series. Gauges are read at scrape time, so they are exact. */
 @Injectable()
 export class StreamMetrics {
   readonly eventsSent: Counter;

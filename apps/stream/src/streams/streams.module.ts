@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { AuthModule } from '@app/auth';
 import { BaseClientModule } from '@app/base-client';
 import { ReadinessModule } from '@app/health';
 import { LockModule } from '@app/lock';
@@ -8,7 +9,7 @@ import { StreamsController } from './streams.controller.js';
 import { StreamsService } from './streams.service.js';
 
 @Module({
-  imports: [BaseClientModule, LockModule.forRoot(), MetricsModule, ReadinessModule],
+  imports: [AuthModule, BaseClientModule, LockModule.forRoot(), MetricsModule, ReadinessModule],
   controllers: [StreamsController],
   providers: [StreamsService, StreamMetrics],
   exports: [StreamsService],

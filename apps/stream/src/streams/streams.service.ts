@@ -1,5 +1,6 @@
 import { type BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Authenticator } from '@app/auth';
 import { BaseClient } from '@app/base-client';
 import { type AppConfig, InjectConfig } from '@app/config';
 import { AppError } from '@app/errors';
@@ -36,6 +37,7 @@ export class StreamsService implements BeforeApplicationShutdown {
   constructor(
     @InjectConfig() private readonly config: AppConfig,
     private readonly base: BaseClient,
+    private readonly auth: Authenticator,
     private readonly lock: PairLock,
     private readonly readiness: Readiness,
     private readonly metrics: StreamMetrics,
@@ -53,12 +55,17 @@ export class StreamsService implements BeforeApplicationShutdown {
 
   /**
    * Every refusal happens here, before a byte of the stream is written, as an `AppError` the
-   * exception filter turns into a JSON answer with the right status.
+   * exception filter turns into a JSON answer with the right status. In this order: malformed
+   * ids, the user's token (nothing about the pair is looked up for a client that may not see it),
+   * this pod's state, the binding, the lock.
    */
   async open(userId: string, profileId: string, request: IncomingMessage, response: ServerResponse): Promise<void> {
     if (!isUuid(userId) || !isUuid(profileId)) {
       throw this.reject('bad_request', new AppError('INVALID_ID', 'userId and profileId must be UUIDs'));
     }
+    const user = userId.toLowerCase();
+    const profile = profileId.toLowerCase();
+    await this.authorize(request, user);
     if (this.readiness.draining) {
       throw this.reject('draining', new AppError('DRAINING', 'This pod is shutting down', { retryAfterSeconds: 1 }));
     }
@@ -70,8 +77,6 @@ export class StreamsService implements BeforeApplicationShutdown {
         }),
       );
     }
-    const user = userId.toLowerCase();
-    const profile = profileId.toLowerCase();
     this.pending++;
     let held;
     try {
@@ -123,6 +128,22 @@ export class StreamsService implements BeforeApplicationShutdown {
     if (live.length > 0) this.logger.log(`draining ${live.length} streams`);
     const released = Promise.all(live.map((session) => session.close('shutdown')));
     await Promise.race([released, new Promise((done) => setTimeout(done, SHUTDOWN_RELEASE_MS).unref())]);
+  }
+
+  /**
+   * 401 without a valid token, 403 for another user's. The token is checked only here, at the
+   * start: one that expires while the stream runs does not end it (the lock is the session).
+   */
+  private async authorize(request: IncomingMessage, userId: string): Promise<void> {
+    try {
+      this.auth.requireUser(await this.auth.authenticate(request), userId);
+    } catch (error) {
+      const code = error instanceof AppError ? error.code : undefined;
+      throw this.reject(
+        code === 'UNAUTHENTICATED' ? 'unauthenticated' : code === 'FORBIDDEN' ? 'forbidden' : 'unavailable',
+        error,
+      );
+    }
   }
 
   private async checkBinding(userId: string, profileId: string): Promise<void> {

@@ -1,0 +1,50 @@
+import { Injectable, Logger, Module, type OnApplicationBootstrap } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig, InjectConfig } from '@app/config';
+import type { ReadinessReport } from '@app/health';
+import { AuthGuard } from './access.js';
+import { Authenticator } from './authenticator.js';
+
+/** What `/health/ready` says about authorization: `{mode}`, and a warning in open mode. */
+@Injectable()
+export class AuthReadinessReport implements ReadinessReport {
+  readonly name = 'auth';
+
+  constructor(private readonly authenticator: Authenticator) {}
+
+  report(): { mode: string; warning?: string } {
+    return this.authenticator.open ? { mode: 'open', warning: OPEN_WARNING } : { mode: 'jwt' };
+  }
+}
+
+const OPEN_WARNING = 'AUTH_MODE=open: no token is checked, anyone can open any stream and read any user';
+
+/**
+ * The app's one `Authenticator` (from the validated config) and the guard main's routes use.
+ * Logs a warning at start when nothing is authorized.
+ */
+@Module({
+  providers: [
+    {
+      provide: Authenticator,
+      useFactory: (config: AppConfig) => new Authenticator(config.auth, config.adminToken),
+      inject: [APP_CONFIG],
+    },
+    AuthGuard,
+    AuthReadinessReport,
+  ],
+  exports: [Authenticator, AuthGuard, AuthReadinessReport],
+})
+export class AuthModule implements OnApplicationBootstrap {
+  constructor(@InjectConfig() private readonly config: AppConfig) {}
+
+  onApplicationBootstrap(): void {
+    const logger = new Logger('Auth');
+    const { mode, jwtSecret, jwksUrl, devLogin } = this.config.auth;
+    if (mode === 'open') logger.warn(OPEN_WARNING);
+    else
+      logger.log(
+        `users' tokens verified with ${[jwtSecret && 'HS256 secret', jwksUrl && `JWKS ${jwksUrl}`].filter(Boolean).join(' and ')}`,
+      );
+    if (devLogin) logger.warn('AUTH_DEV_LOGIN=true: anyone may sign in as any user (development only)');
+  }
+}

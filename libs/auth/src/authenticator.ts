@@ -1,0 +1,119 @@
+import type { AuthConfig } from '@app/config';
+import { AppError } from '@app/errors';
+import { SecretMatcher } from '@app/http';
+import { type CredentialSource, extractCredential, type Transport } from './credentials.js';
+import { KeySetUnavailableError, TokenRejectedError, TokenVerifier, type KeySetOptions } from './token-verifier.js';
+
+/** Who is asking. */
+export type Principal =
+  | { readonly kind: 'user'; readonly userId: string; readonly expiresAt: Date; readonly transport: Transport }
+  | { readonly kind: 'admin' }
+  | { readonly kind: 'anonymous' };
+
+export interface AuthenticateOptions {
+  /** Also accept `ADMIN_TOKEN` as a bearer token (main's read endpoints; never a stream). */
+  readonly admin?: boolean;
+}
+
+const ANONYMOUS: Principal = Object.freeze({ kind: 'anonymous' });
+
+/** RFC 6750 challenges: none presented, or a presented token that failed. */
+export const CHALLENGE = 'Bearer';
+export const INVALID_TOKEN_CHALLENGE = 'Bearer error="invalid_token"';
+
+/**
+ * Turns a request's credential into a `Principal` and decides the access rules. Pure logic over
+ * the configuration (no Nest), shared by main's guard and stream's admission.
+ *
+ * Error messages say what is wrong with a token, never what it contains.
+ */
+export class Authenticator {
+  private readonly verifier: TokenVerifier | undefined;
+  private readonly admin: SecretMatcher;
+
+  constructor(
+    readonly config: AuthConfig,
+    adminToken: string | undefined,
+    keySet?: KeySetOptions,
+  ) {
+    this.admin = new SecretMatcher(adminToken);
+    this.verifier =
+      config.jwtSecret || config.jwksUrl
+        ? new TokenVerifier({
+            secret: config.jwtSecret,
+            jwksUrl: config.jwksUrl,
+            issuer: config.issuer,
+            audience: config.audience,
+            keySet,
+          })
+        : undefined;
+  }
+
+  /** `AUTH_MODE=open`: every access rule passes. */
+  get open(): boolean {
+    return this.config.mode === 'open';
+  }
+
+  /**
+   * The request's principal: anonymous without a credential; 401 `UNAUTHENTICATED` for a
+   * credential that does not verify; 503 when the identity provider's keys cannot be had.
+   * In open mode a bad credential is ignored (anonymous) rather than refused.
+   */
+  async authenticate(source: CredentialSource, options: AuthenticateOptions = {}): Promise<Principal> {
+    const credential = extractCredential(source);
+    if (credential === undefined) return ANONYMOUS;
+    if (options.admin && credential.transport === 'header' && this.admin.matches(credential.token)) {
+      return { kind: 'admin' };
+    }
+    try {
+      if (!this.verifier) throw new TokenRejectedError('algorithm', 'no token verification is configured');
+      if (credential.token === '') throw new TokenRejectedError('malformed', 'the token is empty');
+      const verified = await this.verifier.verify(credential.token);
+      return { kind: 'user', userId: verified.userId, expiresAt: verified.expiresAt, transport: credential.transport };
+    } catch (error) {
+      if (this.open) return ANONYMOUS;
+      if (error instanceof TokenRejectedError) {
+        throw new AppError('UNAUTHENTICATED', `Invalid token (${credential.transport}): ${error.message}`, {
+          challenge: INVALID_TOKEN_CHALLENGE,
+          details: { reason: error.reason },
+        });
+      }
+      if (error instanceof KeySetUnavailableError) throw AppError.dependencyUnavailable('identity provider', error);
+      throw error;
+    }
+  }
+
+  /** `userId`'s own resources: that user's token (or, with `admin`, the admin token). */
+  requireUser(principal: Principal, userId: string, options: AuthenticateOptions = {}): void {
+    if (this.open) return;
+    if (principal.kind === 'user' && principal.userId === userId) return;
+    if (principal.kind === 'admin' && options.admin) return;
+    if (principal.kind === 'anonymous') throw missingToken();
+    throw new AppError('FORBIDDEN', "This token does not grant access to another user's resources");
+  }
+
+  /**
+   * Lists that reveal every user and pair: the admin token only — except where anyone may sign in
+   * as anyone anyway (development sign-in) or nothing is authorized (open mode).
+   */
+  requireDirectory(principal: Principal): void {
+    if (this.open || this.config.devLogin || principal.kind === 'admin') return;
+    if (principal.kind === 'anonymous') throw missingToken();
+    throw new AppError('FORBIDDEN', 'Listing every user and profile needs the admin token');
+  }
+
+  /** A signed-in user, whoever it is. */
+  requireSignedIn(principal: Principal): asserts principal is Extract<Principal, { kind: 'user' }> {
+    if (principal.kind === 'user') return;
+    if (principal.kind === 'anonymous') throw missingToken();
+    throw new AppError('FORBIDDEN', 'The admin token is not a user');
+  }
+}
+
+function missingToken(): AppError {
+  return new AppError(
+    'UNAUTHENTICATED',
+    'A user token is required: Authorization: Bearer <jwt>, the kubescaler_session cookie or ?access_token=',
+    { challenge: CHALLENGE },
+  );
+}

@@ -1,0 +1,55 @@
+import { ACCESS_TOKEN_PARAM, bearerToken } from '@app/http';
+
+/** The HttpOnly cookie that carries a browser's session token. */
+export const SESSION_COOKIE = 'kubescaler_session';
+
+/** Where a token came from. */
+export type Transport = 'header' | 'query' | 'cookie';
+
+export interface Credential {
+  /** The presented token; `''` when the transport was used but carried nothing. */
+  readonly token: string;
+  readonly transport: Transport;
+}
+
+/** What a request offers: Fastify's request and Node's `IncomingMessage` both fit. */
+export interface CredentialSource {
+  readonly headers: { readonly authorization?: string; readonly cookie?: string };
+  /** The request target (path and query). */
+  readonly url?: string;
+}
+
+/**
+ * The one credential a request presents, by precedence: `Authorization: Bearer`, then the
+ * `access_token` query parameter (both explicit), then the `kubescaler_session` cookie (sent by
+ * the browser on its own). The first present decides; a bad one is not rescued by the next.
+ */
+export function extractCredential(source: CredentialSource): Credential | undefined {
+  const header = bearerToken(source.headers.authorization);
+  if (header !== undefined) return { token: header, transport: 'header' };
+  const query = queryToken(source.url);
+  if (query !== undefined) return { token: query, transport: 'query' };
+  const cookie = cookieValue(source.headers.cookie, SESSION_COOKIE);
+  if (cookie !== undefined) return { token: cookie, transport: 'cookie' };
+  return undefined;
+}
+
+function queryToken(url: string | undefined): string | undefined {
+  const start = url?.indexOf('?') ?? -1;
+  if (start < 0) return undefined;
+  const value = new URLSearchParams(url!.slice(start + 1).split('#')[0]).get(ACCESS_TOKEN_PARAM);
+  return value === null ? undefined : value.trim();
+}
+
+/** The value of cookie `name` in a `Cookie` header (RFC 6265 §5.4), or undefined. */
+export function cookieValue(header: string | undefined, name: string): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq < 0 || part.slice(0, eq).trim() !== name) continue;
+    let value = part.slice(eq + 1).trim();
+    if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
+    return value;
+  }
+  return undefined;
+}

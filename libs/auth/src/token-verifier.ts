@@ -1,0 +1,204 @@
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  type CryptoKey,
+  errors,
+  type FlattenedJWSInput,
+  type JSONWebKeySet,
+  type JWSHeaderParameters,
+  jwtVerify,
+  type RemoteJWKSet,
+} from 'jose';
+import { isUuid } from '@app/http';
+
+/** The only signing algorithm of the shared secret. */
+export const SECRET_ALGORITHMS = ['HS256'] as const;
+/** Algorithms accepted from the identity provider's key set. */
+export const KEY_SET_ALGORITHMS = ['RS256', 'ES256'] as const;
+
+/** Why a token was refused; a stable word for tests and logs (never the token itself). */
+export type TokenRejection =
+  'malformed' | 'algorithm' | 'signature' | 'unknown-key' | 'expired' | 'not-yet-valid' | 'claims';
+
+/** The token is not acceptable: the client's fault (401). */
+export class TokenRejectedError extends Error {
+  constructor(
+    readonly reason: TokenRejection,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'TokenRejectedError';
+  }
+}
+
+/** The identity provider's key set could not be fetched and no earlier copy exists: our fault (503). */
+export class KeySetUnavailableError extends Error {
+  constructor(cause: unknown) {
+    super(`the JSON Web Key Set is unavailable: ${cause instanceof Error ? cause.message : String(cause)}`, {
+      cause,
+    });
+    this.name = 'KeySetUnavailableError';
+  }
+}
+
+export interface VerifiedToken {
+  /** `sub`, lower-cased when it is a UUID (user ids are). */
+  readonly userId: string;
+  readonly expiresAt: Date;
+}
+
+export interface KeySetOptions {
+  /** Whole fetch deadline. Default 2000 ms. */
+  readonly timeoutMs?: number;
+  /** After a fetch, a token with an unknown `kid` triggers another only this much later. Default 30 s. */
+  readonly cooldownMs?: number;
+  /** Keys are fetched again when older than this. Default 10 min. */
+  readonly maxAgeMs?: number;
+}
+
+export interface TokenVerifierOptions {
+  /** HS256 shared secret. */
+  readonly secret?: string;
+  /** The identity provider's JSON Web Key Set (RS256 / ES256 public keys). */
+  readonly jwksUrl?: string;
+  readonly keySet?: KeySetOptions;
+  /** Required `iss`, when set. */
+  readonly issuer?: string;
+  /** A token must name one of these in `aud`, when set. */
+  readonly audience?: readonly string[];
+  /** Allowed clock skew for `exp` and `nbf`. Default 5 s. */
+  readonly clockToleranceSeconds?: number;
+}
+
+const DEFAULT_CLOCK_TOLERANCE_SECONDS = 5;
+const HMAC_SHA256 = { name: 'HMAC', hash: 'SHA-256' } as const;
+
+/**
+ * Verifies users' JWTs with the `jose` library: HS256 with the shared secret and/or RS256/ES256
+ * with the keys of a JSON Web Key Set (fetched on first use, cached, fetched again when stale or
+ * when a token names an unknown key, and kept in use while the provider is unreachable).
+ *
+ * The key is chosen by the token's `alg` among the algorithms configured, so `alg: none` and
+ * algorithm confusion (an HS256 token "signed" with a provider's public key) never verify.
+ * `exp` and `sub` are required; `nbf`, `iss` and `aud` are checked when present or configured.
+ */
+export class TokenVerifier {
+  readonly algorithms: readonly string[];
+  /** Imported once: given raw secret bytes, jose imports them again for every token (≈ 40 % of the cost). */
+  private readonly secret: Promise<CryptoKey> | undefined;
+  private readonly keySet: ResilientKeySet | undefined;
+
+  constructor(private readonly options: TokenVerifierOptions) {
+    if (!options.secret && !options.jwksUrl) throw new Error('TokenVerifier needs a secret or a JWKS URL');
+    this.secret = options.secret
+      ? crypto.subtle.importKey('raw', new TextEncoder().encode(options.secret), HMAC_SHA256, false, ['verify'])
+      : undefined;
+    this.keySet = options.jwksUrl ? new ResilientKeySet(new URL(options.jwksUrl), options.keySet ?? {}) : undefined;
+    this.algorithms = [...(this.secret ? SECRET_ALGORITHMS : []), ...(this.keySet ? KEY_SET_ALGORITHMS : [])];
+  }
+
+  /** Resolves with the token's user, or rejects with `TokenRejectedError` / `KeySetUnavailableError`. */
+  async verify(token: string): Promise<VerifiedToken> {
+    let payload;
+    try {
+      // With the secret alone its key is passed as is; jose still checks `alg` against `algorithms`.
+      const key = this.keySet ? this.keyFor : await this.secret!;
+      ({ payload } = await jwtVerify(token, key, {
+        algorithms: [...this.algorithms],
+        requiredClaims: ['exp', 'sub'],
+        issuer: this.options.issuer,
+        audience: this.options.audience ? [...this.options.audience] : undefined,
+        clockTolerance: this.options.clockToleranceSeconds ?? DEFAULT_CLOCK_TOLERANCE_SECONDS,
+      }));
+    } catch (error) {
+      throw classify(error);
+    }
+    const sub = payload.sub;
+    if (typeof sub !== 'string' || sub.trim() === '') {
+      throw new TokenRejectedError('claims', 'the token has no subject');
+    }
+    return { userId: isUuid(sub) ? sub.toLowerCase() : sub, expiresAt: new Date(payload.exp! * 1000) };
+  }
+
+  /** jose calls this with the (not yet verified) header, after checking `alg` against `algorithms`. */
+  private readonly keyFor = async (header: JWSHeaderParameters, input: FlattenedJWSInput): Promise<CryptoKey> => {
+    if (header.alg === 'HS256' && this.secret) return this.secret;
+    if (this.keySet && header.alg !== 'HS256') return this.keySet.resolve(header, input);
+    throw new TokenRejectedError('algorithm', `algorithm ${String(header.alg)} is not accepted`);
+  };
+}
+
+/**
+ * jose's remote key set, plus: a provider that cannot be reached does not take the service down
+ * while an earlier copy of its keys exists (used, and the fetch retried only after the cooldown).
+ */
+class ResilientKeySet {
+  private readonly remote: RemoteJWKSet;
+  private readonly cooldownMs: number;
+  private stale: { jwks: JSONWebKeySet; resolve: ReturnType<typeof createLocalJWKSet> } | undefined;
+  private failedAt = Number.NEGATIVE_INFINITY;
+
+  constructor(url: URL, options: KeySetOptions) {
+    this.cooldownMs = options.cooldownMs ?? 30_000;
+    this.remote = createRemoteJWKSet(url, {
+      timeoutDuration: options.timeoutMs ?? 2000,
+      cooldownDuration: this.cooldownMs,
+      cacheMaxAge: options.maxAgeMs ?? 600_000,
+    });
+  }
+
+  async resolve(header: JWSHeaderParameters, input: FlattenedJWSInput): Promise<CryptoKey> {
+    if (performance.now() - this.failedAt < this.cooldownMs && this.staleCopy()) {
+      return this.fromStale(header, input);
+    }
+    try {
+      const key = await this.remote(header, input);
+      this.failedAt = Number.NEGATIVE_INFINITY;
+      return key;
+    } catch (error) {
+      if (isKeyMismatch(error)) throw error;
+      this.failedAt = performance.now();
+      if (!this.staleCopy()) throw new KeySetUnavailableError(error);
+      return this.fromStale(header, input);
+    }
+  }
+
+  private staleCopy(): boolean {
+    const jwks = this.remote.jwks();
+    if (jwks === undefined) return false;
+    if (this.stale === undefined || JSON.stringify(this.stale.jwks) !== JSON.stringify(jwks)) {
+      this.stale = { jwks, resolve: createLocalJWKSet(jwks) };
+    }
+    return true;
+  }
+
+  private fromStale(header: JWSHeaderParameters, input: FlattenedJWSInput): Promise<CryptoKey> {
+    return this.stale!.resolve(header, input);
+  }
+}
+
+function isKeyMismatch(error: unknown): boolean {
+  return error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys;
+}
+
+/** Maps what jose throws to a rejection reason; provider outages stay `KeySetUnavailableError`. */
+function classify(error: unknown): Error {
+  if (error instanceof TokenRejectedError || error instanceof KeySetUnavailableError) return error;
+  if (error instanceof errors.JWTExpired) return new TokenRejectedError('expired', 'the token has expired');
+  if (error instanceof errors.JWTClaimValidationFailed) {
+    if (error.claim === 'nbf') return new TokenRejectedError('not-yet-valid', 'the token is not valid yet');
+    return new TokenRejectedError('claims', `the token's "${error.claim}" claim is missing or not accepted`);
+  }
+  if (error instanceof errors.JOSEAlgNotAllowed || error instanceof errors.JOSENotSupported) {
+    return new TokenRejectedError('algorithm', 'the token is signed with an algorithm that is not accepted');
+  }
+  if (error instanceof errors.JWSSignatureVerificationFailed) {
+    return new TokenRejectedError('signature', 'the token signature is not valid');
+  }
+  if (isKeyMismatch(error)) return new TokenRejectedError('unknown-key', 'the token is signed with an unknown key');
+  if (error instanceof errors.JWSInvalid || error instanceof errors.JWTInvalid || error instanceof TypeError) {
+    return new TokenRejectedError('malformed', 'the token is not a well-formed JWT');
+  }
+  if (error instanceof errors.JOSEError) return new TokenRejectedError('malformed', 'the token cannot be verified');
+  return error instanceof Error ? error : new Error(String(error));
+}
