@@ -29,16 +29,22 @@ function assertInternal(response: ErrorResponse): void {
 describe(toErrorResponse.name, () => {
   it('answers an AppError with its own code, status, message and details, and is not logged as a bug', () => {
     const sut = answered(new AppError('UNKNOWN_USERS', 'Unknown user ids: x', { details: { unknownUserIds: ['x'] } }));
-    assert.deepEqual(sut, {
-      body: {
-        statusCode: 422,
-        code: 'UNKNOWN_USERS',
-        message: 'Unknown user ids: x',
-        details: { unknownUserIds: ['x'] },
-      },
-      retryAfterSeconds: undefined,
-      unexpected: false,
+    assert.deepEqual(sut.body, {
+      statusCode: 422,
+      code: 'UNKNOWN_USERS',
+      message: 'Unknown user ids: x',
+      details: { unknownUserIds: ['x'] },
     });
+    assert.equal(sut.retryAfterSeconds, undefined);
+    assert.equal(sut.unexpected, false);
+  });
+
+  it('keeps the WWW-Authenticate challenge of an AppError', () => {
+    const sut = answered(
+      new AppError('UNAUTHENTICATED', 'The token has expired', { challenge: 'Bearer error="invalid_token"' }),
+    );
+    assert.equal(sut.body.statusCode, 401);
+    assert.equal(sut.challenge, 'Bearer error="invalid_token"');
   });
 
   it('keeps the Retry-After of an AppError', () => {
@@ -63,6 +69,13 @@ describe(toErrorResponse.name, () => {
       assert.equal(sut.body.message, message);
       assert.equal(sut.unexpected, false);
     }
+  });
+
+  it("never echoes an access token that a framework message quotes from the request's URL", () => {
+    const sut = answered(new NotFoundException('Cannot GET /nowhere?access_token=eyJhbGciOi.secret.sig&x=1'));
+    assert.equal(sut.body.statusCode, 404);
+    assert.doesNotMatch(sut.body.message, /eyJhbGciOi|secret/);
+    assert.match(sut.body.message, /^Cannot GET \/nowhere\?/);
   });
 
   it('joins the messages of an exception that carries a list of them', () => {
