@@ -1,11 +1,12 @@
 // `npm start`: installs what is missing, builds, starts Cassandra and Redis (unless
 // CASSANDRA_CONTACT_POINTS / REDIS_URL name existing ones), then base, main, STREAM_REPLICAS
-// stream instances and the gateway, creates demo data on an empty database, and prints the web
-// client URL. Users' tokens are signed with AUTH_JWT_SECRET (generated unless set) and development
-// sign-in is on (AUTH_DEV_LOGIN=true unless set). Ctrl-C stops everything it started.
-import { startGateway } from './gateway.mjs';
+// stream instances and the gateway (Debian's nginx), creates demo data on an empty database, and
+// prints the web client URL. Users' tokens are signed with AUTH_JWT_SECRET (generated unless set)
+// and development sign-in is on (AUTH_DEV_LOGIN=true unless set). Ctrl-C stops everything it started.
+import { ensureNginx } from './infra/nginx.mjs';
 import { acquireRunLock } from './infra/run-lock.mjs';
 import { startAppProcess } from './lib/apps.mjs';
+import { startGateway } from './lib/gateway.mjs';
 import { provideInfra } from './lib/infra.mjs';
 import { build, ensureDependencies, log, ROOT } from './lib/project.mjs';
 import { authSecret, envOrGenerated } from './lib/secrets.mjs';
@@ -33,12 +34,16 @@ try {
   stack.push('run lock', acquireRunLock(ROOT, 'dev'));
   await ensureDependencies();
   await build();
-  const infraEnv = await provideInfra(stack, {
-    name: 'dev',
-    cqlPort: num('CASSANDRA_PORT', 9042),
-    storagePort: num('CASSANDRA_STORAGE_PORT', 7000),
-    redisPort: num('REDIS_PORT', 6379),
-  });
+  // nginx installs (first run only) while Cassandra starts.
+  const [infraEnv] = await Promise.all([
+    provideInfra(stack, {
+      name: 'dev',
+      cqlPort: num('CASSANDRA_PORT', 9042),
+      storagePort: num('CASSANDRA_STORAGE_PORT', 7000),
+      redisPort: num('REDIS_PORT', 6379),
+    }),
+    ensureNginx(log),
+  ]);
   const admin = envOrGenerated('ADMIN_TOKEN', 24);
   const adminToken = admin.value;
   const secret = authSecret();
@@ -66,14 +71,22 @@ try {
     start('main', 'main', ports.main),
     ...Array.from({ length: replicas }, (_, i) => start('stream', `stream-${i + 1}`, ports.stream + i)),
   ]);
-  const gateway = await startGateway({ port: ports.gateway, mainUrl, streamUrls });
+  const gateway = await startGateway({
+    root: ROOT,
+    name: 'dev',
+    host: '0.0.0.0',
+    port: ports.gateway,
+    mainUrls: [mainUrl],
+    streamUrls,
+    log,
+  });
   stack.push('gateway', gateway.close);
 
   const demo = await createDemoDataIfEmpty(baseUrl, gateway.url, adminToken);
   log(`up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   console.log(`
   web client   ${gateway.url}/
-  gateway      ${gateway.url}   (/main/* → main, everything else → ${replicas} stream replica${replicas > 1 ? 's' : ''})
+  gateway      ${gateway.url}   (nginx: /main/* → main, everything else → ${replicas} stream replica${replicas > 1 ? 's' : ''}; logs in ${gateway.dir})
   main         ${mainUrl}
   base         ${baseUrl}   (internal)
   stream       ${streamUrls.join(', ')}

@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import { ensureClusterTools } from './cluster/tools.mjs';
 import { ensureDebianCommand } from './infra/apt.mjs';
+import { ensureNginx } from './infra/nginx.mjs';
 import { acquireRunLock } from './infra/run-lock.mjs';
 import { ensureK8sTools } from './k8s-tools.mjs';
 import { provideInfra } from './lib/infra.mjs';
@@ -27,14 +28,16 @@ try {
 
   // The lock guards the test data directory, so it is only needed when this run starts Cassandra.
   if (!process.env.CASSANDRA_CONTACT_POINTS) stack.push('run lock', acquireRunLock(ROOT, 'test'));
-  // Tests start private redis-servers and drive Debian's Chromium: both install while Cassandra starts.
-  // The cluster e2e needs the local control plane (built once into .cache/cluster/, minutes cold).
+  // Tests start private redis-servers and nginx gateways and drive Debian's Chromium: all three
+  // install while Cassandra starts. The cluster e2e needs the local control plane (built once into
+  // .cache/cluster/, minutes cold).
   const isCluster = (file) => /[/\\]cluster\.e2e-spec\.js$/.test(file);
   const clusterFiles = files.filter(isCluster);
   const otherFiles = files.filter((file) => !isCluster(file));
   const [infraEnv] = await Promise.all([
     provideInfra(stack, { name: 'test', fresh: true }),
     ensureDebianCommand({ command: 'redis-server', pkg: 'redis-server', log }),
+    ensureNginx(log),
     ensureDebianCommand({ command: 'chromium', pkg: 'chromium', log }),
     clusterFiles.length > 0 && ensureK8sTools(),
     clusterFiles.length > 0 && ensureClusterTools(),

@@ -5,7 +5,9 @@
 //
 // A TARGET is `host:port`, a URL (`redis://host:port`, `http://host:port`), or the NAME of an
 // environment variable holding a comma-separated list of those (e.g. REDIS_LOCK_URLS, so the
-// list comes from the same ConfigMap the app reads). Gives up after WAIT_TIMEOUT_SECONDS (600).
+// list comes from the same ConfigMap the app reads). `majority:TARGET` is satisfied once a
+// majority of its list accepts (the lock servers: the app itself needs no more to start).
+// Gives up after WAIT_TIMEOUT_SECONDS (600).
 /* eslint-disable no-restricted-properties -- an init-container entry point: its environment is its input */
 import net from 'node:net';
 
@@ -49,9 +51,10 @@ function connectOnce({ host, port }) {
   });
 }
 
-async function waitFor(target) {
+async function waitFor(target, enough = () => false) {
   let lastLog = 0;
   for (;;) {
+    if (enough()) return false;
     if (await connectOnce(target)) {
       console.log(`${target.host}:${target.port} is accepting connections`);
       return true;
@@ -69,9 +72,24 @@ async function waitFor(target) {
 }
 
 try {
-  const targets = process.argv.slice(2).flatMap(expand);
-  if (targets.length === 0) throw new Error('usage: node wait-for-tcp.mjs TARGET...');
-  const results = await Promise.all(targets.map(waitFor));
+  const groups = process.argv.slice(2).map((arg) => {
+    const majority = arg.startsWith('majority:');
+    const targets = expand(majority ? arg.slice('majority:'.length) : arg);
+    return { targets, need: majority ? Math.floor(targets.length / 2) + 1 : targets.length };
+  });
+  if (groups.length === 0) throw new Error('usage: node wait-for-tcp.mjs [majority:]TARGET...');
+  const results = await Promise.all(
+    groups.map(async ({ targets, need }) => {
+      let reached = 0;
+      await Promise.all(
+        targets.map(async (target) => {
+          if (await waitFor(target, () => reached >= need)) reached++;
+        }),
+      );
+      if (reached < need) console.error(`only ${reached} of the ${need} needed targets accept connections`);
+      return reached >= need;
+    }),
+  );
   process.exitCode = results.every(Boolean) ? 0 : 1;
 } catch (error) {
   console.error(error instanceof Error ? error.message : error);

@@ -1,8 +1,10 @@
 import { el, getJson } from './api.js';
 import { auth, ensureSignedInAs, ready, renderSession, signInButton } from './auth.js';
+import { markLivePairs } from './live-marks.js';
 
 const $ = (id) => document.getElementById(id);
 const PAGE = 20;
+const LIVE_REFRESH_MS = 10_000;
 
 /** A link to a pair's stream page; with development sign-in, following it signs in as that user first. */
 function streamLink(userId, profileId, text) {
@@ -20,6 +22,7 @@ function streamLink(userId, profileId, text) {
 /** The signed-in user's own profiles, each a link to its stream, marked when live now. */
 async function showMe() {
   renderSession($('session'), showMe);
+  void refreshLive();
   const target = $('my-profiles');
   target.replaceChildren();
   if (!auth.me) return;
@@ -46,7 +49,7 @@ async function showMe() {
 }
 
 /** A paged table over a `/main/...` list endpoint with opaque `nextPage` tokens. */
-function pagedTable(name, path, renderRow) {
+function pagedTable(name, path, renderRow, onLoad = () => {}) {
   const pages = [undefined];
   const load = async (index) => {
     const token = pages[index];
@@ -59,6 +62,7 @@ function pagedTable(name, path, renderRow) {
       $(`${name}-first`).disabled = index === 0;
       $(`${name}-info`).textContent = data.items.length ? `page ${index + 1}` : 'none yet';
       $(`${name}-next`).onclick = () => load(index + 1);
+      onLoad(data.items);
     } catch (error) {
       $(`${name}-info`).textContent = `could not load: ${error.message}`;
     }
@@ -92,11 +96,23 @@ async function showLogin(userId) {
     }
     target.className = '';
     target.replaceChildren(table);
+    void refreshLive();
   } catch (error) {
     target.className = 'error';
     target.textContent = error.message;
   }
 }
+
+/**
+ * Marks the signed-in user's live pairs wherever a stream link to them appears (a user may see
+ * only their own: `/main/login/:userId` needs that user's token), and keeps the marks current.
+ */
+function refreshLive() {
+  return markLivePairs(document, auth.me ? [auth.me.userId] : []);
+}
+setInterval(() => {
+  if (document.visibilityState === 'visible') void refreshLive();
+}, LIVE_REFRESH_MS);
 
 await ready;
 await showMe().catch((error) => ($('session').textContent = `could not load: ${error.message}`));
@@ -116,7 +132,7 @@ pagedTable('profiles', '/main/profiles', (profile) => {
   if (profile.userIds.length === 0) users.append(el('span', 'no users', { class: 'muted' }));
   row.append(el('td', profile.name), users);
   return row;
-});
+}, () => void refreshLive());
 
 pagedTable('users', '/main/users', (user) => {
   const row = el('tr');

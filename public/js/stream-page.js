@@ -1,5 +1,7 @@
 import { el } from './api.js';
 import { auth, ready, renderSession, signInAs } from './auth.js';
+import { LiveChart } from './chart.js';
+import { eventAge, RateWindow } from './live-stats.js';
 import { SseParser } from './sse-parser.js';
 
 const [, , userId, profileId] = location.pathname.split('/');
@@ -18,7 +20,9 @@ const FINAL = {
   404: 'refused: unknown user or profile',
 };
 
-const stats = { received: 0, dropped: 0, lastSeq: undefined, bytes: [] };
+const stats = { received: 0, dropped: 0, lastSeq: undefined, bytes: [], lagMs: undefined };
+const window60 = new RateWindow(60);
+const chart = new LiveChart($('chart'));
 let attempt = 0;
 let controller;
 
@@ -38,17 +42,36 @@ function render() {
   stats.bytes = stats.bytes.filter(([at]) => now - at < 3000);
   const bits = stats.bytes.reduce((sum, [, n]) => sum + n, 0) * 8;
   $('throughput').textContent = Math.round(bits / 3 / 1000);
+  $('lag').textContent = stats.lagMs === undefined ? '–' : Math.round(stats.lagMs);
 }
 setInterval(render, 500);
 
+function drawChart() {
+  const points = window60.series(Date.now());
+  chart.draw(points);
+  const canvas = $('chart');
+  const last = points.at(-1);
+  canvas.dataset.kbps = Math.round(last.kbps);
+  canvas.dataset.received = last.received;
+  canvas.dataset.dropped = last.dropped;
+  canvas.dataset.drawnAt = Date.now();
+}
+drawChart();
+setInterval(drawChart, 1000);
+
 function onMessage(message) {
+  const arrivedAt = Date.now();
   const seq = Number(message.id);
-  // The server numbers every event it generates; a gap is an event it dropped for us.
-  if (stats.lastSeq !== undefined && seq > stats.lastSeq + 1) stats.dropped += seq - stats.lastSeq - 1;
+  // The server numbers every event it generates; a gap is an event it dropped for us (also across
+  // a reconnect, since the next pod continues from Last-Event-ID).
+  const gap = stats.lastSeq !== undefined && seq > stats.lastSeq + 1 ? seq - stats.lastSeq - 1 : 0;
+  stats.dropped += gap;
   stats.lastSeq = seq;
   stats.received++;
   // Read only the small fields; the payload itself is never rendered.
   const data = JSON.parse(message.data);
+  stats.lagMs = eventAge(arrivedAt, data.timestamp);
+  window60.add(arrivedAt, { received: 1, dropped: gap });
   const row = el('tr');
   row.append(
     el('td', data.host),
@@ -73,8 +96,11 @@ async function connect() {
   setState(attempt === 0 ? 'connecting' : 'reconnecting', attempt === 0 ? 'connecting' : 'reconnecting');
   let response;
   try {
+    const headers = { accept: 'text/event-stream' };
+    // As EventSource does: the next pod continues the sequence, so a hand-over shows the real gap.
+    if (stats.lastSeq !== undefined) headers['last-event-id'] = String(stats.lastSeq);
     response = await fetch(`/stream/${userId}/${profileId}`, {
-      headers: { accept: 'text/event-stream' },
+      headers,
       signal: controller.signal,
       cache: 'no-store',
     });
@@ -100,6 +126,7 @@ async function connect() {
       const { value, done } = await reader.read();
       if (done) break;
       stats.bytes.push([performance.now(), value.length]);
+      window60.add(Date.now(), { bytes: value.length });
       for (const event of parser.feed(decoder.decode(value, { stream: true }))) {
         if (event.event === 'hello') {
           const hello = JSON.parse(event.data);

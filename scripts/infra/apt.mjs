@@ -4,10 +4,20 @@ import { constants as fsConstants } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 
-import { trackChild } from './children.mjs';
+import { sleep, trackChild } from './children.mjs';
 
+/** Where Debian puts daemons (nginx), which a non-root PATH often lacks. */
+const SYSTEM_DIRS = ['/usr/sbin', '/sbin'];
+
+/** How long to wait for another apt/dpkg process (another terminal, unattended-upgrades) to finish. */
+const LOCK_WAIT_MS = 10 * 60_000;
+const LOCK_RETRY_MS = 3_000;
+const LOCK_HELD =
+  /Could not get lock|Unable to acquire the dpkg frontend lock|Unable to lock|is another process using it/;
+
+/** The full path of `command` on PATH (or in /usr/sbin, /sbin), or null. */
 export async function findOnPath(command) {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+  for (const dir of [...(process.env.PATH ?? '').split(path.delimiter), ...SYSTEM_DIRS]) {
     if (!dir) continue;
     const candidate = path.join(dir, command);
     try {
@@ -20,10 +30,11 @@ export async function findOnPath(command) {
   return null;
 }
 
-function aptGet(args) {
+function aptGetOnce(args) {
   return new Promise((resolve, reject) => {
     const child = trackChild(
-      spawn('apt-get', args, {
+      // apt ≥ 1.9.11 waits for the dpkg frontend lock itself; the retry loop below covers the others.
+      spawn('apt-get', ['-o', `DPkg::Lock::Timeout=${LOCK_WAIT_MS / 1000}`, ...args], {
         stdio: ['ignore', 'pipe', 'pipe'],
         env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
       }),
@@ -36,10 +47,24 @@ function aptGet(args) {
   });
 }
 
+/** apt-get, retried while another apt/dpkg process holds one of its locks. */
+async function aptGet(args, log) {
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  for (let warned = false; ; warned = true) {
+    const result = await aptGetOnce(args);
+    if (result.ok || !LOCK_HELD.test(result.output) || Date.now() > deadline) return result;
+    if (!warned) log(`apt-get ${args[0]}: another apt/dpkg process holds the lock; waiting for it…`);
+    await sleep(LOCK_RETRY_MS);
+  }
+}
+
 // apt-get holds a lock: concurrent installs from one run would fail, so they queue here.
 let queue = Promise.resolve();
 
-/** Makes `command` available, installing Debian's `pkg` with apt-get (as root) if it is not on PATH. */
+/**
+ * Makes `command` available, installing Debian's `pkg` with apt-get (as root) if it is not on PATH;
+ * resolves to its full path.
+ */
 export function ensureDebianCommand({ command, pkg, log = () => {} }) {
   const next = queue.then(() => install({ command, pkg, log }));
   queue = next.catch(() => {});
@@ -47,7 +72,8 @@ export function ensureDebianCommand({ command, pkg, log = () => {} }) {
 }
 
 async function install({ command, pkg, log }) {
-  if (await findOnPath(command)) return;
+  const found = await findOnPath(command);
+  if (found) return found;
   const manualHint = `install it yourself (Debian/Ubuntu: apt-get install -y ${pkg}) and retry`;
   if (!(await findOnPath('apt-get'))) {
     throw new Error(`${command} is not on PATH and apt-get is not available; ${manualHint}`);
@@ -58,15 +84,17 @@ async function install({ command, pkg, log }) {
 
   log(`${pkg}: installing with apt-get (first run only)…`);
   const args = ['install', '-y', '--no-install-recommends', pkg];
-  let result = await aptGet(args);
+  let result = await aptGet(args, log);
   if (!result.ok && /Unable to locate package/.test(result.output)) {
     // Fresh images often ship without package lists.
     log('apt-get update…');
-    const update = await aptGet(['update']);
+    const update = await aptGet(['update'], log);
     if (!update.ok) throw new Error(`apt-get update failed:\n${update.output.trimEnd()}`);
-    result = await aptGet(args);
+    result = await aptGet(args, log);
   }
   if (!result.ok) throw new Error(`apt-get install ${pkg} failed:\n${result.output.trimEnd()}`);
-  if (!(await findOnPath(command))) throw new Error(`apt-get installed ${pkg}, but ${command} is still not on PATH`);
+  const installed = await findOnPath(command);
+  if (!installed) throw new Error(`apt-get installed ${pkg}, but ${command} is still not on PATH`);
   log(`${pkg}: installed`);
+  return installed;
 }

@@ -36,6 +36,42 @@ function ping(port, timeoutMs = 1_000) {
   });
 }
 
+/** Sends one command (RESP) and resolves with the raw reply once `complete(reply)` says it is whole. */
+function command(port, args, complete, timeoutMs = 2_000) {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    let reply = '';
+    const fail = (error) => {
+      socket.destroy();
+      reject(error);
+    };
+    socket.setTimeout(timeoutMs, () => fail(new Error(`redis on port ${port} did not answer ${args[0]}`)));
+    socket.once('error', fail);
+    socket.once('connect', () =>
+      socket.write(`*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`),
+    );
+    socket.on('data', (d) => {
+      reply += d;
+      if (complete(reply)) {
+        socket.destroy();
+        resolve(reply);
+      }
+    });
+  });
+}
+
+/**
+ * Declares the redis-server on `port`, which the caller has just started EMPTY, a fresh lock server:
+ * `SET kubescaler:dataset fresh:<run_id> NX` (the data-set key of libs/lock). The apps then let it
+ * vote at once instead of waiting one lease, for this incarnation only: a restart gets a new
+ * run_id, so a restarted server is always detected and kept out of the quorum by the apps.
+ */
+export async function declareFreshDataset(port) {
+  const info = await command(port, ['INFO', 'server'], (reply) => /run_id:\w+\r\n/.test(reply));
+  const runId = /run_id:(\w+)/.exec(info)[1];
+  await command(port, ['SET', 'kubescaler:dataset', `fresh:${runId}`, 'NX'], (reply) => reply.includes('\r\n'));
+}
+
 /**
  * Starts a non-persistent redis-server on 127.0.0.1:<port> with its working
  * directory in <root>/.cache/redis/<name>, and resolves once it answers PING.
@@ -92,6 +128,7 @@ export async function startRedis({ root, name, port, log = () => {} }) {
     if (await ping(port)) break;
     await sleep(50);
   }
+  await declareFreshDataset(port);
 
   log(`redis: '${name}' ready on 127.0.0.1:${port} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return {

@@ -1,4 +1,4 @@
-// `npm run bench -- stall` — issue 6, figure f: 1,000 clients at 2 Mbit/s of which 10 % stop
+// `npm run bench -- stall` — figure f: 1,000 clients at 2 Mbit/s of which 10 % stop
 // reading for 60 s, then read again. Measured on the stream process: RSS growth while they are
 // stalled, the rate fast readers keep, and that every dropped event is a `seq` gap a client sees.
 //

@@ -1,4 +1,4 @@
-// `npm run bench -- throughput` — issue 6, figure b: how many clients one stream process serves at
+// `npm run bench -- throughput` — figure b: how many clients one stream process serves at
 // the full 2 Mbit/s (4 events/s × 64 KiB) with 0 drops for fast readers, and the CPU it uses.
 //
 // Clients are added in steps; at each step, after the new ones streamed for a few seconds, a

@@ -30,8 +30,26 @@ describe('web client in Chromium', () => {
     await system?.stop();
   });
 
+  /**
+   * Console errors, script errors and 404 answers a page met: a page whose resources all exist has
+   * none. The refusals the page handles (401 before signing in, 403, 409) are not problems.
+   */
+  const problems = new Map<Page, string[]>();
+  const HANDLED_REFUSAL = /^Failed to load resource: the server responded with a status of (401|403|409) /;
+  const watch = (page: Page): Page => {
+    const seen: string[] = [];
+    problems.set(page, seen);
+    page.on('console', (message) => {
+      if (message.type() === 'error' && !HANDLED_REFUSAL.test(message.text())) seen.push(`console: ${message.text()}`);
+    });
+    page.on('pageerror', (error) => seen.push(`script: ${error.message}`));
+    page.on('response', (response) => {
+      if (response.status() === 404) seen.push(`404 ${response.url()}`);
+    });
+    return page;
+  };
   const open = async (userId: string, profileId: string): Promise<Page> => {
-    const page = await browser.newPage();
+    const page = watch(await browser.newPage());
     await page.goto(`${system.gateway.url}/index/${userId}/${profileId}`);
     return page;
   };
@@ -60,6 +78,41 @@ describe('web client in Chromium', () => {
       'no payload rendered',
     );
     await page.screenshot({ path: join(ARTIFACTS, 'stream-page.png'), fullPage: true });
+    assert.deepEqual(problems.get(page), [], 'no console error, no 404 (favicon included)');
+    await page.close();
+  });
+
+  it('shows the lag and a live chart of the last 60 s that moves', async () => {
+    const { userId, profileId } = pairs[0]!;
+    const page = await open(userId, profileId);
+    await page.waitForSelector('#state[data-state="live"]', { timeout: 10_000 });
+    await page.waitForFunction(
+      () => Number(document.querySelector<HTMLCanvasElement>('#chart')?.dataset.received) >= 8,
+      undefined,
+      {
+        timeout: 10_000,
+      },
+    );
+    const lag = Number(await page.locator('#lag').textContent());
+    assert.ok(Number.isFinite(lag) && lag >= 0 && lag < 2000, `lag ${lag} ms`);
+    const canvas = page.locator('#chart');
+    const drawing = () => canvas.evaluate((c: HTMLCanvasElement) => c.toDataURL());
+    const dataset = () => canvas.evaluate((c: HTMLCanvasElement) => ({ ...c.dataset }));
+    const before = { image: await drawing(), data: await dataset() };
+    // 10 events/s of 4 KiB: ≈ 330 kbit/s and ≈ 10 events in each whole second, none dropped.
+    assert.ok(Number(before.data.kbps) > 100, `kbit/s ${before.data.kbps}`);
+    assert.equal(before.data.dropped, '0');
+    await page.waitForTimeout(2500);
+    const after = { image: await drawing(), data: await dataset() };
+    assert.ok(Number(after.data.drawnAt) > Number(before.data.drawnAt), 'the chart is redrawn');
+    assert.notEqual(after.image, before.image, 'the chart moves');
+    const width = await canvas.evaluate((c: HTMLCanvasElement) => c.width);
+    assert.ok(width > 300, `canvas ${width} px wide`);
+    const laterLag = Number(await page.locator('#lag').textContent());
+    assert.ok(Number.isFinite(laterLag) && laterLag < 2000, `lag ${laterLag} ms`);
+    await page.locator('#chart').screenshot({ path: join(ARTIFACTS, 'stream-chart.png') });
+    await page.screenshot({ path: join(ARTIFACTS, 'stream-page-chart.png'), fullPage: true });
+    assert.deepEqual(problems.get(page), []);
     await page.close();
   });
 
@@ -149,7 +202,7 @@ describe('web client in Chromium', () => {
     const { userId, profileId } = pairs[0]!;
     const streamPage = await open(userId, profileId);
     await streamPage.waitForSelector('#state[data-state="live"]', { timeout: 10_000 });
-    const page = await browser.newPage({ viewport: { width: 1300, height: 900 } });
+    const page = watch(await browser.newPage({ viewport: { width: 1300, height: 900 } }));
     await page.goto(`${system.gateway.url}/`);
     await page.waitForSelector(`#profiles a[data-profile="${profileId}"]`, { timeout: 10_000 });
     await page.waitForFunction(() => document.querySelectorAll('#users tr').length >= 2, undefined, {
@@ -159,8 +212,48 @@ describe('web client in Chromium', () => {
     await page.click('#login-form button');
     await page.waitForSelector(`#login-result a[data-profile="${profileId}"]`, { timeout: 10_000 });
     assert.match((await page.locator('#login-result').textContent()) ?? '', /stream-[12]/);
+    // Picking the user signed in as them (development sign-in): their live pair is marked wherever
+    // it is linked.
+    await page.waitForSelector(`#profiles a.live[data-user="${userId}"][data-profile="${profileId}"]`, {
+      timeout: 10_000,
+    });
+    await page.waitForSelector(`#my-profiles-table a.live[data-profile="${profileId}"]`);
+    assert.equal(await page.locator('#profiles a.live').count(), 1, 'only the live pair is marked');
     await page.screenshot({ path: join(ARTIFACTS, 'landing-page.png'), fullPage: true });
-    await page.close();
     await streamPage.close();
+    // Once the stream ends the mark goes (the next refresh; picking the user again refreshes now).
+    await page.click('#login-form button');
+    await page.waitForSelector(`#profiles a.live`, { state: 'detached', timeout: 12_000 });
+    assert.deepEqual(problems.get(page), [], 'no console error, no 404 (favicon included)');
+    await page.close();
+  });
+
+  it('sends Last-Event-ID with the last seq it received when it reconnects to another pod', async () => {
+    const [pair] = await createPairs(system.base.url, 1);
+    const { userId, profileId } = pair!;
+    const page = await browser.newPage();
+    const streamRequests: Array<Record<string, string>> = [];
+    page.on('request', (req) => {
+      if (new URL(req.url()).pathname.startsWith('/stream/')) streamRequests.push(req.headers());
+    });
+    await page.goto(`${system.gateway.url}/index/${userId}/${profileId}`);
+    await page.waitForSelector('#state[data-state="live"]', { timeout: 10_000 });
+    await page.waitForFunction(() => Number(document.querySelector('#received')?.textContent) >= 5);
+    const pod = ((await state(page).textContent()) ?? '').replace('live on pod ', '');
+    const seqBefore = await counter(page, 'last-seq');
+    // The pod shuts down (`event: reconnect`, lock released): the page reconnects, through nginx, to the other one.
+    await system.streams[Number(pod.replace('stream-', '')) - 1]!.stop('SIGTERM');
+    await page.waitForFunction(
+      (old) =>
+        /^live on pod stream-\d$/.test(document.querySelector('#state')?.textContent ?? '') &&
+        document.querySelector('#state')?.textContent !== `live on pod ${old}`,
+      pod,
+      { timeout: 20_000 },
+    );
+    assert.equal(streamRequests[0]!['last-event-id'], undefined, 'the first connection has no Last-Event-ID');
+    const resumed = streamRequests.at(-1)!['last-event-id'];
+    assert.match(resumed ?? '', /^\d+$/, 'the reconnect carries Last-Event-ID');
+    assert.ok(Number(resumed) >= seqBefore, `Last-Event-ID ${resumed} is the last seq received (≥ ${seqBefore})`);
+    await page.close();
   });
 });

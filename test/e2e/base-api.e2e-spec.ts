@@ -129,6 +129,17 @@ describe('base API on a real port', () => {
         [{ rawBody: '{"name": ', headers: { 'content-type': 'application/json' } }, 400, 'VALIDATION_FAILED'],
         [{}, 400, 'VALIDATION_FAILED'],
         [{ rawBody: 'name=x', headers: { 'content-type': 'text/plain' } }, 415, 'UNSUPPORTED_MEDIA_TYPE'],
+        // A form is what a cross-site "simple" request may send: never accepted.
+        [
+          { rawBody: 'name=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } },
+          415,
+          'UNSUPPORTED_MEDIA_TYPE',
+        ],
+        [
+          { rawBody: 'name=x', headers: { 'content-type': 'multipart/form-data; boundary=b' } },
+          415,
+          'UNSUPPORTED_MEDIA_TYPE',
+        ],
         [{ body: { name: 'x'.repeat(1024 * 1024 + 1) } }, 413, 'PAYLOAD_TOO_LARGE'],
       ];
       for (const [options, status, code] of cases) {

@@ -5,6 +5,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { loadConfig } from '@app/config';
+import { pathToFileURL } from 'node:url';
 import { buildContext, dockerignore, parseCopy, parseStages, type Stage, UNWALKED } from './dockerfile.js';
 import {
   allContainers,
@@ -27,8 +28,35 @@ import {
   workload,
   workloads,
 } from './rendered-manifests.js';
+import { ingressRoute, type NginxDirective, nginxRoute, parseNginxConfig } from './routing.js';
+import { tsProjectGraph } from './ts-projects.js';
 
 const OVERLAYS = ['minikube', 'production'] as const;
+/** Paths of every class the product serves, and their near misses (gateway ↔ Ingress comparison). */
+const GATEWAY_SAMPLE_PATHS = [
+  '/',
+  '/main',
+  '/main/',
+  '/main/users',
+  '/main/login/6f1c2b8e-0b7e-4a53-9b0e-2a8f3f1d9c11',
+  '/mainly',
+  '/stream',
+  '/stream/',
+  '/stream/6f1c2b8e-0b7e-4a53-9b0e-2a8f3f1d9c11/0d6c0c3a-5b1f-4a8e-8a3e-7d2b9c1e4f00',
+  '/streams',
+  '/metrics',
+  '/metrics/',
+  '/metrics/x',
+  '/metricsx',
+  '/health',
+  '/health/live',
+  '/health/ready',
+  '/healthz',
+  '/index/u/p',
+  '/style.css',
+  '/favicon.svg',
+  '/js/chart.js',
+];
 /** The three apps and the port each listens on (README: PORT defaults). */
 const APPS = { base: 3001, main: 3000, stream: 3002 } as const;
 type AppName = keyof typeof APPS;
@@ -198,9 +226,11 @@ function runtimeImports(entries: readonly string[]): { packages: Set<string>; fi
       if (specifier.startsWith('.')) {
         queue.push(path.posix.join(path.posix.dirname(file), specifier));
       } else if (specifier.startsWith('@app/')) {
-        const lib = specifier.split('/')[1];
+        const [, lib, ...subpath] = specifier.split('/');
         const manifest = JSON.parse(readRepoFile(`libs/${lib}/package.json`));
-        queue.push(path.posix.join(`libs/${lib}`, manifest.exports['.'].default));
+        const entry = manifest.exports[subpath.length ? `./${subpath.join('/')}` : '.'];
+        assert.ok(entry, `${file} imports ${specifier}, which libs/${lib}/package.json does not export`);
+        queue.push(path.posix.join(`libs/${lib}`, entry.default));
         packages.add(`@app/${lib}`);
       } else {
         const parts = specifier.split('/');
@@ -443,15 +473,74 @@ describe('Kubernetes manifests (k8s/), rendered and validated offline', () => {
   });
 
   describe('ingress', () => {
+    /** The local gateway's nginx.conf, as `npm start` generates it, parsed. */
+    const localGateway = async (): Promise<NginxDirective[]> => {
+      const gateway = await import(pathToFileURL(path.join(ROOT, 'scripts/lib/gateway.mjs')).href);
+      return parseNginxConfig(
+        gateway.gatewayConfig({
+          dir: '/tmp/kubescaler-gateway',
+          host: '127.0.0.1',
+          port: 8080,
+          mainUrls: ['http://127.0.0.1:3000'],
+          streamUrls: ['http://127.0.0.1:3002', 'http://127.0.0.1:3003'],
+        }),
+      );
+    };
+
+    it('routes every path as the local nginx gateway does: same Service or the same refusal, same proxy directives', async () => {
+      const nginx = await localGateway();
+      const locations = nginx
+        .find((d) => d.name === 'http')!
+        .block!.find((d) => d.name === 'server')!
+        .block!.filter((d) => d.name === 'location')
+        .map((d) => d.args.at(-1)!);
+      for (const overlay of each()) {
+        const ingresses = ofKind(overlay, 'Ingress');
+        const declared = [...routes(overlay).map((r) => r.path), ...locations];
+        const paths = new Set([
+          ...GATEWAY_SAMPLE_PATHS,
+          ...declared.flatMap((p) => [p, `${p}x`, `${p.replace(/\/$/, '')}/x`]),
+        ]);
+        for (const urlPath of paths) {
+          assert.deepEqual(
+            nginxRoute(nginx, urlPath),
+            ingressRoute(ingresses, urlPath),
+            `overlays/${overlay.name}: ${urlPath} (nginx ↔ Ingress)`,
+          );
+        }
+      }
+      // What the path classes are, read from the nginx side (the comparison above makes it the Ingress's too).
+      const route = (p: string) => nginxRoute(nginx, p);
+      assert.deepEqual(
+        ['/main', '/main/users', '/mainly', '/', '/stream/a/b', '/metrics', '/health/live'].map((p) => route(p).to),
+        ['main', 'main', 'stream', 'stream', 'stream', 'denied', 'denied'],
+      );
+      const stream = route('/stream/a/b').directives!;
+      assert.equal(stream.proxy_buffering, 'off');
+      assert.equal(stream.proxy_request_buffering, 'off');
+      assert.ok(Number(stream.proxy_read_timeout) >= 3600);
+      assert.equal(route('/').directives!.proxy_read_timeout, '60', 'only /stream waits for hours');
+    });
+
     it('routes /main to main and / to stream, and never routes to base or any other Service', () => {
       assert.match(readRepoFile('apps/stream/src/streams/streams.controller.ts'), /@Controller\('stream'\)/);
-      const mainControllers = walkFiles('apps/main/src')
-        .filter((f) => f.endsWith('.controller.ts'))
-        .flatMap((f) => [...readRepoFile(f).matchAll(/@Controller\('([^']*)'\)/g)].map((m) => m[1]));
-      assert.ok(mainControllers.length > 0);
-      for (const prefix of mainControllers) {
-        assert.match(prefix, /^main(\/|$)/, `main controller '${prefix}' is outside /main`);
-      }
+      // main serves every module with controllers under /main, set once in its AppModule (the e2e
+      // suite checks the routes the running app answers).
+      const appModule = readRepoFile('apps/main/src/app.module.ts');
+      assert.match(appModule, /RouterModule\.register\(\[\{ path: 'main', children: API_MODULES \}\]\)/);
+      const apiModules = (/const API_MODULES = \[([^\]]*)\]/.exec(appModule)?.[1] ?? '').split(/,\s*/).filter(Boolean);
+      // A module declares controllers in its @Module() or in the DynamicModule its forRoot() returns.
+      const withControllers = walkFiles('apps/main/src')
+        .filter((f) => f.endsWith('.module.ts'))
+        .map(readRepoFile)
+        .filter((source) => /\bcontrollers:/.test(source))
+        .flatMap((source) => [...source.matchAll(/^export class (\w+)/gm)].map((m) => m[1]));
+      assert.ok(withControllers.length > 0);
+      assert.deepEqual(
+        [...apiModules].sort(),
+        [...withControllers].sort(),
+        'a main module with controllers is outside /main',
+      );
       for (const overlay of each()) {
         for (const ingress of ofKind(overlay, 'Ingress')) {
           assert.equal(ingress.spec.ingressClassName, 'nginx', ingress.metadata.name);
@@ -470,8 +559,17 @@ describe('Kubernetes manifests (k8s/), rendered and validated offline', () => {
         assert.equal(annotations['nginx.ingress.kubernetes.io/proxy-buffering'], 'off');
         assert.ok(Number(annotations['nginx.ingress.kubernetes.io/proxy-read-timeout']) >= 3600);
         assert.ok(Number(annotations['nginx.ingress.kubernetes.io/proxy-send-timeout']) >= 3600);
-        for (const r of [route(overlay, '/'), route(overlay, '/main')]) {
-          assert.equal(r.ingress.metadata.annotations?.['nginx.ingress.kubernetes.io/proxy-buffering'], 'off');
+        for (const r of [route(overlay, '/'), route(overlay, '/main'), stream]) {
+          const a = (name: string) => r.ingress.metadata.annotations?.[`nginx.ingress.kubernetes.io/${name}`];
+          assert.equal(a('proxy-buffering'), 'off');
+          // One bounded buffer per response, and a dead pod skipped before a response starts.
+          assert.match(a('proxy-buffer-size') ?? '', /^\d+k$/, `${r.path}: proxy-buffer-size`);
+          assert.ok(
+            parseInt(a('proxy-buffer-size')!, 10) <= 16,
+            `${r.path}: proxy-buffer-size ${a('proxy-buffer-size')}`,
+          );
+          assert.deepEqual((a('proxy-next-upstream') ?? '').split(' ').sort(), ['error', 'timeout'], r.path);
+          assert.ok(Number(a('proxy-next-upstream-tries')) >= 2, `${r.path}: proxy-next-upstream-tries`);
         }
       }
     });
@@ -581,7 +679,12 @@ describe('Kubernetes manifests (k8s/), rendered and validated offline', () => {
         const data = generated(overlay, 'ConfigMap', 'kubescaler-config').data;
         const config = loadConfig('stream', { ...data, AUTH_JWT_SECRET: THROWAWAY_AUTH_SECRET });
         assert.equal(config.redis.lockUrls.length, expected[overlay.name as keyof typeof expected]);
-        assert.equal(config.redis.url, config.redis.lockUrls[0], 'REDIS_URL must be the first lock instance');
+        assert.equal(
+          config.redis.url,
+          config.redis.lockUrls[0],
+          'REDIS_URL is the first lock instance, sharing its client',
+        );
+        assert.deepEqual(config.warnings, [], 'an odd number of lock servers');
         const statefulSets = config.redis.lockUrls.map((url) => {
           const svc = named(overlay, 'Service', new URL(url).hostname);
           const backing = workloads(overlay).filter((w) => selects(svc.spec.selector, w.podLabels));
@@ -740,7 +843,17 @@ describe('Kubernetes manifests (k8s/), rendered and validated offline', () => {
           assert.deepEqual(init.envFrom, mainContainer(w).envFrom, `${name}: init and app read different config`);
           const data = named(overlay, 'ConfigMap', init.envFrom[0].configMapRef.name).data;
           assert.ok(targets.length > 0);
-          for (const target of targets) assert.ok(target in data, `${name} waits for ${target}, which is not set`);
+          for (const target of targets) {
+            const variable = target.replace(/^majority:/, '');
+            assert.ok(variable in data, `${name} waits for ${variable}, which is not set`);
+          }
+          if (name !== 'base' && name !== 'migrate') {
+            assert.deepEqual(
+              targets,
+              ['majority:REDIS_LOCK_URLS'],
+              `${name} must start with a majority of lock servers`,
+            );
+          }
         }
       }
     });
@@ -1045,6 +1158,66 @@ describe('Dockerfile (checked without a container engine)', () => {
     }
   });
 
+  it('compiles no test support for the image: libs/testing and the integration specs are outside its build graph', () => {
+    const image = tsProjectGraph(ROOT, tscProjects());
+    const npmTest = tsProjectGraph(ROOT, ['tsconfig.json']);
+    assert.ok(image.size >= 5 && image.has('apps/base/tsconfig.app.json'), 'the build graph walk found too little');
+    for (const [project, { files, references }] of image) {
+      assert.ok(npmTest.has(project), `${project} is built for the image but not by npm test`);
+      assert.ok(!project.startsWith('libs/testing/'), `${project} (test support) is in the image's build graph`);
+      for (const reference of references) {
+        assert.ok(!reference.startsWith('libs/testing/'), `${project} references ${reference} (test support)`);
+      }
+      for (const file of files) {
+        assert.doesNotMatch(
+          file,
+          /^libs\/testing\/|\.(integration|e2e)-spec\.ts$|integration-support\.ts$/,
+          `${project} compiles ${file}`,
+        );
+        assert.doesNotMatch(
+          readRepoFile(file),
+          /from\s+['"]@(app|nestjs)\/testing['"]/,
+          `${project} compiles ${file}, which imports test support`,
+        );
+      }
+    }
+  });
+
+  it('compiles every spec file of the repository in the npm test build, so none is silently left out', () => {
+    const compiled = new Set([...tsProjectGraph(ROOT, ['tsconfig.json']).values()].flatMap((p) => p.files));
+    const sources = (dir: string): string[] =>
+      readdirSync(path.join(ROOT, dir), { withFileTypes: true }).flatMap((entry) => {
+        const relative = `${dir}/${entry.name}`;
+        if (!entry.isDirectory()) return [relative];
+        return ['dist', 'node_modules'].includes(entry.name) ? [] : sources(relative);
+      });
+    const specs = ['apps', 'libs', 'test']
+      .flatMap(sources)
+      .filter((file) => /\.(spec|integration-spec|e2e-spec)\.ts$/.test(file));
+    assert.ok(specs.length >= 30, `found only ${specs.length} spec files`);
+    for (const spec of specs) assert.ok(compiled.has(spec), `${spec} is not compiled by the root tsc -b (npm test)`);
+  });
+
+  it('lists every app and lib in nest-cli.json with the project the build compiles', () => {
+    const { projects } = JSON.parse(readRepoFile('nest-cli.json'));
+    const expected = [
+      ...readdirSync(path.join(ROOT, 'apps')).map((name) => ({ name, type: 'application', root: `apps/${name}` })),
+      ...readdirSync(path.join(ROOT, 'libs')).map((name) => ({ name, type: 'library', root: `libs/${name}` })),
+    ];
+    assert.deepEqual(Object.keys(projects).sort(), expected.map((p) => p.name).sort());
+    for (const { name, type, root } of expected) {
+      const project = projects[name];
+      assert.equal(project.type, type, name);
+      assert.equal(project.root, root, name);
+      assert.equal(project.sourceRoot, `${root}/src`, name);
+      assert.ok(existsSync(path.join(ROOT, project.compilerOptions.tsConfigPath)), `${name}: no tsconfig`);
+      assert.ok(
+        existsSync(path.join(ROOT, project.sourceRoot, `${project.entryFile}.ts`)),
+        `${name}: no entry file ${project.entryFile}.ts`,
+      );
+    }
+  });
+
   it('runs with production dependencies only: the compiled apps import nothing else', () => {
     const pkg = JSON.parse(readRepoFile('package.json'));
     const entries = [...APP_NAMES.map((app) => `apps/${app}/dist/main.js`), 'apps/base/dist/migrate.js'];
@@ -1140,6 +1313,36 @@ describe('k8s/base/wait-for-tcp.mjs (init containers)', () => {
       assert.equal(result.code, 0, result.stderr);
     } finally {
       await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('is satisfied by a majority of a majority: list, one of three servers being down', async () => {
+    const servers = [net.createServer((socket) => socket.destroy()), net.createServer((socket) => socket.destroy())];
+    await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))));
+    const dead = net.createServer();
+    await new Promise<void>((resolve) => dead.listen(0, '127.0.0.1', resolve));
+    const deadPort = (dead.address() as net.AddressInfo).port;
+    await new Promise((resolve) => dead.close(resolve));
+    try {
+      const live = servers.map((server) => `redis://127.0.0.1:${(server.address() as net.AddressInfo).port}`);
+      const started = Date.now();
+      const result = await runCommand(process.execPath, [script, 'majority:LOCKS'], {
+        env: {
+          ...process.env,
+          LOCKS: [live[0], `redis://127.0.0.1:${deadPort}`, live[1]].join(','),
+          WAIT_TIMEOUT_SECONDS: '30',
+        },
+        timeoutMs: 20_000,
+      });
+      assert.equal(result.code, 0, result.stderr);
+      assert.ok(Date.now() - started < 10_000);
+      const one = await runCommand(process.execPath, [script, 'majority:LOCKS'], {
+        env: { ...process.env, LOCKS: `${live[0]},redis://127.0.0.1:${deadPort}`, WAIT_TIMEOUT_SECONDS: '1' },
+        timeoutMs: 20_000,
+      });
+      assert.equal(one.code, 1, 'one of two is no majority');
+    } finally {
+      await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
     }
   });
 

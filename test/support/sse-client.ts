@@ -206,6 +206,11 @@ export class SseClient {
     return this.isSse;
   }
 
+  /** The client side's port (to find this connection's sockets with `ss`). */
+  get localPort(): number | undefined {
+    return this.socket.localPort;
+  }
+
   get isClosed(): boolean {
     return this.closedAt !== undefined;
   }

@@ -241,6 +241,20 @@ export async function gaugesSettle(url: string, expected: number, timeoutMs = 20
   await eventually(() => expectGauges(url, expected, `(waited up to ${timeoutMs} ms)`), timeoutMs);
 }
 
+/**
+ * Waits until the stream at `url` counts `voting` lock servers that may vote (one that restarted
+ * or lost its data sits out a lease first); returns how long that took.
+ */
+export async function votingSettles(url: string, voting: number, timeoutMs = FAST_LOCK_TTL_MS + 3000): Promise<number> {
+  const started = performance.now();
+  await eventually(
+    async () => assert.equal((await Metrics.scrape(url)).value('stream_lock_servers_voting'), voting),
+    timeoutMs,
+    25,
+  );
+  return performance.now() - started;
+}
+
 /** Resident set size of process `pid` in bytes (Linux `/proc/<pid>/status` VmRSS). */
 export function rssBytes(pid: number): number {
   const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));

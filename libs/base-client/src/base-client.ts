@@ -1,23 +1,14 @@
 import { Pool } from 'undici';
 import { AppError, ERROR_CATALOG, type ErrorCode } from '@app/errors';
-
-export interface UserDto {
-  id: string;
-  name: string;
-  createdAt: string;
-}
-
-export interface ProfileDto {
-  id: string;
-  name: string;
-  userIds: string[];
-  createdAt: string;
-}
-
-export interface Paged<T> {
-  items: T[];
-  nextPage?: string;
-}
+import {
+  type CreateProfileBody,
+  type Items,
+  MAX_PAGE_LIMIT,
+  type Paged,
+  type ProfileDto,
+  type UserBody,
+  type UserDto,
+} from './contract.js';
 
 export interface BaseClientOptions {
   /** Whole-request deadline; past it the call fails as `DEPENDENCY_UNAVAILABLE`. */
@@ -26,10 +17,15 @@ export interface BaseClientOptions {
   adminToken?: string;
 }
 
+/** The codes with which base says why a binding check did not pass. */
+const BINDING_REFUSALS: ReadonlySet<ErrorCode> = new Set(['USER_NOT_FOUND', 'PROFILE_NOT_FOUND', 'BINDING_NOT_FOUND']);
+
 /**
  * Typed client of the base service over a keep-alive connection pool. base's 4xx answers keep
- * their code and status (a 404 stays a 404); base unreachable, slow or failing (5xx) becomes
- * 503 `DEPENDENCY_UNAVAILABLE` — an outage never looks like "not found".
+ * their code and status when the code is one of ours with that status (a 404 `USER_NOT_FOUND`
+ * stays one); anything else — base unreachable, slow or failing (5xx), a redirect, a 4xx without
+ * a known code, a body that is not JSON — becomes 503 `DEPENDENCY_UNAVAILABLE`: an outage or a
+ * stranger answering never looks like "not found", and never like success.
  */
 export class BaseClient {
   private readonly pool: Pool;
@@ -55,28 +51,46 @@ export class BaseClient {
     return this.call('GET', `/profiles${query({ limit, page })}`);
   }
 
+  /** Every user, fetched page by page (`pageSize` each) while the caller iterates. */
+  allUsers(pageSize = MAX_PAGE_LIMIT): AsyncGenerator<UserDto> {
+    return pageThrough((page) => this.listUsers(pageSize, page));
+  }
+
+  /** Every profile, fetched page by page (`pageSize` each) while the caller iterates. */
+  allProfiles(pageSize = MAX_PAGE_LIMIT): AsyncGenerator<ProfileDto> {
+    return pageThrough((page) => this.listProfiles(pageSize, page));
+  }
+
   getUser(id: string): Promise<UserDto> {
     return this.call('GET', `/users/${id}`);
   }
 
   async profilesOf(userId: string): Promise<ProfileDto[]> {
-    return (await this.call<{ items: ProfileDto[] }>('GET', `/users/${userId}/profiles`)).items;
+    return (await this.call<Items<ProfileDto>>('GET', `/users/${userId}/profiles`)).items;
   }
 
   createUser(name: string): Promise<UserDto> {
-    return this.call('POST', '/users', { name });
+    const body: UserBody = { name };
+    return this.call('POST', '/users', body);
   }
 
   createProfile(name: string, userIds: readonly string[]): Promise<ProfileDto> {
-    return this.call('POST', '/profiles', { name, userIds });
+    const body: CreateProfileBody = { name, userIds: [...userIds] };
+    return this.call('POST', '/profiles', body);
   }
 
   /**
-   * Resolves when the user is bound to the profile. Rejects with base's 404 codes:
-   * `USER_NOT_FOUND`, `PROFILE_NOT_FOUND` or `BINDING_NOT_FOUND`.
+   * Resolves when the user is bound to the profile — only on exactly 204. Rejects with base's 404
+   * codes `USER_NOT_FOUND`, `PROFILE_NOT_FOUND` or `BINDING_NOT_FOUND`, and with 503
+   * `DEPENDENCY_UNAVAILABLE` for any other answer (fail closed: 200, 302, a code-less 404, 5xx…).
    */
   async assertBound(userId: string, profileId: string): Promise<void> {
-    await this.call('GET', `/profiles/${profileId}/users/${userId}`);
+    const path = `/profiles/${profileId}/users/${userId}`;
+    const { statusCode, payload } = await this.send('GET', path);
+    if (statusCode === 204 && payload === undefined) return;
+    const refusal = statusCode === 404 ? knownError(statusCode, payload) : undefined;
+    if (refusal && BINDING_REFUSALS.has(refusal.code)) throw refusal;
+    throw unexpectedAnswer(statusCode, 'GET', path);
   }
 
   async deleteAllUsers(): Promise<void> {
@@ -97,6 +111,19 @@ export class BaseClient {
   }
 
   private async call<T>(method: string, path: string, body?: unknown, admin = false): Promise<T> {
+    const { statusCode, payload } = await this.send(method, path, body, admin);
+    if (statusCode >= 200 && statusCode < 300) return payload as T;
+    const known = statusCode >= 400 && statusCode < 500 ? knownError(statusCode, payload) : undefined;
+    throw known ?? unexpectedAnswer(statusCode, method, path);
+  }
+
+  /** One request; its status and parsed JSON body (undefined when empty). Transport or JSON failures are 503. */
+  private async send(
+    method: string,
+    path: string,
+    body?: unknown,
+    admin = false,
+  ): Promise<{ statusCode: number; payload: unknown }> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (admin && this.options.adminToken) headers.authorization = `Bearer ${this.options.adminToken}`;
@@ -120,23 +147,36 @@ export class BaseClient {
     } catch (error) {
       throw AppError.dependencyUnavailable('base', error);
     }
-    if (statusCode < 400) return payload as T;
-    if (statusCode >= 500) {
-      throw AppError.dependencyUnavailable('base', new Error(`base answered ${statusCode} to ${method} ${path}`));
-    }
-    throw fromClientError(statusCode, payload);
+    return { statusCode, payload };
   }
 }
 
-function fromClientError(status: number, payload: unknown): AppError {
-  const body = (payload ?? {}) as { code?: string; message?: string; details?: unknown };
-  const code =
-    body.code && body.code in ERROR_CATALOG && ERROR_CATALOG[body.code as ErrorCode] === status
-      ? (body.code as ErrorCode)
-      : status === 404
-        ? 'NOT_FOUND'
-        : 'VALIDATION_FAILED';
-  return new AppError(code, body.message ?? `base answered ${status}`, { details: body.details });
+/**
+ * Yields every item of a paged list, asking for the next page only when the caller has taken
+ * the previous one, until a page comes without `nextPage`.
+ */
+export async function* pageThrough<T>(fetchPage: (page?: string) => Promise<Paged<T>>): AsyncGenerator<T> {
+  let page: string | undefined;
+  do {
+    const batch = await fetchPage(page);
+    yield* batch.items;
+    page = batch.nextPage;
+  } while (page);
+}
+
+/** base's error when it carries one of our codes with the status that code has; else undefined. */
+function knownError(status: number, payload: unknown): AppError | undefined {
+  if (typeof payload !== 'object' || payload === null) return undefined;
+  const body = payload as { code?: unknown; message?: unknown; details?: unknown };
+  if (typeof body.code !== 'string' || !Object.hasOwn(ERROR_CATALOG, body.code)) return undefined;
+  const code = body.code as ErrorCode;
+  if (ERROR_CATALOG[code] !== status) return undefined;
+  const message = typeof body.message === 'string' ? body.message : `base answered ${status} ${code}`;
+  return new AppError(code, message, { details: body.details });
+}
+
+function unexpectedAnswer(status: number, method: string, path: string): AppError {
+  return AppError.dependencyUnavailable('base', new Error(`base answered ${status} to ${method} ${path}`));
 }
 
 function query(params: Record<string, string | number | undefined>): string {

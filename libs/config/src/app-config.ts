@@ -38,10 +38,14 @@ export interface AppConfig {
     readonly requestTimeoutMs: number;
   };
   readonly redis: {
+    /** The lock server when `REDIS_LOCK_URLS` is unset; otherwise only for data that may be lost. */
     readonly url: string;
+    /** The lock servers: distinct servers (checked), a majority of which must agree. */
     readonly lockUrls: readonly string[];
     readonly commandTimeoutMs: number;
   };
+  /** Valid but doubtful settings, logged once at start. */
+  readonly warnings: readonly string[];
   readonly lock: { readonly ttlMs: number; readonly renewMs: number };
   readonly stream: {
     readonly eventsPerSecond: number;

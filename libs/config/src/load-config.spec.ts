@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError, loadConfig } from './load-config.js';
+import { ConfigError, loadConfig, redisServerKey } from './load-config.js';
 
 const SECRET = 'a-development-secret-of-32-bytes!';
 const AUTH = { AUTH_JWT_SECRET: SECRET };
@@ -133,5 +133,52 @@ describe(loadConfig.name, () => {
       loadConfig('stream', { PORT: 'x', AUTH_JWKS_URL: 'ftp://idp', AUTH_DEV_LOGIN: 'yes', AUTH_MODE: 'none' }),
     ).map((p) => p.split(':')[0]);
     assert.deepEqual(names.sort(), ['AUTH_DEV_LOGIN', 'AUTH_JWKS_URL', 'AUTH_MODE', 'PORT']);
+  });
+
+  it('refuses the same lock server twice, after normalising host and port, naming both spellings', () => {
+    for (const urls of [
+      'redis://r1:6379,redis://r1:6379',
+      'redis://R1:6379,redis://r1',
+      'redis://localhost:7000,redis://127.0.0.1:7000/2',
+      'redis://a:1,rediss://user:secret@a:1/3,redis://b:1',
+    ]) {
+      assert.throws(
+        () => loadConfig('stream', { ...AUTH, REDIS_LOCK_URLS: urls }),
+        (error: unknown) => {
+          assert.ok(error instanceof ConfigError, urls);
+          assert.equal(error.problems.length, 1, error.message);
+          assert.match(error.problems[0]!, /^REDIS_LOCK_URLS: names the server \S+ twice \(.+ and .+\)/);
+          return true;
+        },
+      );
+    }
+    assert.equal(
+      loadConfig('stream', { ...AUTH, REDIS_LOCK_URLS: 'redis://a:1,redis://a:2,redis://b:1' }).redis.lockUrls.length,
+      3,
+    );
+  });
+
+  it('warns about an even number of lock servers, and only then', () => {
+    assert.deepEqual(loadConfig('stream', AUTH).warnings, []);
+    assert.deepEqual(loadConfig('stream', { ...AUTH, REDIS_LOCK_URLS: 'redis://a,redis://b,redis://c' }).warnings, []);
+    const [warning, ...more] = loadConfig('stream', { ...AUTH, REDIS_LOCK_URLS: 'redis://a,redis://b' }).warnings;
+    assert.deepEqual(more, []);
+    assert.match(warning!, /REDIS_LOCK_URLS names 2 lock servers: an even count tolerates no more failures than 1/);
+  });
+
+  it('keeps REDIS_URL as the one lock server when REDIS_LOCK_URLS is unset', () => {
+    const sut = loadConfig('main', { ...AUTH, REDIS_URL: 'redis://only:6380' });
+    assert.deepEqual(sut.redis.lockUrls, ['redis://only:6380']);
+    assert.equal(sut.redis.url, 'redis://only:6380');
+  });
+});
+
+describe(redisServerKey.name, () => {
+  const sut = redisServerKey;
+
+  it('names the server a URL reaches: host lower-cased, loopback as 127.0.0.1, port defaulted', () => {
+    assert.equal(sut('redis://Redis-A.example'), 'redis-a.example:6379');
+    assert.equal(sut('rediss://u:p@localhost:7000/3'), '127.0.0.1:7000');
+    assert.equal(sut('redis://[::1]:7000'), '127.0.0.1:7000');
   });
 });

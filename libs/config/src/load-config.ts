@@ -21,7 +21,10 @@ const list = (item: z.ZodType<string, string>) =>
         .filter(Boolean),
     )
     .pipe(z.array(item).min(1));
-const redisUrl = z.string().regex(/^rediss?:\/\/\S+$/, 'expected a redis:// or rediss:// URL');
+const redisUrl = z
+  .string()
+  .regex(/^rediss?:\/\/\S+$/, 'expected a redis:// or rediss:// URL')
+  .refine((url) => URL.canParse(url), 'expected a redis:// or rediss:// URL');
 const hostPort = z.string().regex(/^[\w.-]+(:\d{1,5})?$/, 'expected host or host:port');
 
 const envSchema = z
@@ -55,7 +58,35 @@ const envSchema = z
   .refine((env) => env.LOCK_RENEW_MS * 2 <= env.LOCK_TTL_MS, {
     path: ['LOCK_RENEW_MS'],
     message: 'must be at most half of LOCK_TTL_MS, so a slow renewal still lands well inside the lease',
+  })
+  .superRefine((env, context) => {
+    const seen = new Map<string, string>();
+    for (const url of env.REDIS_LOCK_URLS ?? []) {
+      const server = redisServerKey(url);
+      const first = seen.get(server);
+      if (first !== undefined) {
+        context.addIssue({
+          code: 'custom',
+          path: ['REDIS_LOCK_URLS'],
+          message: `names the server ${server} twice (${first} and ${url}); each lock server must be a separate Redis, or its vote counts twice`,
+        });
+      }
+      seen.set(server, url);
+    }
   });
+
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '::1', '[::1]']);
+
+/**
+ * The server a Redis URL reaches, as `host:port`: host lower-cased (loopback names as
+ * `127.0.0.1`), port defaulted to 6379; scheme, credentials and database ignored — two databases
+ * of one server are one server.
+ */
+export function redisServerKey(url: string): string {
+  const parsed = new URL(url);
+  const host = parsed.hostname.toLowerCase().replace(/\.$/, '');
+  return `${LOOPBACK.has(host) ? '127.0.0.1' : host}:${parsed.port || '6379'}`;
+}
 
 const boolean = z.enum(['true', 'false']).transform((value) => value === 'true');
 
@@ -155,6 +186,7 @@ export function loadConfig(app: AppName, env: Readonly<Record<string, string | u
       lockUrls: e.REDIS_LOCK_URLS ?? [e.REDIS_URL],
       commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
     },
+    warnings: warningsOf(e.REDIS_LOCK_URLS),
     lock: { ttlMs: e.LOCK_TTL_MS, renewMs: e.LOCK_RENEW_MS },
     stream: {
       eventsPerSecond: e.STREAM_EVENTS_PER_SECOND,
@@ -165,6 +197,14 @@ export function loadConfig(app: AppName, env: Readonly<Record<string, string | u
       stallTimeoutMs: e.STREAM_STALL_TIMEOUT_MS,
     },
   });
+}
+
+function warningsOf(lockUrls: readonly string[] | undefined): string[] {
+  if (!lockUrls || lockUrls.length % 2 === 1) return [];
+  return [
+    `REDIS_LOCK_URLS names ${lockUrls.length} lock servers: an even count tolerates no more failures than ` +
+      `${lockUrls.length - 1} (a majority is ${Math.floor(lockUrls.length / 2) + 1}), so one more server only adds a way to fail`,
+  ];
 }
 
 function deepFreeze<T>(value: T): T {

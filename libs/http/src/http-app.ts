@@ -19,7 +19,10 @@ export function nestLogLevels(level: LogLevel): NestLogLevel[] {
   return LEVELS.slice(0, LEVELS.indexOf(level) + 1);
 }
 
-/** Fastify with the 1 MiB body limit; JSON is the only body type, anything else is 415. */
+/**
+ * Fastify with the 1 MiB body limit and only its JSON body parser (text/plain removed; the app is
+ * created with Nest's own parsers off, so form bodies — a CORS "simple" request — are 415 too).
+ */
 export function createFastifyAdapter(): FastifyAdapter {
   // While closing, requests still reach the app, which answers them with its own 503s (DRAINING).
   const adapter = new FastifyAdapter({ bodyLimit: BODY_LIMIT_BYTES, return503OnClosing: false });
@@ -61,7 +64,10 @@ export async function bootstrapHttpApp(
 ): Promise<NestFastifyApplication> {
   const app = await NestFactory.create<NestFastifyApplication>(rootModule as never, createFastifyAdapter(), {
     logger: nestLogLevels(config.logLevel),
+    // Nest would add JSON and urlencoded parsers; Fastify's own JSON parser is the only one wanted.
+    bodyParser: false,
   });
+  for (const warning of config.warnings) new Logger('Config').warn(warning);
   configureHttpApp(app);
   await beforeListen?.(app);
   await app.listen({ port: config.http.port, host: config.http.host });

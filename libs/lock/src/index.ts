@@ -1,10 +1,11 @@
-export { type AcquireFailure, classifyAcquireFailure, explainRedlockFailure } from './acquire-failure.js';
-export { type PairKeys, pairKeys } from './keys.js';
+export { DATASET_KEY, type PairKeys, pairKeys } from './keys.js';
+export { declaredFresh, Incarnation, type ServerIdentity } from './incarnation.js';
 export type { LaunchedRecord } from './launched-record.js';
 export { LaunchedRecords } from './launched-records.js';
 export { LeaseKeeper, type LeaseKeeperOptions, type LeaseState } from './lease-keeper.js';
 export { LockModule } from './lock.module.js';
 export { type HeldLock, PairLock, type PairLockOptions } from './pair-lock.js';
+export { quorumOf } from './quorum.js';
 export {
   closeRedis,
   connectRedis,

@@ -1,12 +1,19 @@
-/** The Redis keys of one (user, profile) pair. */
+/** The Redis keys of one (user, profile) pair; every lock server holds its own copy of each. */
 export interface PairKeys {
-  /** Redlock resource, on every lock server. */
+  /** Lock key: the holder's unique random value, expiring with the lease. */
   readonly lock: string;
-  /** Fencing counter (`INCR`), on the main server; never expires, so tokens only grow. */
+  /** Fencing high-water mark; never expires, so tokens only grow. */
   readonly fence: string;
-  /** Launched record `{pod, since, fencingToken}`, on the main server; expires with the lease. */
+  /** Launched record `{pod, since, fencingToken, owner}`; expires with the lock key beside it. */
   readonly launched: string;
 }
+
+/**
+ * On every lock server: the id of its data set. Whoever first finds it missing writes a random
+ * one; a server whose id changes (or disappears) lost its data, so it does not vote for a lease.
+ * `fresh:<run_id>` declares a server started empty by whoever started it (see `Incarnation`).
+ */
+export const DATASET_KEY = 'kubescaler:dataset';
 
 export function pairKeys(userId: string, profileId: string): PairKeys {
   if (!userId || !profileId) throw new Error('userId and profileId must be non-empty');

@@ -1,6 +1,3 @@
-import type { Redis } from 'ioredis';
-import type { PairKeys } from './keys.js';
-
 /** Which pod streams a pair, since when, under which fencing token. */
 export interface LaunchedRecord {
   readonly pod: string;
@@ -8,8 +5,24 @@ export interface LaunchedRecord {
   readonly fencingToken: number;
 }
 
+/** A record as stored: also the holder's unique lock value, which alone decides whose it is. */
+export interface StoredLaunchedRecord extends LaunchedRecord {
+  readonly owner: string;
+}
+
+/** The stored JSON up to the fencing token, which the acquire script appends (with the closing brace). */
+export function launchedRecordPrefix(record: Omit<StoredLaunchedRecord, 'fencingToken'>): string {
+  const head = JSON.stringify({ pod: record.pod, since: record.since.toISOString(), owner: record.owner });
+  return `${head.slice(0, -1)},"fencingToken":`;
+}
+
+/** The JSON stored on the lock servers. */
+export function serializeLaunchedRecord(record: StoredLaunchedRecord): string {
+  return `${launchedRecordPrefix(record)}${record.fencingToken}}`;
+}
+
 /** The record as a JSON value, or undefined when it is not one we wrote. */
-export function parseLaunchedRecord(raw: string | null | undefined): LaunchedRecord | undefined {
+export function parseLaunchedRecord(raw: string | null | undefined): StoredLaunchedRecord | undefined {
   if (!raw) return undefined;
   let value: unknown;
   try {
@@ -18,72 +31,12 @@ export function parseLaunchedRecord(raw: string | null | undefined): LaunchedRec
     return undefined;
   }
   if (typeof value !== 'object' || value === null) return undefined;
-  const { pod, since, fencingToken } = value as Record<string, unknown>;
-  if (typeof pod !== 'string' || typeof since !== 'string') return undefined;
+  const { pod, since, fencingToken, owner } = value as Record<string, unknown>;
+  if (typeof pod !== 'string' || typeof since !== 'string' || typeof owner !== 'string' || owner === '') {
+    return undefined;
+  }
   if (typeof fencingToken !== 'number' || !Number.isSafeInteger(fencingToken) || fencingToken < 1) return undefined;
   const sinceDate = new Date(since);
   if (Number.isNaN(sinceDate.getTime())) return undefined;
-  return { pod, since: sinceDate, fencingToken };
-}
-
-// One round trip, atomic: the token in the record is the one INCR just handed out.
-const CREATE_SCRIPT = `
-local token = redis.call('INCR', KEYS[1])
-redis.call('SET', KEYS[2], cjson.encode({pod = ARGV[1], since = ARGV[2], fencingToken = token}), 'PX', ARGV[3])
-return token
-`;
-
-// Shared prefix: is the record at KEYS[1] the one carrying fencing token ARGV[1]?
-const IS_OURS = `
-local raw = redis.call('GET', KEYS[1])
-if not raw then return 0 end
-local ok, record = pcall(cjson.decode, raw)
-if not ok or type(record) ~= 'table' or tonumber(record.fencingToken) ~= tonumber(ARGV[1]) then return 0 end
-`;
-
-const REFRESH_SCRIPT = `${IS_OURS}
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return 1
-`;
-
-const DELETE_SCRIPT = `${IS_OURS}
-redis.call('DEL', KEYS[1])
-return 1
-`;
-
-/** Takes the next fencing token and writes the launched record with it; returns the token. */
-export async function createLaunchedRecord(
-  client: Redis,
-  keys: PairKeys,
-  record: { pod: string; since: Date },
-  ttlMs: number,
-): Promise<number> {
-  const token = await client.eval(
-    CREATE_SCRIPT,
-    2,
-    keys.fence,
-    keys.launched,
-    record.pod,
-    record.since.toISOString(),
-    ttlMs,
-  );
-  if (typeof token !== 'number' || !Number.isSafeInteger(token)) {
-    throw new Error(`unexpected fencing token ${String(token)} from ${keys.fence}`);
-  }
-  return token;
-}
-
-/** Extends the record's expiry; false when it is gone or belongs to another holder. */
-export async function refreshLaunchedRecord(
-  client: Redis,
-  key: string,
-  fencingToken: number,
-  ttlMs: number,
-): Promise<boolean> {
-  return (await client.eval(REFRESH_SCRIPT, 1, key, fencingToken, ttlMs)) === 1;
-}
-
-/** Deletes the record only while it still carries `fencingToken`. */
-export async function deleteLaunchedRecord(client: Redis, key: string, fencingToken: number): Promise<boolean> {
-  return (await client.eval(DELETE_SCRIPT, 1, key, fencingToken)) === 1;
+  return { pod, since: sinceDate, fencingToken, owner };
 }

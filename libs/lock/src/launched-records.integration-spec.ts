@@ -26,12 +26,13 @@ describe(LaunchedRecords.name, () => {
   before(async () => {
     server = await RedisServer.start();
     redis = await connectedClient(server.url, 'records');
-    lock = new PairLock({ lockClients: [redis], mainClient: redis, ttlMs: TEST_TTL_MS, renewMs: TEST_RENEW_MS });
-    sut = new LaunchedRecords(redis);
+    lock = new PairLock({ lockClients: [redis], ttlMs: TEST_TTL_MS, renewMs: TEST_RENEW_MS });
+    sut = new LaunchedRecords([redis]);
   });
 
   after(async () => {
     await lock.releaseAll();
+    lock.close();
     await closeRedis(redis);
     await server.dispose();
   });
@@ -85,7 +86,7 @@ describe(LaunchedRecords.name, () => {
     await redis.set(pairKeys(userId, partial).launched, JSON.stringify({ pod: 'p' }));
     await redis.set(
       pairKeys(userId, good).launched,
-      JSON.stringify({ pod: 'p', since: '2030-01-01T00:00:00.000Z', fencingToken: 7 }),
+      JSON.stringify({ pod: 'p', since: '2030-01-01T00:00:00.000Z', fencingToken: 7, owner: 'someone' }),
     );
     const found = await sut.readMany(userId, [garbage, partial, good]);
     assert.deepEqual([...found.keys()], [good]);
@@ -105,6 +106,40 @@ describe(LaunchedRecords.name, () => {
       await rejectsWith(sut.readMany(randomUUID(), [randomUUID(), randomUUID()]), 'DEPENDENCY_UNAVAILABLE');
       assert.ok(performance.now() - started < TEST_COMMAND_TIMEOUT_MS + 100);
     } finally {
+      await server.start();
+      await eventually(async () => assert.equal(redis.status, 'ready'), 3000);
+    }
+  });
+
+  it('reads by majority over three servers: truthful with one down, never reporting a minority leftover', async () => {
+    const extra = await Promise.all([RedisServer.start(), RedisServer.start()]);
+    const clients = [redis, ...(await Promise.all(extra.map((s, i) => connectedClient(s.url, `records-${i}`))))];
+    const threeLock = new PairLock({ lockClients: clients, ttlMs: TEST_TTL_MS, renewMs: TEST_RENEW_MS });
+    const threeRead = new LaunchedRecords(clients);
+    try {
+      const { userId, profileId } = freshPair();
+      const leftover = randomUUID();
+      await eventually(async () => assert.equal(threeLock.votingServers, 3), 3000);
+      const held = await threeLock.acquire(userId, profileId, { pod: 'pod-q' });
+      // A record on one server only (e.g. an acquire that failed there and could not be cleaned up).
+      await clients[2]!.set(
+        pairKeys(userId, leftover).launched,
+        JSON.stringify({ pod: 'ghost', since: new Date().toISOString(), fencingToken: 1, owner: 'ghost' }),
+        'PX',
+        60_000,
+      );
+      assert.deepEqual([...(await threeRead.readMany(userId, [profileId, leftover])).keys()], [profileId]);
+      await server.stop('SIGKILL'); // the first server, which every other test here reads alone
+      const found = await threeRead.readMany(userId, [profileId, leftover]);
+      assert.deepEqual([...found.keys()], [profileId], 'the other two still agree on the live record');
+      assert.equal(found.get(profileId)?.fencingToken, held.fencingToken);
+      await extra[0]!.stop('SIGKILL');
+      await rejectsWith(threeRead.readMany(userId, [profileId]), 'DEPENDENCY_UNAVAILABLE');
+      await held.release();
+    } finally {
+      threeLock.close();
+      await Promise.all(clients.slice(1).map(closeRedis));
+      await Promise.all(extra.map((s) => s.dispose()));
       await server.start();
       await eventually(async () => assert.equal(redis.status, 'ready'), 3000);
     }

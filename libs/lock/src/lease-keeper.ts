@@ -3,12 +3,14 @@ export interface LeaseKeeperOptions {
   renewMs: number;
   /** The lease counts as gone this long before `expiresAt` (clock drift, in-flight time). */
   marginMs: number;
-  /** Epoch ms when the current lease ends (already drift-corrected by the lock library). */
+  /** When the current lease ends, on `now()`'s clock (already drift-corrected by the lock). */
   expiresAt: number;
-  /** Extends the lease; resolves with its new end, rejects when it could not be extended. */
+  /** Extends the lease; resolves with its new end on `now()`'s clock, rejects when it could not be extended. */
   renew: () => Promise<number>;
   /** Called once, synchronously, when the lease is lost. */
   onLost: (reason: string) => void;
+  /** The monotonic clock every deadline is measured on. Default `performance.now()`: wall-clock steps never move it. */
+  now?: () => number;
 }
 
 export type LeaseState = 'active' | 'lost' | 'stopped';
@@ -25,17 +27,19 @@ export class LeaseKeeper {
   private renewTimer: NodeJS.Timeout | undefined;
   private watchdog: NodeJS.Timeout | undefined;
   private inFlight = false;
+  private readonly now: () => number;
 
   constructor(private readonly options: LeaseKeeperOptions) {
     this.expiresAt = options.expiresAt;
+    this.now = options.now ?? (() => performance.now());
   }
 
   get state(): LeaseState {
     return this.currentState;
   }
 
-  /** True while active and at least `marginMs` of the lease is left at `now`. */
-  isValid(now = Date.now()): boolean {
+  /** True while active and at least `marginMs` of the lease is left at `now` (monotonic, default now). */
+  isValid(now = this.now()): boolean {
     return this.currentState === 'active' && now < this.expiresAt - this.options.marginMs;
   }
 
@@ -66,7 +70,7 @@ export class LeaseKeeper {
     this.renewTimer = undefined;
     if (this.currentState !== 'active' || this.inFlight) return;
     if (!this.isValid()) return this.lose('the lease expired before it could be renewed');
-    const startedAt = Date.now();
+    const startedAt = this.now();
     this.inFlight = true;
     let next: number;
     try {
@@ -81,7 +85,7 @@ export class LeaseKeeper {
     this.expiresAt = next;
     if (!this.isValid()) return this.lose('the renewed lease was already over');
     this.armWatchdog();
-    this.scheduleRenewal(this.options.renewMs - (Date.now() - startedAt));
+    this.scheduleRenewal(this.options.renewMs - (this.now() - startedAt));
   }
 
   private scheduleRenewal(delayMs: number): void {
@@ -91,7 +95,7 @@ export class LeaseKeeper {
 
   private armWatchdog(): void {
     clearTimeout(this.watchdog);
-    const delayMs = this.expiresAt - this.options.marginMs - Date.now();
+    const delayMs = this.expiresAt - this.options.marginMs - this.now();
     this.watchdog = setTimeout(() => this.lose('the lease ran out before a renewal succeeded'), Math.max(0, delayMs));
     this.watchdog.unref?.();
   }

@@ -1,5 +1,4 @@
 import { type DynamicModule, Inject, Logger, Module, type OnApplicationShutdown, type Provider } from '@nestjs/common';
-import type { Redis } from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '@app/config';
 import { LaunchedRecords } from './launched-records.js';
 import { PairLock } from './pair-lock.js';
@@ -25,19 +24,23 @@ const providers: Provider[] = [
     useFactory: (connections: RedisConnections, config: AppConfig) =>
       new PairLock({
         lockClients: connections.lock,
-        mainClient: connections.main,
         ttlMs: config.lock.ttlMs,
         renewMs: config.lock.renewMs,
         logger: new Logger(PairLock.name),
       }),
   },
-  { provide: LaunchedRecords, inject: [REDIS_CLIENT], useFactory: (client: Redis) => new LaunchedRecords(client) },
+  {
+    provide: LaunchedRecords,
+    inject: [RedisConnections],
+    useFactory: (connections: RedisConnections) => new LaunchedRecords(connections.lock),
+  },
   RedisHealthIndicator,
 ];
 
 /**
- * Redis for the lock and the launched records. Connects at boot (boot fails with the unreachable
- * URLs named); on shutdown revokes the locks still held, then quits every client.
+ * The lock servers (pair locks, fencing, launched records) and the `REDIS_URL` client. Connects at
+ * boot (boot fails naming the unreachable servers when no majority answers); on shutdown revokes
+ * the locks still held, then quits every client.
  */
 @Module({})
 export class LockModule implements OnApplicationShutdown {
@@ -54,7 +57,7 @@ export class LockModule implements OnApplicationShutdown {
     return (LockModule.module ??= {
       module: LockModule,
       providers,
-      exports: [PairLock, LaunchedRecords, REDIS_CLIENT, RedisHealthIndicator],
+      exports: [PairLock, LaunchedRecords, REDIS_CLIENT, RedisHealthIndicator, RedisConnections],
     });
   }
 
@@ -62,6 +65,7 @@ export class LockModule implements OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     await this.pairLock.releaseAll();
+    this.pairLock.close();
     await this.connections.close();
   }
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, mock } from 'node:test';
 import type { Redis } from 'ioredis';
 import { eventually, TcpProxy, testInfra } from '@app/testing';
 import {
@@ -27,13 +27,15 @@ describe(PairLock.name, () => {
 
   before(async () => {
     redis = await connectedClient(redisUrl);
-    sut = new PairLock({ lockClients: [redis], mainClient: redis, ttlMs: TEST_TTL_MS, renewMs: TEST_RENEW_MS });
-    other = new PairLock({ lockClients: [redis], mainClient: redis, ttlMs: TEST_TTL_MS, renewMs: TEST_RENEW_MS });
+    sut = new PairLock({ lockClients: [redis], ttlMs: TEST_TTL_MS, renewMs: TEST_RENEW_MS });
+    other = new PairLock({ lockClients: [redis], ttlMs: TEST_TTL_MS, renewMs: TEST_RENEW_MS });
   });
 
   after(async () => {
     await sut.releaseAll();
     await other.releaseAll();
+    sut.close();
+    other.close();
     await closeRedis(redis);
   });
 
@@ -67,18 +69,17 @@ describe(PairLock.name, () => {
       tokens.push(held.fencingToken);
       await held.release();
     }
-    assert.deepEqual(tokens, [1, 2, 3, 4, 5]);
+    for (let i = 1; i < tokens.length; i++) assert.ok(tokens[i]! > tokens[i - 1]!, `tokens ${tokens.join(', ')}`);
+    assert.ok(tokens.every(Number.isSafeInteger));
   });
 
   it('keeps the launched record while held, renewing its expiry, and deletes it on release', async () => {
     const { userId, profileId } = freshPair();
     const keys = pairKeys(userId, profileId);
     const held = await sut.acquire(userId, profileId, { pod: 'pod-a' });
-    assert.deepEqual(parseLaunchedRecord(await redis.get(keys.launched)), {
-      pod: 'pod-a',
-      since: held.since,
-      fencingToken: held.fencingToken,
-    });
+    const { owner, ...record } = parseLaunchedRecord(await redis.get(keys.launched))!;
+    assert.deepEqual(record, { pod: 'pod-a', since: held.since, fencingToken: held.fencingToken });
+    assert.equal(await redis.get(keys.lock), owner, 'the record names the lock value as its owner');
     // Several leases long: only the renewals keep it there.
     await sleep(3 * TEST_TTL_MS);
     assert.ok(held.isValid());
@@ -197,28 +198,53 @@ describe(PairLock.name, () => {
     await held.release();
   });
 
-  it('answers 503 and keeps nothing when the launched record cannot be written', async (t) => {
+  it('leaves no phantom launched record when writing it timed out and it runs on the server late', async (t) => {
     const { userId, profileId } = freshPair();
+    const keys = pairKeys(userId, profileId);
     const proxy = await TcpProxy.forAddress(new URL(redisUrl).host, 6379).start();
-    const hungMain = await connectedClient(`redis://${proxy.address}`, 'hung-main');
-    const sutWithHungMain = new PairLock({
-      lockClients: [redis],
-      mainClient: hungMain,
-      ttlMs: TEST_TTL_MS,
-      renewMs: TEST_RENEW_MS,
-    });
+    const proxied = await connectedClient(`redis://${proxy.address}`, 'slow-record');
+    const sutOverProxy = new PairLock({ lockClients: [proxied], ttlMs: TEST_TTL_MS, renewMs: TEST_RENEW_MS });
     try {
-      proxy.blackhole();
+      // The try-lock passes; the record write (the first command naming the record) is held back.
+      const held = proxy.holdFrom((chunk) => chunk.includes(keys.launched));
       const started = performance.now();
-      await rejectsWith(sutWithHungMain.acquire(userId, profileId, { pod: 'pod-a' }), 'DEPENDENCY_UNAVAILABLE');
-      t.diagnostic(`503 after ${(performance.now() - started).toFixed(0)} ms with the main Redis hung`);
-      assert.ok(performance.now() - started < TEST_COMMAND_TIMEOUT_MS + 500);
-      assert.equal(sutWithHungMain.heldCount, 0);
-      // The lock it had taken was given back: the pair is free right away.
+      await rejectsWith(sutOverProxy.acquire(userId, profileId, { pod: 'pod-a' }), 'DEPENDENCY_UNAVAILABLE');
+      const refusedMs = performance.now() - started;
+      await held;
+      assert.ok(refusedMs < TEST_COMMAND_TIMEOUT_MS + 500, `503 after ${refusedMs.toFixed(0)} ms`);
+      assert.equal(sutOverProxy.heldCount, 0);
+      // Now the timed-out write reaches Redis after all, followed by the release sent after it.
+      assert.ok(proxy.releaseHeld() > 0, 'the held write was delivered on its open connection');
+      await eventually(async () => assert.equal(await redis.exists(keys.lock), 0), 1000);
+      const leftovers = await redis.exists(keys.launched);
+      t.diagnostic(`503 after ${refusedMs.toFixed(0)} ms; after the late write: ${leftovers} launched record(s) left`);
+      assert.equal(leftovers, 0, 'a phantom launched record was left behind');
+      // The pair is free right away.
       await (await sut.acquire(userId, profileId, { pod: 'pod-a' })).release();
     } finally {
-      hungMain.disconnect();
+      sutOverProxy.close();
+      proxied.disconnect();
       await proxy.stop();
+    }
+  });
+
+  it('keeps a valid lease valid and renewing through a 60 s wall-clock step either way', async () => {
+    const { userId, profileId } = freshPair();
+    const held = await sut.acquire(userId, profileId, { pod: 'pod-a' });
+    try {
+      for (const step of [-60_000, +60_000]) {
+        mock.timers.enable({ apis: ['Date'], now: Date.now() + step });
+        try {
+          assert.ok(held.isValid(), `valid right after a ${step} ms step`);
+          await sleep(3 * TEST_TTL_MS);
+          assert.ok(held.isValid(), `still valid (renewed) three leases after a ${step} ms step`);
+          assert.equal(held.lostReason, undefined);
+        } finally {
+          mock.timers.reset();
+        }
+      }
+    } finally {
+      await held.release();
     }
   });
 
@@ -248,7 +274,7 @@ const [indexUrl, redisUrl, userId, profileId] = process.argv.slice(1);
 const { PairLock, createRedisClient, connectRedis } = await import(indexUrl);
 const client = createRedisClient(redisUrl, { commandTimeoutMs: ${TEST_COMMAND_TIMEOUT_MS}, name: 'crashing-pod' });
 await connectRedis(client);
-const lock = new PairLock({ lockClients: [client], mainClient: client, ttlMs: ${TEST_TTL_MS}, renewMs: ${TEST_RENEW_MS} });
+const lock = new PairLock({ lockClients: [client], ttlMs: ${TEST_TTL_MS}, renewMs: ${TEST_RENEW_MS} });
 const held = await lock.acquire(userId, profileId, { pod: 'crashing-pod' });
 held.onLost((reason) => console.error('crashing holder lost its lock early: ' + reason));
 process.stdout.write('acquired ' + held.fencingToken + '\\n');

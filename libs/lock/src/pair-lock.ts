@@ -1,36 +1,38 @@
-import { type Lock, Redlock } from '@sesamecare-oss/redlock';
+import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { AppError } from '@app/errors';
-import { classifyAcquireFailure, explainRedlockFailure } from './acquire-failure.js';
 import { type PairKeys, pairKeys } from './keys.js';
-import { createLaunchedRecord, deleteLaunchedRecord, refreshLaunchedRecord } from './launched-record.js';
+import { launchedRecordPrefix, serializeLaunchedRecord } from './launched-record.js';
 import { LeaseKeeper } from './lease-keeper.js';
+import { type AcquireAnswer, LockServer } from './lock-server.js';
+import { gather, type MajorityAnswer, onMajority, quorumOf } from './quorum.js';
 import { type LockLogger, SILENT_LOGGER } from './redis-client.js';
 
 export interface PairLockOptions {
-  /** Redlock members (`REDIS_LOCK_URLS`): independent servers, a majority of which must agree. */
+  /** The lock servers (`REDIS_LOCK_URLS`): independent Redis, a majority of which must agree. */
   lockClients: readonly Redis[];
-  /** `REDIS_URL`: fencing counters and launched records. May be one of `lockClients`. */
-  mainClient: Redis;
-  /** Lease length, also the launched record's expiry. */
+  /** Lease length, also the launched record's expiry and a restarted server's quarantine. */
   ttlMs: number;
   /** Time between renewals; well under `ttlMs`. */
   renewMs: number;
   /** The lease counts as lost this long before it ends. Default: a tenth of the TTL, at most 500 ms. */
   expiryMarginMs?: number;
   logger?: LockLogger;
+  /** Monotonic clock in ms (default `performance.now()`); only tests replace it. */
+  now?: () => number;
 }
 
 /** A held (user, profile) lock. It renews itself until `release()` or until it is lost. */
 export interface HeldLock {
-  /** The Redlock resource, `kubescaler:lock:{userId}:{profileId}`. */
+  /** The lock key, `kubescaler:lock:{userId}:{profileId}`. */
   readonly resource: string;
-  /** Strictly increasing per pair across all pods (`INCR`); never depends on clocks. */
+  /** Strictly increasing per pair, also across a lock server that lost its data (see docs/lock.md). */
   readonly fencingToken: number;
+  /** Wall-clock time of the acquisition (shown to users; never used to decide anything). */
   readonly since: Date;
   /** Why the lock was lost; undefined while held and after a voluntary release. */
   readonly lostReason: string | undefined;
-  /** True while held and the lease has more than the safety margin left at `now`. */
+  /** True while held and more than the safety margin of the lease is left at `now` (monotonic ms, default `performance.now()`). */
   isValid(now?: number): boolean;
   /**
    * Calls `listener` once, as soon as the lock is lost (renewal refused or failed, Redis down,
@@ -42,16 +44,50 @@ export interface HeldLock {
   release(): Promise<void>;
 }
 
+type Grant =
+  | { readonly kind: 'acquired'; readonly fencingToken: number }
+  | { readonly kind: 'busy' | 'unavailable'; readonly reason: string };
+
 /**
- * The per-(user, profile) distributed try-lock: Redlock over `lockClients`, a fencing token and a
- * launched record on `mainClient`. A busy pair is a 409 `PROFILE_IN_USE`; any failure to decide
- * (Redis down, no quorum, lease already over) is a 503 and leaves nothing held.
+ * Decides a try-lock from the servers' answers so far: acquired once a majority of servers that
+ * may vote granted it (fencing token: the highest value any granting server handed out); busy
+ * when a majority said locked; otherwise unavailable, once the answers still out cannot change it.
+ */
+export function decideAcquire(answers: readonly AcquireAnswer[], pending: number, members: number): Grant | undefined {
+  const quorum = quorumOf(members);
+  const granted = answers.filter((answer) => answer.kind === 'granted');
+  const counted = granted.filter((answer) => answer.counts).length;
+  if (counted >= quorum) return { kind: 'acquired', fencingToken: Math.max(...granted.map((answer) => answer.fence)) };
+  const busy = answers.filter((answer) => answer.kind === 'busy').length;
+  if (counted + pending >= quorum) return undefined;
+  if (busy >= quorum) return { kind: 'busy', reason: `${busy} of ${members} lock servers hold the pair` };
+  if (busy + pending >= quorum) return undefined;
+  const reasons = answers.map((answer) =>
+    answer.kind === 'refused'
+      ? answer.reason
+      : answer.kind === 'busy'
+        ? 'locked'
+        : 'granted, but it restarted or lost its data less than a lease ago',
+  );
+  return { kind: 'unavailable', reason: `no majority of ${members} lock servers: ${[...new Set(reasons)].join('; ')}` };
+}
+
+/**
+ * The per-(user, profile) distributed try-lock: Redlock over the lock servers, done by this
+ * class so that a server that restarted or lost its data less than a lease ago does not vote
+ * (`Incarnation`), the fencing token survives data loss, and the launched record lives on the lock
+ * servers too. Steps, each one script per server, in parallel: try-lock (and the next fencing
+ * value) → confirm on a majority (high-water mark and record) → renew → release. Ownership is
+ * the holder's unique random value everywhere. A busy pair is a 409 `PROFILE_IN_USE`; anything
+ * that leaves it undecided is a 503 and leaves nothing held. Deadlines are monotonic.
  */
 export class PairLock {
-  private readonly redlock: Redlock;
+  private readonly servers: readonly LockServer[];
   private readonly held = new Set<PairHeldLock>();
   private readonly marginMs: number;
+  private readonly driftMs: number;
   private readonly logger: LockLogger;
+  private readonly now: () => number;
 
   constructor(private readonly options: PairLockOptions) {
     const { ttlMs, renewMs, lockClients } = options;
@@ -61,9 +97,12 @@ export class PairLock {
       throw new Error(`renewMs must be positive and below ttlMs minus the ${this.marginMs} ms margin (got ${renewMs})`);
     }
     if (lockClients.length === 0) throw new Error('PairLock needs at least one lock client');
+    if (new Set(lockClients).size !== lockClients.length) throw new Error('PairLock got the same lock client twice');
     this.logger = options.logger ?? SILENT_LOGGER;
-    // retryCount 0 on the instance: try-lock, and every extend/release is a single attempt too.
-    this.redlock = new Redlock(lockClients, { retryCount: 0, retryDelay: 0, retryJitter: 0 });
+    this.now = options.now ?? (() => performance.now());
+    // Redis expires keys with 1 ms precision, and its clock may run a little faster than ours.
+    this.driftMs = Math.round(ttlMs * 0.01) + 2;
+    this.servers = lockClients.map((client) => new LockServer(client, ttlMs, this.logger, this.now));
   }
 
   /** Locks not yet released or lost: the `stream_locks_held` gauge. */
@@ -71,43 +110,60 @@ export class PairLock {
     return this.held.size;
   }
 
+  /** Lock servers whose "free" counts right now (identified, not in quarantine). */
+  get votingServers(): number {
+    return this.servers.filter((server) => server.canVote()).length;
+  }
+
+  /** How many lock servers must agree. */
+  get quorum(): number {
+    return quorumOf(this.servers.length);
+  }
+
   /**
    * Try-locks the pair for `pod`. Throws `PROFILE_IN_USE` (409) when another holder has it and
-   * `DEPENDENCY_UNAVAILABLE` (503) when Redis cannot decide; never waits for the pair to free up.
+   * `DEPENDENCY_UNAVAILABLE` (503) when the lock servers cannot decide; never waits for the pair to free up.
    */
   async acquire(userId: string, profileId: string, { pod }: { pod: string }): Promise<HeldLock> {
     const keys = pairKeys(userId, profileId);
     const { ttlMs } = this.options;
-    let lock: Lock;
-    try {
-      lock = await this.redlock.acquire([keys.lock], ttlMs);
-    } catch (error) {
-      if ((await classifyAcquireFailure(error)) === 'busy') {
+    const owner = randomBytes(16).toString('hex');
+    const startedAt = this.now();
+    const since = new Date();
+    // The pod's wall clock is only the fencing floor (after data loss); the order is the counter's.
+    const prefix = launchedRecordPrefix({ pod, since, owner });
+    const attempts = this.servers.map((server) => server.acquire(keys, owner, ttlMs, since.getTime(), prefix));
+    const grant = await gather(attempts, (answers, pending) => decideAcquire(answers, pending, this.servers.length));
+    if (grant.kind !== 'acquired') {
+      await this.releaseEverywhere(keys, owner);
+      if (grant.kind === 'busy') {
         throw new AppError('PROFILE_IN_USE', 'This profile is already streaming for this user elsewhere');
       }
-      throw AppError.dependencyUnavailable('redis', error);
+      throw AppError.dependencyUnavailable('redis', new Error(grant.reason));
     }
 
-    const since = new Date();
-    let fencingToken: number | undefined;
-    try {
-      if (!this.stillValid(lock)) throw new Error('the lock lease ran out while it was being acquired');
-      fencingToken = await createLaunchedRecord(this.options.mainClient, keys, { pod, since }, ttlMs);
-      if (!this.stillValid(lock)) throw new Error('the lock lease ran out while the launched record was written');
-    } catch (error) {
-      await this.releaseQuietly(lock, keys, fencingToken);
-      throw AppError.dependencyUnavailable('redis', error);
+    const { fencingToken } = grant;
+    const confirmed = await this.confirm(keys, owner, fencingToken, { pod, since }, attempts);
+    const expiresAt = startedAt + ttlMs - this.driftMs;
+    const problem =
+      confirmed !== true
+        ? `the fencing token could not be confirmed: ${confirmed}`
+        : this.now() >= expiresAt - this.marginMs
+          ? 'the lock lease ran out while it was being acquired'
+          : undefined;
+    if (problem) {
+      await this.releaseEverywhere(keys, owner);
+      throw AppError.dependencyUnavailable('redis', new Error(problem));
     }
 
-    const held = new PairHeldLock(keys, fencingToken, since, lock, {
-      ttlMs,
+    const held = new PairHeldLock(keys, fencingToken, since, expiresAt, {
       renewMs: this.options.renewMs,
       marginMs: this.marginMs,
-      redlock: this.redlock,
-      mainClient: this.options.mainClient,
+      now: this.now,
       logger: this.logger,
+      renew: () => this.renew(keys, owner),
       onEnd: (ended) => this.held.delete(ended),
-      release: (current, token) => this.releaseQuietly(current, keys, token),
+      release: () => this.releaseEverywhere(keys, owner, 'majority'),
     });
     this.held.add(held);
     held.start();
@@ -123,41 +179,78 @@ export class PairLock {
     await Promise.all([...this.held].map((held) => held.revoke(reason)));
   }
 
-  private stillValid(lock: Lock): boolean {
-    return lock.expiration - this.marginMs > Date.now();
+  /** Stops watching the servers' connections (the caller closes the clients). */
+  close(): void {
+    for (const server of this.servers) server.close();
   }
 
-  /** Best effort: the lock may already be expired or taken, the record may be someone else's. */
-  private async releaseQuietly(lock: Lock, keys: PairKeys, fencingToken: number | undefined): Promise<void> {
-    const results = await Promise.allSettled([
-      this.redlock.release(lock, { retryCount: 0 }),
-      fencingToken === undefined
-        ? Promise.resolve(true)
-        : deleteLaunchedRecord(this.options.mainClient, keys.launched, fencingToken),
-    ]);
-    for (const result of results) {
-      if (result.status === 'rejected') {
-        this.logger.debug(`release of ${keys.lock} incomplete (it expires by itself): ${describe(result.reason)}`);
+  /**
+   * Resolves once a majority holds the token as its high-water mark and in the launched record: a
+   * server whose own grant carried the token already does (the usual case, all at the floor); one
+   * that granted less gets CONFIRM, also when its answer comes after the majority was reached.
+   */
+  private confirm(
+    keys: PairKeys,
+    owner: string,
+    fencingToken: number,
+    record: { pod: string; since: Date },
+    attempts: readonly Promise<AcquireAnswer>[],
+  ): Promise<true | string> {
+    const json = serializeLaunchedRecord({ ...record, fencingToken, owner });
+    return onMajority(
+      this.servers.map((server, index) =>
+        attempts[index]!.then((answer): MajorityAnswer | Promise<MajorityAnswer> => {
+          if (answer.kind === 'granted') {
+            return answer.fence === fencingToken ? { ok: true } : server.confirm(keys, owner, fencingToken, json);
+          }
+          return { ok: false, reason: answer.kind === 'busy' ? 'locked there' : answer.reason };
+        }),
+      ),
+    );
+  }
+
+  /** One extension of lock and record on a majority; resolves with the new monotonic deadline. */
+  private async renew(keys: PairKeys, owner: string): Promise<number> {
+    const startedAt = this.now();
+    const extended = await this.onMajority((server) => server.extend(keys, owner, this.options.ttlMs));
+    if (extended !== true) throw new Error(extended);
+    return startedAt + this.options.ttlMs - this.driftMs;
+  }
+
+  private onMajority(step: (server: LockServer) => Promise<MajorityAnswer>): Promise<true | string> {
+    return onMajority(this.servers.map(step));
+  }
+
+  /**
+   * Best effort on every server: the lock may be expired or taken, the record someone else's.
+   * A held lock's release resolves once a majority freed it — the pair is free then — and the
+   * rest finish in the background; a refused acquisition waits for every server.
+   */
+  private async releaseEverywhere(keys: PairKeys, owner: string, wait: 'all' | 'majority' = 'all'): Promise<void> {
+    const answers = this.servers.map((server) => server.release(keys, owner));
+    void Promise.all(answers).then((all) => {
+      const failed = all.flatMap((answer) => (answer.ok ? [] : [answer.reason]));
+      if (failed.length > 0) {
+        this.logger.debug(`release of ${keys.lock} incomplete (it expires by itself): ${failed.join('; ')}`);
       }
-    }
+    });
+    await (wait === 'all' ? Promise.all(answers) : onMajority(answers));
   }
 }
 
 interface HeldLockDeps {
-  ttlMs: number;
   renewMs: number;
   marginMs: number;
-  redlock: Redlock;
-  mainClient: Redis;
+  now: () => number;
   logger: LockLogger;
+  renew: () => Promise<number>;
   onEnd: (held: PairHeldLock) => void;
-  release: (lock: Lock, fencingToken: number) => Promise<void>;
+  release: () => Promise<void>;
 }
 
 class PairHeldLock implements HeldLock {
   private readonly keeper: LeaseKeeper;
   private readonly listeners = new Set<(reason: string) => void>();
-  private lock: Lock;
   private released: Promise<void> | undefined;
   lostReason: string | undefined;
 
@@ -165,15 +258,19 @@ class PairHeldLock implements HeldLock {
     private readonly keys: PairKeys,
     readonly fencingToken: number,
     readonly since: Date,
-    lock: Lock,
+    expiresAt: number,
     private readonly deps: HeldLockDeps,
   ) {
-    this.lock = lock;
     this.keeper = new LeaseKeeper({
       renewMs: deps.renewMs,
       marginMs: deps.marginMs,
-      expiresAt: lock.expiration,
-      renew: () => this.renew(),
+      expiresAt,
+      now: deps.now,
+      renew: async () => {
+        const next = await deps.renew();
+        if (this.released) throw new Error('released while renewing');
+        return next;
+      },
       onLost: (reason) => this.handleLost(reason),
     });
   }
@@ -210,26 +307,6 @@ class PairHeldLock implements HeldLock {
     return this.finish();
   }
 
-  /** One extension, then the record's expiry, both only while still ours. */
-  private async renew(): Promise<number> {
-    let next: Lock;
-    try {
-      next = await this.deps.redlock.extend(this.lock, this.deps.ttlMs);
-    } catch (error) {
-      throw new Error(await explainRedlockFailure(error), { cause: error });
-    }
-    this.lock = next;
-    if (this.released) throw new Error('released while renewing');
-    const ours = await refreshLaunchedRecord(
-      this.deps.mainClient,
-      this.keys.launched,
-      this.fencingToken,
-      this.deps.ttlMs,
-    );
-    if (!ours) throw new Error('the launched record is gone or belongs to another holder');
-    return next.expiration;
-  }
-
   private handleLost(reason: string): void {
     this.lostReason = reason;
     this.deps.logger.warn(`lock ${this.keys.lock} (fencing token ${this.fencingToken}) lost: ${reason}`);
@@ -249,7 +326,7 @@ class PairHeldLock implements HeldLock {
   private finish(): Promise<void> {
     this.released ??= (async () => {
       this.deps.onEnd(this);
-      await this.deps.release(this.lock, this.fencingToken);
+      await this.deps.release();
     })();
     return this.released;
   }

@@ -1,16 +1,17 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Redis } from 'ioredis';
 import type { HealthIndicator } from '@app/health';
-import { REDIS_CLIENT } from './tokens.js';
+import { asAnswer, onMajority } from './quorum.js';
+import { RedisConnections } from './redis-connections.js';
 
-/** Readiness of the main Redis (`REDIS_URL`): one PING, bounded by the client's command timeout. */
+/** Readiness of the lock servers: a majority answers PING (each bounded by the command timeout). */
 @Injectable()
 export class RedisHealthIndicator implements HealthIndicator {
   readonly name = 'redis';
 
-  constructor(@Inject(REDIS_CLIENT) private readonly client: Redis) {}
+  constructor(@Inject(RedisConnections) private readonly connections: RedisConnections) {}
 
   async check(): Promise<void> {
-    await this.client.ping();
+    const verdict = await onMajority(this.connections.lock.map((client) => asAnswer(client.ping())));
+    if (verdict !== true) throw new Error(verdict);
   }
 }

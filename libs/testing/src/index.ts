@@ -3,5 +3,5 @@ export { type JsonResponse, request, type RequestOptions } from './http.js';
 export { type AuthOption, mintUserToken, type MintOptions, pathUser, testAuthSecret, withAuth } from './auth.js';
 export { testConfig, testInfra, uniqueKeyspace } from './infra.js';
 export { TcpProxy } from './tcp-proxy.js';
-export { RedisServer } from './redis-server.js';
+export { RedisServer, type RedisServerOptions } from './redis-server.js';
 export { eventually } from './eventually.js';

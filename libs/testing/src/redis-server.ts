@@ -3,9 +3,20 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './app-process.js';
+import { pathToFileURL } from 'node:url';
+import { freePort, REPO_ROOT } from './app-process.js';
 
 const STARTUP_TIMEOUT_MS = 10_000;
+
+export interface RedisServerOptions {
+  port?: number;
+  /**
+   * Declare the new, empty server a fresh lock server (as `npm start` and `npm test` do), so apps
+   * let it vote at once instead of after one lease. Default true. Only the first start is
+   * declared: after `stop()` + `start()` the apps must detect the restart themselves.
+   */
+  fresh?: boolean;
+}
 
 /**
  * A throw-away `redis-server` (no persistence) owned by one test file, for tests that need several
@@ -17,12 +28,16 @@ export class RedisServer {
   private exited: Promise<void> = Promise.resolve();
   private dir: string | undefined;
   private output = '';
+  private starts = 0;
 
-  private constructor(readonly port: number) {}
+  private constructor(
+    readonly port: number,
+    private readonly fresh: boolean,
+  ) {}
 
-  /** Starts a server on a free port (or `port`) and resolves once it answers PING. */
-  static async start(port?: number): Promise<RedisServer> {
-    const server = new RedisServer(port ?? (await freePort()));
+  /** Starts a server on a free port (or `options.port`) and resolves once it answers PING. */
+  static async start(options: RedisServerOptions = {}): Promise<RedisServer> {
+    const server = new RedisServer(options.port ?? (await freePort()), options.fresh ?? true);
     await server.start();
     return server;
   }
@@ -82,6 +97,10 @@ export class RedisServer {
         throw new Error(`redis-server on port ${this.port} did not answer PING in time:\n${this.output}`);
       }
       await new Promise((done) => setTimeout(done, 25));
+    }
+    if (this.starts++ === 0 && this.fresh) {
+      const infra = await import(pathToFileURL(join(REPO_ROOT, 'scripts/infra/redis.mjs')).href);
+      await infra.declareFreshDataset(this.port);
     }
   }
 

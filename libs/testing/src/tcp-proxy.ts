@@ -6,12 +6,18 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
  * - `refuse()`: drop every connection and refuse new ones (the server looks down);
  * - `blackhole()`: keep every connection open but stop passing bytes, and hold new ones
  *   unanswered (the server hangs);
- * - `restore()`: drop what is held and forward again.
+ * - `restore()`: drop what is held and forward again;
+ * - `holdFrom(match)` / `releaseHeld()`: hold back the first request that matches (and what
+ *   follows it on its connection), then deliver it late — a command that timed out at the client
+ *   but still runs on the server.
  */
 export class TcpProxy {
   private server: Server | undefined;
   private mode: 'forward' | 'refuse' | 'blackhole' = 'forward';
   private readonly sockets = new Set<Socket>();
+  private holdMatch: ((chunk: Buffer) => boolean) | undefined;
+  private onHeld: (() => void) | undefined;
+  private readonly releases: (() => number)[] = [];
   port = 0;
 
   constructor(
@@ -54,6 +60,18 @@ export class TcpProxy {
     if (!this.server) await this.listen(this.port);
   }
 
+  /** Resolves once a client→server chunk matching `match` arrived and is held with all after it. */
+  holdFrom(match: (chunk: Buffer) => boolean): Promise<void> {
+    this.holdMatch = match;
+    return new Promise((resolve) => (this.onHeld = resolve));
+  }
+
+  /** Delivers what `holdFrom` held back, in order, and forwards normally again; returns the chunks delivered. */
+  releaseHeld(): number {
+    this.holdMatch = undefined;
+    return this.releases.splice(0).reduce((delivered, release) => delivered + release(), 0);
+  }
+
   async stop(): Promise<void> {
     this.mode = 'refuse';
     this.dropAll();
@@ -84,7 +102,32 @@ export class TcpProxy {
     }
     const upstream = createConnection(this.targetPort, this.targetHost);
     this.track(upstream);
-    client.pipe(upstream).pipe(client);
+    upstream.pipe(client);
+    let held: Buffer[] | undefined;
+    const forward = (chunk: Buffer) => {
+      if (!upstream.write(chunk)) {
+        client.pause();
+        upstream.once('drain', () => client.resume());
+      }
+    };
+    client.on('data', (chunk: Buffer) => {
+      if (held) return void held.push(chunk);
+      if (this.holdMatch?.(chunk)) {
+        held = [chunk];
+        this.releases.push(() => {
+          const chunks = held ?? [];
+          held = undefined;
+          if (upstream.destroyed) return 0;
+          chunks.forEach(forward);
+          return chunks.length;
+        });
+        this.holdMatch = undefined;
+        this.onHeld?.();
+        return;
+      }
+      forward(chunk);
+    });
+    client.once('end', () => upstream.end());
     // Either side closing closes the pair.
     client.once('close', () => upstream.destroy());
     upstream.once('close', () => client.destroy());

@@ -1,11 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
+import type { Paged, ProfileDto } from '@app/base-client/contract';
 import { AppError } from '@app/errors';
-import type { Paged } from '../common/schemas.js';
 import { ProfilesRepository } from '../storage/profiles.repository.js';
 import { UsersRepository } from '../storage/users.repository.js';
 import { userNotFound } from '../users/users.service.js';
-import { type ProfileDto, toProfileDto } from './dto/profile.dto.js';
+import { toProfileDto } from './dto/profile.dto.js';
 
 function profileNotFound(id: string): AppError {
   return new AppError('PROFILE_NOT_FOUND', `Profile ${id} does not exist`);
@@ -20,15 +20,17 @@ export class ProfilesService {
 
   /** Every id in `userIds` must name an existing user; otherwise 422 naming the unknown ones. */
   async create(name: string, userIds: readonly string[]): Promise<ProfileDto> {
-    const existing = await this.users.findExistingIds(userIds);
-    const unknown = userIds.filter((id) => !existing.has(id));
-    if (unknown.length > 0) {
-      throw new AppError('UNKNOWN_USERS', `Unknown user ids: ${unknown.join(', ')}`, {
-        details: { unknownUserIds: unknown },
-      });
-    }
+    await this.assertUsersExist(userIds);
     const row = { id: randomUUID(), name, userIds: [...userIds].sort(), createdAt: new Date() };
     await this.profiles.insert(row);
+    // A user deleted between the check and the insert was not unbound by its DELETE (the profile
+    // did not exist yet): look again and take the profile back, so nothing is written.
+    try {
+      await this.assertUsersExist(userIds);
+    } catch (error) {
+      await this.profiles.delete(row.id).catch(() => undefined);
+      throw error;
+    }
     return toProfileDto(row);
   }
 
@@ -52,9 +54,26 @@ export class ProfilesService {
     if (!(await this.profiles.delete(id))) throw profileNotFound(id);
   }
 
+  /**
+   * Binds an existing user. A user DELETE deletes the row first and then unbinds whatever it finds;
+   * a bind that raced it looks at the user again after binding and undoes itself — so whatever the
+   * interleaving, a deleted user is not left bound (see UsersService.delete).
+   */
   async bind(id: string, userId: string): Promise<void> {
     if (!(await this.users.findById(userId))) throw userNotFound(userId);
     if (!(await this.profiles.bind(id, userId))) throw profileNotFound(id);
+    let stillThere: boolean;
+    try {
+      stillThere = (await this.users.findById(userId)) !== undefined;
+    } catch (error) {
+      // Unsure whether the user still exists: take the binding back; the caller sees 503 and retries.
+      await this.profiles.unbind(id, userId).catch(() => undefined);
+      throw error;
+    }
+    if (!stillThere) {
+      await this.profiles.unbind(id, userId);
+      throw userNotFound(userId);
+    }
   }
 
   async unbind(id: string, userId: string): Promise<void> {
@@ -62,15 +81,25 @@ export class ProfilesService {
   }
 
   /**
-   * The cheap check the stream tier makes before locking: resolves when bound. One read on the
-   * happy path; a second only to tell "unknown user" from "not bound".
+   * The cheap check the stream tier makes before locking: resolves when bound. Two reads in
+   * parallel: the profile's users and the user itself, so a user being deleted (row gone,
+   * bindings not yet swept) never passes.
    */
   async assertBound(id: string, userId: string): Promise<void> {
-    const userIds = await this.profiles.findUserIds(id);
+    const [userIds, user] = await Promise.all([this.profiles.findUserIds(id), this.users.findById(userId)]);
     if (!userIds) throw profileNotFound(id);
-    if (userIds.has(userId)) return;
-    if (!(await this.users.findById(userId))) throw userNotFound(userId);
-    throw new AppError('BINDING_NOT_FOUND', `User ${userId} is not bound to profile ${id}`);
+    if (!user) throw userNotFound(userId);
+    if (!userIds.has(userId)) throw new AppError('BINDING_NOT_FOUND', `User ${userId} is not bound to profile ${id}`);
+  }
+
+  private async assertUsersExist(userIds: readonly string[]): Promise<void> {
+    const existing = await this.users.findExistingIds(userIds);
+    const unknown = userIds.filter((id) => !existing.has(id));
+    if (unknown.length > 0) {
+      throw new AppError('UNKNOWN_USERS', `Unknown user ids: ${unknown.join(', ')}`, {
+        details: { unknownUserIds: unknown },
+      });
+    }
   }
 
   async deleteAll(): Promise<void> {

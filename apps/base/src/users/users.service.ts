@@ -1,12 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
+import type { Items, Paged, ProfileDto, UserDto } from '@app/base-client/contract';
 import { AppError } from '@app/errors';
 import { mapWithConcurrency } from '@app/http';
-import type { Paged } from '../common/schemas.js';
-import { type ProfileDto, toProfileDto } from '../profiles/dto/profile.dto.js';
+import { toProfileDto } from '../profiles/dto/profile.dto.js';
 import { ProfilesRepository } from '../storage/profiles.repository.js';
 import { UsersRepository } from '../storage/users.repository.js';
-import { toUserDto, type UserDto } from './dto/user.dto.js';
+import { toUserDto } from './dto/user.dto.js';
 
 const WRITE_CONCURRENCY = 16;
 
@@ -43,15 +43,21 @@ export class UsersService {
     return this.get(id);
   }
 
-  /** Unbinds the user from every profile first, so no profile is left pointing at a deleted user. */
+  /**
+   * Deletes the row first, then unbinds the user from every profile it is found in. The order
+   * closes the race with a concurrent bind: the bind looks at the user again after binding, so
+   * either it sees the row gone and undoes itself, or its binding is there for this sweep to find.
+   * The sweep runs even when the user is already gone, so repeating a DELETE that failed half-way
+   * (503) finishes it; it answers 404 then.
+   */
   async delete(id: string): Promise<void> {
-    if (!(await this.users.findById(id))) throw userNotFound(id);
+    const existed = await this.users.delete(id);
     const bound = await this.profiles.findByUser(id);
     await mapWithConcurrency(bound, WRITE_CONCURRENCY, (profile) => this.profiles.unbind(profile.id, id));
-    if (!(await this.users.delete(id))) throw userNotFound(id);
+    if (!existed) throw userNotFound(id);
   }
 
-  async profilesOf(id: string): Promise<{ items: ProfileDto[] }> {
+  async profilesOf(id: string): Promise<Items<ProfileDto>> {
     const [user, profiles] = await Promise.all([this.users.findById(id), this.profiles.findByUser(id)]);
     if (!user) throw userNotFound(id);
     return { items: profiles.map(toProfileDto) };

@@ -20,7 +20,7 @@ export class ActiveProfilesService {
     private readonly launched: LaunchedRecords,
   ) {}
 
-  /** The user's profiles from base, then ONE Redis round trip for all their launched records. */
+  /** The user's profiles from base, then ONE round trip to each lock server (in parallel) for all their launched records. */
   async login(userId: string): Promise<Login> {
     const profiles = await this.base.profilesOf(userId);
     const records = await this.launched.readMany(

@@ -66,4 +66,15 @@ export class StreamMetrics {
       },
     });
   }
+
+  /** The lock servers whose "free" counts now; below the quorum, new streams get 503 (see docs/lock.md). */
+  bindLockServers(voting: () => number, quorum: number): void {
+    this.metrics.gauge({
+      name: 'stream_lock_servers_voting',
+      help: `Lock servers that may vote now (identified and out of their post-restart lease); ${quorum} are needed`,
+      collect() {
+        this.set(voting());
+      },
+    });
+  }
 }

@@ -77,7 +77,7 @@ export class StreamSession {
   private tick(): void {
     const now = Date.now();
     // Never stream without a valid lock: loss is also checked here, not only by the renew loop.
-    if (!this.o.lock.isValid(now)) {
+    if (!this.o.lock.isValid()) {
       void this.close('lock-lost');
       return;
     }

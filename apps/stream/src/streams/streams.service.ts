@@ -47,6 +47,7 @@ export class StreamsService implements BeforeApplicationShutdown {
       () => this.sessions.size,
       () => this.lock.heldCount,
     );
+    metrics.bindLockServers(() => this.lock.votingServers, this.lock.quorum);
   }
 
   get activeConnections(): number {
@@ -159,7 +160,6 @@ export class StreamsService implements BeforeApplicationShutdown {
           );
         case 'USER_NOT_FOUND':
         case 'PROFILE_NOT_FOUND':
-        case 'NOT_FOUND':
           throw this.reject('not_found', error);
         case 'DEPENDENCY_UNAVAILABLE':
           throw this.reject('unavailable', error);

@@ -1,0 +1,193 @@
+// `npm run bench -- gateway` — what the nginx gateway itself holds for readers that stop reading.
+// 100 clients at 2 Mbit/s through nginx, half of them stall for 30 s. Measured on nginx's side,
+// with `ss -tmn`: the kernel memory of its sockets (the receive queues of its connections to the
+// pod, the send queues of its connections to the clients) and its processes' RSS, with the
+// tuning of scripts/lib/gateway.mjs and with the baseline a user writes first — the Ingress's
+// `proxy_buffering off` alone (default buffer size, client send buffer autotuned).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { freePort, REPO_ROOT } from '@app/testing';
+import {
+  Figure,
+  loadGenerator,
+  log,
+  metric,
+  row,
+  rssOf,
+  SERVER_KINDS,
+  type ServerKind,
+  sleep,
+  SMOKE,
+  startServer,
+  startSystem,
+  untilStreaming,
+} from '../load/bench-kit.js';
+import { tcpSockets } from '../support/socket-memory.js';
+
+const CLIENTS = SMOKE ? 6 : 100;
+const STALLED_PERCENT = 50;
+const WARM_UP_S = SMOKE ? 2 : 10;
+const STALL_S = SMOKE ? 8 : 30;
+
+/** The Ingress as it was: unbuffered, hour-long timeouts on /stream, nothing else bounded. */
+const BASELINE_TUNING = {
+  clientSndbuf: null,
+  proxy: { proxy_buffering: 'off' },
+  stream: { proxy_request_buffering: 'off', proxy_read_timeout: '3600s', proxy_send_timeout: '3600s' },
+};
+
+/** nginx's master and its workers. */
+function nginxRss(masterPid: number): number {
+  const children = readFileSync(`/proc/${masterPid}/task/${masterPid}/children`, 'utf8').trim().split(/\s+/);
+  return [masterPid, ...children.filter(Boolean).map(Number)].reduce((sum, pid) => sum + rssOf(pid), 0);
+}
+
+interface Held {
+  upstreamRecv: number;
+  clientSend: number;
+  rss: number;
+}
+
+function held(gatewayPort: number, podPort: number, masterPid: number): Held {
+  return {
+    upstreamRecv: tcpSockets(['dport', '=', `:${podPort}`]).reduce((sum, s) => sum + s.rmemAlloc, 0),
+    clientSend: tcpSockets(['sport', '=', `:${gatewayPort}`]).reduce((sum, s) => sum + s.wmemQueued, 0),
+    rss: nginxRss(masterPid),
+  };
+}
+
+interface Outcome {
+  perStalled: Held;
+  peakUpstreamRcvbuf: number;
+  clientSndbuf: number;
+  fastGaps: number;
+  fastRate: number;
+  podDropped: number;
+  stalled: number;
+}
+
+const gatewayModule = await import(pathToFileURL(join(REPO_ROOT, 'scripts/lib/gateway.mjs')).href);
+const figure = new Figure('i', 'gateway', "nginx's own memory per stalled reader");
+const system = await startSystem(CLIENTS);
+const results: Partial<Record<ServerKind, Outcome>> = {};
+try {
+  for (const kind of SERVER_KINDS) {
+    const server = await startServer('ours', system.base, {
+      STREAM_EVENTS_PER_SECOND: '4',
+      STREAM_EVENT_BYTES: '65536',
+      STREAM_STALL_TIMEOUT_MS: '120000',
+    });
+    const gatewayPort = await freePort();
+    const gateway = await gatewayModule.startGateway({
+      root: REPO_ROOT,
+      name: `bench-${kind}`,
+      port: gatewayPort,
+      mainUrls: [system.main.url],
+      streamUrls: [server.url],
+      tuning: kind === 'ours' ? undefined : BASELINE_TUNING,
+      removeOnClose: true,
+    });
+    const podPort = Number(new URL(server.url).port);
+    const generator = loadGenerator(
+      {
+        targets: [gateway.url],
+        pairs: system.pairs.slice(0, CLIENTS),
+        mix: { fast: 100 - STALLED_PERCENT, slow: 0, stalled: STALLED_PERCENT },
+        stallAfterSeconds: WARM_UP_S,
+        stallForSeconds: STALL_S,
+        expectedEventsPerSecond: 4,
+      },
+      `${kind} `,
+    );
+    try {
+      const dropped0 = await metric(server.url, 'stream_events_dropped_total');
+      void generator.run();
+      await untilStreaming(generator, CLIENTS, 60_000);
+      await sleep((WARM_UP_S - 2) * 1000);
+      const before = held(gatewayPort, podPort, gateway.pid);
+      // Streams start within a second of each other, so their stalls do too.
+      const stallDeadline = performance.now() + 20_000;
+      while (generator.stalledNow === 0 && performance.now() < stallDeadline) await sleep(100);
+      await sleep(1500);
+      const s0 = generator.snapshot();
+      // Let every buffer on the way fill (at 256 KB/s a stream fills 4 MB in ≈ 16 s).
+      await sleep((STALL_S - 5) * 1000);
+      const during = held(gatewayPort, podPort, gateway.pid);
+      const stalledNow = generator.stalledNow;
+      if (stalledNow === 0) throw new Error(`${kind}: no reader is stalled at the measurement`);
+      const s1 = generator.snapshot();
+      const upstream = tcpSockets(['dport', '=', `:${podPort}`]);
+      const clients = tcpSockets(['sport', '=', `:${gatewayPort}`]);
+      const podDropped = (await metric(server.url, 'stream_events_dropped_total')) - dropped0;
+      await generator.stop();
+      const per = (key: keyof Held) => (during[key] - before[key]) / stalledNow;
+      const outcome: Outcome = {
+        perStalled: { upstreamRecv: per('upstreamRecv'), clientSend: per('clientSend'), rss: per('rss') },
+        peakUpstreamRcvbuf: Math.max(...upstream.map((s) => s.rcvbuf)),
+        clientSndbuf: Math.max(...clients.map((s) => s.sndbuf)),
+        fastGaps: s1.fast.gaps - s0.fast.gaps,
+        fastRate: (s1.fast.messages - s0.fast.messages) / (s0.fast.live * 4 * (STALL_S - 5)),
+        podDropped,
+        stalled: stalledNow,
+      };
+      results[kind] = outcome;
+      figure.details[kind] = { before, during, ...outcome };
+      const kib = (v: number) => `${(v / 1024).toFixed(0)} KiB`;
+      log(
+        `${kind}: per stalled reader nginx holds upstream ${kib(outcome.perStalled.upstreamRecv)} (rcvbuf up to ${kib(outcome.peakUpstreamRcvbuf)}), ` +
+          `client send queue ${kib(outcome.perStalled.clientSend)} (sndbuf ${kib(outcome.clientSndbuf)}), RSS ${kib(outcome.perStalled.rss)}; ` +
+          `fast readers ${(outcome.fastRate * 100).toFixed(1)} % of 4/s, ${outcome.fastGaps} gaps; the pod dropped ${podDropped}; ${stalledNow} stalled`,
+      );
+    } finally {
+      await generator.stop().catch(() => undefined);
+      await gateway.close();
+      await server.stop();
+    }
+  }
+} finally {
+  await system.stop();
+}
+
+const ours = results.ours!;
+const base = results.baseline!;
+const kib = (v: number) => v / 1024;
+const total = (o: Outcome) => o.perStalled.upstreamRecv + o.perStalled.clientSend;
+figure.add(
+  row("nginx's kernel socket memory per stalled reader", 'KiB', kib(total(ours)), kib(total(base)), {
+    text: '≤ 1024',
+    test: (v) => v <= 1024,
+  }),
+);
+figure.add(
+  row('  of it: send queue to the client', 'KiB', kib(ours.perStalled.clientSend), kib(base.perStalled.clientSend)),
+);
+figure.add(
+  row(
+    '  of it: receive queue from the pod',
+    'KiB',
+    kib(ours.perStalled.upstreamRecv),
+    kib(base.perStalled.upstreamRecv),
+    undefined,
+    'lower',
+    `receive buffer autotuned up to ${kib(ours.peakUpstreamRcvbuf).toFixed(0)} KiB (ours) / ${kib(base.peakUpstreamRcvbuf).toFixed(0)} KiB (baseline); nginx 1.22 cannot set it`,
+  ),
+);
+figure.add(row('nginx RSS per stalled reader', 'KiB', kib(ours.perStalled.rss), kib(base.perStalled.rss)));
+figure.add(
+  row("fast readers' gaps meanwhile", 'events', ours.fastGaps, base.fastGaps, { text: '= 0', test: (v) => v === 0 }),
+);
+figure.add(
+  row(
+    "fast readers' rate meanwhile",
+    '% of 4/s',
+    ours.fastRate * 100,
+    base.fastRate * 100,
+    {
+      text: '≥ 99',
+      test: (v) => v >= 99,
+    },
+    'higher',
+  ),
+);
+figure.write();
