@@ -20,7 +20,9 @@ RUN mkdir /manifests \
       mkdir -p "/manifests/$(dirname "$manifest")" && cp "$manifest" "/manifests/$manifest"; \
     done
 
-# Compile every app and the libs they reference (tsc -b with project references).
+# Compile every app and the libs they reference (tsc -b with project references). These projects
+# hold no test support: integration specs and libs/testing are built only by the tsconfig.spec.json
+# projects that npm test builds.
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./

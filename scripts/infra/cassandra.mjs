@@ -10,7 +10,6 @@ import readline from 'node:readline';
 import { pathToFileURL } from 'node:url';
 
 import { hasExited, isAlive, lineBuffer, sleep, stopChild, trackChild } from './children.mjs';
-import { cqlQuery } from './cql.mjs';
 import { assertPortFree } from './ports.mjs';
 
 export const CASSANDRA_VERSION = '5.0.9';
@@ -25,7 +24,31 @@ const KNOWN_JVM_NOISE =
 // Maven 3.8 would otherwise pick the ancient 2.8 plugin by default.
 const DEPENDENCY_PLUGIN_VERSION = '3.6.1';
 
+const READY_QUERY_TIMEOUT_MS = 5_000;
+
 const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
+
+/**
+ * The node's `system.local` row through cassandra-driver (one connection, no schema
+ * metadata); rejects while the node does not answer CQL yet.
+ */
+async function queryLocalNode(port) {
+  // Imported on first use, not at the top: npm start/test/bench load this file before their
+  // `npm ci` has installed the driver.
+  const { default: cassandra } = await import('cassandra-driver');
+  const client = new cassandra.Client({
+    contactPoints: [`127.0.0.1:${port}`],
+    localDataCenter: LOCAL_DC,
+    isMetadataSyncEnabled: false,
+    pooling: { coreConnectionsPerHost: { [cassandra.types.distance.local]: 1 } },
+    socketOptions: { connectTimeout: READY_QUERY_TIMEOUT_MS, readTimeout: READY_QUERY_TIMEOUT_MS },
+  });
+  try {
+    return (await client.execute(READY_QUERY, [], { prepare: true })).first();
+  } finally {
+    await client.shutdown();
+  }
+}
 
 function cacheHome(root) {
   return path.join(root, '.cache', 'cassandra', CASSANDRA_VERSION);
@@ -410,7 +433,7 @@ export async function startCassandra({
       throw failure(`did not accept CQL queries within ${seconds(startupTimeoutMs)}`);
     }
     try {
-      const [[local]] = await cqlQuery({ port: cqlPort, queries: [READY_QUERY], timeoutMs: 5_000 });
+      const local = await queryLocalNode(cqlPort);
       // Guards against answering for some other node that grabbed the port first.
       if (local?.cluster_name === clusterName(name)) {
         version = local.release_version;

@@ -1,4 +1,4 @@
-// `npm run bench -- idle` — issue 6, figure a: idle connections held by one stream process, and
+// `npm run bench -- idle` — figure a: idle connections held by one stream process, and
 // its resident memory per connection at 5,000 and at 15,000, ours against the Nest `@Sse()` baseline.
 //
 // "Idle": 1 event/s of 64 bytes (the least the config allows) and the 15 s heartbeat; every stream

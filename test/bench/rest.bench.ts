@@ -1,4 +1,4 @@
-// `npm run bench -- rest` — issue 6, figure g: `GET /main/login/:userId` and base
+// `npm run bench -- rest` — figure g: `GET /main/login/:userId` and base
 // `GET /users/:id/profiles` at a steady rate (open loop: requests leave on schedule whatever the
 // answers do), p50/p99, with 100 streams live on a stream process so logins find live profiles.
 //

@@ -1,4 +1,4 @@
-// `npm run bench -- ttfe` — issue 6, figure d: time to first event (binding check and lock
+// `npm run bench -- ttfe` — figure d: time to first event (binding check and lock
 // included) of new streams while 1,000 clients stream at 2 Mbit/s, and how many new streams per
 // second one stream process admits with p99 ≤ 250 ms.
 //

@@ -1,4 +1,4 @@
-// `npm run bench -- write-rate` — issue 6, figure c: small-event write rate of one stream process.
+// `npm run bench -- write-rate` — figure c: small-event write rate of one stream process.
 //
 // Every stream asks for 1,000 events/s of 64 bytes (the most the config allows); the number of
 // streams grows step by step, and at each step the events the clients receive per second are

@@ -17,7 +17,7 @@ import {
 } from '../support/stream-stack.js';
 import { eventually } from '@app/testing';
 
-/** Issue 3, case 1: a page refresh may reconnect on another pod at once. */
+/** A page refresh may reconnect on another pod at once: the pair is free this soon after the client leaves. */
 const HANDOVER_MS = 100;
 
 /**

@@ -18,9 +18,9 @@ import {
   votingSettles,
 } from '../support/stream-stack.js';
 
-/** Issue 3, case 4: a stream whose lock is gone stops within one renewal period plus 1 s. */
+/** A stream whose lock is gone stops within one renewal period plus 1 s. */
 const LOSS_DEADLINE_MS = FAST_LOCK_RENEW_MS + 1000;
-/** Issue 3, case 5: with Redis down, a new stream is refused within 1 s. */
+/** With Redis down, a new stream is refused within 1 s. */
 const OUTAGE_ANSWER_MS = 1000;
 
 /** Waits for `client` to get `lock-lost` and then the end of the stream; returns ms since `since`. */

@@ -14,7 +14,7 @@ import {
 } from '../support/stream-stack.js';
 
 const STREAMS = 50;
-/** Issue 3 §5: the process is gone within 10 s of SIGTERM. */
+/** On SIGTERM every stream is told to reconnect and the process is gone within 10 s. */
 const EXIT_DEADLINE_MS = 10_000;
 
 describe('stream on SIGTERM with live streams', () => {

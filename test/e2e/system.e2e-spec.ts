@@ -59,6 +59,24 @@ describe('the whole system through the gateway with two stream replicas', () => 
     assert.match(pairPage.body, /kubescaler stream/);
   });
 
+  it("serves main's API only under /main, and main's health and metrics at the root", async () => {
+    const main = (path: string) => request(system.main.url, 'GET', path);
+    assert.equal((await main('/main/users?limit=1')).status, 200);
+    assert.equal((await main('/main/suggested')).status, 200);
+    assert.equal((await main('/health/live')).status, 200);
+    assert.equal((await main('/metrics')).status, 200);
+    for (const path of [
+      '/users',
+      '/suggested',
+      '/testdata',
+      `/login/${randomUUID()}`,
+      '/main/health/live',
+      '/main/metrics',
+    ]) {
+      assert.equal((await main(path)).status, 404, path);
+    }
+  });
+
   it('shows a pair as live on the right pod while it streams, and not after it closes', async () => {
     const [pair] = await createPairs(system.base.url, 1);
     const { userId, profileId } = pair!;
@@ -133,7 +151,8 @@ describe('the whole system through the gateway with two stream replicas', () => 
   });
 
   it('creates test data whose shared users are exactly the suggested ones, the same for the same seed', async () => {
-    assert.equal((await gw('DELETE', '/main/testdata', { headers: admin })).status, 204);
+    const dropped = await gw('DELETE', '/main/testdata', { headers: admin });
+    assert.equal(dropped.status, 204, JSON.stringify(dropped.body));
     const body = { profiles: 6, usersPerProfile: 3, sharedUsers: 2, seed: 1234 };
     const created = await gw('POST', '/main/testdata', { body, headers: admin });
     assert.equal(created.status, 201, JSON.stringify(created.body));

@@ -29,6 +29,7 @@ import {
   workloads,
 } from './rendered-manifests.js';
 import { ingressRoute, type NginxDirective, nginxRoute, parseNginxConfig } from './routing.js';
+import { tsProjectGraph } from './ts-projects.js';
 
 const OVERLAYS = ['minikube', 'production'] as const;
 /** Paths of every class the product serves, and their near misses (gateway ↔ Ingress comparison). */
@@ -225,9 +226,11 @@ function runtimeImports(entries: readonly string[]): { packages: Set<string>; fi
       if (specifier.startsWith('.')) {
         queue.push(path.posix.join(path.posix.dirname(file), specifier));
       } else if (specifier.startsWith('@app/')) {
-        const lib = specifier.split('/')[1];
+        const [, lib, ...subpath] = specifier.split('/');
         const manifest = JSON.parse(readRepoFile(`libs/${lib}/package.json`));
-        queue.push(path.posix.join(`libs/${lib}`, manifest.exports['.'].default));
+        const entry = manifest.exports[subpath.length ? `./${subpath.join('/')}` : '.'];
+        assert.ok(entry, `${file} imports ${specifier}, which libs/${lib}/package.json does not export`);
+        queue.push(path.posix.join(`libs/${lib}`, entry.default));
         packages.add(`@app/${lib}`);
       } else {
         const parts = specifier.split('/');
@@ -521,13 +524,23 @@ describe('Kubernetes manifests (k8s/), rendered and validated offline', () => {
 
     it('routes /main to main and / to stream, and never routes to base or any other Service', () => {
       assert.match(readRepoFile('apps/stream/src/streams/streams.controller.ts'), /@Controller\('stream'\)/);
-      const mainControllers = walkFiles('apps/main/src')
-        .filter((f) => f.endsWith('.controller.ts'))
-        .flatMap((f) => [...readRepoFile(f).matchAll(/@Controller\('([^']*)'\)/g)].map((m) => m[1]));
-      assert.ok(mainControllers.length > 0);
-      for (const prefix of mainControllers) {
-        assert.match(prefix, /^main(\/|$)/, `main controller '${prefix}' is outside /main`);
-      }
+      // main serves every module with controllers under /main, set once in its AppModule (the e2e
+      // suite checks the routes the running app answers).
+      const appModule = readRepoFile('apps/main/src/app.module.ts');
+      assert.match(appModule, /RouterModule\.register\(\[\{ path: 'main', children: API_MODULES \}\]\)/);
+      const apiModules = (/const API_MODULES = \[([^\]]*)\]/.exec(appModule)?.[1] ?? '').split(/,\s*/).filter(Boolean);
+      // A module declares controllers in its @Module() or in the DynamicModule its forRoot() returns.
+      const withControllers = walkFiles('apps/main/src')
+        .filter((f) => f.endsWith('.module.ts'))
+        .map(readRepoFile)
+        .filter((source) => /\bcontrollers:/.test(source))
+        .flatMap((source) => [...source.matchAll(/^export class (\w+)/gm)].map((m) => m[1]));
+      assert.ok(withControllers.length > 0);
+      assert.deepEqual(
+        [...apiModules].sort(),
+        [...withControllers].sort(),
+        'a main module with controllers is outside /main',
+      );
       for (const overlay of each()) {
         for (const ingress of ofKind(overlay, 'Ingress')) {
           assert.equal(ingress.spec.ingressClassName, 'nginx', ingress.metadata.name);
@@ -758,7 +771,7 @@ describe('Kubernetes manifests (k8s/), rendered and validated offline', () => {
     });
 
     it('keeps the generated secret files out of git', async () => {
-      for (const overlay of OVERLAYS) {
+      for (const overlay of [...OVERLAYS, 'local']) {
         for (const name of SECRET_FILES) {
           const file = `k8s/overlays/${overlay}/${name}`;
           const ignored = await runCommand('git', ['check-ignore', '-q', '--no-index', file]);
@@ -1144,6 +1157,66 @@ describe('Dockerfile (checked without a container engine)', () => {
     for (const lib of readdirSync(path.join(ROOT, 'libs'))) {
       if (!existsSync(path.join(ROOT, 'libs', lib, 'package.json'))) continue;
       assert.ok(lock.packages[`libs/${lib}`], `libs/${lib} is missing from package-lock.json`);
+    }
+  });
+
+  it('compiles no test support for the image: libs/testing and the integration specs are outside its build graph', () => {
+    const image = tsProjectGraph(ROOT, tscProjects());
+    const npmTest = tsProjectGraph(ROOT, ['tsconfig.json']);
+    assert.ok(image.size >= 5 && image.has('apps/base/tsconfig.app.json'), 'the build graph walk found too little');
+    for (const [project, { files, references }] of image) {
+      assert.ok(npmTest.has(project), `${project} is built for the image but not by npm test`);
+      assert.ok(!project.startsWith('libs/testing/'), `${project} (test support) is in the image's build graph`);
+      for (const reference of references) {
+        assert.ok(!reference.startsWith('libs/testing/'), `${project} references ${reference} (test support)`);
+      }
+      for (const file of files) {
+        assert.doesNotMatch(
+          file,
+          /^libs\/testing\/|\.(integration|e2e)-spec\.ts$|integration-support\.ts$/,
+          `${project} compiles ${file}`,
+        );
+        assert.doesNotMatch(
+          readRepoFile(file),
+          /from\s+['"]@(app|nestjs)\/testing['"]/,
+          `${project} compiles ${file}, which imports test support`,
+        );
+      }
+    }
+  });
+
+  it('compiles every spec file of the repository in the npm test build, so none is silently left out', () => {
+    const compiled = new Set([...tsProjectGraph(ROOT, ['tsconfig.json']).values()].flatMap((p) => p.files));
+    const sources = (dir: string): string[] =>
+      readdirSync(path.join(ROOT, dir), { withFileTypes: true }).flatMap((entry) => {
+        const relative = `${dir}/${entry.name}`;
+        if (!entry.isDirectory()) return [relative];
+        return ['dist', 'node_modules'].includes(entry.name) ? [] : sources(relative);
+      });
+    const specs = ['apps', 'libs', 'test']
+      .flatMap(sources)
+      .filter((file) => /\.(spec|integration-spec|e2e-spec)\.ts$/.test(file));
+    assert.ok(specs.length >= 30, `found only ${specs.length} spec files`);
+    for (const spec of specs) assert.ok(compiled.has(spec), `${spec} is not compiled by the root tsc -b (npm test)`);
+  });
+
+  it('lists every app and lib in nest-cli.json with the project the build compiles', () => {
+    const { projects } = JSON.parse(readRepoFile('nest-cli.json'));
+    const expected = [
+      ...readdirSync(path.join(ROOT, 'apps')).map((name) => ({ name, type: 'application', root: `apps/${name}` })),
+      ...readdirSync(path.join(ROOT, 'libs')).map((name) => ({ name, type: 'library', root: `libs/${name}` })),
+    ];
+    assert.deepEqual(Object.keys(projects).sort(), expected.map((p) => p.name).sort());
+    for (const { name, type, root } of expected) {
+      const project = projects[name];
+      assert.equal(project.type, type, name);
+      assert.equal(project.root, root, name);
+      assert.equal(project.sourceRoot, `${root}/src`, name);
+      assert.ok(existsSync(path.join(ROOT, project.compilerOptions.tsConfigPath)), `${name}: no tsconfig`);
+      assert.ok(
+        existsSync(path.join(ROOT, project.sourceRoot, `${project.entryFile}.ts`)),
+        `${name}: no entry file ${project.entryFile}.ts`,
+      );
     }
   });
 

@@ -1,4 +1,4 @@
-// Shared harness of the issue-6 benchmarks (test/bench/<figure>.bench.ts): the system under test
+// Shared harness of the benchmarks (test/bench/<figure>.bench.ts): the system under test
 // (base, main, our stream or the Nest baseline, each stream process on a private Redis), process
 // figures from /proc, the load generator with the bench defaults, and the result fragments that
 // scripts/bench.mjs turns into bench/results/<date>.json and .md.
@@ -29,8 +29,8 @@ export const TODAY_ENV: Readonly<Record<string, string>> = Object.freeze({
 /** `BENCH_SCALE=smoke` shrinks every figure to a few streams and seconds (the `npm test` smoke run). */
 export const SMOKE = process.env.BENCH_SCALE === 'smoke';
 export const ADMIN_TOKEN = 'bench-admin-token-0123456789';
-/** All issue-6 benchmarks share one keyspace, so the 15k pairs are created once per run. */
-const KEYSPACE = process.env.BENCH_KEYSPACE ?? (SMOKE ? 'bench_smoke' : 'bench_issue6');
+/** All benchmarks share one keyspace, so the 15k pairs are created once per run. */
+const KEYSPACE = process.env.BENCH_KEYSPACE ?? (SMOKE ? 'bench_smoke' : 'bench_figures');
 
 export const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
 export const log = (line: string) => console.log(`  ${line}`);

@@ -1,4 +1,5 @@
 import { type DynamicModule, Module } from '@nestjs/common';
+import { RouterModule } from '@nestjs/core';
 import { AuthModule, AuthReadinessReport } from '@app/auth';
 import { BaseClientModule, BaseHealthIndicator } from '@app/base-client';
 import { type AppConfig, ConfigModule } from '@app/config';
@@ -10,6 +11,9 @@ import { DirectoryModule } from './directory/directory.module.js';
 import { SessionModule } from './session/session.module.js';
 import { SuggestedModule } from './suggested/suggested.module.js';
 import { TestdataModule } from './testdata/testdata.module.js';
+
+/** main's API, served under `/main` (where the ingress routes it); health and metrics stay at the root. */
+const API_MODULES = [DirectoryModule, ActiveProfilesModule, SuggestedModule, TestdataModule, SessionModule];
 
 /** main: the REST tier behind /main (users, profiles, live profiles of a user, test data, sign-in). */
 @Module({})
@@ -30,6 +34,7 @@ export class AppModule {
         SuggestedModule,
         TestdataModule,
         SessionModule.forRoot(config),
+        RouterModule.register([{ path: 'main', children: API_MODULES }]),
       ],
     };
   }

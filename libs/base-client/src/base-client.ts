@@ -1,23 +1,14 @@
 import { Pool } from 'undici';
 import { AppError, ERROR_CATALOG, type ErrorCode } from '@app/errors';
-
-export interface UserDto {
-  id: string;
-  name: string;
-  createdAt: string;
-}
-
-export interface ProfileDto {
-  id: string;
-  name: string;
-  userIds: string[];
-  createdAt: string;
-}
-
-export interface Paged<T> {
-  items: T[];
-  nextPage?: string;
-}
+import {
+  type CreateProfileBody,
+  type Items,
+  MAX_PAGE_LIMIT,
+  type Paged,
+  type ProfileDto,
+  type UserBody,
+  type UserDto,
+} from './contract.js';
 
 export interface BaseClientOptions {
   /** Whole-request deadline; past it the call fails as `DEPENDENCY_UNAVAILABLE`. */
@@ -60,20 +51,32 @@ export class BaseClient {
     return this.call('GET', `/profiles${query({ limit, page })}`);
   }
 
+  /** Every user, fetched page by page (`pageSize` each) while the caller iterates. */
+  allUsers(pageSize = MAX_PAGE_LIMIT): AsyncGenerator<UserDto> {
+    return pageThrough((page) => this.listUsers(pageSize, page));
+  }
+
+  /** Every profile, fetched page by page (`pageSize` each) while the caller iterates. */
+  allProfiles(pageSize = MAX_PAGE_LIMIT): AsyncGenerator<ProfileDto> {
+    return pageThrough((page) => this.listProfiles(pageSize, page));
+  }
+
   getUser(id: string): Promise<UserDto> {
     return this.call('GET', `/users/${id}`);
   }
 
   async profilesOf(userId: string): Promise<ProfileDto[]> {
-    return (await this.call<{ items: ProfileDto[] }>('GET', `/users/${userId}/profiles`)).items;
+    return (await this.call<Items<ProfileDto>>('GET', `/users/${userId}/profiles`)).items;
   }
 
   createUser(name: string): Promise<UserDto> {
-    return this.call('POST', '/users', { name });
+    const body: UserBody = { name };
+    return this.call('POST', '/users', body);
   }
 
   createProfile(name: string, userIds: readonly string[]): Promise<ProfileDto> {
-    return this.call('POST', '/profiles', { name, userIds });
+    const body: CreateProfileBody = { name, userIds: [...userIds] };
+    return this.call('POST', '/profiles', body);
   }
 
   /**
@@ -146,6 +149,19 @@ export class BaseClient {
     }
     return { statusCode, payload };
   }
+}
+
+/**
+ * Yields every item of a paged list, asking for the next page only when the caller has taken
+ * the previous one, until a page comes without `nextPage`.
+ */
+export async function* pageThrough<T>(fetchPage: (page?: string) => Promise<Paged<T>>): AsyncGenerator<T> {
+  let page: string | undefined;
+  do {
+    const batch = await fetchPage(page);
+    yield* batch.items;
+    page = batch.nextPage;
+  } while (page);
 }
 
 /** base's error when it carries one of our codes with the status that code has; else undefined. */

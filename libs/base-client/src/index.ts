@@ -1,2 +1,3 @@
-export { BaseClient, type BaseClientOptions, type Paged, type ProfileDto, type UserDto } from './base-client.js';
+export * from './contract.js';
+export { BaseClient, type BaseClientOptions, pageThrough } from './base-client.js';
 export { BASE_TIMEOUT_MS, BaseClientModule, BaseHealthIndicator } from './base-client.module.js';

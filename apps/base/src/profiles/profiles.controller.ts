@@ -1,14 +1,16 @@
 import { Body, Controller, Delete, Get, HttpCode, Post, Put, Query, Res, UseGuards } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import { AdminGuard, IdParam } from '@app/http';
-import { type PageQuery, pageQuerySchema, type Paged } from '../common/schemas.js';
 import {
   type CreateProfileBody,
   createProfileSchema,
+  type PageQuery,
+  pageQuerySchema,
+  type Paged,
   type ProfileDto,
   type RenameProfileBody,
   renameProfileSchema,
-} from './dto/profile.dto.js';
+} from '@app/base-client/contract';
+import { AdminGuard, IdParam } from '@app/http';
 import { ProfilesService } from './profiles.service.js';
 
 @Controller('profiles')

@@ -1,11 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
+import type { Paged, ProfileDto } from '@app/base-client/contract';
 import { AppError } from '@app/errors';
-import type { Paged } from '../common/schemas.js';
 import { ProfilesRepository } from '../storage/profiles.repository.js';
 import { UsersRepository } from '../storage/users.repository.js';
 import { userNotFound } from '../users/users.service.js';
-import { type ProfileDto, toProfileDto } from './dto/profile.dto.js';
+import { toProfileDto } from './dto/profile.dto.js';
 
 function profileNotFound(id: string): AppError {
   return new AppError('PROFILE_NOT_FOUND', `Profile ${id} does not exist`);

@@ -1,9 +1,16 @@
 import { Body, Controller, Delete, Get, HttpCode, Post, Put, Query, Res, UseGuards } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
+import {
+  type Items,
+  type PageQuery,
+  pageQuerySchema,
+  type Paged,
+  type ProfileDto,
+  type UserBody,
+  userBodySchema,
+  type UserDto,
+} from '@app/base-client/contract';
 import { AdminGuard, IdParam } from '@app/http';
-import { type PageQuery, pageQuerySchema, type Paged } from '../common/schemas.js';
-import type { ProfileDto } from '../profiles/dto/profile.dto.js';
-import { type UserBody, userBodySchema, type UserDto } from './dto/user.dto.js';
 import { UsersService } from './users.service.js';
 
 @Controller('users')
@@ -49,7 +56,7 @@ export class UsersController {
   }
 
   @Get(':id/profiles')
-  profiles(@IdParam('id') id: string): Promise<{ items: ProfileDto[] }> {
+  profiles(@IdParam('id') id: string): Promise<Items<ProfileDto>> {
     return this.users.profilesOf(id);
   }
 }

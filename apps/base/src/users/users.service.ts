@@ -1,12 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
+import type { Items, Paged, ProfileDto, UserDto } from '@app/base-client/contract';
 import { AppError } from '@app/errors';
 import { mapWithConcurrency } from '@app/http';
-import type { Paged } from '../common/schemas.js';
-import { type ProfileDto, toProfileDto } from '../profiles/dto/profile.dto.js';
+import { toProfileDto } from '../profiles/dto/profile.dto.js';
 import { ProfilesRepository } from '../storage/profiles.repository.js';
 import { UsersRepository } from '../storage/users.repository.js';
-import { toUserDto, type UserDto } from './dto/user.dto.js';
+import { toUserDto } from './dto/user.dto.js';
 
 const WRITE_CONCURRENCY = 16;
 
@@ -57,7 +57,7 @@ export class UsersService {
     if (!existed) throw userNotFound(id);
   }
 
-  async profilesOf(id: string): Promise<{ items: ProfileDto[] }> {
+  async profilesOf(id: string): Promise<Items<ProfileDto>> {
     const [user, profiles] = await Promise.all([this.users.findById(id), this.profiles.findByUser(id)]);
     if (!user) throw userNotFound(id);
     return { items: profiles.map(toProfileDto) };

@@ -3,7 +3,7 @@ import { Access, AuthGuard } from '@app/auth';
 import { IdParam } from '@app/http';
 import { ActiveProfilesService, type Login } from './active-profiles.service.js';
 
-@Controller('main/login')
+@Controller('login')
 export class ActiveProfilesController {
   constructor(private readonly active: ActiveProfilesService) {}
 

@@ -16,7 +16,7 @@ type DevLogin = z.infer<typeof devLoginSchema>;
  * Development sign-in: anyone may become any existing user. Registered only with
  * `AUTH_DEV_LOGIN=true` (elsewhere the route does not exist: 404).
  */
-@Controller('main/dev-login')
+@Controller('dev-login')
 export class DevLoginController {
   private readonly secret: string;
 

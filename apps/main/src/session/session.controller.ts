@@ -13,7 +13,7 @@ export interface Me {
 }
 
 /** The signed-in user (any transport) and sign-out. */
-@Controller('main')
+@Controller()
 export class SessionController {
   constructor(private readonly base: BaseClient) {}
 

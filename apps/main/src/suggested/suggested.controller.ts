@@ -2,7 +2,7 @@ import { Controller, Get, UseGuards } from '@nestjs/common';
 import { Access, AuthGuard } from '@app/auth';
 import { SuggestedService, type SuggestedUser } from './suggested.service.js';
 
-@Controller('main/suggested')
+@Controller('suggested')
 export class SuggestedController {
   constructor(private readonly suggestions: SuggestedService) {}
 

@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { BaseClient } from '@app/base-client';
+import { AppError } from '@app/errors';
 import { mapWithConcurrency } from '@app/http';
+import { rankSharedUsers } from './rank-shared-users.js';
 
 export interface SuggestedUser {
   id: string;
@@ -10,6 +12,8 @@ export interface SuggestedUser {
 
 /** At most this many suggestions are returned (the most-bound users first). */
 export const MAX_SUGGESTIONS = 50;
+/** Names looked up in base at once. */
+const NAME_CONCURRENCY = 8;
 
 @Injectable()
 export class SuggestedService {
@@ -17,31 +21,24 @@ export class SuggestedService {
 
   /**
    * Users bound to at least two profiles, computed from the stored profiles (so every main
-   * replica answers the same), most-bound first.
+   * replica answers the same), most-bound first. A user deleted while the list is built is left
+   * out rather than failing the whole answer.
    */
   async suggested(): Promise<{ items: SuggestedUser[] }> {
-    const profilesByUser = new Map<string, string[]>();
-    let page: string | undefined;
-    do {
-      const batch = await this.base.listProfiles(1000, page);
-      for (const profile of batch.items) {
-        for (const userId of profile.userIds) {
-          const list = profilesByUser.get(userId);
-          if (list) list.push(profile.id);
-          else profilesByUser.set(userId, [profile.id]);
-        }
-      }
-      page = batch.nextPage;
-    } while (page);
-    const shared = [...profilesByUser]
-      .filter(([, profileIds]) => profileIds.length >= 2)
-      .sort((a, b) => b[1].length - a[1].length || a[0].localeCompare(b[0]))
-      .slice(0, MAX_SUGGESTIONS);
-    const items = await mapWithConcurrency(shared, 8, async ([id, profileIds]) => ({
-      id,
-      name: (await this.base.getUser(id)).name,
-      profileIds: profileIds.sort(),
-    }));
-    return { items };
+    const shared = await rankSharedUsers(this.base.allProfiles(), MAX_SUGGESTIONS);
+    const named = await mapWithConcurrency(shared, NAME_CONCURRENCY, async ({ id, profileIds }) => {
+      const name = await this.nameOf(id);
+      return name === undefined ? undefined : { id, name, profileIds };
+    });
+    return { items: named.filter((user) => user !== undefined) };
+  }
+
+  private async nameOf(userId: string): Promise<string | undefined> {
+    try {
+      return (await this.base.getUser(userId)).name;
+    } catch (error) {
+      if (error instanceof AppError && error.code === 'USER_NOT_FOUND') return undefined;
+      throw error;
+    }
   }
 }

@@ -9,7 +9,7 @@ import {
 } from './testdata.dto.js';
 import { TestdataService } from './testdata.service.js';
 
-@Controller('main/testdata')
+@Controller('testdata')
 export class TestdataController {
   constructor(private readonly testdata: TestdataService) {}
 

@@ -75,23 +75,13 @@ export class TestdataService {
   /** How much data there is, with a few ready-made stream page links. */
   async counts(): Promise<TestdataCounts> {
     let users = 0;
+    for await (const _user of this.base.allUsers()) users++;
     let profiles = 0;
     const examples: ExampleLink[] = [];
-    let page: string | undefined;
-    do {
-      const batch = await this.base.listUsers(1000, page);
-      users += batch.items.length;
-      page = batch.nextPage;
-    } while (page);
-    do {
-      const batch = await this.base.listProfiles(1000, page);
-      profiles += batch.items.length;
-      for (const profile of batch.items) {
-        if (examples.length < EXAMPLES && profile.userIds[0])
-          examples.push(exampleLink(profile.userIds[0], profile.id));
-      }
-      page = batch.nextPage;
-    } while (page);
+    for await (const profile of this.base.allProfiles()) {
+      profiles++;
+      if (examples.length < EXAMPLES && profile.userIds[0]) examples.push(exampleLink(profile.userIds[0], profile.id));
+    }
     return { users, profiles, examples };
   }
 
