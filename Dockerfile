@@ -43,11 +43,19 @@ RUN mkdir /out \
  && find /out -type f \( -name '*.spec.*' -o -name '*-spec.*' -o -name '*.d.ts' -o -name '*.d.ts.map' -o -name '.tsbuildinfo' \) -delete
 
 # Production dependencies only; node_modules/@app/* are workspace links to ../../libs/*.
+# The optional native addon sockopt (TCP_NOTSENT_LOWAT on every SSE socket) has no Linux prebuild
+# and compiles at install: this stage gets a compiler, and the build fails if it did not build
+# (elsewhere the stream app runs without it and says so in its log and a gauge).
 FROM ${NODE_IMAGE} AS prod-deps
 WORKDIR /app
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ \
+ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json .npmrc ./
 COPY --from=manifests /manifests/ ./
-RUN npm ci --omit=dev --no-audit --no-fund
+RUN npm ci --omit=dev --no-audit --no-fund \
+ && node -e "require('sockopt').getsockopt" \
+ && rm -rf node_modules/sockopt/build/Release/obj.target node_modules/sockopt/build/Release/.deps
 
 FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production

@@ -62,8 +62,8 @@ async function aptGet(args, log) {
 let queue = Promise.resolve();
 
 /**
- * Makes `command` available, installing Debian's `pkg` with apt-get (as root) if it is not on PATH;
- * resolves to its full path.
+ * Makes `command` available, installing Debian's `pkg` (a package name, or several) with apt-get
+ * (as root) if it is not on PATH; resolves to its full path.
  */
 export function ensureDebianCommand({ command, pkg, log = () => {} }) {
   const next = queue.then(() => install({ command, pkg, log }));
@@ -74,6 +74,8 @@ export function ensureDebianCommand({ command, pkg, log = () => {} }) {
 async function install({ command, pkg, log }) {
   const found = await findOnPath(command);
   if (found) return found;
+  const packages = [pkg].flat();
+  pkg = packages.join(' ');
   const manualHint = `install it yourself (Debian/Ubuntu: apt-get install -y ${pkg}) and retry`;
   if (!(await findOnPath('apt-get'))) {
     throw new Error(`${command} is not on PATH and apt-get is not available; ${manualHint}`);
@@ -83,7 +85,7 @@ async function install({ command, pkg, log }) {
   }
 
   log(`${pkg}: installing with apt-get (first run only)…`);
-  const args = ['install', '-y', '--no-install-recommends', pkg];
+  const args = ['install', '-y', '--no-install-recommends', ...packages];
   let result = await aptGet(args, log);
   if (!result.ok && /Unable to locate package/.test(result.output)) {
     // Fresh images often ship without package lists.

@@ -17,8 +17,18 @@ export const GATEWAY_TUNING = Object.freeze({
   /**
    * SO_SNDBUF of the listening socket, inherited by every client connection: a fixed send queue
    * (the kernel doubles the value) instead of one autotuned up to tcp_wmem's maximum (4 MiB).
+   * 16k: at 64k a reader at half the stream rate found ≈ 170 KB (≈ 1.3 s of its stream) queued
+   * here alone; 16k still carries a 2 Mbit/s stream to a loopback client with room to spare.
    */
-  clientSndbuf: '32k',
+  clientSndbuf: '16k',
+  /**
+   * SO_RCVBUF of every connection to an upstream (nginx ≥ 1.31.3's `proxy_socket_rcvbuf`; set
+   * through a preload library for Debian's 1.22, see scripts/infra/upstream-rcvbuf.c). nginx reads
+   * from the pod only as fast as the client takes the bytes, so for a client slower than the
+   * stream this queue stays full; autotuned, it grew to 250 KiB–1.8 MiB of stale events. A fixed
+   * value (the kernel doubles it) also turns autotuning off.
+   */
+  upstreamRcvbuf: '16k',
   /** Directives of every proxied location (ingress-nginx annotations of the same name). */
   proxy: Object.freeze({
     // Unbuffered: nginx reads from the pod only as fast as the client takes the bytes, through one
@@ -67,6 +77,13 @@ const FORWARDED_HEADERS = [
   ['Connection', '""'],
 ];
 
+/** nginx's size syntax (`16k`, `1m`, `4096`) → bytes. */
+export function nginxSize(size) {
+  const match = /^(\d+)([km]?)$/i.exec(String(size));
+  if (!match) throw new Error(`not an nginx size: ${size}`);
+  return Number(match[1]) * { '': 1, k: 1024, m: 1024 * 1024 }[match[2].toLowerCase()];
+}
+
 /** `http://127.0.0.1:3000` → `127.0.0.1:3000`. */
 const hostPort = (url) => new URL(url).host;
 
@@ -95,7 +112,7 @@ export function gatewayConfig({ dir, host, port, mainUrls, streamUrls, tuning = 
     `  upstream kubescaler_${name} {`,
     // One failure takes a replica out for 10 s, so a dead pod costs one retried connect, not every other request.
     ...urls.map((url) => `    server ${hostPort(url)} max_fails=1 fail_timeout=10s;`),
-    `    keepalive ${keepalive};`,
+    ...(keepalive > 0 ? [`    keepalive ${keepalive};`] : []),
     '  }',
   ];
   return `${[
@@ -138,7 +155,10 @@ export function gatewayConfig({ dir, host, port, mainUrls, streamUrls, tuning = 
     `  access_log ${file('access.log')} kubescaler;`,
     '',
     ...upstream('main', mainUrls, 16),
-    ...upstream('stream', streamUrls, 64),
+    // No idle connections kept to the stream pods: a connection that carried a fast stream has a
+    // receive buffer the kernel autotuned to megabytes, and a slow reader given it next would get
+    // a backlog of that size with no drop at the pod (measured: ages 9 s → 23 s, 0 gaps, in 40 s).
+    ...upstream('stream', streamUrls, 0),
     '',
     '  server {',
     `    listen ${host}:${port}${tuning.clientSndbuf ? ` sndbuf=${tuning.clientSndbuf}` : ''} backlog=4096;`,
@@ -167,12 +187,16 @@ export async function startGateway({
 }) {
   const dir = path.join(root, '.cache', 'nginx', name);
   await fs.rm(dir, { recursive: true, force: true });
+  const { upstreamRcvbuf } = tuning ?? GATEWAY_TUNING;
   const nginx = await startNginx({
     dir,
     host,
     port,
     label: `gateway '${name}'`,
     log,
+    upstreamRcvbuf: upstreamRcvbuf
+      ? { bytes: nginxSize(upstreamRcvbuf), cacheDir: path.join(root, '.cache', 'nginx', 'upstream-rcvbuf') }
+      : undefined,
     config: (workDir) => gatewayConfig({ dir: workDir, host, port, mainUrls, streamUrls, tuning }),
   });
   const urlHost = host === '0.0.0.0' ? 'localhost' : host;

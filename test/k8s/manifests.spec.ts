@@ -1150,8 +1150,10 @@ describe('Dockerfile (checked without a container engine)', () => {
     // What `npm ci` checks first: the lockfile matches package.json and every workspace.
     const pkg = JSON.parse(readRepoFile('package.json'));
     const lock = JSON.parse(readRepoFile('package-lock.json'));
-    assert.deepEqual(lock.packages[''].dependencies, pkg.dependencies);
+    // npm lists optional dependencies among the lockfile's dependencies as well.
+    assert.deepEqual(lock.packages[''].dependencies, { ...pkg.dependencies, ...pkg.optionalDependencies });
     assert.deepEqual(lock.packages[''].devDependencies, pkg.devDependencies);
+    assert.deepEqual(lock.packages[''].optionalDependencies, pkg.optionalDependencies);
     for (const lib of readdirSync(path.join(ROOT, 'libs'))) {
       if (!existsSync(path.join(ROOT, 'libs', lib, 'package.json'))) continue;
       assert.ok(lock.packages[`libs/${lib}`], `libs/${lib} is missing from package-lock.json`);
@@ -1228,6 +1230,9 @@ describe('Dockerfile (checked without a container engine)', () => {
         builtinModules.includes(name) ||
         name.startsWith('node:') ||
         name in (pkg.dependencies ?? {}) ||
+        // Optional native addons: installed by the production npm ci where they build, and loaded
+        // with a fallback where they did not (sockopt: TCP_NOTSENT_LOWAT).
+        name in (pkg.optionalDependencies ?? {}) ||
         (name.startsWith('@app/') && existsSync(path.join(ROOT, 'libs', name.slice(5), 'package.json')));
       assert.ok(ok, `${name} is imported at run time but is not a production dependency`);
     }

@@ -6,13 +6,25 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { type AppProcess, freePort, RedisServer, REPO_ROOT, startApp, testInfra } from '@app/testing';
+import { kernelSockets } from '../support/kernel-sockets.js';
 import { round } from './histogram.js';
 import { LoadGenerator, type LoadOptions, type LoadResult, loopbackSources, type Pair } from './load-generator.js';
 import { createTestdata, readPairs } from './pairs.js';
 import { progressLine } from './report.js';
 
-export type ServerKind = 'ours' | 'baseline';
+/**
+ * ours: this stream app as configured by default; today: the same app with the stream tier's
+ * behaviour before the kernel's share was capped (no TCP_NOTSENT_LOWAT, drop by bytes only, at
+ * 1 MiB pending); baseline: the plain Nest `@Sse()` app.
+ */
+export type ServerKind = 'ours' | 'today' | 'baseline';
 export const SERVER_KINDS: readonly ServerKind[] = ['ours', 'baseline'];
+/** The environment that makes our app behave as the stream tier did before drop-by-age. */
+export const TODAY_ENV: Readonly<Record<string, string>> = Object.freeze({
+  STREAM_SOCKET_NOTSENT_LOWAT_BYTES: '0',
+  STREAM_MAX_LAG_MS: '60000',
+  STREAM_MAX_BUFFER_BYTES: String(1024 * 1024),
+});
 
 /** `BENCH_SCALE=smoke` shrinks every figure to a few streams and seconds (the `npm test` smoke run). */
 export const SMOKE = process.env.BENCH_SCALE === 'smoke';
@@ -40,6 +52,19 @@ export function cpuSecondsOf(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/**
+ * Kernel memory of a server's TCP sockets (`ss -tm` skmem r + w of every socket whose local port
+ * is `port`): what the kernel holds for its clients, charged to the pod's cgroup yet not in RSS.
+ */
+export function serverSocketMemory(port: number): { bytes: number; sockets: number; sendQueued: number } {
+  const sockets = kernelSockets([port]).filter((s) => s.localPort === port);
+  return {
+    bytes: sockets.reduce((sum, s) => sum + s.memoryBytes, 0),
+    sockets: sockets.length,
+    sendQueued: sockets.reduce((sum, s) => sum + s.sendQ, 0),
+  };
+}
+
 /** Measures the CPU `pid` uses from now until `stop()`, in cores (1 = one core busy). */
 export function cpuMeter(pid: number): { stop(): number } {
   const cpu0 = cpuSecondsOf(pid);
@@ -60,6 +85,7 @@ export async function settledRss(pid: number, count = 3, everyMs = 1000): Promis
 export interface StreamServer {
   readonly kind: ServerKind;
   readonly url: string;
+  readonly port: number;
   readonly pid: number;
   readonly redis: RedisServer;
   stop(): Promise<void>;
@@ -91,11 +117,13 @@ export async function startServer(
 ): Promise<StreamServer> {
   const redis = await RedisServer.start();
   try {
-    if (kind === 'ours' && nodeArgs.length === 0) {
-      const app = await startApp('stream', { POD_NAME: 'ours', ...serverEnv(base, redis, env) }, 30_000);
+    const ownEnv = kind === 'today' ? { ...env, ...TODAY_ENV } : env;
+    if (kind !== 'baseline' && nodeArgs.length === 0) {
+      const app = await startApp('stream', { POD_NAME: kind, ...serverEnv(base, redis, ownEnv) }, 30_000);
       return {
         kind,
         url: app.url,
+        port: app.port,
         pid: app.child.pid!,
         redis,
         stop: async () => {
@@ -104,15 +132,16 @@ export async function startServer(
         },
       };
     }
-    const script = kind === 'ours' ? 'apps/stream/dist/main.js' : 'test/dist/baseline/main.js';
+    const script = kind === 'baseline' ? 'test/dist/baseline/main.js' : 'apps/stream/dist/main.js';
     const child = await startNode(
       join(REPO_ROOT, script),
-      { POD_NAME: kind, ...serverEnv(base, redis, env) },
+      { POD_NAME: kind, ...serverEnv(base, redis, ownEnv) },
       nodeArgs,
     );
     return {
       kind,
       url: child.url,
+      port: Number(new URL(child.url).port),
       pid: child.child.pid!,
       redis,
       stop: async () => {

@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { mintUserToken, testAuthSecret } from '@app/testing';
 import { Histogram, type Percentiles, round } from './histogram.js';
+import { setReceiveBuffer } from '../support/kernel-sockets.js';
+import { LinkRate } from '../support/link-rate.js';
 import { SseScanner } from './sse-scanner.js';
 
 /** A (user, profile) pair bound in base. */
@@ -31,6 +33,10 @@ export interface LoadOptions {
   readonly mix: Readonly<Record<ReaderKind, number>>;
   /** Read rate of slow readers, KB/s (1 KB = 1000 bytes). */
   readonly slowKBps: number;
+  /** SO_RCVBUF of slow readers' sockets (the window of a slow link); default: the kernel's autotuned buffer. */
+  readonly slowReceiveBufferBytes?: number;
+  /** Keep every slow reader's event age for `drainSlowAges()` (a caller measuring windows of the run). */
+  readonly keepSlowAges?: boolean;
   /** A stalled reader stops reading this long after its first event… */
   readonly stallAfterSeconds: number;
   /** …and resumes this much later (Infinity: never). */
@@ -202,6 +208,7 @@ class Stream extends SseScanner {
       const latency = Date.now() - timestamp;
       stats.latency.record(latency);
       if (this.kind === 'fast') this.gen.interval.latency.record(latency);
+      else if (this.kind === 'slow') this.gen.slowAge(latency);
     }
   }
 
@@ -286,6 +293,7 @@ export class LoadGenerator {
   };
   private readonly streams: Stream[] = [];
   private readonly slowStreams: Stream[] = [];
+  private readonly slowAges: number[] = [];
   private readonly ttfe = new Histogram();
   private readonly series: IntervalSample[] = [];
   private readonly refusedTotal: Record<string, number> = {};
@@ -318,6 +326,8 @@ export class LoadGenerator {
   private readonly authLines = new Map<string, string>();
   private readonly authSecret: string | undefined;
   private prepared: Promise<void> | undefined;
+  /** The slow readers' link (`slowKBps`); refilled every SLOW_TICK_MS, by the time that really passed. */
+  private slowLink: LinkRate | undefined;
 
   constructor(private readonly options: LoadOptions) {
     validateOptions(options);
@@ -371,7 +381,10 @@ export class LoadGenerator {
         );
       }
       this.timers.push(setInterval(() => this.tick(), intervalSeconds * 1000));
-      if (this.options.mix.slow > 0) this.timers.push(setInterval(() => this.refillSlowReaders(), SLOW_TICK_MS));
+      if (this.options.mix.slow > 0) {
+        this.slowLink = new LinkRate(this.options.slowKBps * 1000, 500);
+        this.timers.push(setInterval(() => this.refillSlowReaders(), SLOW_TICK_MS));
+      }
       this.timers.push(setTimeout(() => void this.stop(), durationSeconds * 1000));
     });
   }
@@ -434,6 +447,15 @@ export class LoadGenerator {
       .filter((value) => Number.isFinite(value));
   }
 
+  /** The ages (ms) of the events slow readers received since the last call (with `keepSlowAges`). */
+  drainSlowAges(): number[] {
+    return this.slowAges.splice(0);
+  }
+
+  slowAge(ms: number): void {
+    if (this.options.keepSlowAges) this.slowAges.push(ms);
+  }
+
   /** Streams currently stalled (stopped reading on purpose). */
   get stalledNow(): number {
     let count = 0;
@@ -444,7 +466,7 @@ export class LoadGenerator {
   // --- called by streams ---------------------------------------------------------------------
 
   streamingNow(stream: Stream): void {
-    if (stream.kind === 'slow') stream.budget = this.slowBudgetPerTick();
+    if (stream.kind === 'slow') stream.budget = this.options.slowKBps * SLOW_TICK_MS;
     this.live++;
     if (this.live > this.maxLive) this.maxLive = this.live;
   }
@@ -557,12 +579,15 @@ export class LoadGenerator {
       stream.errorCode ||= 'TIMEOUT';
       socket.destroy();
     });
-    socket.once('connect', () =>
+    socket.once('connect', () => {
+      if (stream.kind === 'slow' && this.options.slowReceiveBufferBytes) {
+        setReceiveBuffer(socket, this.options.slowReceiveBufferBytes);
+      }
       socket.write(
         `GET /stream/${pair.userId}/${pair.profileId} HTTP/1.1\r\nHost: ${target.hostHeader}\r\n` +
           `Accept: text/event-stream\r\nCache-Control: no-cache\r\n${this.authLines.get(pair.userId) ?? ''}\r\n`,
-      ),
-    );
+      );
+    });
     socket.on('error', (error: NodeJS.ErrnoException) => {
       stream.errorCode ||= error.code ?? error.message;
     });
@@ -608,16 +633,14 @@ export class LoadGenerator {
     stream.socket = undefined;
   }
 
-  private slowBudgetPerTick(): number {
-    return (this.options.slowKBps * 1000 * SLOW_TICK_MS) / 1000;
-  }
-
   private refillSlowReaders(): void {
-    const add = this.slowBudgetPerTick();
+    // Every slow reader's link carried the same bytes since the last refill: credit them once.
+    const link = this.slowLink!;
+    const credit = link.refill(0);
     for (const stream of this.slowStreams) {
       if (stream.state !== State.Streaming) continue;
       // At most half a second's worth banked, so a slow reader never bursts like a fast one.
-      stream.budget = Math.min(stream.budget + add, add * 5);
+      stream.budget = Math.min(stream.budget + credit, link.bytesPerSecond / 2);
       if (stream.paused && stream.budget > 0) {
         stream.paused = false;
         stream.socket?.resume();

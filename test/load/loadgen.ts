@@ -41,6 +41,7 @@ How many and how fast
 Readers
   --mix fast=P,slow=P,stalled=P   percentages                             [fast=100]
   --slow-rate KBPS         read rate of slow readers, KB/s                          [32]
+  --slow-rcvbuf BYTES      SO_RCVBUF of slow readers' sockets (a slow link's window) [kernel's]
   --stall-after S          stalled readers stop reading S s after their first event  [0]
   --stall-for S            …and resume S s later                          [never]
   --expect-eps R           events/s a stream should carry, for rate fractions       [4]
@@ -100,6 +101,7 @@ async function main(): Promise<void> {
       sources: { type: 'string' },
       mix: { type: 'string' },
       'slow-rate': { type: 'string' },
+      'slow-rcvbuf': { type: 'string' },
       'stall-after': { type: 'string' },
       'stall-for': { type: 'string' },
       'expect-eps': { type: 'string' },
@@ -135,6 +137,7 @@ async function main(): Promise<void> {
     intervalSeconds: number(values.interval, 'interval', 1),
     mix: parseMix(values.mix ?? 'fast=100'),
     slowKBps: number(values['slow-rate'], 'slow-rate', 32),
+    ...(values['slow-rcvbuf'] ? { slowReceiveBufferBytes: number(values['slow-rcvbuf'], 'slow-rcvbuf', 0) } : {}),
     stallAfterSeconds: number(values['stall-after'], 'stall-after', 0),
     stallForSeconds: number(values['stall-for'], 'stall-for', Infinity),
     holdSeconds,

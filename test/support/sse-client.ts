@@ -1,4 +1,6 @@
 import { connect, type Socket } from 'node:net';
+import { setReceiveBuffer } from './kernel-sockets.js';
+import { LinkRate } from './link-rate.js';
 import { type AuthOption, withAuth } from '@app/testing';
 
 /** One dispatched SSE event. `event` is `message` when the stream named none. */
@@ -35,6 +37,12 @@ export interface SseClientOptions {
   keepMessageData?: boolean;
   /** Extra request headers. */
   headers?: Record<string, string>;
+  /** Read at most this many bytes a second (a reader on a slow link); default: as fast as they come. */
+  readBytesPerSecond?: number;
+  /** SO_RCVBUF of the client socket (the kernel doubles it); default: the kernel's autotuned buffer. */
+  receiveBufferBytes?: number;
+  /** Keep `{seq, timestamp, receivedAt}` of every message in `messageLog`. Default false. */
+  recordMessages?: boolean;
   /**
    * The credential sent. Default `'auto'`: a valid token for the path's user (from the test run's
    * secret) as `Authorization: Bearer`; `'none'` for an anonymous request; or a token / another
@@ -42,6 +50,16 @@ export interface SseClientOptions {
    */
   auth?: AuthOption;
 }
+
+/** A received `message` event: its seq, its server timestamp and when it arrived (both epoch ms). */
+export interface MessageRecord {
+  readonly seq: number;
+  readonly timestamp: number;
+  readonly receivedAt: number;
+}
+
+/** How often a paced reader gets its next share of bytes. */
+const PACE_TICK_MS = 20;
 
 const CRLF = Buffer.from('\r\n');
 const HEAD_END = Buffer.from('\r\n\r\n');
@@ -86,6 +104,8 @@ export class SseClient {
   error: Error | undefined;
   /** What did not parse as HTTP or as the stream's framing (must stay empty). */
   readonly protocolErrors: string[] = [];
+  /** Every message's seq, timestamp and arrival, with `recordMessages`. */
+  readonly messageLog: MessageRecord[] = [];
 
   /** Resolves once the status line and headers are in; rejects if the socket closes first. */
   readonly response: Promise<this>;
@@ -94,6 +114,11 @@ export class SseClient {
 
   private readonly socket: Socket;
   private readonly keepMessageData: boolean;
+  private readonly recordMessages: boolean;
+  /** Paced reading: bytes the reader may still take now, and whether the test stopped it. */
+  private readBudget = 0;
+  private readingStopped = false;
+  private pacer: NodeJS.Timeout | undefined;
   private readonly waiters = new Set<() => void>();
   /** Settles `response`; replaced in the constructor. */
   private onHead: () => void = () => undefined;
@@ -125,6 +150,10 @@ export class SseClient {
     abortAt?: HandshakeAbort,
   ) {
     this.keepMessageData = options.keepMessageData ?? false;
+    this.recordMessages = options.recordMessages ?? false;
+    // A resumed stream counts its gaps from the last event the client had, as a browser does.
+    const lastEventId = Object.entries(options.headers ?? {}).find(([name]) => name.toLowerCase() === 'last-event-id');
+    if (lastEventId && /^\d+$/.test(lastEventId[1])) this.lastSeq = Number(lastEventId[1]);
     const { hostname, port } = new URL(url);
     // `path` stays as given (it names the stream in messages); a query token goes only on the wire.
     const prepared = withAuth(path, options.headers ?? {}, options.auth).then(
@@ -138,8 +167,11 @@ export class SseClient {
     prepared.catch(() => undefined);
     this.socket = connect({ host: hostname, port: Number(port) });
     this.socket.setNoDelay(true);
+    const { readBytesPerSecond, receiveBufferBytes } = options;
+    if (readBytesPerSecond !== undefined) this.pace(readBytesPerSecond);
     this.closed = new Promise((resolve) =>
       this.socket.once('close', () => {
+        clearInterval(this.pacer);
         this.closedAt = performance.now();
         this.endedAt ??= this.closedAt;
         this.notify();
@@ -168,6 +200,7 @@ export class SseClient {
         return;
       }
       if (this.socket.destroyed) return;
+      if (receiveBufferBytes !== undefined) setReceiveBuffer(this.socket, receiveBufferBytes);
       if (abortAt === 'connected') {
         this.socket.destroy();
       } else if (abortAt === 'partial-request') {
@@ -180,7 +213,24 @@ export class SseClient {
         this.socket.write(request);
       }
     });
-    this.socket.on('data', (chunk: Buffer) => this.receive(chunk));
+    this.socket.on('data', (chunk: Buffer) => {
+      this.receive(chunk);
+      if (this.pacer !== undefined) {
+        this.readBudget -= chunk.length;
+        if (this.readBudget <= 0) this.socket.pause();
+      }
+    });
+  }
+
+  /** Reads at `bytesPerSecond`: the socket is paused whenever the reader has used its share. */
+  private pace(bytesPerSecond: number): void {
+    // At most 100 ms worth banked, so the reader never bursts like a fast one.
+    const link = new LinkRate(bytesPerSecond, 100);
+    this.pacer = setInterval(() => {
+      this.readBudget = link.refill(this.readBudget);
+      if (this.readBudget > 0 && !this.readingStopped) this.socket.resume();
+    }, PACE_TICK_MS);
+    this.pacer.unref();
   }
 
   /** Opens `path` on `url` and resolves once the response head has arrived. */
@@ -241,11 +291,13 @@ export class SseClient {
 
   /** Stops reading from the socket without closing it: the server's writes pile up in its buffers. */
   stopReading(): void {
+    this.readingStopped = true;
     this.socket.pause();
   }
 
   resumeReading(): void {
-    this.socket.resume();
+    this.readingStopped = false;
+    if (this.pacer === undefined || this.readBudget > 0) this.socket.resume();
   }
 
   /** Closes the connection at once (as a browser tab closing) and resolves once it is closed. */
@@ -502,6 +554,7 @@ export class SseClient {
     this.gaps += seq - this.lastSeq - 1;
     this.lastSeq = seq;
     this.lastMessage = { seq, host: JSON.parse(match[1]!) as string, timestamp: Number(match[3]) };
+    if (this.recordMessages) this.messageLog.push({ seq, timestamp: Number(match[3]), receivedAt: Date.now() });
   }
 
   private markComplete(): void {

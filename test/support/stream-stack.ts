@@ -145,6 +145,18 @@ export async function openStream(url: string, pair: Pair, options?: SseClientOpt
   return client;
 }
 
+/**
+ * The gap a client counts up to the end of its stream: its `seq` gaps plus the events after the
+ * last one it received, up to the `lastSeq` its closing event (`lock-lost`, `reconnect`) names.
+ */
+export function gapsToEnd(client: SseClient): number {
+  const closing = client.events.filter((e) => e.event === 'lock-lost' || e.event === 'reconnect').at(-1);
+  assert.ok(closing, `${client.path}: the stream sent no closing event`);
+  const { lastSeq } = JSON.parse(closing.data) as { lastSeq: number };
+  assert.ok(lastSeq >= client.lastSeq, `${client.path}: closing lastSeq ${lastSeq} < ${client.lastSeq}`);
+  return client.gaps + lastSeq - client.lastSeq;
+}
+
 /** Parsed `hello` data. */
 export function helloOf(client: SseClient): { pod: string; fencingToken: number; lockTtlMs: number } {
   const hello = client.events.find((event) => event.event === 'hello');

@@ -54,5 +54,9 @@ export interface AppConfig {
     readonly maxConnections: number;
     readonly heartbeatMs: number;
     readonly stallTimeoutMs: number;
+    /** An event that cannot leave the process this long after its due time is dropped. */
+    readonly maxLagMs: number;
+    /** TCP_NOTSENT_LOWAT of every SSE socket (unsent bytes the kernel queues); 0 leaves the kernel default. */
+    readonly notsentLowatBytes: number;
   };
 }

@@ -26,6 +26,8 @@ describe(loadConfig.name, () => {
     assert.equal(sut.stream.eventBytes, 65_536);
     assert.equal(sut.stream.maxBufferBytes, 1_048_576);
     assert.equal(sut.stream.maxConnections, 1000);
+    assert.equal(sut.stream.maxLagMs, 1000);
+    assert.equal(sut.stream.notsentLowatBytes, 131_072);
     assert.deepEqual(sut.redis.lockUrls, ['redis://127.0.0.1:6379']);
     assert.equal(sut.adminToken, undefined);
     assert.equal(loadConfig('base', {}).http.port, 3001);
@@ -133,6 +135,19 @@ describe(loadConfig.name, () => {
       loadConfig('stream', { PORT: 'x', AUTH_JWKS_URL: 'ftp://idp', AUTH_DEV_LOGIN: 'yes', AUTH_MODE: 'none' }),
     ).map((p) => p.split(':')[0]);
     assert.deepEqual(names.sort(), ['AUTH_DEV_LOGIN', 'AUTH_JWKS_URL', 'AUTH_MODE', 'PORT']);
+  });
+
+  it('reads the freshness bounds and lets TCP_NOTSENT_LOWAT be turned off with 0', () => {
+    const sut = loadConfig('stream', { ...AUTH, STREAM_MAX_LAG_MS: '250', STREAM_SOCKET_NOTSENT_LOWAT_BYTES: '0' });
+    assert.equal(sut.stream.maxLagMs, 250);
+    assert.equal(sut.stream.notsentLowatBytes, 0);
+    assert.throws(
+      () => loadConfig('stream', { ...AUTH, STREAM_MAX_LAG_MS: '0', STREAM_SOCKET_NOTSENT_LOWAT_BYTES: '-1' }),
+      (error: unknown) =>
+        error instanceof ConfigError &&
+        error.problems.some((p) => p.startsWith('STREAM_MAX_LAG_MS')) &&
+        error.problems.some((p) => p.startsWith('STREAM_SOCKET_NOTSENT_LOWAT_BYTES')),
+    );
   });
 
   it('refuses the same lock server twice, after normalising host and port, naming both spellings', () => {

@@ -54,6 +54,8 @@ const envSchema = z
     STREAM_MAX_CONNECTIONS: int(1, 1_000_000).default(1000),
     STREAM_HEARTBEAT_MS: int(100, 600_000).default(15_000),
     STREAM_STALL_TIMEOUT_MS: int(1000, 3_600_000).default(30_000),
+    STREAM_MAX_LAG_MS: int(10, 60_000).default(1000),
+    STREAM_SOCKET_NOTSENT_LOWAT_BYTES: int(0, 64 * 1024 * 1024).default(128 * 1024),
   })
   .refine((env) => env.LOCK_RENEW_MS * 2 <= env.LOCK_TTL_MS, {
     path: ['LOCK_RENEW_MS'],
@@ -195,6 +197,8 @@ export function loadConfig(app: AppName, env: Readonly<Record<string, string | u
       maxConnections: e.STREAM_MAX_CONNECTIONS,
       heartbeatMs: e.STREAM_HEARTBEAT_MS,
       stallTimeoutMs: e.STREAM_STALL_TIMEOUT_MS,
+      maxLagMs: e.STREAM_MAX_LAG_MS,
+      notsentLowatBytes: e.STREAM_SOCKET_NOTSENT_LOWAT_BYTES,
     },
   });
 }

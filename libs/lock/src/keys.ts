@@ -6,6 +6,8 @@ export interface PairKeys {
   readonly fence: string;
   /** Launched record `{pod, since, fencingToken, owner}`; expires with the lock key beside it. */
   readonly launched: string;
+  /** Where the pair's event sequence stands, so a resumed stream continues it; on the main server. */
+  readonly sequence: string;
 }
 
 /**
@@ -21,5 +23,6 @@ export function pairKeys(userId: string, profileId: string): PairKeys {
     lock: `kubescaler:lock:${userId}:${profileId}`,
     fence: `kubescaler:fence:${userId}:${profileId}`,
     launched: `kubescaler:launched:${userId}:${profileId}`,
+    sequence: `kubescaler:seq:${userId}:${profileId}`,
   };
 }

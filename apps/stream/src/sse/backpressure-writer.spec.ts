@@ -1,82 +1,323 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { BackpressureWriter, type SseSink } from './backpressure-writer.js';
+import {
+  BackpressureWriter,
+  type DeliveryListener,
+  EMPTY_QUEUE_PROBE,
+  type Frame,
+  type SseSink,
+} from './backpressure-writer.js';
 
-/** A socket that never drains: everything written stays pending. */
-class StalledSocket implements SseSink {
+/**
+ * A socket whose kernel holds at most `kernelCapacity` unsent bytes (TCP_NOTSENT_LOWAT) and takes
+ * from Node whatever fits; what it does not take stays in Node (`writableLength`). The reader
+ * empties the kernel's queue with `read`, or reads everything as it comes once `stalled = false`.
+ */
+class FakeSocket implements SseSink {
   writableLength = 0;
   destroyed = false;
   writes = 0;
-  corked = 0;
+  corks = 0;
+  kernelQueued = 0;
+  private corked = false;
+  private readsAll: boolean;
+
+  constructor(private readonly kernelCapacity = Number.POSITIVE_INFINITY) {
+    this.readsAll = kernelCapacity === Number.POSITIVE_INFINITY;
+  }
+
   write(chunk: Buffer): boolean {
-    this.writableLength += chunk.length;
     this.writes++;
+    this.writableLength += chunk.length;
+    if (!this.corked) this.toKernel();
     return this.writableLength < 16_384;
   }
+
   cork(): void {
-    this.corked++;
+    this.corks++;
+    this.corked = true;
   }
-  uncork(): void {}
+
+  uncork(): void {
+    this.corked = false;
+    this.toKernel();
+  }
+
+  /** The reader read `bytes` out of the kernel's queue. */
+  read(bytes: number): void {
+    this.kernelQueued -= Math.min(bytes, this.kernelQueued);
+    this.toKernel();
+  }
+
+  /** The reader stops reading, or reads everything from now on. */
+  set stalled(stalled: boolean) {
+    this.readsAll = !stalled;
+    this.toKernel();
+  }
+
+  private toKernel(): void {
+    if (this.readsAll) {
+      this.writableLength = 0;
+      this.kernelQueued = 0;
+      return;
+    }
+    const taken = Math.min(this.writableLength, Math.max(0, this.kernelCapacity - this.kernelQueued));
+    this.writableLength -= taken;
+    this.kernelQueued += taken;
+  }
 }
 
-const frame = (bytes: number) => [Buffer.alloc(10), Buffer.alloc(bytes - 10)];
+class Recorder implements DeliveryListener {
+  readonly sentSeqs: number[] = [];
+  readonly drops: [number, string][] = [];
+  readonly behindChanges: boolean[] = [];
+  probedBytes = 0;
+  behindChanged(behind: boolean): void {
+    this.behindChanges.push(behind);
+  }
+  probed(bytes: number): void {
+    this.probedBytes += bytes;
+  }
+  sent(frame: Frame): void {
+    this.sentSeqs.push(frame.seq);
+  }
+  dropped(frame: Frame, reason: string): void {
+    this.drops.push([frame.seq, reason]);
+  }
+  get droppedSeqs(): number[] {
+    return this.drops.map(([seq]) => seq);
+  }
+}
+
+const frame = (seq: number, dueAt: number, bytes = 65_536): Frame => ({
+  seq,
+  dueAt,
+  chunks: [Buffer.alloc(10), Buffer.alloc(bytes - 10)],
+  bytes,
+});
+
+const LIMITS = { maxLagMs: 1000, maxBufferBytes: 1024 * 1024, probeWhenBehind: true };
+const PERIOD = 250;
+
+function setup(socket = new FakeSocket(), limits = LIMITS) {
+  const recorder = new Recorder();
+  return { socket, recorder, sut: new BackpressureWriter(socket, limits, recorder) };
+}
 
 describe(BackpressureWriter.name, () => {
-  it('keeps writing while write() returns false but pending bytes are under the limit', () => {
-    const socket = new StalledSocket();
-    const sut = new BackpressureWriter(socket, 1024 * 1024);
-    for (let i = 0; i < 10; i++) assert.equal(sut.offer(frame(65_536), i), 'sent');
-    assert.equal(sut.sentEvents, 10);
+  it('hands every event to a socket that keeps up at once, in order, dropping none', () => {
+    const { sut, recorder } = setup();
+    for (let seq = 1; seq <= 20; seq++) sut.offer(frame(seq, seq * PERIOD), seq * PERIOD);
+    assert.deepEqual(
+      recorder.sentSeqs,
+      Array.from({ length: 20 }, (_, i) => i + 1),
+    );
+    assert.equal(sut.droppedEvents, 0);
+    assert.equal(sut.waitingEvents, 0);
+  });
+
+  it('keeps events waiting in order while the socket is busy for less than maxLagMs, and loses none', () => {
+    const { sut, socket, recorder } = setup(new FakeSocket(0));
+    for (let seq = 1; seq <= 4; seq++) sut.offer(frame(seq, seq * PERIOD), seq * PERIOD);
+    assert.deepEqual(recorder.sentSeqs, [1], 'the first went to the socket, the others wait');
+    assert.equal(sut.waitingEvents, 3);
+    socket.stalled = false;
+    sut.flush(4 * PERIOD + 100);
+    assert.deepEqual(recorder.sentSeqs, [1, 2]);
+    sut.flush(4 * PERIOD + 110);
+    sut.flush(4 * PERIOD + 120);
+    assert.deepEqual(recorder.sentSeqs, [1, 2, 3, 4]);
     assert.equal(sut.droppedEvents, 0);
   });
 
-  it('drops frames while the pending bytes exceed the limit, so memory stays bounded', () => {
-    const socket = new StalledSocket();
-    const sut = new BackpressureWriter(socket, 1024 * 1024);
-    const results = Array.from({ length: 100 }, (_, i) => sut.offer(frame(65_536), i));
-    assert.equal(results.filter((r) => r === 'sent').length, 17);
-    assert.equal(sut.droppedEvents, 83);
-    assert.ok(socket.writableLength <= 1024 * 1024 + 65_536);
+  it('drops an event that cannot leave the process within maxLagMs of its due time, and counts it', () => {
+    const { sut, socket, recorder } = setup(new FakeSocket(0));
+    sut.offer(frame(1, 0), 0);
+    sut.offer(frame(2, 250), 250);
+    socket.stalled = false;
+    sut.flush(1251);
+    assert.deepEqual(recorder.drops, [[2, 'lag']]);
+    assert.equal(sut.droppedEvents, 1);
+    assert.deepEqual(recorder.sentSeqs, [1]);
   });
 
-  it('writes the chunks of one frame corked, as one syscall', () => {
-    const socket = new StalledSocket();
-    new BackpressureWriter(socket, 1024).offer(frame(100), 0);
-    assert.equal(socket.corked, 1);
-    assert.equal(socket.writes, 2);
+  it('keeps only the newest due event waiting once the socket had to drop, so it gets fresh ones', () => {
+    const { sut, socket, recorder } = setup(new FakeSocket(0));
+    let now = 0;
+    // A stalled reader: everything but the first event waits, then is too late.
+    for (let seq = 1; seq <= 12; seq++) sut.offer(frame(seq, (now = seq * PERIOD)), now);
+    assert.ok(sut.isBehind);
+    assert.equal(sut.waitingEvents, 1, 'only the newest waits');
+    socket.stalled = false;
+    sut.flush(now + 10);
+    assert.deepEqual(recorder.sentSeqs, [1, 12], 'on resuming it gets the newest event, not a backlog');
+    assert.deepEqual(
+      [...recorder.droppedSeqs].sort((a, b) => a - b),
+      Array.from({ length: 10 }, (_, i) => i + 2),
+    );
   });
 
-  it('resumes sending once the socket drains', () => {
-    const socket = new StalledSocket();
-    const sut = new BackpressureWriter(socket, 1000);
-    sut.offer(frame(2000), 0);
-    assert.equal(sut.offer(frame(100), 1), 'dropped');
-    socket.writableLength = 0;
-    assert.equal(sut.offer(frame(100), 2), 'sent');
+  it('hands a reader at half the rate the newest event each time it has room, never one older than a period', () => {
+    const { sut, socket, recorder } = setup(new FakeSocket(128 * 1024));
+    const ages: number[] = [];
+    let now = 0;
+    const record = recorder.sent.bind(recorder);
+    recorder.sent = (f: Frame) => {
+      ages.push(now - f.dueAt);
+      record(f);
+    };
+    // 64 KiB events every 250 ms; the reader takes 16 KiB every 125 ms: half the stream's rate.
+    for (let tick = 1; tick <= 800; tick++) {
+      now = tick * 125;
+      socket.read(16_384);
+      if (tick % 2 === 0) sut.offer(frame(tick / 2, now), now);
+      else sut.flush(now);
+    }
+    const settled = ages.slice(10);
+    assert.ok(Math.max(...settled) <= PERIOD, `ages ${settled.join(' ')}`);
+    assert.ok(sut.isBehind);
+    assert.ok(recorder.sentSeqs.length >= 190 && recorder.sentSeqs.length <= 210, `${recorder.sentSeqs.length} sent`);
+    assert.equal(recorder.sentSeqs.length + sut.droppedEvents + sut.waitingEvents, 400);
   });
 
-  it('reports how long it has been dropping, and resets when a frame gets through', () => {
-    const socket = new StalledSocket();
-    const sut = new BackpressureWriter(socket, 1000);
-    sut.offer(frame(2000), 0);
-    assert.equal(sut.stalledFor(50), 0);
-    sut.offer(frame(100), 100);
-    sut.offer(frame(100), 400);
-    assert.equal(sut.stalledFor(1100), 1000);
-    socket.writableLength = 0;
-    sut.offer(frame(100), 1200);
+  it('keeps every event again once the socket is ready for events as they fall due', () => {
+    const { sut, socket, recorder } = setup(new FakeSocket(0));
+    for (let seq = 1; seq <= 8; seq++) sut.offer(frame(seq, seq * PERIOD), seq * PERIOD);
+    assert.ok(sut.isBehind);
+    socket.stalled = false;
+    sut.flush(8 * PERIOD);
+    for (let seq = 9; seq <= 12; seq++) sut.offer(frame(seq, seq * PERIOD), seq * PERIOD);
+    assert.equal(sut.isBehind, false);
+    socket.stalled = true;
+    const dropsBefore = sut.droppedEvents;
+    // A short stutter now costs nothing again: events wait in order.
+    for (let seq = 13; seq <= 15; seq++) sut.offer(frame(seq, seq * PERIOD), seq * PERIOD);
+    socket.stalled = false;
+    for (let i = 0; i < 3; i++) sut.flush(15 * PERIOD + i);
+    assert.equal(sut.droppedEvents, dropsBefore);
+    assert.deepEqual(recorder.sentSeqs.slice(-4), [12, 13, 14, 15]);
+  });
+
+  it('writes no probe when the socket keeps its kernel queue (TCP_NOTSENT_LOWAT not set)', () => {
+    const { sut, socket } = setup(new FakeSocket(0), { ...LIMITS, probeWhenBehind: false });
+    for (let seq = 1; seq <= 8; seq++) sut.offer(frame(seq, seq * PERIOD), seq * PERIOD);
+    socket.stalled = false;
+    sut.flush(8 * PERIOD + 1);
+    assert.equal(sut.probeBytes, 0);
+  });
+
+  it('tells the listener once when the socket falls behind and once when it catches up', () => {
+    const { sut, socket, recorder } = setup(new FakeSocket(0));
+    for (let seq = 1; seq <= 8; seq++) sut.offer(frame(seq, seq * PERIOD), seq * PERIOD);
+    socket.stalled = false;
+    for (let seq = 9; seq <= 12; seq++) sut.offer(frame(seq, seq * PERIOD), seq * PERIOD);
+    assert.deepEqual(recorder.behindChanges, [true, false]);
+  });
+
+  it('writes an empty-queue probe after each event handed to a socket that is behind, and reports its bytes', () => {
+    const { sut, socket, recorder } = setup(new FakeSocket(0));
+    for (let seq = 1; seq <= 8; seq++) sut.offer(frame(seq, seq * PERIOD), seq * PERIOD);
+    const writesBefore = socket.writes;
+    socket.stalled = false;
+    sut.flush(8 * PERIOD + 1);
+    assert.equal(socket.writes - writesBefore, 3, 'the two chunks of the newest event, then the probe');
+    assert.equal(recorder.probedBytes, EMPTY_QUEUE_PROBE.length);
+    assert.equal(sut.probeBytes, EMPTY_QUEUE_PROBE.length);
+    assert.match(EMPTY_QUEUE_PROBE.toString(), /^:\n$/, 'an SSE comment line, ignored by clients');
+  });
+
+  it('never holds more than maxBufferBytes for a socket: the oldest waiting events go first', () => {
+    const { sut, recorder } = setup(new FakeSocket(0), { ...LIMITS, maxLagMs: 60_000, maxBufferBytes: 256 * 1024 });
+    for (let seq = 1; seq <= 10; seq++) sut.offer(frame(seq, seq), seq);
+    // One 64 KiB frame sits in the socket; three more wait: 4 × 64 KiB = the limit.
+    assert.deepEqual(recorder.sentSeqs, [1]);
+    assert.deepEqual(recorder.drops[0], [2, 'buffer']);
+    assert.equal(sut.waitingEvents, 1, 'once behind, only the newest waits');
+  });
+
+  it('writes an event larger than maxBufferBytes to a socket that holds nothing', () => {
+    const { sut, recorder } = setup(new FakeSocket(), { ...LIMITS, maxBufferBytes: 1024 });
+    sut.offer(frame(1, 0, 4096), 0);
+    assert.deepEqual(recorder.sentSeqs, [1]);
+    assert.equal(sut.droppedEvents, 0);
+  });
+
+  it('hands several waiting small events over in one corked write of at most 64 KiB', () => {
+    const { sut, socket, recorder } = setup(new FakeSocket(0), { ...LIMITS, maxLagMs: 60_000 });
+    for (let seq = 1; seq <= 100; seq++) sut.offer(frame(seq, seq, 1024), seq);
+    const corksBefore = socket.corks;
+    socket.stalled = false;
+    sut.flush(101);
+    assert.equal(socket.corks, corksBefore + 1);
+    assert.deepEqual(recorder.sentSeqs.length, 1 + 64, 'the first, then one batch of 64 × 1 KiB');
+    sut.flush(102);
+    assert.equal(recorder.sentSeqs.length, 100);
+  });
+
+  it('reports how long the socket has been busy with events waiting, and resets when it takes one', () => {
+    const { sut, socket } = setup(new FakeSocket(0));
+    sut.offer(frame(1, 0), 0);
+    assert.equal(sut.stalledFor(100), 0, 'nothing waits yet');
+    sut.offer(frame(2, 250), 250);
+    sut.offer(frame(3, 500), 500);
+    assert.equal(sut.stalledFor(1250), 1000);
+    socket.stalled = false;
+    sut.flush(1300);
     assert.equal(sut.stalledFor(5000), 0);
   });
 
+  it('counts the events still waiting when the stream ends as dropped', () => {
+    const { sut, recorder } = setup(new FakeSocket(0));
+    for (let seq = 1; seq <= 3; seq++) sut.offer(frame(seq, seq * PERIOD), seq * PERIOD);
+    const behindChanges = recorder.behindChanges.length;
+    sut.discardWaiting();
+    assert.equal(recorder.behindChanges.length, behindChanges, 'a stream that ends does not fall behind');
+    assert.deepEqual(recorder.drops, [
+      [2, 'closed'],
+      [3, 'closed'],
+    ]);
+    assert.equal(sut.waitingEvents, 0);
+  });
+
+  it('tells how late the oldest waiting event is', () => {
+    const { sut } = setup(new FakeSocket(0));
+    sut.offer(frame(1, 0), 0);
+    assert.equal(sut.lagMs(100), 0);
+    sut.offer(frame(2, 250), 250);
+    assert.equal(sut.lagMs(600), 350);
+  });
+
+  it('accounts for every due event exactly once: sent, dropped or still waiting', () => {
+    const { sut, socket, recorder } = setup(new FakeSocket(128 * 1024));
+    let state = 7;
+    const random = () => (state = (state * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+    for (let seq = 1; seq <= 2000; seq++) {
+      const now = seq * PERIOD;
+      socket.read(Math.floor(random() * 2 * 65_536));
+      sut.offer(frame(seq, now), now);
+      if (random() < 0.5) sut.flush(now + 50);
+    }
+    const seen = [...recorder.sentSeqs, ...recorder.droppedSeqs].sort((a, b) => a - b);
+    assert.equal(seen.length + sut.waitingEvents, 2000);
+    assert.equal(new Set(seen).size, seen.length, 'no event counted twice');
+    assert.deepEqual(
+      recorder.sentSeqs,
+      [...recorder.sentSeqs].sort((a, b) => a - b),
+      'sent in order',
+    );
+    assert.ok(sut.droppedEvents > 0 && recorder.sentSeqs.length > 0);
+  });
+
   it('always writes control frames, and nothing once the socket is destroyed', () => {
-    const socket = new StalledSocket();
-    const sut = new BackpressureWriter(socket, 10);
-    socket.writableLength = 1_000_000;
+    const { sut, socket, recorder } = setup(new FakeSocket(0));
+    socket.writableLength = 10_000_000;
     sut.writeControl(Buffer.from('event: lock-lost\n\n'));
     assert.equal(socket.writes, 1);
     socket.destroyed = true;
     sut.writeControl(Buffer.from('x'));
-    assert.equal(sut.offer(frame(100), 0), 'closed');
+    sut.offer(frame(1, 0), 0);
+    sut.flush(10);
     assert.equal(socket.writes, 1);
+    assert.deepEqual(recorder.sentSeqs, []);
   });
 });

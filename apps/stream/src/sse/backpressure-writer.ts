@@ -7,53 +7,200 @@ export interface SseSink {
   uncork(): void;
 }
 
-export type OfferResult = 'sent' | 'dropped' | 'closed';
+/** One `message` event, framed, with the monotonic time it was due. */
+export interface Frame {
+  readonly seq: number;
+  readonly dueAt: number;
+  readonly chunks: readonly Buffer[];
+  readonly bytes: number;
+}
+
+export interface DropLimits {
+  /** An event that cannot be handed to the socket this long after it was due is dropped. */
+  readonly maxLagMs: number;
+  /** Bytes the process may hold for one socket: unsent bytes in the socket plus waiting events. */
+  readonly maxBufferBytes: number;
+  /** Write `EMPTY_QUEUE_PROBE` after each event for a socket that is behind (its TCP_NOTSENT_LOWAT is then 1 byte). */
+  readonly probeWhenBehind: boolean;
+}
+
+/** Why an event was dropped: too late, over the byte limit, replaced by a newer one, or still waiting when the stream ended. */
+export type DropReason = 'lag' | 'buffer' | 'replaced' | 'closed';
+
+/** Told about every event the writer hands to the socket or drops, when it happens. */
+export interface DeliveryListener {
+  sent(frame: Frame): void;
+  dropped(frame: Frame, reason: DropReason): void;
+  /** The socket fell behind the stream, or caught up again (e.g. to change its socket options). */
+  behindChanged?(behind: boolean): void;
+  /** An empty-queue probe of `bytes` was written. */
+  probed?(bytes: number): void;
+}
 
 /**
- * Writes straight to the socket and DROPS a droppable frame (never queues it) while the socket's
- * pending bytes exceed `maxBufferBytes`. `write()` returning false is not a reason to drop: a fast
- * reader overruns the 16 KiB high-water mark on every burst. Memory per connection is therefore
- * bounded by `maxBufferBytes` plus one frame.
+ * Written after each event handed to a socket that is behind: an SSE comment line the client
+ * ignores. With the socket's TCP_NOTSENT_LOWAT at 1 byte while it is behind, the kernel takes it
+ * only once it has sent everything before it, so its `drain` says "the kernel queue is empty":
+ * the next (newest) event is handed over then, and never waits behind an older one in the kernel.
+ */
+export const EMPTY_QUEUE_PROBE = Buffer.from(':\n', 'latin1');
+
+/** Frames smaller than this are coalesced into one corked write (one syscall) while the socket keeps up. */
+const BATCH_BYTES = 64 * 1024;
+/** A socket that was behind keeps up again once this many events in a row found it ready when due. */
+const CAUGHT_UP_AFTER = 2;
+
+/**
+ * Writes `message` events straight to the socket and DROPS (never queues without bound) those
+ * that would reach the client too late.
+ *
+ * The socket counts as busy while Node still holds bytes of it (`writableLength > 0`): the kernel
+ * took all it would. With the kernel's unsent queue capped (TCP_NOTSENT_LOWAT) that is what
+ * "behind" means, so the process knows how far behind each socket is:
+ * - while the socket is busy, due events wait here, in order, so a reader that stutters loses
+ *   nothing;
+ * - an event that cannot be handed to the socket within `maxLagMs` of its due time, or that
+ *   would take the bytes held for the socket over `maxBufferBytes`, is dropped;
+ * - once a socket has had to drop, it is slower than the stream: until it is ready for events as
+ *   they fall due again (several in a row), only its newest due event waits (a newer one replaces
+ *   it), so what it receives is as fresh as its bandwidth allows instead of an old backlog.
+ *
+ * A frame handed to the socket is never taken back (its bytes may be half written), so the
+ * process holds at most one batch beyond what the kernel took, plus the waiting events.
  */
 export class BackpressureWriter {
   sentEvents = 0;
   droppedEvents = 0;
   sentBytes = 0;
+  /** Bytes of `EMPTY_QUEUE_PROBE` comments written (part of `sentBytes`). */
+  probeBytes = 0;
+  private readonly waiting: Frame[] = [];
+  private waitingBytes = 0;
+  private behind = false;
+  private readyStreak = 0;
   private stalledSince: number | undefined;
 
   constructor(
     private readonly sink: SseSink,
-    private readonly maxBufferBytes: number,
+    private readonly limits: DropLimits,
+    private readonly listener: DeliveryListener,
   ) {}
 
-  /** Control frames (`retry`, `hello`, `lock-lost`, `reconnect`) are small and always written. */
+  /** Events waiting for the socket. */
+  get waitingEvents(): number {
+    return this.waiting.length;
+  }
+
+  /** True while the socket is slower than the stream: only the newest event waits. */
+  get isBehind(): boolean {
+    return this.behind;
+  }
+
+  /** Control frames (`retry`, `hello`, heartbeats, `lock-lost`, `reconnect`) are small and always written. */
   writeControl(frame: Buffer): void {
     if (this.sink.destroyed) return;
     this.sink.write(frame);
     this.sentBytes += frame.length;
   }
 
-  /** Writes the chunks of one frame in a single syscall, or drops the frame when the buffer is full. */
-  offer(chunks: readonly Buffer[], now: number): OfferResult {
-    if (this.sink.destroyed) return 'closed';
-    if (this.sink.writableLength > this.maxBufferBytes) {
-      this.droppedEvents++;
-      this.stalledSince ??= now;
-      return 'dropped';
+  /** A newly due event: written now if the socket keeps up, otherwise it waits or is dropped. */
+  offer(frame: Frame, now: number): void {
+    if (this.sink.destroyed) return;
+    if (this.waiting.length === 0 && this.sink.writableLength === 0) {
+      if (++this.readyStreak >= CAUGHT_UP_AFTER) this.setBehind(false);
+    } else {
+      this.readyStreak = 0;
+      if (this.behind) this.dropWaiting('replaced');
     }
-    this.stalledSince = undefined;
-    this.sink.cork();
-    for (const chunk of chunks) {
-      this.sink.write(chunk);
-      this.sentBytes += chunk.length;
-    }
-    this.sink.uncork();
-    this.sentEvents++;
-    return 'sent';
+    this.waiting.push(frame);
+    this.waitingBytes += frame.bytes;
+    this.flush(now);
   }
 
-  /** How long every frame has been dropped for; 0 when the last offer was written. */
+  /**
+   * Hands waiting events to the socket while it is not busy, dropping those too late or over the
+   * byte limit. Call on every due tick and on the socket's `drain`.
+   */
+  flush(now: number): void {
+    if (this.sink.destroyed) return;
+    this.dropLate(now);
+    if (this.sink.writableLength > 0) {
+      if (this.waiting.length > 0) this.stalledSince ??= now;
+      return;
+    }
+    this.stalledSince = undefined;
+    if (this.waiting.length === 0) return;
+    // One corked write: the waiting events up to a batch (always at least one), oldest first.
+    this.sink.cork();
+    let batch = 0;
+    while (this.waiting.length > 0 && (batch === 0 || batch + this.waiting[0]!.bytes <= BATCH_BYTES)) {
+      const frame = this.waiting.shift()!;
+      this.waitingBytes -= frame.bytes;
+      for (const chunk of frame.chunks) this.sink.write(chunk);
+      batch += frame.bytes;
+      this.sentBytes += frame.bytes;
+      this.sentEvents++;
+      this.listener.sent(frame);
+    }
+    if (this.behind && this.limits.probeWhenBehind) {
+      this.sink.write(EMPTY_QUEUE_PROBE);
+      this.sentBytes += EMPTY_QUEUE_PROBE.length;
+      this.probeBytes += EMPTY_QUEUE_PROBE.length;
+      this.listener.probed?.(EMPTY_QUEUE_PROBE.length);
+    }
+    this.sink.uncork();
+  }
+
+  /**
+   * How long the socket has been busy with events waiting for it (0 when it takes what is due).
+   * A socket that takes nothing for long has a reader that stopped reading.
+   */
   stalledFor(now: number): number {
     return this.stalledSince === undefined ? 0 : now - this.stalledSince;
+  }
+
+  /** How late the oldest waiting event already is, in ms (0 when none waits). */
+  lagMs(now: number): number {
+    const oldest = this.waiting[0];
+    return oldest === undefined ? 0 : Math.max(0, now - oldest.dueAt);
+  }
+
+  private dropLate(now: number): void {
+    while (this.waiting.length > 0 && now - this.waiting[0]!.dueAt > this.limits.maxLagMs) this.dropOldest('lag');
+    // One event may always go to a socket that holds nothing, however large it is.
+    while (
+      (this.waiting.length > 1 || this.sink.writableLength > 0) &&
+      this.sink.writableLength + this.waitingBytes > this.limits.maxBufferBytes
+    ) {
+      this.dropOldest('buffer');
+    }
+  }
+
+  /** The stream ends: the events still waiting will never be sent, so they count as dropped. */
+  discardWaiting(): void {
+    while (this.waiting.length > 0) {
+      const frame = this.waiting.shift()!;
+      this.waitingBytes -= frame.bytes;
+      this.droppedEvents++;
+      this.listener.dropped(frame, 'closed');
+    }
+  }
+
+  private dropWaiting(reason: 'replaced'): void {
+    while (this.waiting.length > 0) this.dropOldest(reason);
+  }
+
+  private dropOldest(reason: DropReason): void {
+    const frame = this.waiting.shift()!;
+    this.waitingBytes -= frame.bytes;
+    this.droppedEvents++;
+    this.setBehind(true);
+    this.listener.dropped(frame, reason);
+  }
+
+  private setBehind(behind: boolean): void {
+    if (this.behind === behind) return;
+    this.behind = behind;
+    this.listener.behindChanged?.(behind);
   }
 }

@@ -39,4 +39,25 @@ describe(EventSchedule.name, () => {
     for (let now = 333; now <= 3000; now += 333) sent += sut.take(now);
     assert.equal(sent, 9);
   });
+
+  it('tells when each of the events it handed out was due', () => {
+    const sut = new EventSchedule(250, 1000);
+    assert.equal(sut.take(1760), 3);
+    assert.deepEqual(
+      [0, 1, 2].map((i) => sut.dueAt(i, 3)),
+      [1250, 1500, 1750],
+    );
+    assert.equal(sut.take(2000), 1);
+    assert.equal(sut.dueAt(0, 1), 2000);
+  });
+
+  it('keeps its due times on the forgiven schedule after a long pause', () => {
+    const sut = new EventSchedule(250, 0, 1000);
+    sut.take(250);
+    assert.equal(sut.take(10_250), 4);
+    assert.deepEqual(
+      [0, 1, 2, 3].map((i) => sut.dueAt(i, 4)),
+      [9500, 9750, 10_000, 10_250],
+    );
+  });
 });

@@ -1,4 +1,11 @@
-export { BackpressureWriter, type OfferResult, type SseSink } from './backpressure-writer.js';
+export {
+  BackpressureWriter,
+  type DeliveryListener,
+  type DropLimits,
+  type DropReason,
+  type Frame,
+  type SseSink,
+} from './backpressure-writer.js';
 export { EventSchedule } from './event-schedule.js';
 export { MessageFramer } from './message-framer.js';
 export { PayloadPool } from './payload-pool.js';

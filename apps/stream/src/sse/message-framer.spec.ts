@@ -7,7 +7,11 @@ describe(MessageFramer.name, () => {
   it('frames a message event whose data is the JSON {host, seq, timestamp, payload}', () => {
     const pool = new PayloadPool(1000, 2);
     const sut = new MessageFramer('pod-"a"', pool);
-    const text = Buffer.concat(sut.frame(42, 1_700_000_000_000)).toString();
+    const frame = sut.frame(42, 1_700_000_000_000, 1234.5);
+    const text = Buffer.concat(frame.chunks).toString();
+    assert.equal(frame.seq, 42);
+    assert.equal(frame.dueAt, 1234.5);
+    assert.equal(frame.bytes, Buffer.byteLength(text));
     const match = /^id: 42\ndata: (.*)\n\n$/s.exec(text);
     assert.ok(match, text.slice(0, 80));
     const data = JSON.parse(match[1]!);
@@ -21,7 +25,7 @@ describe(MessageFramer.name, () => {
   it('reuses the pooled payload buffers instead of copying them', () => {
     const pool = new PayloadPool(64, 1);
     const sut = new MessageFramer('h', pool);
-    assert.equal(sut.frame(1, 0)[1], sut.frame(2, 0)[1]);
+    assert.equal(sut.frame(1, 0, 0).chunks[1], sut.frame(2, 0, 0).chunks[1]);
   });
 });
 

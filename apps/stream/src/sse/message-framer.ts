@@ -1,3 +1,4 @@
+import type { Frame } from './backpressure-writer.js';
 import type { PayloadPool } from './payload-pool.js';
 
 /**
@@ -16,11 +17,18 @@ export class MessageFramer {
     this.hostJson = JSON.stringify(host);
   }
 
-  frame(seq: number, timestamp: number): Buffer[] {
+  /** Event `seq`, stamped with the wall-clock `timestamp` (epoch ms), due at monotonic `dueAt`. */
+  frame(seq: number, timestamp: number, dueAt: number): Frame {
     const prefix = Buffer.from(
       `id: ${seq}\ndata: {"host":${this.hostJson},"seq":${seq},"timestamp":${timestamp},"payload":"`,
       'utf8',
     );
-    return [prefix, this.pool.next(), MessageFramer.SUFFIX];
+    const payload = this.pool.next();
+    return {
+      seq,
+      dueAt,
+      chunks: [prefix, payload, MessageFramer.SUFFIX],
+      bytes: prefix.length + payload.length + MessageFramer.SUFFIX.length,
+    };
   }
 }

@@ -22,12 +22,15 @@ export class StreamMetrics {
   readonly rejected: Counter<'reason'>;
   readonly lockLost: Counter;
   readonly lockAcquireSeconds: Histogram;
+  readonly notsentLowatFailures: Counter;
 
   constructor(private readonly metrics: MetricsService) {
     this.eventsSent = metrics.counter({ name: 'stream_events_sent_total', help: 'Message events written to clients' });
     this.eventsDropped = metrics.counter({
       name: 'stream_events_dropped_total',
-      help: 'Message events dropped because the client socket had too many pending bytes',
+      help:
+        'Message events dropped because they could not leave the process within STREAM_MAX_LAG_MS of their due time, ' +
+        'or over STREAM_MAX_BUFFER_BYTES; each is a seq gap for its client',
     });
     this.bytesSent = metrics.counter({
       name: 'stream_bytes_sent_total',
@@ -46,6 +49,39 @@ export class StreamMetrics {
       name: 'stream_lock_acquire_duration_seconds',
       help: 'Time to acquire a pair lock (fencing token and launched record included)',
       buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    });
+    this.notsentLowatFailures = metrics.counter({
+      name: 'stream_socket_notsent_lowat_failures_total',
+      help: 'SSE sockets on which TCP_NOTSENT_LOWAT could not be set',
+    });
+  }
+
+  /** `stream_socket_notsent_lowat_applied`: 1 while the kernel's unsent queue is capped on every SSE socket. */
+  bindNotsentLowat(applied: () => boolean): void {
+    this.metrics.gauge({
+      name: 'stream_socket_notsent_lowat_applied',
+      help: '1 while TCP_NOTSENT_LOWAT is set on SSE sockets; 0 when it cannot be set (see the log) or is disabled',
+      collect() {
+        this.set(applied() ? 1 : 0);
+      },
+    });
+  }
+
+  /** How far behind the sockets are, read from the live sessions at every scrape. */
+  bindLag(maxLagMs: () => number, behind: () => number): void {
+    this.metrics.gauge({
+      name: 'stream_socket_lag_max_seconds',
+      help: 'How late the oldest event waiting for the most-behind SSE socket is',
+      collect() {
+        this.set(maxLagMs() / 1000);
+      },
+    });
+    this.metrics.gauge({
+      name: 'stream_sockets_behind',
+      help: 'SSE sockets slower than the stream: they get the newest event, with gaps',
+      collect() {
+        this.set(behind());
+      },
     });
   }
 

@@ -1,7 +1,16 @@
 import type { ServerResponse } from 'node:http';
 import type { AppConfig } from '@app/config';
 import type { HeldLock } from '@app/lock';
-import { BackpressureWriter, encodeComment, encodeEvent, EventSchedule, type MessageFramer } from '../sse/index.js';
+import {
+  BackpressureWriter,
+  type DeliveryListener,
+  encodeComment,
+  encodeEvent,
+  EventSchedule,
+  type MessageFramer,
+} from '../sse/index.js';
+import type { SequenceAnchor } from './sequence-anchor.js';
+import type { SocketTuning } from './socket-tuning.js';
 import type { StreamMetrics } from './stream-metrics.js';
 
 export type CloseReason = 'client' | 'lock-lost' | 'shutdown' | 'stalled' | 'error';
@@ -16,6 +25,10 @@ export interface SessionOptions {
   readonly settings: AppConfig['stream'];
   readonly lockTtlMs: number;
   readonly metrics: StreamMetrics;
+  /** Socket options; absent in unit tests of the session alone. */
+  readonly socketTuning?: SocketTuning;
+  /** The seq the stream continues after: 0 for a new stream, more when it resumes (`Last-Event-ID`). */
+  readonly startSeq?: number;
   /** Called once, synchronously, when the session ends for any reason. */
   readonly onClosed: (session: StreamSession) => void;
 }
@@ -26,28 +39,73 @@ const END_GRACE_MS = 5000;
 /** Reconnect delay the client is told in the first frame. */
 export const RETRY_MS = 1000;
 
+/** The session's clock: monotonic, so a wall-clock step never stops or bursts a stream. */
+const monotonicNow = () => performance.now();
+
 /**
  * One live SSE stream. Owns its timers, its writer and its lock: whatever ends it — the client
  * leaving, lock loss, a stall, shutdown — it stops writing, releases the lock once and reports once.
  */
 export class StreamSession {
   readonly writer: BackpressureWriter;
-  private seq = 0;
+  private seq: number;
+  /** Wall-clock timestamp of event `seq` (or of the start, before the first event). */
+  private seqTimestamp = Date.now();
   private schedule: EventSchedule | undefined;
   private ticker: NodeJS.Timeout | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private closed: Promise<void> | undefined;
 
   constructor(private readonly o: SessionOptions) {
-    this.writer = new BackpressureWriter(o.response, o.settings.maxBufferBytes);
+    this.seq = o.startSeq ?? 0;
+    const { metrics, response, socketTuning } = o;
+    const listener: DeliveryListener = {
+      sent(frame) {
+        metrics.eventsSent.inc();
+        metrics.bytesSent.inc(frame.bytes);
+      },
+      // The empty-queue probes count as bytes sent, like every other byte.
+      probed: (bytes) => metrics.bytesSent.inc(bytes),
+      dropped() {
+        metrics.eventsDropped.inc();
+      },
+      behindChanged: (behind) => socketTuning?.behind(response.socket, behind),
+    };
+    this.writer = new BackpressureWriter(
+      o.response,
+      {
+        maxLagMs: o.settings.maxLagMs,
+        maxBufferBytes: o.settings.maxBufferBytes,
+        probeWhenBehind: socketTuning?.cutsBehindQueues ?? false,
+      },
+      listener,
+    );
   }
 
   get key(): string {
     return `${this.o.userId}:${this.o.profileId}`;
   }
 
+  get userId(): string {
+    return this.o.userId;
+  }
+
+  get profileId(): string {
+    return this.o.profileId;
+  }
+
   get isClosed(): boolean {
     return this.closed !== undefined;
+  }
+
+  /** Where this stream's sequence stands, for the pod that serves the pair next. */
+  anchor(): SequenceAnchor {
+    return { seq: this.seq, timestamp: this.seqTimestamp, periodMs: 1000 / this.o.settings.eventsPerSecond };
+  }
+
+  /** How late the oldest event waiting for this socket already is, in ms. */
+  lagMs(now = monotonicNow()): number {
+    return this.writer.lagMs(now);
   }
 
   /** Sends `retry` and `hello`, then events at the configured rate until closed. */
@@ -55,6 +113,8 @@ export class StreamSession {
     const { response, lock, settings } = this.o;
     response.once('close', () => void this.close('client'));
     response.on('error', () => void this.close('error'));
+    // The kernel took what it held back: hand over what waits (or drop what is now too late).
+    response.on('drain', () => this.writer.flush(monotonicNow()));
     lock.onLost(() => void this.close('lock-lost'));
     this.control(encodeEvent({ retry: RETRY_MS }));
     this.control(
@@ -63,9 +123,10 @@ export class StreamSession {
         data: JSON.stringify({ pod: this.o.pod, fencingToken: lock.fencingToken, lockTtlMs: this.o.lockTtlMs }),
       }),
     );
-    this.schedule = new EventSchedule(1000 / settings.eventsPerSecond, Date.now());
+    this.seqTimestamp = Date.now();
+    this.schedule = new EventSchedule(1000 / settings.eventsPerSecond, monotonicNow());
     this.ticker = setInterval(() => this.tick(), Math.max(1, Math.round(1000 / settings.eventsPerSecond)));
-    this.heartbeat = setInterval(() => this.offer([encodeComment('heartbeat')], false), settings.heartbeatMs);
+    this.heartbeat = setInterval(() => this.control(encodeComment('heartbeat')), settings.heartbeatMs);
   }
 
   /** Ends the stream once; later calls return the same promise. */
@@ -75,20 +136,23 @@ export class StreamSession {
   }
 
   private tick(): void {
-    const now = Date.now();
     // Never stream without a valid lock: loss is also checked here, not only by the renew loop.
     if (!this.o.lock.isValid()) {
       void this.close('lock-lost');
       return;
     }
-    // The timer drifts late under load: send every event that is due, coalesced into one write.
-    const due = this.schedule?.take(now) ?? 0;
-    if (due > 1) this.o.response.cork();
-    for (let i = 0; i < due; i++) {
-      this.seq++;
-      this.offer(this.o.framer.frame(this.seq, now), true);
+    const now = monotonicNow();
+    const schedule = this.schedule!;
+    // The timer drifts late under load: every event that is due is offered, each with its due time.
+    const due = schedule.take(now);
+    if (due > 0) {
+      const timestamp = Date.now();
+      for (let i = 0; i < due; i++) {
+        this.seq++;
+        this.writer.offer(this.o.framer.frame(this.seq, timestamp, schedule.dueAt(i, due)), now);
+      }
+      this.seqTimestamp = timestamp;
     }
-    if (due > 1) this.o.response.uncork();
     if (this.writer.stalledFor(now) > this.o.settings.stallTimeoutMs) void this.close('stalled');
   }
 
@@ -99,27 +163,20 @@ export class StreamSession {
     this.o.metrics.bytesSent.inc(this.writer.sentBytes - before);
   }
 
-  private offer(chunks: Buffer[], isEvent: boolean): void {
-    const before = this.writer.sentBytes;
-    const result = this.writer.offer(chunks, Date.now());
-    if (result === 'sent') {
-      this.o.metrics.bytesSent.inc(this.writer.sentBytes - before);
-      if (isEvent) this.o.metrics.eventsSent.inc();
-    } else if (result === 'dropped' && isEvent) {
-      this.o.metrics.eventsDropped.inc();
-    }
-  }
-
   private async finish(reason: CloseReason): Promise<void> {
     clearInterval(this.ticker);
     clearInterval(this.heartbeat);
+    // Events still waiting are never sent: dropped, and the closing event names the last seq, so
+    // the client can count them as a gap like any other drop.
+    this.writer.discardWaiting();
     this.o.onClosed(this);
     const { response } = this.o;
+    const last = JSON.stringify({ pod: this.o.pod, lastSeq: this.seq });
     if (reason === 'lock-lost') {
       this.o.metrics.lockLost.inc();
-      this.control(encodeEvent({ event: 'lock-lost', data: JSON.stringify({ pod: this.o.pod }) }));
+      this.control(encodeEvent({ event: 'lock-lost', data: last }));
     } else if (reason === 'shutdown') {
-      this.control(encodeEvent({ event: 'reconnect', data: JSON.stringify({ pod: this.o.pod }) }));
+      this.control(encodeEvent({ event: 'reconnect', data: last }));
     }
     if (reason === 'stalled' || reason === 'error') {
       response.destroy();

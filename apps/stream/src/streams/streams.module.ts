@@ -4,6 +4,8 @@ import { BaseClientModule } from '@app/base-client';
 import { ReadinessModule } from '@app/health';
 import { LockModule } from '@app/lock';
 import { MetricsModule } from '@app/metrics';
+import { SequenceAnchors } from './sequence-anchors.js';
+import { socketTuningProvider } from './socket-tuning.js';
 import { StreamMetrics } from './stream-metrics.js';
 import { StreamsController } from './streams.controller.js';
 import { StreamsService } from './streams.service.js';
@@ -11,7 +13,7 @@ import { StreamsService } from './streams.service.js';
 @Module({
   imports: [AuthModule, BaseClientModule, LockModule.forRoot(), MetricsModule, ReadinessModule],
   controllers: [StreamsController],
-  providers: [StreamsService, StreamMetrics],
+  providers: [StreamsService, StreamMetrics, SequenceAnchors, socketTuningProvider],
   exports: [StreamsService],
 })
 export class StreamsModule {}

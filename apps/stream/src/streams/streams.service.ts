@@ -1,4 +1,4 @@
-import { type BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
+import { type BeforeApplicationShutdown, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Authenticator } from '@app/auth';
 import { BaseClient } from '@app/base-client';
@@ -8,6 +8,9 @@ import { Readiness } from '@app/health';
 import { isUuid } from '@app/http';
 import { PairLock } from '@app/lock';
 import { MessageFramer, PayloadPool } from '../sse/index.js';
+import { continueSequence, parseLastEventId } from './sequence-anchor.js';
+import { SEQUENCE_ANCHOR_REFRESH_MS, SequenceAnchors } from './sequence-anchors.js';
+import { SocketTuning } from './socket-tuning.js';
 import { type RejectReason, StreamMetrics } from './stream-metrics.js';
 import { StreamSession } from './stream-session.js';
 
@@ -27,12 +30,13 @@ const SHUTDOWN_RELEASE_MS = 5000;
  * single source of `stream_active_connections`.
  */
 @Injectable()
-export class StreamsService implements BeforeApplicationShutdown {
+export class StreamsService implements OnModuleInit, BeforeApplicationShutdown {
   private readonly logger = new Logger(StreamsService.name);
   private readonly sessions = new Set<StreamSession>();
   private readonly framer: MessageFramer;
   /** Requests admitted but not yet streaming (binding check and lock in flight). */
   private pending = 0;
+  private anchorRefresh: NodeJS.Timeout | undefined;
 
   constructor(
     @InjectConfig() private readonly config: AppConfig,
@@ -41,6 +45,8 @@ export class StreamsService implements BeforeApplicationShutdown {
     private readonly lock: PairLock,
     private readonly readiness: Readiness,
     private readonly metrics: StreamMetrics,
+    private readonly anchors: SequenceAnchors,
+    private readonly socketTuning: SocketTuning,
   ) {
     this.framer = new MessageFramer(config.podName, new PayloadPool(config.stream.eventBytes));
     metrics.bindGauges(
@@ -48,6 +54,16 @@ export class StreamsService implements BeforeApplicationShutdown {
       () => this.lock.heldCount,
     );
     metrics.bindLockServers(() => this.lock.votingServers, this.lock.quorum);
+    metrics.bindLag(
+      () => Math.max(0, ...[...this.sessions].map((session) => session.lagMs())),
+      () => [...this.sessions].filter((session) => session.writer.isBehind).length,
+    );
+  }
+
+  /** Live streams save where their sequences stand, so a pod that dies leaves them resumable. */
+  onModuleInit(): void {
+    this.anchorRefresh = setInterval(() => void this.saveAnchors([...this.sessions]), SEQUENCE_ANCHOR_REFRESH_MS);
+    this.anchorRefresh.unref();
   }
 
   get activeConnections(): number {
@@ -58,7 +74,7 @@ export class StreamsService implements BeforeApplicationShutdown {
    * Every refusal happens here, before a byte of the stream is written, as an `AppError` the
    * exception filter turns into a JSON answer with the right status. In this order: malformed
    * ids, the user's token (nothing about the pair is looked up for a client that may not see it),
-   * this pod's state, the binding, the lock.
+   * a malformed Last-Event-ID, this pod's state, the binding, the lock.
    */
   async open(userId: string, profileId: string, request: IncomingMessage, response: ServerResponse): Promise<void> {
     if (!isUuid(userId) || !isUuid(profileId)) {
@@ -67,6 +83,12 @@ export class StreamsService implements BeforeApplicationShutdown {
     const user = userId.toLowerCase();
     const profile = profileId.toLowerCase();
     await this.authorize(request, user);
+    let lastEventId: number | undefined;
+    try {
+      lastEventId = parseLastEventId(request.headers['last-event-id']);
+    } catch (error) {
+      throw this.reject('bad_request', error);
+    }
     if (this.readiness.draining) {
       throw this.reject('draining', new AppError('DRAINING', 'This pod is shutting down', { retryAfterSeconds: 1 }));
     }
@@ -95,6 +117,9 @@ export class StreamsService implements BeforeApplicationShutdown {
     } finally {
       this.pending--;
     }
+    // A resumed stream continues its sequence where the previous one (here or on another pod) left it.
+    const startSeq =
+      lastEventId === undefined ? 0 : continueSequence(lastEventId, await this.anchors.read(user, profile), Date.now());
     // The client may have gone while we checked and locked: give the pair back at once.
     if (request.destroyed || response.destroyed || response.socket?.destroyed !== false) {
       await held.release();
@@ -104,6 +129,7 @@ export class StreamsService implements BeforeApplicationShutdown {
       await held.release();
       throw this.reject('draining', new AppError('DRAINING', 'This pod is shutting down', { retryAfterSeconds: 1 }));
     }
+    this.socketTuning.apply(response.socket);
     response.writeHead(200, SSE_HEADERS);
     response.flushHeaders();
     const session = new StreamSession({
@@ -116,14 +142,21 @@ export class StreamsService implements BeforeApplicationShutdown {
       settings: this.config.stream,
       lockTtlMs: this.config.lock.ttlMs,
       metrics: this.metrics,
-      onClosed: (closed) => this.sessions.delete(closed),
+      socketTuning: this.socketTuning,
+      startSeq,
+      onClosed: (closed) => {
+        this.sessions.delete(closed);
+        void this.saveAnchors([closed]);
+      },
     });
     this.sessions.add(session);
     session.start();
+    void this.saveAnchors([session]);
   }
 
   /** SIGTERM: not ready, no new streams, every client told to reconnect elsewhere, every lock released. */
   async beforeApplicationShutdown(): Promise<void> {
+    clearInterval(this.anchorRefresh);
     this.readiness.markDraining();
     const live = [...this.sessions];
     if (live.length > 0) this.logger.log(`draining ${live.length} streams`);
@@ -167,6 +200,12 @@ export class StreamsService implements BeforeApplicationShutdown {
           throw this.reject('unavailable', AppError.dependencyUnavailable('base', error));
       }
     }
+  }
+
+  private saveAnchors(sessions: readonly StreamSession[]): Promise<void> {
+    return this.anchors.save(
+      sessions.map((session) => ({ userId: session.userId, profileId: session.profileId, anchor: session.anchor() })),
+    );
   }
 
   private reject(reason: RejectReason, error: unknown): unknown {
