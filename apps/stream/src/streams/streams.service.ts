@@ -62,20 +62,18 @@ export class StreamsService implements BeforeApplicationShutdown {
    */
   async open(userId: string, profileId: string, request: IncomingMessage, response: ServerResponse): Promise<void> {
     if (!isUuid(userId) || !isUuid(profileId)) {
-      throw this.reject('bad_request', new AppError('INVALID_ID', 'userId and profileId must be UUIDs'));
+      throw this.reject('bad_request', AppError.of('INVALID_ID', { value: isUuid(userId) ? profileId : userId }));
     }
     const user = userId.toLowerCase();
     const profile = profileId.toLowerCase();
     await this.authorize(request, user);
     if (this.readiness.draining) {
-      throw this.reject('draining', new AppError('DRAINING', 'This pod is shutting down', { retryAfterSeconds: 1 }));
+      throw this.reject('draining', AppError.of('DRAINING'));
     }
     if (this.sessions.size + this.pending >= this.config.stream.maxConnections) {
       throw this.reject(
         'full',
-        new AppError('POD_FULL', `This pod is serving its maximum of ${this.config.stream.maxConnections} streams`, {
-          retryAfterSeconds: 1,
-        }),
+        AppError.of('POD_FULL', { maxConnections: this.config.stream.maxConnections }),
       );
     }
     this.pending++;
@@ -102,7 +100,7 @@ export class StreamsService implements BeforeApplicationShutdown {
     }
     if (this.readiness.draining) {
       await held.release();
-      throw this.reject('draining', new AppError('DRAINING', 'This pod is shutting down', { retryAfterSeconds: 1 }));
+      throw this.reject('draining', AppError.of('DRAINING'));
     }
     response.writeHead(200, SSE_HEADERS);
     response.flushHeaders();
@@ -156,7 +154,7 @@ export class StreamsService implements BeforeApplicationShutdown {
         case 'BINDING_NOT_FOUND':
           throw this.reject(
             'not_bound',
-            new AppError('NOT_BOUND', `User ${userId} is not bound to profile ${profileId}`),
+            AppError.of('NOT_BOUND', { userId, profileId }),
           );
         case 'USER_NOT_FOUND':
         case 'PROFILE_NOT_FOUND':
