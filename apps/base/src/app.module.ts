@@ -2,8 +2,7 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { type AppConfig, ConfigModule } from '@app/config';
 import { HealthModule } from '@app/health';
 import { MetricsModule } from '@app/metrics';
-import { CassandraHealthIndicator } from './cassandra/cassandra.health.js';
-import { CassandraModule } from './cassandra/cassandra.module.js';
+import { CASSANDRA_HEALTH } from './cassandra/cassandra.module.js';
 import { ProfilesModule } from './profiles/profiles.module.js';
 import { UsersModule } from './users/users.module.js';
 
@@ -16,7 +15,7 @@ export class AppModule {
       imports: [
         ConfigModule.forRoot(config),
         MetricsModule,
-        HealthModule.forRoot({ imports: [CassandraModule], indicators: [CassandraHealthIndicator] }),
+        HealthModule.forRoot(CASSANDRA_HEALTH),
         UsersModule,
         ProfilesModule,
       ],

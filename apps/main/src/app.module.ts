@@ -1,10 +1,10 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { RouterModule } from '@nestjs/core';
-import { AuthModule, AuthReadinessReport } from '@app/auth';
-import { BaseClientModule, BaseHealthIndicator } from '@app/base-client';
+import { AUTH_READINESS } from '@app/auth';
+import { BASE_HEALTH } from '@app/base-client';
 import { type AppConfig, ConfigModule } from '@app/config';
 import { HealthModule } from '@app/health';
-import { LockModule, RedisHealthIndicator } from '@app/lock';
+import { REDIS_HEALTH } from '@app/lock';
 import { MetricsModule } from '@app/metrics';
 import { ActiveProfilesModule } from './active-profiles/active-profiles.module.js';
 import { DirectoryModule } from './directory/directory.module.js';
@@ -24,11 +24,7 @@ export class AppModule {
       imports: [
         ConfigModule.forRoot(config),
         MetricsModule,
-        HealthModule.forRoot({
-          imports: [LockModule.forRoot(), BaseClientModule, AuthModule],
-          indicators: [RedisHealthIndicator, BaseHealthIndicator],
-          reports: [AuthReadinessReport],
-        }),
+        HealthModule.forRoot(REDIS_HEALTH, BASE_HEALTH, AUTH_READINESS),
         DirectoryModule,
         ActiveProfilesModule,
         SuggestedModule,

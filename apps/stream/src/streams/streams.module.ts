@@ -9,7 +9,7 @@ import { StreamsController } from './streams.controller.js';
 import { StreamsService } from './streams.service.js';
 
 @Module({
-  imports: [AuthModule, BaseClientModule, LockModule.forRoot(), MetricsModule, ReadinessModule],
+  imports: [AuthModule, BaseClientModule, LockModule, MetricsModule, ReadinessModule],
   controllers: [StreamsController],
   providers: [StreamsService, StreamMetrics],
   exports: [StreamsService],
