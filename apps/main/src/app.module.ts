@@ -2,10 +2,10 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { RouterModule } from '@nestjs/core';
 import { AUTH_READINESS } from '@app/auth';
 import { BASE_HEALTH } from '@app/base-client';
-import { type AppConfig, ConfigModule } from '@app/config';
+import type { AppConfig } from '@app/config';
 import { HealthModule } from '@app/health';
+import { rootModule } from '@app/http';
 import { REDIS_HEALTH } from '@app/lock';
-import { MetricsModule } from '@app/metrics';
 import { ActiveProfilesModule } from './active-profiles/active-profiles.module.js';
 import { DirectoryModule } from './directory/directory.module.js';
 import { SessionModule } from './session/session.module.js';
@@ -19,19 +19,14 @@ const API_MODULES = [DirectoryModule, ActiveProfilesModule, SuggestedModule, Tes
 @Module({})
 export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
-    return {
-      module: AppModule,
-      imports: [
-        ConfigModule.forRoot(config),
-        MetricsModule,
-        HealthModule.forRoot(REDIS_HEALTH, BASE_HEALTH, AUTH_READINESS),
-        DirectoryModule,
-        ActiveProfilesModule,
-        SuggestedModule,
-        TestdataModule,
-        SessionModule.forRoot(config),
-        RouterModule.register([{ path: 'main', children: API_MODULES }]),
-      ],
-    };
+    const health = HealthModule.forRoot(REDIS_HEALTH, BASE_HEALTH, AUTH_READINESS);
+    return rootModule(AppModule, config, health, [
+      DirectoryModule,
+      ActiveProfilesModule,
+      SuggestedModule,
+      TestdataModule,
+      SessionModule.forRoot(config),
+      RouterModule.register([{ path: 'main', children: API_MODULES }]),
+    ]);
   }
 }
