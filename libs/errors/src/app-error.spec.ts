@@ -101,6 +101,7 @@ describe(AppError.name, () => {
       message: 'Conflict: x',
     });
     assert.equal(AppError.forStatus(404, undefined)?.message, 'No such route');
+    assert.equal(AppError.forStatus(400, '')?.message, 'Bad Request', 'a code whose message is a template');
     assert.equal(AppError.forStatus(418, 'teapot'), undefined);
     assert.equal(AppError.forStatus(502, 'bad gateway'), undefined);
   });

@@ -1,3 +1,4 @@
+import { STATUS_CODES } from 'node:http';
 import {
   CODE_FOR_STATUS,
   ERROR_CATALOG,
@@ -59,14 +60,16 @@ export class AppError extends Error {
 
   /**
    * A framework's refusal (Nest's `HttpException`, Fastify's request errors) under the generic code
-   * of its status, in the framework's own words (they name the route or the limit); undefined for
-   * a status without a generic code.
+   * of its status, in the framework's own words (they name the route or the limit) — or, when it
+   * said nothing, the catalog's or HTTP's name of the status; undefined for a status without a
+   * generic code.
    */
   static forStatus(status: number, said: string | undefined): AppError | undefined {
     const code = CODE_FOR_STATUS[status];
     if (code === undefined) return undefined;
     const entry: CatalogEntry<never> = ERROR_CATALOG[code];
-    return new AppError(code, said || (typeof entry.message === 'string' ? entry.message : code), undefined, {});
+    const fallback = typeof entry.message === 'string' ? entry.message : (STATUS_CODES[status] ?? code);
+    return new AppError(code, said || fallback, undefined, {});
   }
 
   /**
