@@ -66,6 +66,10 @@ class FakeBase {
   }
 }
 
+function service(base: FakeBase): TestdataService {
+  return new TestdataService(base as unknown as BaseClient);
+}
+
 function request(overrides: Partial<CreateTestdata> = {}): CreateTestdata {
   return { profiles: 3, usersPerProfile: 2, sharedUsers: 2, seed: 7, ...overrides };
 }
@@ -79,7 +83,7 @@ function layout(base: FakeBase): string[] {
 describe(TestdataService.name, () => {
   it('gives every profile its own users plus every shared user, and says what it made', async () => {
     const base = new FakeBase();
-    const sut = new TestdataService(base as unknown as BaseClient);
+    const sut = service(base);
     const summary = await sut.create(request());
     assert.deepEqual([summary.seed, summary.profiles, summary.users], [7, 3, 8]);
     assert.equal(base.users.length, 8);
@@ -100,25 +104,24 @@ describe(TestdataService.name, () => {
 
   it('draws the same names for the same seed, in whatever order base answers', async () => {
     const inOrder = new FakeBase();
-    await new TestdataService(inOrder as unknown as BaseClient).create(request({ seed: 42 }));
+    await service(inOrder).create(request({ seed: 42 }));
     const shuffled = new FakeBase((call) => (call * 7) % 5);
-    await new TestdataService(shuffled as unknown as BaseClient).create(request({ seed: 42 }));
+    await service(shuffled).create(request({ seed: 42 }));
     assert.deepEqual(layout(shuffled), layout(inOrder));
     const other = new FakeBase();
-    await new TestdataService(other as unknown as BaseClient).create(request({ seed: 43 }));
+    await service(other).create(request({ seed: 43 }));
     assert.notDeepEqual(layout(other), layout(inOrder));
   });
 
   it('picks a seed when none is given, and reports it', async () => {
-    const { seed } = await new TestdataService(new FakeBase() as unknown as BaseClient).create(request({ seed: undefined }));
+    const sut = service(new FakeBase());
+    const { seed } = await sut.create(request({ seed: undefined }));
     assert.ok(Number.isInteger(seed) && seed >= 0 && seed <= 0xffffffff, String(seed));
   });
 
   it('with shared users only, links examples to a shared user', async () => {
     const base = new FakeBase();
-    const summary = await new TestdataService(base as unknown as BaseClient).create(
-      request({ profiles: 2, usersPerProfile: 0, sharedUsers: 1 }),
-    );
+    const summary = await service(base).create(request({ profiles: 2, usersPerProfile: 0, sharedUsers: 1 }));
     assert.deepEqual(
       summary.examples.map((e) => e.userId),
       ['u0', 'u0'],
@@ -127,7 +130,7 @@ describe(TestdataService.name, () => {
 
   it('keeps at most 32 calls to base in flight, and more than one profile at a time', async () => {
     const base = new FakeBase(() => 3);
-    await new TestdataService(base as unknown as BaseClient).create(request({ profiles: 10, usersPerProfile: 20, sharedUsers: 0 }));
+    await service(base).create(request({ profiles: 10, usersPerProfile: 20, sharedUsers: 0 }));
     assert.ok(base.peakInFlight <= 32, `peak ${base.peakInFlight}`);
     assert.ok(base.peakInFlight > 8, `peak ${base.peakInFlight}: profiles were built one at a time`);
   });
@@ -135,7 +138,7 @@ describe(TestdataService.name, () => {
   it('starts no further profile after a failure and answers 503 with what it created and the seed', async () => {
     const base = new FakeBase();
     base.failUserCall = 5;
-    const sut = new TestdataService(base as unknown as BaseClient);
+    const sut = service(base);
     const plan = request({ profiles: 10, usersPerProfile: 10, sharedUsers: 2 });
     const error = await sut.create(plan).then(
       () => assert.fail('created everything'),
@@ -159,7 +162,8 @@ describe(TestdataService.name, () => {
       base.users.push({ id: `u${i}`, name: `U${i}`, createdAt: CREATED_AT });
       base.profiles.push({ id: `p${i}`, name: `P${i}`, userIds: i % 2 ? [`u${i}`] : [], createdAt: CREATED_AT });
     }
-    const counts = await new TestdataService(base as unknown as BaseClient).counts();
+    const sut = service(base);
+    const counts = await sut.counts();
     assert.deepEqual([counts.users, counts.profiles], [8, 8]);
     assert.deepEqual(
       counts.examples.map((e) => `${e.userId}/${e.profileId}`),
@@ -169,7 +173,8 @@ describe(TestdataService.name, () => {
 
   it('drops the profiles before the users', async () => {
     const base = new FakeBase();
-    await new TestdataService(base as unknown as BaseClient).dropAll();
+    const sut = service(base);
+    await sut.dropAll();
     assert.deepEqual(base.calls, ['deleteAllProfiles', 'deleteAllUsers']);
   });
 });
