@@ -36,7 +36,8 @@ export const KUBERNETES_VERSIONS = ['1.30.0', '1.31.0', '1.32.0', '1.33.0', '1.3
 
 const log = (line) => process.stderr.write(`[k8s-tools] ${line}\n`);
 
-function run(command, args, options = {}) {
+/** Runs a command, collecting its output; rejects with the output's tail on failure. */
+export function run(command, args, options = {}) {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], ...options });
     let output = '';
@@ -54,7 +55,7 @@ function run(command, args, options = {}) {
 }
 
 /** Builds into a temporary directory and renames it into place, so a half-done install never counts. */
-async function installOnce(finalDir, marker, install) {
+export async function installOnce(finalDir, marker, install) {
   if (existsSync(path.join(finalDir, marker))) return;
   const temp = `${finalDir}.tmp-${process.pid}`;
   rmSync(temp, { recursive: true, force: true });
@@ -70,13 +71,17 @@ async function installOnce(finalDir, marker, install) {
   }
 }
 
+/** The Go toolchain: the official install when present, else whatever `go` is on PATH. */
+export function goCommand() {
+  return existsSync('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : 'go';
+}
+
 async function ensureKustomize() {
   const dir = path.join(CACHE, `kustomize-${KUSTOMIZE_VERSION}`);
   await installOnce(dir, '.installed', async (temp) => {
     const started = Date.now();
     log(`installing kustomize ${KUSTOMIZE_VERSION} with go install (one time)…`);
-    const go = existsSync('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : 'go';
-    await run(go, ['install', `${KUSTOMIZE_MODULE}@${KUSTOMIZE_VERSION}`], {
+    await run(goCommand(), ['install', `${KUSTOMIZE_MODULE}@${KUSTOMIZE_VERSION}`], {
       // GOTOOLCHAIN=local: never download a Go toolchain; CGO off: a static binary, no C compiler.
       env: { ...process.env, GOBIN: temp, GOTOOLCHAIN: 'local', CGO_ENABLED: '0', GOFLAGS: '' },
     }).catch((error) => {

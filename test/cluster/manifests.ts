@@ -1,0 +1,110 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseAllDocuments, stringify } from 'yaml';
+import type { KubeObject } from './kube-api.js';
+import { execFileAsync } from './processes.js';
+
+/** What one run adds on top of k8s/overlays/local. */
+export interface RunWiring {
+  /** The port the local prometheus-adapter listens on (the APIServices and its ExternalName Service). */
+  readonly adapterPort: number;
+  /** Replace the overlay's generated Secrets with these values (tests: the run's own secrets). */
+  readonly adminToken?: string;
+  readonly authSecret?: string;
+}
+
+/**
+ * The kustomization a run applies: k8s/overlays/local as it is, plus the run's adapter port and,
+ * when given, its own secrets (kept in the run directory, never in the checkout).
+ */
+export function runKustomization(dir: string, overlay: string, wiring: RunWiring): string {
+  mkdirSync(dir, { recursive: true });
+  const port = (target: Record<string, string>, jsonPath: string) => ({
+    target,
+    patch: JSON.stringify([{ op: 'replace', path: jsonPath, value: wiring.adapterPort }]),
+  });
+  const secrets = [
+    wiring.adminToken && { name: 'kubescaler-admin', literals: [`ADMIN_TOKEN=${wiring.adminToken}`] },
+    wiring.authSecret && { name: 'kubescaler-auth', literals: [`AUTH_JWT_SECRET=${wiring.authSecret}`] },
+  ].filter(Boolean) as Array<Record<string, unknown>>;
+  const kustomization = {
+    apiVersion: 'kustomize.config.k8s.io/v1beta1',
+    kind: 'Kustomization',
+    resources: [path.relative(dir, overlay)],
+    patches: [
+      port({ kind: 'Service', name: 'prometheus-adapter' }, '/spec/ports/0/port'),
+      port({ kind: 'APIService' }, '/spec/service/port'),
+    ],
+    ...(secrets.length ? { secretGenerator: secrets.map((secret) => ({ ...secret, behavior: 'replace' })) } : {}),
+  };
+  writeFileSync(path.join(dir, 'kustomization.yaml'), stringify(kustomization), { mode: 0o600 });
+  return dir;
+}
+
+/** `kustomize build` of a kustomization directory, parsed. */
+export async function render(kustomize: string, dir: string): Promise<{ yaml: string; objects: KubeObject[] }> {
+  const { stdout } = await execFileAsync(kustomize, ['build', dir], { maxBuffer: 64 * 1024 * 1024 });
+  const objects = parseAllDocuments(stdout)
+    .map((doc) => doc.toJS() as KubeObject)
+    .filter(Boolean);
+  return { yaml: stdout, objects };
+}
+
+/** The first object of `kind` named `name` (generated names carry a hash suffix: prefix match). */
+export function findObject(objects: readonly KubeObject[], kind: string, name: string, generated = false): KubeObject {
+  const found = objects.find(
+    (o) =>
+      o.kind === kind &&
+      (generated ? /^(.*)-[a-z0-9]{10}$/.exec(o.metadata.name)?.[1] === name : o.metadata.name === name),
+  );
+  if (!found) throw new Error(`the rendered manifests have no ${kind} ${name}`);
+  return found;
+}
+
+/**
+ * Applies rendered manifests for real with server-side apply: Namespaces first (namespaced
+ * objects cannot be dry-run before their Namespace exists), then a server-side dry run of
+ * everything, then everything. Returns kubectl's output of each step.
+ */
+export async function applyServerSide(
+  kubectl: string,
+  kubeconfig: string,
+  dir: string,
+  rendered: { yaml: string; objects: KubeObject[] },
+): Promise<{ namespaces: string; dryRun: string; apply: string }> {
+  const all = path.join(dir, 'rendered.yaml');
+  const namespaces = path.join(dir, 'namespaces.yaml');
+  writeFileSync(all, rendered.yaml);
+  writeFileSync(
+    namespaces,
+    rendered.objects
+      .filter((o) => o.kind === 'Namespace')
+      .map((o) => stringify(o))
+      .join('---\n'),
+  );
+  const apply = async (file: string, ...extra: string[]) =>
+    (
+      await execFileAsync(
+        kubectl,
+        [
+          '--kubeconfig',
+          kubeconfig,
+          'apply',
+          '--server-side',
+          '--field-manager=kubescaler-local',
+          '-f',
+          file,
+          ...extra,
+        ],
+        { maxBuffer: 16 * 1024 * 1024 },
+      )
+    ).stdout;
+  const output = {
+    namespaces: await apply(namespaces),
+    dryRun: await apply(all, '--dry-run=server'),
+    apply: await apply(all),
+  };
+  writeFileSync(path.join(dir, 'apply-dry-run.txt'), output.dryRun);
+  writeFileSync(path.join(dir, 'apply.txt'), output.apply);
+  return output;
+}
