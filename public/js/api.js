@@ -13,7 +13,10 @@ export async function sendJson(method, path, body) {
   const response = await fetch(path, init);
   const answer = await response.json().catch(() => ({}));
   if (!response.ok)
-    throw Object.assign(new Error(answer.message ?? `HTTP ${response.status}`), { status: response.status, body: answer });
+    throw Object.assign(new Error(answer.message ?? `HTTP ${response.status}`), {
+      status: response.status,
+      body: answer,
+    });
   return answer;
 }
 

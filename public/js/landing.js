@@ -122,17 +122,23 @@ $('login-form').addEventListener('submit', (event) => {
   showLogin($('login-user').value);
 });
 
-pagedTable('profiles', '/main/profiles', (profile) => {
-  const row = el('tr');
-  const users = el('td');
-  for (const userId of profile.userIds.slice(0, 12)) {
-    users.append(streamLink(userId, profile.id, userId.slice(0, 8)), ' ');
-  }
-  if (profile.userIds.length > 12) users.append(el('span', `+${profile.userIds.length - 12} more`, { class: 'muted' }));
-  if (profile.userIds.length === 0) users.append(el('span', 'no users', { class: 'muted' }));
-  row.append(el('td', profile.name), users);
-  return row;
-}, () => void refreshLive());
+pagedTable(
+  'profiles',
+  '/main/profiles',
+  (profile) => {
+    const row = el('tr');
+    const users = el('td');
+    for (const userId of profile.userIds.slice(0, 12)) {
+      users.append(streamLink(userId, profile.id, userId.slice(0, 8)), ' ');
+    }
+    if (profile.userIds.length > 12)
+      users.append(el('span', `+${profile.userIds.length - 12} more`, { class: 'muted' }));
+    if (profile.userIds.length === 0) users.append(el('span', 'no users', { class: 'muted' }));
+    row.append(el('td', profile.name), users);
+    return row;
+  },
+  () => void refreshLive(),
+);
 
 pagedTable('users', '/main/users', (user) => {
   const row = el('tr');

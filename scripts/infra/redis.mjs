@@ -1,11 +1,13 @@
-// Runs throwaway Redis servers (no persistence) for local development and tests.
+// Runs throwaway Redis servers (no persistence) for local development, tests and benchmarks:
+// `launchRedis` is the one launcher; `startRedis` (scripts) and libs/testing's RedisServer wrap it.
+// Types: redis.d.mts.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 
 import { ensureDebianCommand } from './apt.mjs';
-import { hasExited, lineBuffer, sleep, stopChild, trackChild } from './children.mjs';
+import { hasExited, lineBuffer, sleep, stopChild, trackChild, waitForExit } from './children.mjs';
 import { assertPortFree } from './ports.mjs';
 
 const STARTUP_TIMEOUT_MS = 10_000;
@@ -73,33 +75,17 @@ export async function declareFreshDataset(port) {
 }
 
 /**
- * Starts a non-persistent redis-server on 127.0.0.1:<port> with its working
- * directory in <root>/.cache/redis/<name>, and resolves once it answers PING.
+ * The one way this project runs a redis-server (scripts and tests alike): non-persistent, on
+ * 127.0.0.1:<port>, its working directory `dir`. Resolves once it answers PING — and, with
+ * `fresh`, once the new, empty server is declared a fresh lock server (`declareFreshDataset`).
+ * The process is killed if this one exits without stopping it.
+ *
+ * @param {{ port: number, dir: string, label?: string, fresh?: boolean }} options
+ * @returns {Promise<import('./redis.mjs').RedisProcess>}
  */
-export async function startRedis({ root, name, port, log = () => {} }) {
-  await assertPortFree(port, `Redis '${name}'`);
-  const dir = path.join(root, '.cache', 'redis', name);
-  await fs.mkdir(dir, { recursive: true });
-
-  const started = Date.now();
-  const args = [
-    '--port',
-    String(port),
-    '--bind',
-    '127.0.0.1',
-    '--save',
-    '',
-    '--appendonly',
-    'no',
-    '--dir',
-    dir,
-    '--daemonize',
-    'no',
-    '--protected-mode',
-    'no',
-    '--loglevel',
-    'warning',
-  ];
+export async function launchRedis({ port, dir, label = `on port ${port}`, fresh = false }) {
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
+  args.push('--daemonize', 'no', '--protected-mode', 'no', '--loglevel', 'warning');
   const child = trackChild(spawn('redis-server', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] }));
   let spawnError;
   child.once('error', (err) => {
@@ -108,8 +94,26 @@ export async function startRedis({ root, name, port, log = () => {} }) {
   const output = lineBuffer(30);
   child.stdout.on('data', (d) => output.push(d));
   child.stderr.on('data', (d) => output.push(d));
+  const exited = waitForExit(child);
+  const handle = {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    pid: child.pid,
+    exited,
+    get running() {
+      return !hasExited(child);
+    },
+    output: () => output.text(),
+    /** Sends `signal` (SIGKILL simulates a crash) and resolves once the process is gone; a SIGTERM it ignores becomes a SIGKILL. */
+    async stop(signal = 'SIGTERM') {
+      if (signal === 'SIGTERM') return stopChild(child, STOP_GRACE_MS);
+      if (!hasExited(child)) child.kill(signal);
+      await exited;
+    },
+  };
 
-  for (;;) {
+  const started = Date.now();
+  while (!(await ping(port))) {
     if (spawnError) {
       throw spawnError.code === 'ENOENT'
         ? new Error('redis-server is not on PATH (call ensureRedisServer() first)')
@@ -117,23 +121,30 @@ export async function startRedis({ root, name, port, log = () => {} }) {
     }
     if (hasExited(child)) {
       const status = child.signalCode ?? `exit code ${child.exitCode}`;
-      throw new Error(`redis-server '${name}' exited during startup (${status}):\n${output.text()}`);
+      throw new Error(`redis-server ${label} exited during startup (${status}):\n${output.text()}`);
     }
     if (Date.now() - started > STARTUP_TIMEOUT_MS) {
-      await stopChild(child, STOP_GRACE_MS);
+      await handle.stop('SIGKILL');
       throw new Error(
-        `redis-server '${name}' did not answer PING on port ${port} within ${STARTUP_TIMEOUT_MS / 1000} s:\n${output.text()}`,
+        `redis-server ${label} did not answer PING on port ${port} within ${STARTUP_TIMEOUT_MS / 1000} s:\n${output.text()}`,
       );
     }
-    if (await ping(port)) break;
-    await sleep(50);
+    await sleep(25);
   }
-  await declareFreshDataset(port);
+  if (fresh) await declareFreshDataset(port);
+  return handle;
+}
 
+/**
+ * Starts a redis-server for a run of the system (`npm start`, `npm test`) on 127.0.0.1:<port>
+ * with its working directory in <root>/.cache/redis/<name>, declared a fresh lock server.
+ */
+export async function startRedis({ root, name, port, log = () => {} }) {
+  await assertPortFree(port, `Redis '${name}'`);
+  const dir = path.join(root, '.cache', 'redis', name);
+  await fs.mkdir(dir, { recursive: true });
+  const started = Date.now();
+  const redis = await launchRedis({ port, dir, label: `'${name}'`, fresh: true });
   log(`redis: '${name}' ready on 127.0.0.1:${port} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    pid: child.pid,
-    stop: () => stopChild(child, STOP_GRACE_MS),
-  };
+  return { url: redis.url, pid: redis.pid, stop: () => redis.stop() };
 }

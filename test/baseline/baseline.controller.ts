@@ -59,7 +59,8 @@ export class BaselineController {
     try {
       await this.base.assertBound(userId, profileId);
     } catch (error) {
-      if (error instanceof AppError && error.code === 'BINDING_NOT_FOUND') throw new AppError('NOT_BOUND', 'not bound');
+      if (error instanceof AppError && error.code === 'BINDING_NOT_FOUND')
+        throw AppError.of('NOT_BOUND', { userId, profileId });
       throw error;
     }
     const pod = this.config.podName;
@@ -67,7 +68,7 @@ export class BaselineController {
     // Nest never subscribes when the client left during setup: give the pair back ourselves.
     if (request.raw.destroyed) {
       await held.release();
-      throw new AppError('DEPENDENCY_UNAVAILABLE', 'client left');
+      throw AppError.dependencyUnavailable('client');
     }
     const lost = new Observable<void>((subscriber) =>
       held.onLost(() => {

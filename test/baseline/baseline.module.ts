@@ -11,7 +11,7 @@ export class BaselineModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: BaselineModule,
-      imports: [ConfigModule.forRoot(config), AuthModule, LockModule.forRoot(), BaseClientModule],
+      imports: [ConfigModule.forRoot(config), AuthModule, LockModule, BaseClientModule],
       controllers: [BaselineController],
     };
   }

@@ -437,8 +437,17 @@ describe('Kubernetes manifests (k8s/), rendered and validated offline', () => {
 
     it('annotates every app pod for scraping on its own port at /metrics, which every app serves', () => {
       assert.match(readRepoFile('libs/metrics/src/metrics.controller.ts'), /@Controller\('metrics'\)[\s\S]*@Get\(\)/);
+      // Every app's root module is built by rootModule, which imports MetricsModule.
+      assert.match(
+        readRepoFile('libs/http/src/root-module.ts'),
+        /imports: \[ConfigModule\.forRoot\(config\), MetricsModule,/,
+      );
       for (const app of APP_NAMES) {
-        assert.match(readRepoFile(`apps/${app}/src/app.module.ts`), /\bMetricsModule\b/, `${app} lacks MetricsModule`);
+        assert.match(
+          readRepoFile(`apps/${app}/src/app.module.ts`),
+          /\breturn rootModule\(AppModule,/,
+          `${app} lacks MetricsModule`,
+        );
       }
       for (const overlay of each()) {
         for (const app of APP_NAMES) {

@@ -1,9 +1,8 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { type AppConfig, ConfigModule } from '@app/config';
+import type { AppConfig } from '@app/config';
 import { HealthModule } from '@app/health';
-import { MetricsModule } from '@app/metrics';
-import { CassandraHealthIndicator } from './cassandra/cassandra.health.js';
-import { CassandraModule } from './cassandra/cassandra.module.js';
+import { rootModule } from '@app/http';
+import { CASSANDRA_HEALTH } from './cassandra/cassandra.module.js';
 import { ProfilesModule } from './profiles/profiles.module.js';
 import { UsersModule } from './users/users.module.js';
 
@@ -11,15 +10,6 @@ import { UsersModule } from './users/users.module.js';
 @Module({})
 export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
-    return {
-      module: AppModule,
-      imports: [
-        ConfigModule.forRoot(config),
-        MetricsModule,
-        HealthModule.forRoot({ imports: [CassandraModule], indicators: [CassandraHealthIndicator] }),
-        UsersModule,
-        ProfilesModule,
-      ],
-    };
+    return rootModule(AppModule, config, HealthModule.forRoot(CASSANDRA_HEALTH), [UsersModule, ProfilesModule]);
   }
 }

@@ -1,11 +1,11 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { RouterModule } from '@nestjs/core';
-import { AuthModule, AuthReadinessReport } from '@app/auth';
-import { BaseClientModule, BaseHealthIndicator } from '@app/base-client';
-import { type AppConfig, ConfigModule } from '@app/config';
+import { AUTH_READINESS } from '@app/auth';
+import { BASE_HEALTH } from '@app/base-client';
+import type { AppConfig } from '@app/config';
 import { HealthModule } from '@app/health';
-import { LockModule, RedisHealthIndicator } from '@app/lock';
-import { MetricsModule } from '@app/metrics';
+import { rootModule } from '@app/http';
+import { REDIS_HEALTH } from '@app/lock';
 import { ActiveProfilesModule } from './active-profiles/active-profiles.module.js';
 import { DirectoryModule } from './directory/directory.module.js';
 import { SessionModule } from './session/session.module.js';
@@ -19,23 +19,14 @@ const API_MODULES = [DirectoryModule, ActiveProfilesModule, SuggestedModule, Tes
 @Module({})
 export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
-    return {
-      module: AppModule,
-      imports: [
-        ConfigModule.forRoot(config),
-        MetricsModule,
-        HealthModule.forRoot({
-          imports: [LockModule.forRoot(), BaseClientModule, AuthModule],
-          indicators: [RedisHealthIndicator, BaseHealthIndicator],
-          reports: [AuthReadinessReport],
-        }),
-        DirectoryModule,
-        ActiveProfilesModule,
-        SuggestedModule,
-        TestdataModule,
-        SessionModule.forRoot(config),
-        RouterModule.register([{ path: 'main', children: API_MODULES }]),
-      ],
-    };
+    const health = HealthModule.forRoot(REDIS_HEALTH, BASE_HEALTH, AUTH_READINESS);
+    return rootModule(AppModule, config, health, [
+      DirectoryModule,
+      ActiveProfilesModule,
+      SuggestedModule,
+      TestdataModule,
+      SessionModule.forRoot(config),
+      RouterModule.register([{ path: 'main', children: API_MODULES }]),
+    ]);
   }
 }

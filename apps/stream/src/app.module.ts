@@ -1,10 +1,10 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { AuthModule, AuthReadinessReport } from '@app/auth';
-import { BaseClientModule, BaseHealthIndicator } from '@app/base-client';
-import { type AppConfig, ConfigModule } from '@app/config';
+import { AUTH_READINESS } from '@app/auth';
+import { BASE_HEALTH } from '@app/base-client';
+import type { AppConfig } from '@app/config';
 import { HealthModule } from '@app/health';
-import { LockModule, RedisHealthIndicator } from '@app/lock';
-import { MetricsModule } from '@app/metrics';
+import { rootModule } from '@app/http';
+import { REDIS_HEALTH } from '@app/lock';
 import { StreamsModule } from './streams/streams.module.js';
 import { WebModule } from './web/web.module.js';
 
@@ -12,19 +12,7 @@ import { WebModule } from './web/web.module.js';
 @Module({})
 export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
-    return {
-      module: AppModule,
-      imports: [
-        ConfigModule.forRoot(config),
-        MetricsModule,
-        HealthModule.forRoot({
-          imports: [LockModule.forRoot(), BaseClientModule, AuthModule],
-          indicators: [RedisHealthIndicator, BaseHealthIndicator],
-          reports: [AuthReadinessReport],
-        }),
-        StreamsModule,
-        WebModule,
-      ],
-    };
+    const health = HealthModule.forRoot(REDIS_HEALTH, BASE_HEALTH, AUTH_READINESS);
+    return rootModule(AppModule, config, health, [StreamsModule, WebModule]);
   }
 }

@@ -45,7 +45,7 @@ export class AuthGuard implements CanActivate {
     let userId: string | undefined;
     if (rule.kind === 'user') {
       const raw = (request.params as Record<string, unknown>)[rule.param];
-      if (!isUuid(raw)) throw new AppError('INVALID_ID', `${JSON.stringify(raw)} is not a valid id (expected a UUID)`);
+      if (!isUuid(raw)) throw AppError.of('INVALID_ID', { value: raw });
       userId = raw.toLowerCase();
     }
     const principal = await this.authenticator.authenticate(request, { admin: true });

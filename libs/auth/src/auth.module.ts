@@ -1,6 +1,6 @@
 import { Injectable, Logger, Module, type OnApplicationBootstrap } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig, InjectConfig } from '@app/config';
-import type { ReadinessReport } from '@app/health';
+import type { HealthModuleOptions, ReadinessReport } from '@app/health';
 import { AuthGuard } from './access.js';
 import { Authenticator } from './authenticator.js';
 
@@ -48,3 +48,6 @@ export class AuthModule implements OnApplicationBootstrap {
     if (devLogin) logger.warn('AUTH_DEV_LOGIN=true: anyone may sign in as any user (development only)');
   }
 }
+
+/** `/health/ready` says how users' tokens are checked (`HealthModule.forRoot(AUTH_READINESS, …)`). */
+export const AUTH_READINESS: HealthModuleOptions = { imports: [AuthModule], reports: [AuthReadinessReport] };

@@ -73,10 +73,11 @@ export class Authenticator {
     } catch (error) {
       if (this.open) return ANONYMOUS;
       if (error instanceof TokenRejectedError) {
-        throw new AppError('UNAUTHENTICATED', `Invalid token (${credential.transport}): ${error.message}`, {
-          challenge: INVALID_TOKEN_CHALLENGE,
-          details: { reason: error.reason },
-        });
+        throw AppError.of(
+          'UNAUTHENTICATED',
+          { token: 'invalid', transport: credential.transport, problem: error.message, reason: error.reason },
+          { challenge: INVALID_TOKEN_CHALLENGE },
+        );
       }
       if (error instanceof KeySetUnavailableError) throw AppError.dependencyUnavailable('identity provider', error);
       throw error;
@@ -89,7 +90,7 @@ export class Authenticator {
     if (principal.kind === 'user' && principal.userId === userId) return;
     if (principal.kind === 'admin' && options.admin) return;
     if (principal.kind === 'anonymous') throw missingToken();
-    throw new AppError('FORBIDDEN', "This token does not grant access to another user's resources");
+    throw AppError.of('FORBIDDEN', { because: 'another-user' });
   }
 
   /**
@@ -99,21 +100,17 @@ export class Authenticator {
   requireDirectory(principal: Principal): void {
     if (this.open || this.config.devLogin || principal.kind === 'admin') return;
     if (principal.kind === 'anonymous') throw missingToken();
-    throw new AppError('FORBIDDEN', 'Listing every user and profile needs the admin token');
+    throw AppError.of('FORBIDDEN', { because: 'directory' });
   }
 
   /** A signed-in user, whoever it is. */
   requireSignedIn(principal: Principal): asserts principal is Extract<Principal, { kind: 'user' }> {
     if (principal.kind === 'user') return;
     if (principal.kind === 'anonymous') throw missingToken();
-    throw new AppError('FORBIDDEN', 'The admin token is not a user');
+    throw AppError.of('FORBIDDEN', { because: 'admin-is-no-user' });
   }
 }
 
 function missingToken(): AppError {
-  return new AppError(
-    'UNAUTHENTICATED',
-    'A user token is required: Authorization: Bearer <jwt>, the kubescaler_session cookie or ?access_token=',
-    { challenge: CHALLENGE },
-  );
+  return AppError.of('UNAUTHENTICATED', { token: 'user-missing' }, { challenge: CHALLENGE });
 }

@@ -1,5 +1,5 @@
 export { Access, type AccessRule, AuthGuard, CurrentPrincipal } from './access.js';
-export { AuthModule, AuthReadinessReport } from './auth.module.js';
+export { AUTH_READINESS, AuthModule, AuthReadinessReport } from './auth.module.js';
 export {
   type AuthenticateOptions,
   Authenticator,

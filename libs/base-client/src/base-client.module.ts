@@ -1,6 +1,6 @@
 import { Inject, Injectable, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@app/config';
-import type { HealthIndicator } from '@app/health';
+import type { HealthIndicator, HealthModuleOptions } from '@app/health';
 import { BaseClient } from './base-client.js';
 
 /** base must answer within this, or the caller gets a 503. */
@@ -37,3 +37,6 @@ export class BaseClientModule implements OnApplicationShutdown {
     await this.base.close();
   }
 }
+
+/** `/health/ready` checks that base answers (`HealthModule.forRoot(BASE_HEALTH, …)`). */
+export const BASE_HEALTH: HealthModuleOptions = { imports: [BaseClientModule], indicators: [BaseHealthIndicator] };

@@ -1,5 +1,5 @@
 import { Pool } from 'undici';
-import { AppError, ERROR_CATALOG, type ErrorCode } from '@app/errors';
+import { AppError, type ErrorCode, isErrorCode } from '@app/errors';
 import {
   type CreateProfileBody,
   type Items,
@@ -168,11 +168,8 @@ export async function* pageThrough<T>(fetchPage: (page?: string) => Promise<Page
 function knownError(status: number, payload: unknown): AppError | undefined {
   if (typeof payload !== 'object' || payload === null) return undefined;
   const body = payload as { code?: unknown; message?: unknown; details?: unknown };
-  if (typeof body.code !== 'string' || !Object.hasOwn(ERROR_CATALOG, body.code)) return undefined;
-  const code = body.code as ErrorCode;
-  if (ERROR_CATALOG[code] !== status) return undefined;
-  const message = typeof body.message === 'string' ? body.message : `base answered ${status} ${code}`;
-  return new AppError(code, message, { details: body.details });
+  if (!isErrorCode(body.code)) return undefined;
+  return AppError.relay('base', status, { ...body, code: body.code });
 }
 
 function unexpectedAnswer(status: number, method: string, path: string): AppError {

@@ -1,33 +1,138 @@
 /**
- * Every error code the system answers with, and its HTTP status. One catalog for all apps,
- * so a code means the same thing wherever it appears.
+ * One entry per error code the system answers with: its HTTP status and its message — a fixed
+ * text, or a template over the parameters the throw site names (`AppError.of('USER_NOT_FOUND',
+ * { userId })`) — and, where the answer carries them, its details and `Retry-After`. One catalog
+ * for all apps, so a code means the same thing, with the same words, wherever it appears.
  */
 export const ERROR_CATALOG = {
-  VALIDATION_FAILED: 400,
-  INVALID_ID: 400,
-  INVALID_PAGE_TOKEN: 400,
-  INVALID_LAST_EVENT_ID: 400,
-  UNAUTHENTICATED: 401,
-  FORBIDDEN: 403,
-  ADMIN_DISABLED: 403,
-  NOT_BOUND: 403,
-  NOT_FOUND: 404,
-  ROUTE_NOT_FOUND: 404,
-  USER_NOT_FOUND: 404,
-  PROFILE_NOT_FOUND: 404,
-  BINDING_NOT_FOUND: 404,
-  METHOD_NOT_ALLOWED: 405,
-  PROFILE_IN_USE: 409,
-  PAYLOAD_TOO_LARGE: 413,
-  UNSUPPORTED_MEDIA_TYPE: 415,
-  UNKNOWN_USERS: 422,
-  INTERNAL: 500,
-  DEPENDENCY_UNAVAILABLE: 503,
-  POD_FULL: 503,
-  DRAINING: 503,
-} as const satisfies Record<string, number>;
+  VALIDATION_FAILED: {
+    status: 400,
+    message: (p: { problems: readonly string[] }) => p.problems.join('; '),
+  },
+  INVALID_ID: {
+    status: 400,
+    message: (p: { value: unknown }) => `${JSON.stringify(p.value)} is not a valid id (expected a UUID)`,
+  },
+  INVALID_PAGE_TOKEN: { status: 400, message: 'The page token is not valid; start again without one' },
+  INVALID_LAST_EVENT_ID: {
+    status: 400,
+    message: (p: { max: number; value: string }) =>
+      `Last-Event-ID must be the seq of an event this stream sent (an integer 0–${p.max}), got ${JSON.stringify(p.value.slice(0, 40))}`,
+  },
+  UNAUTHENTICATED: {
+    status: 401,
+    message: (p: Unauthenticated) =>
+      p.token === 'invalid' ? `Invalid token (${p.transport}): ${p.problem}` : MISSING_TOKEN[p.token],
+    details: (p: Unauthenticated) => (p.token === 'invalid' ? { reason: p.reason } : undefined),
+  },
+  FORBIDDEN: {
+    status: 403,
+    message: (p: { because: keyof typeof FORBIDDEN_BECAUSE }) => FORBIDDEN_BECAUSE[p.because],
+  },
+  ADMIN_DISABLED: { status: 403, message: 'Admin endpoints are disabled: no ADMIN_TOKEN is configured' },
+  NOT_BOUND: { status: 403, message: notBound },
+  ROUTE_NOT_FOUND: { status: 404, message: 'No such route' },
+  USER_NOT_FOUND: { status: 404, message: (p: { userId: string }) => `User ${p.userId} does not exist` },
+  PROFILE_NOT_FOUND: { status: 404, message: (p: { profileId: string }) => `Profile ${p.profileId} does not exist` },
+  BINDING_NOT_FOUND: { status: 404, message: notBound },
+  METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed' },
+  PROFILE_IN_USE: { status: 409, message: 'This profile is already streaming for this user elsewhere' },
+  CONFLICT: { status: 409, message: 'Conflict' },
+  PAYLOAD_TOO_LARGE: { status: 413, message: 'Request body is too large' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Unsupported media type' },
+  UNKNOWN_USERS: {
+    status: 422,
+    message: (p: { unknownUserIds: readonly string[] }) => `Unknown user ids: ${p.unknownUserIds.join(', ')}`,
+    details: (p: { unknownUserIds: readonly string[] }) => ({ unknownUserIds: p.unknownUserIds }),
+  },
+  UNPROCESSABLE_ENTITY: { status: 422, message: 'Unprocessable entity' },
+  INTERNAL: { status: 500, message: 'Internal server error' },
+  DEPENDENCY_UNAVAILABLE: {
+    status: 503,
+    message: (p: Unavailable) =>
+      'dependency' in p
+        ? `${p.dependency} is unavailable, try again shortly`
+        : 'checks' in p
+          ? 'Not ready: a dependency is down'
+          : `Test data creation stopped after ${p.created.users} users and ${p.created.profiles} profiles: ${p.reason}`,
+    details: (p: Unavailable) =>
+      'dependency' in p
+        ? { dependency: p.dependency }
+        : 'checks' in p
+          ? { checks: p.checks }
+          : { created: p.created, seed: p.seed },
+    retryAfterSeconds: 1,
+  },
+  POD_FULL: {
+    status: 503,
+    message: (p: { maxConnections: number }) => `This pod is serving its maximum of ${p.maxConnections} streams`,
+    retryAfterSeconds: 1,
+  },
+  DRAINING: { status: 503, message: 'This pod is shutting down and takes no new work', retryAfterSeconds: 1 },
+  SERVICE_UNAVAILABLE: { status: 503, message: 'Service unavailable', retryAfterSeconds: 1 },
+} as const satisfies Record<string, CatalogEntry>;
 
-export type ErrorCode = keyof typeof ERROR_CATALOG;
+/** What one catalog entry holds. `P` is the parameters its templates read. */
+export interface CatalogEntry<P = never> {
+  readonly status: number;
+  readonly message: string | ((params: P) => string);
+  /** The answer's `details`, from the same parameters. */
+  readonly details?: (params: P) => unknown;
+  /** Seconds for a `Retry-After` header. */
+  readonly retryAfterSeconds?: number;
+}
+
+type Unauthenticated =
+  { token: keyof typeof MISSING_TOKEN } | { token: 'invalid'; transport: string; problem: string; reason: string };
+
+type Unavailable =
+  | { dependency: string }
+  | { checks: Readonly<Record<string, string>> }
+  | { created: { users: number; profiles: number }; seed: number; reason: string };
+
+const MISSING_TOKEN = {
+  'user-missing':
+    'A user token is required: Authorization: Bearer <jwt>, the kubescaler_session cookie or ?access_token=',
+  'admin-missing': 'Admin token required: send Authorization: Bearer <token>',
+};
+
+const FORBIDDEN_BECAUSE = {
+  'another-user': "This token does not grant access to another user's resources",
+  directory: 'Listing every user and profile needs the admin token',
+  'admin-is-no-user': 'The admin token is not a user',
+  'wrong-admin-token': 'Admin token is not valid',
+};
+
+function notBound(p: { userId: string; profileId: string }): string {
+  return `User ${p.userId} is not bound to profile ${p.profileId}`;
+}
+
+type Catalog = typeof ERROR_CATALOG;
+
+export type ErrorCode = keyof Catalog;
+
+/** The parameters `code`'s message needs; none for a fixed text. */
+export type ErrorParams<C extends ErrorCode> = Catalog[C]['message'] extends (params: infer P) => string
+  ? P
+  : Record<string, never>;
+
+/**
+ * The code a framework error of each status is answered with (Nest's `HttpException`s, Fastify's
+ * request errors): a generic code that names the status, never a domain one — a framework 409
+ * is not `PROFILE_IN_USE`. Statuses not listed become a logged 500.
+ */
+export const CODE_FOR_STATUS: Readonly<Partial<Record<number, ErrorCode>>> = Object.freeze({
+  400: 'VALIDATION_FAILED',
+  401: 'UNAUTHENTICATED',
+  403: 'FORBIDDEN',
+  404: 'ROUTE_NOT_FOUND',
+  405: 'METHOD_NOT_ALLOWED',
+  409: 'CONFLICT',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+  422: 'UNPROCESSABLE_ENTITY',
+  503: 'SERVICE_UNAVAILABLE',
+});
 
 /** The JSON body of every error response. */
 export interface ErrorBody {
@@ -37,6 +142,10 @@ export interface ErrorBody {
   details?: unknown;
 }
 
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ERROR_CATALOG, value);
+}
+
 export function statusOf(code: ErrorCode): number {
-  return ERROR_CATALOG[code];
+  return ERROR_CATALOG[code].status;
 }

@@ -1,2 +1,11 @@
-export { AppError, type AppErrorOptions } from './app-error.js';
-export { ERROR_CATALOG, type ErrorBody, type ErrorCode, statusOf } from './error-catalog.js';
+export { AppError, type AppErrorArgs, type AppErrorOptions } from './app-error.js';
+export {
+  type CatalogEntry,
+  CODE_FOR_STATUS,
+  ERROR_CATALOG,
+  type ErrorBody,
+  type ErrorCode,
+  type ErrorParams,
+  isErrorCode,
+  statusOf,
+} from './error-catalog.js';

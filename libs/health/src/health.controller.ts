@@ -30,17 +30,14 @@ export class HealthController {
   @Get('ready')
   async ready(): Promise<{ status: 'ok'; checks: Record<string, CheckState>; [report: string]: unknown }> {
     if (this.readiness.draining) {
-      throw new AppError('DRAINING', 'Shutting down: not accepting new work', { retryAfterSeconds: 1 });
+      throw AppError.of('DRAINING');
     }
     const results = await Promise.all(
       this.indicators.map(async (indicator) => [indicator.name, await probe(indicator)] as const),
     );
     const checks = Object.fromEntries(results);
     if (results.some(([, state]) => state === 'down')) {
-      throw new AppError('DEPENDENCY_UNAVAILABLE', 'Not ready: a dependency is down', {
-        details: { checks },
-        retryAfterSeconds: 1,
-      });
+      throw AppError.of('DEPENDENCY_UNAVAILABLE', { checks });
     }
     return { ...Object.fromEntries(this.reports.map((r) => [r.name, r.report()])), status: 'ok', checks };
   }

@@ -18,14 +18,14 @@ export class AdminGuard implements CanActivate {
 
   canActivate(context: ExecutionContext): boolean {
     if (!this.admin.configured) {
-      throw new AppError('ADMIN_DISABLED', 'Admin endpoints are disabled: no ADMIN_TOKEN is configured');
+      throw AppError.of('ADMIN_DISABLED');
     }
     const token = bearerToken(context.switchToHttp().getRequest<FastifyRequest>().headers.authorization);
     if (!token) {
-      throw new AppError('UNAUTHENTICATED', 'Admin token required: send Authorization: Bearer <token>');
+      throw AppError.of('UNAUTHENTICATED', { token: 'admin-missing' });
     }
     if (!this.admin.matches(token)) {
-      throw new AppError('FORBIDDEN', 'Admin token is not valid');
+      throw AppError.of('FORBIDDEN', { because: 'wrong-admin-token' });
     }
     return true;
   }

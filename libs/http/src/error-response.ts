@@ -1,5 +1,5 @@
 import { HttpException } from '@nestjs/common';
-import { AppError, type ErrorBody, type ErrorCode } from '@app/errors';
+import { AppError, type ErrorBody } from '@app/errors';
 import { redactAccessTokens } from './redact.js';
 
 /** What the exception filter sends for one thrown value. */
@@ -12,54 +12,41 @@ export interface ErrorResponse {
   unexpected: boolean;
 }
 
-const CODE_BY_STATUS: Record<number, ErrorCode> = {
-  400: 'VALIDATION_FAILED',
-  401: 'UNAUTHENTICATED',
-  403: 'FORBIDDEN',
-  404: 'ROUTE_NOT_FOUND',
-  405: 'METHOD_NOT_ALLOWED',
-  409: 'PROFILE_IN_USE',
-  413: 'PAYLOAD_TOO_LARGE',
-  415: 'UNSUPPORTED_MEDIA_TYPE',
-  422: 'UNKNOWN_USERS',
-  503: 'DEPENDENCY_UNAVAILABLE',
-};
-
 /**
  * Maps anything thrown while handling a request to the `{statusCode, code, message}` contract:
- * our `AppError`s by their catalog code, Nest `HttpException`s and Fastify's own 4xx errors
- * (bad JSON, body too large) by status, and everything else to a logged 500.
+ * our `AppError`s by their catalog entry; Nest `HttpException`s and Fastify's own 4xx errors (bad
+ * JSON, body too large) by status, under the catalog's generic code for it (a framework 409 is
+ * `CONFLICT`, never a domain code); everything else, and a status without a generic code, to a
+ * logged 500.
  */
 export function toErrorResponse(exception: unknown): ErrorResponse {
-  if (exception instanceof AppError) {
-    return {
-      body: exception.toBody(),
-      retryAfterSeconds: exception.retryAfterSeconds,
-      challenge: exception.challenge,
-      unexpected: false,
-    };
-  }
+  if (exception instanceof AppError) return fromAppError(exception);
   if (exception instanceof HttpException) {
-    const status = exception.getStatus();
-    return fromStatus(status, messageOf(exception.getResponse()) ?? exception.message);
+    return fromStatus(exception.getStatus(), messageOf(exception.getResponse()) ?? exception.message);
   }
   const fastifyStatus = clientErrorStatus(exception);
-  if (fastifyStatus !== undefined) {
-    return fromStatus(fastifyStatus, (exception as Error).message);
-  }
+  if (fastifyStatus !== undefined) return fromStatus(fastifyStatus, (exception as Error).message);
+  return internal();
+}
+
+function fromAppError(error: AppError): ErrorResponse {
   return {
-    body: { statusCode: 500, code: 'INTERNAL', message: 'Internal server error' },
-    unexpected: true,
+    body: error.toBody(),
+    retryAfterSeconds: error.retryAfterSeconds,
+    challenge: error.challenge,
+    unexpected: false,
   };
 }
 
 function fromStatus(status: number, message: string): ErrorResponse {
-  const code = CODE_BY_STATUS[status];
-  if (code === undefined) {
-    return { body: { statusCode: 500, code: 'INTERNAL', message: 'Internal server error' }, unexpected: true };
-  }
   // Framework messages quote the request URL ("Cannot GET /x?access_token=…"): never echo a token.
-  return { body: { statusCode: status, code, message: redactAccessTokens(message) }, unexpected: false };
+  const error = AppError.forStatus(status, redactAccessTokens(message));
+  return error ? fromAppError(error) : internal();
+}
+
+/** A bug or an unmapped failure: logged, and answered without revealing what went wrong. */
+function internal(): ErrorResponse {
+  return { body: AppError.of('INTERNAL').toBody(), unexpected: true };
 }
 
 function messageOf(response: string | object): string | undefined {

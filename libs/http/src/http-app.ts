@@ -34,17 +34,14 @@ export function createFastifyAdapter(): FastifyAdapter {
 export function createValidationPipe(): StandardSchemaValidationPipe {
   return new StandardSchemaValidationPipe({
     exceptionFactory: (issues) =>
-      new AppError(
-        'VALIDATION_FAILED',
-        issues
-          .map((issue) => {
-            const path = (issue.path ?? [])
-              .map((part) => (typeof part === 'object' ? String(part.key) : String(part)))
-              .join('.');
-            return path ? `${path}: ${issue.message}` : issue.message;
-          })
-          .join('; '),
-      ),
+      AppError.of('VALIDATION_FAILED', {
+        problems: issues.map((issue) => {
+          const path = (issue.path ?? [])
+            .map((part) => (typeof part === 'object' ? String(part.key) : String(part)))
+            .join('.');
+          return path ? `${path}: ${issue.message}` : issue.message;
+        }),
+      }),
   });
 }
 

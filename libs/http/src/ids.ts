@@ -12,7 +12,7 @@ export function isUuid(value: unknown): value is string {
 export class ParseIdPipe implements PipeTransform<unknown, string> {
   transform(value: unknown): string {
     if (!isUuid(value)) {
-      throw new AppError('INVALID_ID', `${JSON.stringify(value)} is not a valid id (expected a UUID)`);
+      throw AppError.of('INVALID_ID', { value });
     }
     return value.toLowerCase();
   }

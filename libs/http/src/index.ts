@@ -12,4 +12,5 @@ export {
 } from './http-app.js';
 export { IdParam, isUuid, ParseIdPipe } from './ids.js';
 export { mapWithConcurrency } from './concurrency.js';
+export { rootModule } from './root-module.js';
 export { ACCESS_TOKEN_PARAM, redactAccessTokens } from './redact.js';

@@ -3,7 +3,7 @@ export { declaredFresh, Incarnation, type ServerIdentity } from './incarnation.j
 export type { LaunchedRecord } from './launched-record.js';
 export { LaunchedRecords } from './launched-records.js';
 export { LeaseKeeper, type LeaseKeeperOptions, type LeaseState } from './lease-keeper.js';
-export { LockModule } from './lock.module.js';
+export { LockModule, REDIS_HEALTH } from './lock.module.js';
 export { type HeldLock, PairLock, type PairLockOptions } from './pair-lock.js';
 export { quorumOf } from './quorum.js';
 export {

@@ -9,7 +9,7 @@ import { HEALTH_INDICATORS, type HealthIndicator, HealthModule } from '@app/heal
 import { freePort, RedisServer, testConfig, testInfra } from '@app/testing';
 import { connectedClient, freshPair, lostAt, rejectsWith } from './integration-support.js';
 import { LaunchedRecords } from './launched-records.js';
-import { LockModule } from './lock.module.js';
+import { LockModule, REDIS_HEALTH } from './lock.module.js';
 import { PairLock } from './pair-lock.js';
 import { closeRedis } from './redis-client.js';
 import { RedisHealthIndicator } from './redis.health.js';
@@ -48,7 +48,7 @@ describe(LockModule.name, () => {
   it('provides a working PairLock, LaunchedRecords and Redis health indicator from the app config', async () => {
     const appConfig = config();
     const moduleRef = await Test.createTestingModule({
-      imports: [ConfigModule.forRoot(appConfig), LockModule.forRoot()],
+      imports: [ConfigModule.forRoot(appConfig), LockModule],
     }).compile();
     await moduleRef.init();
     try {
@@ -70,11 +70,7 @@ describe(LockModule.name, () => {
   it('opens one connection per distinct URL, also when imported again for the health module', async () => {
     const appConfig = config();
     const moduleRef = await Test.createTestingModule({
-      imports: [
-        ConfigModule.forRoot(appConfig),
-        LockModule.forRoot(),
-        HealthModule.forRoot({ imports: [LockModule.forRoot()], indicators: [RedisHealthIndicator] }),
-      ],
+      imports: [ConfigModule.forRoot(appConfig), LockModule, HealthModule.forRoot(REDIS_HEALTH)],
     }).compile();
     await moduleRef.init();
     try {
@@ -95,7 +91,7 @@ describe(LockModule.name, () => {
     const lockUrls = [redisUrl, ...servers.map((server) => server.url)];
     const appConfig = config({ REDIS_LOCK_URLS: lockUrls.join(',') });
     const moduleRef = await Test.createTestingModule({
-      imports: [ConfigModule.forRoot(appConfig), LockModule.forRoot()],
+      imports: [ConfigModule.forRoot(appConfig), LockModule],
     }).compile();
     await moduleRef.init();
     try {
@@ -125,7 +121,7 @@ describe(LockModule.name, () => {
     const appConfig = config({ REDIS_LOCK_URLS: `${redisUrl},${deadUrl}` });
     const started = performance.now();
     await assert.rejects(
-      Test.createTestingModule({ imports: [ConfigModule.forRoot(appConfig), LockModule.forRoot()] }).compile(),
+      Test.createTestingModule({ imports: [ConfigModule.forRoot(appConfig), LockModule] }).compile(),
       (error: Error) => {
         assert.match(
           error.message,
@@ -144,7 +140,7 @@ describe(LockModule.name, () => {
     const server = await RedisServer.start();
     const appConfig = config({ REDIS_URL: server.url, REDIS_LOCK_URLS: server.url });
     const moduleRef = await Test.createTestingModule({
-      imports: [ConfigModule.forRoot(appConfig), LockModule.forRoot()],
+      imports: [ConfigModule.forRoot(appConfig), LockModule],
     }).compile();
     await moduleRef.init();
     try {

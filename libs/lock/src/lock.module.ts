@@ -1,5 +1,6 @@
-import { type DynamicModule, Inject, Logger, Module, type OnApplicationShutdown, type Provider } from '@nestjs/common';
+import { Inject, Logger, Module, type OnApplicationShutdown, type Provider } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@app/config';
+import type { HealthModuleOptions } from '@app/health';
 import { LaunchedRecords } from './launched-records.js';
 import { PairLock } from './pair-lock.js';
 import { RedisConnections } from './redis-connections.js';
@@ -38,30 +39,21 @@ const providers: Provider[] = [
 ];
 
 /**
- * The lock servers (pair locks, fencing, launched records) and the `REDIS_URL` client. Connects at
- * boot (boot fails naming the unreachable servers when no majority answers); on shutdown revokes
- * the locks still held, then quits every client.
+ * The lock servers (pair locks, fencing, launched records) and the `REDIS_URL` client, built from
+ * `config.redis` and `config.lock` of the injected `APP_CONFIG`. A plain module: every import of
+ * it in one app shares one instance, so one set of connections. Connects at boot (boot fails
+ * naming the unreachable servers when no majority answers); on shutdown revokes the locks still
+ * held, then quits every client.
  */
-@Module({})
+@Module({
+  providers,
+  exports: [PairLock, LaunchedRecords, REDIS_CLIENT, RedisHealthIndicator, RedisConnections],
+})
 export class LockModule implements OnApplicationShutdown {
   constructor(
     @Inject(RedisConnections) private readonly connections: RedisConnections,
     @Inject(PairLock) private readonly pairLock: PairLock,
   ) {}
-
-  /**
-   * Reads `config.redis` and `config.lock` from the injected `APP_CONFIG`. Returns the same object
-   * on every call, so importing it again (e.g. into `HealthModule.forRoot`) shares one instance.
-   */
-  static forRoot(): DynamicModule {
-    return (LockModule.module ??= {
-      module: LockModule,
-      providers,
-      exports: [PairLock, LaunchedRecords, REDIS_CLIENT, RedisHealthIndicator, RedisConnections],
-    });
-  }
-
-  private static module: DynamicModule | undefined;
 
   async onApplicationShutdown(): Promise<void> {
     await this.pairLock.releaseAll();
@@ -69,3 +61,6 @@ export class LockModule implements OnApplicationShutdown {
     await this.connections.close();
   }
 }
+
+/** `/health/ready` checks `REDIS_URL` (`HealthModule.forRoot(REDIS_HEALTH, …)`). */
+export const REDIS_HEALTH: HealthModuleOptions = { imports: [LockModule], indicators: [RedisHealthIndicator] };

@@ -137,7 +137,7 @@ export class PairLock {
     if (grant.kind !== 'acquired') {
       await this.releaseEverywhere(keys, owner);
       if (grant.kind === 'busy') {
-        throw new AppError('PROFILE_IN_USE', 'This profile is already streaming for this user elsewhere');
+        throw AppError.of('PROFILE_IN_USE');
       }
       throw AppError.dependencyUnavailable('redis', new Error(grant.reason));
     }

@@ -1,5 +1,6 @@
 import { Inject, Logger, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@app/config';
+import type { HealthModuleOptions } from '@app/health';
 import { runMigrations } from '../migrations/migration-runner.js';
 import { CassandraHealthIndicator } from './cassandra.health.js';
 import { Cql } from './cql.js';
@@ -33,3 +34,9 @@ export class CassandraModule implements OnApplicationShutdown {
     await this.cql.close();
   }
 }
+
+/** `/health/ready` checks that Cassandra answers (`HealthModule.forRoot(CASSANDRA_HEALTH)`). */
+export const CASSANDRA_HEALTH: HealthModuleOptions = {
+  imports: [CassandraModule],
+  indicators: [CassandraHealthIndicator],
+};

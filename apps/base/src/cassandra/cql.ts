@@ -86,7 +86,7 @@ export class Cql {
         nextPage: result.pageState ? Buffer.from(result.pageState, 'hex').toString('base64url') : undefined,
       };
     } catch (error) {
-      if (pageState !== undefined && isInvalidRequest(error)) throw invalidPageToken();
+      if (pageState !== undefined && isInvalidRequest(error)) throw AppError.of('INVALID_PAGE_TOKEN');
       throw error;
     }
   }
@@ -153,11 +153,7 @@ function isInvalidRequest(error: unknown): boolean {
   return error instanceof errors.ResponseError && (error.code === codes.invalid || error.code === codes.protocolError);
 }
 
-function invalidPageToken(): AppError {
-  return new AppError('INVALID_PAGE_TOKEN', 'The page token is not valid; start again without one');
-}
-
 function decodePageToken(token: string): string {
-  if (!/^[A-Za-z0-9_-]{1,4096}$/.test(token)) throw invalidPageToken();
+  if (!/^[A-Za-z0-9_-]{1,4096}$/.test(token)) throw AppError.of('INVALID_PAGE_TOKEN');
   return Buffer.from(token, 'base64url').toString('hex');
 }

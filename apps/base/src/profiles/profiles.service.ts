@@ -4,12 +4,7 @@ import type { Paged, ProfileDto } from '@app/base-client/contract';
 import { AppError } from '@app/errors';
 import { ProfilesRepository } from '../storage/profiles.repository.js';
 import { UsersRepository } from '../storage/users.repository.js';
-import { userNotFound } from '../users/users.service.js';
 import { toProfileDto } from './dto/profile.dto.js';
-
-function profileNotFound(id: string): AppError {
-  return new AppError('PROFILE_NOT_FOUND', `Profile ${id} does not exist`);
-}
 
 @Injectable()
 export class ProfilesService {
@@ -36,7 +31,7 @@ export class ProfilesService {
 
   async get(id: string): Promise<ProfileDto> {
     const row = await this.profiles.findById(id);
-    if (!row) throw profileNotFound(id);
+    if (!row) throw AppError.of('PROFILE_NOT_FOUND', { profileId: id });
     return toProfileDto(row);
   }
 
@@ -46,12 +41,12 @@ export class ProfilesService {
   }
 
   async rename(id: string, name: string): Promise<ProfileDto> {
-    if (!(await this.profiles.rename(id, name))) throw profileNotFound(id);
+    if (!(await this.profiles.rename(id, name))) throw AppError.of('PROFILE_NOT_FOUND', { profileId: id });
     return this.get(id);
   }
 
   async delete(id: string): Promise<void> {
-    if (!(await this.profiles.delete(id))) throw profileNotFound(id);
+    if (!(await this.profiles.delete(id))) throw AppError.of('PROFILE_NOT_FOUND', { profileId: id });
   }
 
   /**
@@ -60,8 +55,8 @@ export class ProfilesService {
    * interleaving, a deleted user is not left bound (see UsersService.delete).
    */
   async bind(id: string, userId: string): Promise<void> {
-    if (!(await this.users.findById(userId))) throw userNotFound(userId);
-    if (!(await this.profiles.bind(id, userId))) throw profileNotFound(id);
+    if (!(await this.users.findById(userId))) throw AppError.of('USER_NOT_FOUND', { userId });
+    if (!(await this.profiles.bind(id, userId))) throw AppError.of('PROFILE_NOT_FOUND', { profileId: id });
     let stillThere: boolean;
     try {
       stillThere = (await this.users.findById(userId)) !== undefined;
@@ -72,12 +67,12 @@ export class ProfilesService {
     }
     if (!stillThere) {
       await this.profiles.unbind(id, userId);
-      throw userNotFound(userId);
+      throw AppError.of('USER_NOT_FOUND', { userId });
     }
   }
 
   async unbind(id: string, userId: string): Promise<void> {
-    if (!(await this.profiles.unbind(id, userId))) throw profileNotFound(id);
+    if (!(await this.profiles.unbind(id, userId))) throw AppError.of('PROFILE_NOT_FOUND', { profileId: id });
   }
 
   /**
@@ -87,18 +82,16 @@ export class ProfilesService {
    */
   async assertBound(id: string, userId: string): Promise<void> {
     const [userIds, user] = await Promise.all([this.profiles.findUserIds(id), this.users.findById(userId)]);
-    if (!userIds) throw profileNotFound(id);
-    if (!user) throw userNotFound(userId);
-    if (!userIds.has(userId)) throw new AppError('BINDING_NOT_FOUND', `User ${userId} is not bound to profile ${id}`);
+    if (!userIds) throw AppError.of('PROFILE_NOT_FOUND', { profileId: id });
+    if (!user) throw AppError.of('USER_NOT_FOUND', { userId });
+    if (!userIds.has(userId)) throw AppError.of('BINDING_NOT_FOUND', { userId, profileId: id });
   }
 
   private async assertUsersExist(userIds: readonly string[]): Promise<void> {
     const existing = await this.users.findExistingIds(userIds);
     const unknown = userIds.filter((id) => !existing.has(id));
     if (unknown.length > 0) {
-      throw new AppError('UNKNOWN_USERS', `Unknown user ids: ${unknown.join(', ')}`, {
-        details: { unknownUserIds: unknown },
-      });
+      throw AppError.of('UNKNOWN_USERS', { unknownUserIds: unknown });
     }
   }
 

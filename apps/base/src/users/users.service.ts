@@ -10,10 +10,6 @@ import { toUserDto } from './dto/user.dto.js';
 
 const WRITE_CONCURRENCY = 16;
 
-export function userNotFound(id: string): AppError {
-  return new AppError('USER_NOT_FOUND', `User ${id} does not exist`);
-}
-
 @Injectable()
 export class UsersService {
   constructor(
@@ -29,7 +25,7 @@ export class UsersService {
 
   async get(id: string): Promise<UserDto> {
     const row = await this.users.findById(id);
-    if (!row) throw userNotFound(id);
+    if (!row) throw AppError.of('USER_NOT_FOUND', { userId: id });
     return toUserDto(row);
   }
 
@@ -39,7 +35,7 @@ export class UsersService {
   }
 
   async rename(id: string, name: string): Promise<UserDto> {
-    if (!(await this.users.rename(id, name))) throw userNotFound(id);
+    if (!(await this.users.rename(id, name))) throw AppError.of('USER_NOT_FOUND', { userId: id });
     return this.get(id);
   }
 
@@ -54,12 +50,12 @@ export class UsersService {
     const existed = await this.users.delete(id);
     const bound = await this.profiles.findByUser(id);
     await mapWithConcurrency(bound, WRITE_CONCURRENCY, (profile) => this.profiles.unbind(profile.id, id));
-    if (!existed) throw userNotFound(id);
+    if (!existed) throw AppError.of('USER_NOT_FOUND', { userId: id });
   }
 
   async profilesOf(id: string): Promise<Items<ProfileDto>> {
     const [user, profiles] = await Promise.all([this.users.findById(id), this.profiles.findByUser(id)]);
-    if (!user) throw userNotFound(id);
+    if (!user) throw AppError.of('USER_NOT_FOUND', { userId: id });
     return { items: profiles.map(toProfileDto) };
   }
 

@@ -6,7 +6,7 @@ import { ActiveProfilesController } from './active-profiles.controller.js';
 import { ActiveProfilesService } from './active-profiles.service.js';
 
 @Module({
-  imports: [AuthModule, BaseClientModule, LockModule.forRoot()],
+  imports: [AuthModule, BaseClientModule, LockModule],
   controllers: [ActiveProfilesController],
   providers: [ActiveProfilesService],
 })

@@ -36,7 +36,7 @@ class FakeBase {
       const failure = this.failLookupOf.get(id);
       if (failure) throw failure;
       const name = this.users.get(id);
-      if (name === undefined) throw new AppError('USER_NOT_FOUND', `User ${id} does not exist`);
+      if (name === undefined) throw AppError.of('USER_NOT_FOUND', { userId: id });
       return { id, name, createdAt: '2026-01-01T00:00:00.000Z' };
     } finally {
       this.inFlight--;

@@ -64,11 +64,7 @@ export class TestdataService {
       };
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
-      throw new AppError(
-        'DEPENDENCY_UNAVAILABLE',
-        `Test data creation stopped after ${created.users} users and ${created.profiles} profiles: ${reason}`,
-        { details: { created, seed }, retryAfterSeconds: 1, cause: error },
-      );
+      throw AppError.of('DEPENDENCY_UNAVAILABLE', { created, seed, reason }, { cause: error });
     }
   }
 

@@ -26,10 +26,7 @@ export function parseLastEventId(header: string | string[] | undefined): number 
   if (raw === '') return undefined;
   const seq = /^\d{1,16}$/.test(raw) ? Number(raw) : Number.NaN;
   if (!(seq <= MAX_EVENT_ID)) {
-    throw new AppError(
-      'INVALID_LAST_EVENT_ID',
-      `Last-Event-ID must be the seq of an event this stream sent (an integer 0–${MAX_EVENT_ID}), got ${JSON.stringify(raw.slice(0, 40))}`,
-    );
+    throw AppError.of('INVALID_LAST_EVENT_ID', { max: MAX_EVENT_ID, value: raw });
   }
   return seq;
 }

@@ -11,7 +11,7 @@ import { StreamsController } from './streams.controller.js';
 import { StreamsService } from './streams.service.js';
 
 @Module({
-  imports: [AuthModule, BaseClientModule, LockModule.forRoot(), MetricsModule, ReadinessModule],
+  imports: [AuthModule, BaseClientModule, LockModule, MetricsModule, ReadinessModule],
   controllers: [StreamsController],
   providers: [StreamsService, StreamMetrics, SequenceAnchors, socketTuningProvider],
   exports: [StreamsService],

@@ -78,7 +78,7 @@ export class StreamsService implements OnModuleInit, BeforeApplicationShutdown {
    */
   async open(userId: string, profileId: string, request: IncomingMessage, response: ServerResponse): Promise<void> {
     if (!isUuid(userId) || !isUuid(profileId)) {
-      throw this.reject('bad_request', new AppError('INVALID_ID', 'userId and profileId must be UUIDs'));
+      throw this.reject('bad_request', AppError.of('INVALID_ID', { value: isUuid(userId) ? profileId : userId }));
     }
     const user = userId.toLowerCase();
     const profile = profileId.toLowerCase();
@@ -90,15 +90,10 @@ export class StreamsService implements OnModuleInit, BeforeApplicationShutdown {
       throw this.reject('bad_request', error);
     }
     if (this.readiness.draining) {
-      throw this.reject('draining', new AppError('DRAINING', 'This pod is shutting down', { retryAfterSeconds: 1 }));
+      throw this.reject('draining', AppError.of('DRAINING'));
     }
     if (this.sessions.size + this.pending >= this.config.stream.maxConnections) {
-      throw this.reject(
-        'full',
-        new AppError('POD_FULL', `This pod is serving its maximum of ${this.config.stream.maxConnections} streams`, {
-          retryAfterSeconds: 1,
-        }),
-      );
+      throw this.reject('full', AppError.of('POD_FULL', { maxConnections: this.config.stream.maxConnections }));
     }
     this.pending++;
     let held;
@@ -127,7 +122,7 @@ export class StreamsService implements OnModuleInit, BeforeApplicationShutdown {
     }
     if (this.readiness.draining) {
       await held.release();
-      throw this.reject('draining', new AppError('DRAINING', 'This pod is shutting down', { retryAfterSeconds: 1 }));
+      throw this.reject('draining', AppError.of('DRAINING'));
     }
     this.socketTuning.apply(response.socket);
     response.writeHead(200, SSE_HEADERS);
@@ -187,10 +182,7 @@ export class StreamsService implements OnModuleInit, BeforeApplicationShutdown {
       if (!(error instanceof AppError)) throw this.reject('unavailable', AppError.dependencyUnavailable('base', error));
       switch (error.code) {
         case 'BINDING_NOT_FOUND':
-          throw this.reject(
-            'not_bound',
-            new AppError('NOT_BOUND', `User ${userId} is not bound to profile ${profileId}`),
-          );
+          throw this.reject('not_bound', AppError.of('NOT_BOUND', { userId, profileId }));
         case 'USER_NOT_FOUND':
         case 'PROFILE_NOT_FOUND':
           throw this.reject('not_found', error);
