@@ -4,7 +4,7 @@ import { mintUserToken, testAuthSecret } from '@app/testing';
 import { Histogram, type Percentiles, round } from './histogram.js';
 import { setReceiveBuffer } from '../support/kernel-sockets.js';
 import { LinkRate } from '../support/link-rate.js';
-import { SseScanner } from './sse-scanner.js';
+import { SseScanner } from '../support/sse-scanner.js';
 
 /** A (user, profile) pair bound in base. */
 export interface Pair {
@@ -604,7 +604,7 @@ export class LoadGenerator {
     const wasState = stream.state;
     stream.state = State.Closed;
     stream.endedAt = performance.now();
-    stream.closed();
+    stream.connectionClosed();
     if (wasState === State.Streaming) {
       this.live--;
       stream.stats.live--;

@@ -1,6 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import { setReceiveBuffer } from './kernel-sockets.js';
 import { LinkRate } from './link-rate.js';
+import { SseScanner } from './sse-scanner.js';
 import { type AuthOption, withAuth } from '@app/testing';
 
 /** One dispatched SSE event. `event` is `message` when the stream named none. */
@@ -61,21 +62,19 @@ export interface MessageRecord {
 /** How often a paced reader gets its next share of bytes. */
 const PACE_TICK_MS = 20;
 
-const CRLF = Buffer.from('\r\n');
-const HEAD_END = Buffer.from('\r\n\r\n');
-const LF = 0x0a;
-const CR = 0x0d;
+/** A data line longer than this is kept as '' unless `keepMessageData` (stream payloads are 64 KiB). */
+const DATA_LINE_KEPT_BYTES = 4096;
+/** How much of an event's first data line `MESSAGE_PREFIX` is matched against. */
+const DATA_PREFIX_BYTES = 160;
 const MESSAGE_PREFIX = /^\{"host":("(?:[^"\\]|\\.)*"),"seq":(\d+),"timestamp":(\d+),/;
 
 /**
- * A raw-socket HTTP/1.1 client for `GET /stream/:userId/:profileId`: it parses the status line,
- * the headers, chunked or length-delimited bodies and SSE framing itself, so a test sees exactly
- * the bytes the server wrote and controls the socket (stop reading, abort mid-handshake).
+ * A raw-socket HTTP/1.1 client for `GET /stream/:userId/:profileId`: the shared `SseScanner`
+ * parses the response (status line, headers, chunked or length-delimited body, SSE framing) from
+ * the bytes exactly as the server wrote them, and the test controls the socket (stop reading,
+ * abort mid-handshake).
  */
-export class SseClient {
-  status = 0;
-  /** Response headers, names lower-cased. */
-  headers: Record<string, string> = {};
+export class SseClient extends SseScanner {
   /** Every dispatched event in order (`message` data only with `keepMessageData`). */
   readonly events: SseEvent[] = [];
   /** Comment lines (heartbeats). */
@@ -90,8 +89,6 @@ export class SseClient {
   gaps = 0;
   /** `seq` values that went backwards or repeated (must stay 0). */
   disorders = 0;
-  /** Decoded body bytes (after chunked decoding). */
-  bodyBytes = 0;
   /** The first bytes of the decoded body, as text (to check what a stream starts with). */
   bodyStart = '';
   /** The last `message` event's prefix fields. */
@@ -121,27 +118,10 @@ export class SseClient {
   private pacer: NodeJS.Timeout | undefined;
   private readonly waiters = new Set<() => void>();
   /** Settles `response`; replaced in the constructor. */
-  private onHead: () => void = () => undefined;
-  private head: Buffer[] = [];
-  private headLength = 0;
-  private headDone = false;
-  private readonly body: Buffer[] = [];
-  private contentLength: number | undefined;
-  private chunked = false;
-  private isSse = false;
-  private complete = false;
-  // chunked decoder
-  private chunkRemaining = 0;
-  private chunkState: 'size' | 'data' | 'data-crlf' | 'trailer' = 'size';
-  private sizeLine = '';
-  // SSE line parser
-  private linePieces: Buffer[] = [];
-  private lastByteWasCr = false;
-  private eventName = '';
-  private eventId: string | undefined;
+  private resolveHead: () => void = () => undefined;
+  /** The current event's data lines, and the start of its first one. */
   private dataLines: string[] = [];
   private dataPrefix: string | undefined;
-  private hasData = false;
 
   private constructor(
     readonly url: string,
@@ -149,6 +129,10 @@ export class SseClient {
     options: SseClientOptions,
     abortAt?: HandshakeAbort,
   ) {
+    super({
+      captureDataBytes: options.keepMessageData ? Number.POSITIVE_INFINITY : DATA_LINE_KEPT_BYTES,
+      maxRefusalBytes: Number.POSITIVE_INFINITY,
+    });
     this.keepMessageData = options.keepMessageData ?? false;
     this.recordMessages = options.recordMessages ?? false;
     // A resumed stream counts its gaps from the last event the client had, as a browser does.
@@ -172,6 +156,7 @@ export class SseClient {
     this.closed = new Promise((resolve) =>
       this.socket.once('close', () => {
         clearInterval(this.pacer);
+        this.connectionClosed();
         this.closedAt = performance.now();
         this.endedAt ??= this.closedAt;
         this.notify();
@@ -180,10 +165,12 @@ export class SseClient {
     );
     this.socket.on('error', (error) => (this.error = error));
     this.response = new Promise((resolve, reject) => {
-      const onClose = () =>
-        reject(new Error(`${path}: connection closed before the response head (${this.error?.message ?? 'no error'})`));
+      const onClose = () => {
+        const why = this.protocolErrors[0] ?? this.error?.message ?? 'no error';
+        reject(new Error(`${path}: connection closed before the response head (${why})`));
+      };
       this.socket.once('close', onClose);
-      this.onHead = () => {
+      this.resolveHead = () => {
         this.socket.off('close', onClose);
         resolve(this);
       };
@@ -214,7 +201,8 @@ export class SseClient {
       }
     });
     this.socket.on('data', (chunk: Buffer) => {
-      this.receive(chunk);
+      this.feed(chunk, 0, chunk.length);
+      this.notify();
       if (this.pacer !== undefined) {
         this.readBudget -= chunk.length;
         if (this.readBudget <= 0) this.socket.pause();
@@ -275,7 +263,7 @@ export class SseClient {
 
   /** The response body as text (for refusals; a stream's body is parsed into events instead). */
   get text(): string {
-    return Buffer.concat(this.body).toString('utf8');
+    return this.refusalText;
   }
 
   /** The body of a non-SSE response parsed as JSON, once it is complete. */
@@ -364,188 +352,64 @@ export class SseClient {
     for (const waiter of [...this.waiters]) waiter();
   }
 
-  private receive(chunk: Buffer): void {
-    if (this.protocolErrors.length > 0) return;
-    if (!this.headDone) {
-      this.head.push(chunk);
-      this.headLength += chunk.length;
-      const all = Buffer.concat(this.head, this.headLength);
-      const end = all.indexOf(HEAD_END);
-      if (end === -1) return;
-      this.parseHead(all.subarray(0, end).toString('latin1'));
-      this.head = [];
-      this.headDone = true;
-      this.onHead();
-      const rest = all.subarray(end + HEAD_END.length);
-      if (rest.length > 0) this.receiveBody(rest);
-      else if (this.contentLength === 0) this.markComplete();
-    } else {
-      this.receiveBody(chunk);
-    }
-    this.notify();
+  protected onHead(): void {
+    this.resolveHead();
   }
 
-  private parseHead(text: string): void {
-    const [statusLine = '', ...lines] = text.split('\r\n');
-    const match = /^HTTP\/1\.[01] (\d{3})/.exec(statusLine);
-    if (!match) return this.protocolError(`not an HTTP status line: ${statusLine}`);
-    this.status = Number(match[1]);
-    for (const line of lines) {
-      const colon = line.indexOf(':');
-      if (colon > 0) this.headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
-    }
-    this.chunked = /chunked/i.test(this.headers['transfer-encoding'] ?? '');
-    if (this.headers['content-length'] !== undefined) this.contentLength = Number(this.headers['content-length']);
-    this.isSse = this.status === 200 && (this.headers['content-type'] ?? '').startsWith('text/event-stream');
+  protected onMessage(): void {
+    this.countMessage();
+    this.dispatched('message');
   }
 
-  private receiveBody(chunk: Buffer): void {
-    if (!this.chunked) {
-      this.consume(chunk);
-      if (this.contentLength !== undefined && this.bodyBytes >= this.contentLength) this.markComplete();
-      return;
-    }
-    let offset = 0;
-    while (offset < chunk.length && !this.complete) {
-      switch (this.chunkState) {
-        case 'size': {
-          const lf = chunk.indexOf(LF, offset);
-          if (lf === -1) {
-            this.sizeLine += chunk.toString('latin1', offset);
-            offset = chunk.length;
-            break;
-          }
-          this.sizeLine += chunk.toString('latin1', offset, lf);
-          offset = lf + 1;
-          const size = Number.parseInt(this.sizeLine.trim().split(';')[0] ?? '', 16);
-          this.sizeLine = '';
-          if (!Number.isFinite(size)) return this.protocolError(`bad chunk size line`);
-          if (size === 0) {
-            this.chunkState = 'trailer';
-          } else {
-            this.chunkRemaining = size;
-            this.chunkState = 'data';
-          }
-          break;
-        }
-        case 'data': {
-          const take = Math.min(this.chunkRemaining, chunk.length - offset);
-          this.consume(chunk.subarray(offset, offset + take));
-          offset += take;
-          this.chunkRemaining -= take;
-          if (this.chunkRemaining === 0) {
-            this.chunkState = 'data-crlf';
-            this.chunkRemaining = CRLF.length;
-          }
-          break;
-        }
-        case 'data-crlf': {
-          const take = Math.min(this.chunkRemaining, chunk.length - offset);
-          offset += take;
-          this.chunkRemaining -= take;
-          if (this.chunkRemaining === 0) this.chunkState = 'size';
-          break;
-        }
-        case 'trailer':
-          // Terminating chunk seen: the body is complete (trailers are not used here).
-          this.markComplete();
-          offset = chunk.length;
-          break;
-      }
-    }
-    if (this.chunkState === 'trailer') this.markComplete();
+  protected onNamedEvent(name: string): void {
+    this.dispatched(name);
   }
 
-  private consume(bytes: Buffer): void {
-    this.bodyBytes += bytes.length;
-    if (this.bodyStart.length < 256) this.bodyStart += bytes.subarray(0, 256).toString('utf8');
-    if (!this.isSse) {
-      this.body.push(Buffer.from(bytes));
-      return;
-    }
-    let start = 0;
-    if (this.lastByteWasCr) {
-      // The LF of a CRLF whose CR ended the previous piece.
-      this.lastByteWasCr = false;
-      if (bytes[0] === LF) start = 1;
-    }
-    // The server ends lines with LF only; the byte-by-byte path is for CR and CRLF.
-    const anyCr = bytes.indexOf(CR, start) !== -1;
-    while (start < bytes.length && this.protocolErrors.length === 0) {
-      const end = anyCr ? lineEnd(bytes, start) : bytes.indexOf(LF, start);
-      if (end === -1) {
-        this.linePieces.push(Buffer.from(bytes.subarray(start)));
-        return;
-      }
-      const piece = bytes.subarray(start, end);
-      this.line(this.linePieces.length === 0 ? piece : Buffer.concat([...this.linePieces, piece]));
-      this.linePieces = [];
-      if (bytes[end] === CR) {
-        if (end + 1 === bytes.length) {
-          this.lastByteWasCr = true;
-          return;
-        }
-        start = bytes[end + 1] === LF ? end + 2 : end + 1;
-      } else {
-        start = end + 1;
-      }
-    }
+  protected onComment(): void {
+    this.comments++;
   }
 
-  /** One SSE line (https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation). */
-  private line(line: Buffer): void {
-    if (line.length === 0) return this.dispatch();
-    const colon = line.indexOf(0x3a);
-    if (colon === 0) {
-      this.comments++;
-      return;
-    }
-    const name = (colon === -1 ? line : line.subarray(0, colon)).toString('utf8');
-    let valueStart = colon === -1 ? line.length : colon + 1;
-    if (line[valueStart] === 0x20) valueStart++;
-    const value = line.subarray(valueStart);
-    switch (name) {
-      case 'event':
-        this.eventName = value.toString('utf8');
-        break;
-      case 'id':
-        this.eventId = value.toString('utf8');
-        break;
-      case 'retry':
-        this.retry = Number(value.toString('latin1'));
-        break;
-      case 'data':
-        this.hasData = true;
-        this.dataPrefix ??= value.subarray(0, 160).toString('utf8');
-        this.dataLines.push(value.length > 4096 && !this.keepMessageData ? '' : value.toString('utf8'));
-        break;
-    }
+  protected override onRetry(ms: number): void {
+    this.retry = ms;
   }
 
-  private dispatch(): void {
-    if (!this.hasData) {
-      // No data: the spec discards the event (a `retry`-only frame).
-      this.resetEvent();
-      return;
-    }
-    const name = this.eventName || 'message';
-    const isMessage = name === 'message';
-    if (isMessage) this.countMessage();
+  protected override onDataLine(captured: Buffer, length: number): void {
+    this.dataPrefix ??= captured.subarray(0, DATA_PREFIX_BYTES).toString('utf8');
+    this.dataLines.push(length > DATA_LINE_KEPT_BYTES && !this.keepMessageData ? '' : captured.toString('utf8'));
+  }
+
+  protected override onBodyBytes(buffer: Buffer, start: number, end: number): void {
+    if (this.bodyStart.length < 256) this.bodyStart += buffer.toString('utf8', start, Math.min(end, start + 256));
+  }
+
+  protected onEnd(): void {
+    this.endedAt ??= performance.now();
+  }
+
+  /** Records what went wrong and drops the connection: nothing after it could be trusted. */
+  protected onProtocolError(what: string): void {
+    this.protocolErrors.push(what);
+    this.socket.destroy();
+  }
+
+  private dispatched(name: string): void {
     this.events.push({
       event: name,
-      id: this.eventId,
-      data: isMessage && !this.keepMessageData ? '' : this.dataLines.join('\n'),
+      id: this.eventIdText,
+      data: name === 'message' && !this.keepMessageData ? '' : this.dataLines.join('\n'),
       at: performance.now(),
     });
-    this.resetEvent();
+    this.dataLines = [];
+    this.dataPrefix = undefined;
   }
 
   private countMessage(): void {
     this.messages++;
     const match = MESSAGE_PREFIX.exec(this.dataPrefix ?? '');
-    const seq = Number(this.eventId);
-    if (!Number.isSafeInteger(seq) || !match || Number(match[2]) !== seq) {
-      return this.protocolError(`malformed message event: id ${this.eventId}, data ${this.dataPrefix?.slice(0, 80)}`);
+    const eventId = this.eventIdText;
+    const seq = Number(eventId);
+    if (eventId === undefined || !Number.isSafeInteger(seq) || !match || Number(match[2]) !== seq) {
+      return this.fail(`malformed message event: id ${eventId}, data ${this.dataPrefix?.slice(0, 80)}`);
     }
     if (seq <= this.lastSeq) {
       this.disorders++;
@@ -556,29 +420,4 @@ export class SseClient {
     this.lastMessage = { seq, host: JSON.parse(match[1]!) as string, timestamp: Number(match[3]) };
     if (this.recordMessages) this.messageLog.push({ seq, timestamp: Number(match[3]), receivedAt: Date.now() });
   }
-
-  private markComplete(): void {
-    this.complete = true;
-    this.endedAt ??= performance.now();
-  }
-
-  /** Records what went wrong and drops the connection: nothing after it could be trusted. */
-  private protocolError(message: string): void {
-    this.protocolErrors.push(message);
-    this.socket.destroy();
-  }
-
-  private resetEvent(): void {
-    this.eventName = '';
-    this.eventId = undefined;
-    this.dataLines = [];
-    this.dataPrefix = undefined;
-    this.hasData = false;
-  }
-}
-
-/** Index of the first CR or LF at or after `from`, or -1. */
-function lineEnd(bytes: Buffer, from: number): number {
-  for (let i = from; i < bytes.length; i++) if (bytes[i] === LF || bytes[i] === CR) return i;
-  return -1;
 }

@@ -6,23 +6,60 @@ import { loadConfig } from '@app/config';
 import type { HeldLock } from '@app/lock';
 import { MessageFramer, PayloadPool } from '../sse/index.js';
 import type { StreamMetrics } from './stream-metrics.js';
-import { StreamSession } from './stream-session.js';
+import { type CloseReason, StreamSession } from './stream-session.js';
 
-/** A response whose socket takes everything; it keeps what was written as text. */
+/**
+ * A response whose socket takes everything (or, with `writableLength` set, holds bytes back as a
+ * reader that stopped reading makes it); it keeps what was written as text. Like Node's, it emits
+ * `close` once when destroyed.
+ */
 class FakeResponse extends EventEmitter {
   writableLength = 0;
   destroyed = false;
+  ended = 0;
   text = '';
   socket = null;
   write(chunk: Buffer): boolean {
+    if (this.destroyed) throw new Error('write after destroy');
     this.text += chunk.toString('latin1');
-    return true;
+    return this.writableLength === 0;
   }
   cork(): void {}
   uncork(): void {}
-  end(): void {}
+  end(): void {
+    this.ended++;
+  }
   destroy(): void {
+    if (this.destroyed) return;
     this.destroyed = true;
+    this.emit('close');
+  }
+}
+
+/** A held lock that counts its releases and is lost when the test says so. */
+class FakeLock implements HeldLock {
+  readonly resource = 'r';
+  readonly fencingToken = 1;
+  readonly since = new Date(0);
+  lostReason: string | undefined;
+  releases = 0;
+  valid = true;
+  private readonly listeners: ((reason: string) => void)[] = [];
+  isValid(): boolean {
+    return this.valid;
+  }
+  onLost(listener: (reason: string) => void): () => void {
+    this.listeners.push(listener);
+    return () => undefined;
+  }
+  async release(): Promise<void> {
+    this.releases++;
+  }
+  /** The renew loop lost the lock: its listeners hear it. */
+  lose(reason = 'renewal refused'): void {
+    this.lostReason = reason;
+    this.valid = false;
+    for (const listener of this.listeners) listener(reason);
   }
 }
 
@@ -49,7 +86,7 @@ const lock: HeldLock = {
  * and a wall clock (`Date.now`) that moves with them but can also be stepped alone.
  */
 function clocks(t: TestContext) {
-  t.mock.timers.enable({ apis: ['setInterval'] });
+  t.mock.timers.enable({ apis: ['setInterval', 'setTimeout'] });
   let monotonic = 10_000;
   let wall = 1_700_000_000_000;
   t.mock.method(performance, 'now', () => monotonic);
@@ -68,8 +105,9 @@ function clocks(t: TestContext) {
   };
 }
 
-function session(startSeq = 0) {
+function session(startSeq = 0, heldLock: HeldLock = lock) {
   const response = new FakeResponse();
+  const closedCalls: StreamSession[] = [];
   const settings = loadConfig('stream', {
     AUTH_MODE: 'open',
     STREAM_EVENTS_PER_SECOND: '4',
@@ -80,21 +118,58 @@ function session(startSeq = 0) {
     profileId: 'p',
     pod: 'pod-a',
     response: response as unknown as ServerResponse,
-    lock,
+    lock: heldLock,
     framer: new MessageFramer('pod-a', new PayloadPool(64, 2)),
     settings,
     lockTtlMs: 15_000,
     metrics,
     startSeq,
-    onClosed: () => undefined,
+    onClosed: (closed) => closedCalls.push(closed),
   });
   const events = () =>
     [...response.text.matchAll(/"seq":(\d+),"timestamp":(\d+)/g)].map((m) => ({
       seq: Number(m[1]),
       timestamp: Number(m[2]),
     }));
-  return { sut, events };
+  /** The closing events (`lock-lost`, `reconnect`) written, in order. */
+  const closingEvents = () => [...response.text.matchAll(/^event: (lock-lost|reconnect)$/gm)].map((m) => m[1]);
+  return { sut, events, response, closedCalls, closingEvents };
 }
+
+/** Starts a session with a fake lock, past its first events. */
+function liveSession(t: TestContext) {
+  const clock = clocks(t);
+  const fakeLock = new FakeLock();
+  const parts = session(0, fakeLock);
+  parts.sut.start();
+  clock.advance(1000);
+  return { ...parts, clock, fakeLock };
+}
+
+/** Each way a session ends, caused the way it happens in production. */
+const ENDINGS: { reason: CloseReason; cause: string; end: (s: ReturnType<typeof liveSession>) => void }[] = [
+  { reason: 'client', cause: 'the client leaves', end: (s) => s.response.emit('close') },
+  { reason: 'error', cause: 'the response fails to write', end: (s) => s.response.emit('error', new Error('EPIPE')) },
+  { reason: 'lock-lost', cause: 'the lock reports its loss', end: (s) => s.fakeLock.lose() },
+  {
+    reason: 'lock-lost',
+    cause: 'a tick finds the lock no longer valid',
+    end: (s) => {
+      s.fakeLock.valid = false;
+      s.clock.advance(250);
+    },
+  },
+  { reason: 'shutdown', cause: 'the pod shuts down', end: (s) => void s.sut.close('shutdown') },
+  {
+    reason: 'stalled',
+    cause: 'the reader stops reading for longer than the stall timeout',
+    end: (s) => {
+      s.response.writableLength = 1;
+      s.clock.advance(30_000 + 500);
+    },
+  },
+];
+
 
 describe(StreamSession.name, () => {
   it('keeps sending its events on schedule when the wall clock steps back 60 s', (t) => {
@@ -137,5 +212,87 @@ describe(StreamSession.name, () => {
     );
     assert.deepEqual(sut.anchor(), { seq: 45, timestamp: events().at(-1)!.timestamp, periodMs: 250 });
     void sut.close('client');
+  });
+
+  for (const { reason, cause, end } of ENDINGS) {
+    it(`closes, reports and releases the lock exactly once when ${cause}`, async (t) => {
+      const s = liveSession(t);
+      const sentBefore = s.events().length;
+      end(s);
+      await Promise.resolve();
+      assert.equal(s.sut.isClosed, true);
+      assert.deepEqual(s.closedCalls, [s.sut], 'onClosed once');
+      assert.equal(s.fakeLock.releases, 1, 'released once');
+      // Everything that could end it again, afterwards: no second report, release or closing frame.
+      s.response.emit('close');
+      s.response.emit('error', new Error('late'));
+      s.fakeLock.lose('late');
+      await s.sut.close('shutdown');
+      s.clock.advance(10_000);
+      assert.deepEqual(s.closedCalls, [s.sut]);
+      assert.equal(s.fakeLock.releases, 1);
+      assert.deepEqual(
+        s.closingEvents(),
+        reason === 'lock-lost' ? ['lock-lost'] : reason === 'shutdown' ? ['reconnect'] : [],
+      );
+      assert.ok(s.events().length <= sentBefore + 1, 'no event is sent after the end');
+      assert.equal(s.response.destroyed, true, 'the socket is gone, at once or after the grace period');
+      assert.ok(s.response.ended <= 1);
+    });
+  }
+
+  it('ends a stream cleanly and destroys its socket only after the grace period', (t) => {
+    const s = liveSession(t);
+    void s.sut.close('shutdown');
+    assert.equal(s.response.ended, 1);
+    assert.equal(s.response.destroyed, false);
+    s.clock.advance(4990);
+    assert.equal(s.response.destroyed, false);
+    s.clock.advance(10);
+    assert.equal(s.response.destroyed, true);
+  });
+
+  for (const { cause, end } of ENDINGS.filter((e) => e.reason === 'stalled' || e.reason === 'error')) {
+    it(`destroys the socket at once, without ending it cleanly, when ${cause}`, (t) => {
+      const s = liveSession(t);
+      end(s);
+      assert.equal(s.response.ended, 0);
+      assert.equal(s.response.destroyed, true);
+    });
+  }
+
+  it('keeps the first reason when the lock is lost while the client leaves', async (t) => {
+    const s = liveSession(t);
+    s.fakeLock.lose();
+    s.response.emit('close');
+    await s.sut.close('client');
+    assert.deepEqual(s.closedCalls, [s.sut]);
+    assert.equal(s.fakeLock.releases, 1);
+    assert.deepEqual(s.closingEvents(), ['lock-lost']);
+  });
+
+  it('keeps the first reason when the client leaves while the lock is lost', async (t) => {
+    const s = liveSession(t);
+    s.response.emit('close');
+    s.fakeLock.lose();
+    s.fakeLock.valid = false;
+    s.clock.advance(500);
+    await s.sut.close('lock-lost');
+    assert.deepEqual(s.closedCalls, [s.sut]);
+    assert.equal(s.fakeLock.releases, 1);
+    assert.deepEqual(s.closingEvents(), []);
+  });
+
+  it('releases once when shutdown and a stall race in the same tick', async (t) => {
+    const s = liveSession(t);
+    s.response.writableLength = 1;
+    s.clock.advance(30_000);
+    const shutdown = s.sut.close('shutdown');
+    s.clock.advance(1000);
+    assert.equal(s.sut.close('stalled'), shutdown, 'every later close gets the first close');
+    await shutdown;
+    assert.deepEqual(s.closedCalls, [s.sut]);
+    assert.equal(s.fakeLock.releases, 1);
+    assert.deepEqual(s.closingEvents(), ['reconnect']);
   });
 });

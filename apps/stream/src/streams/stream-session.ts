@@ -129,9 +129,16 @@ export class StreamSession {
     this.heartbeat = setInterval(() => this.control(encodeComment('heartbeat')), settings.heartbeatMs);
   }
 
-  /** Ends the stream once; later calls return the same promise. */
+  /**
+   * Ends the stream once; later calls return the same promise. The promise exists before any of
+   * the ending runs, so a reason that fires from inside it (a destroyed socket's `close`) is a no-op.
+   */
   close(reason: CloseReason): Promise<void> {
-    this.closed ??= this.finish(reason);
+    if (this.closed === undefined) {
+      let settle!: { resolve: () => void; reject: (error: unknown) => void };
+      this.closed = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+      this.finish(reason).then(settle.resolve, settle.reject);
+    }
     return this.closed;
   }
 

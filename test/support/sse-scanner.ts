@@ -1,45 +1,72 @@
 /**
- * A minimal incremental reader of one HTTP/1.1 response carrying Server-Sent Events, built for
- * holding thousands of streams at once: it keeps a few numbers of state per stream, never copies or
- * decodes a payload, and never JSON-parses a `data:` line. Of a `message` event it only picks out
- * the `id:` (the sequence number) and the digits after `"timestamp":` in the first bytes of the data
- * line; everything after that is skipped with `indexOf('\n')`. Chunked and length-delimited bodies
- * are both handled; a body that is not `text/event-stream` (a refusal) is kept, up to 8 KiB.
+ * The one incremental reader of an HTTP/1.1 response carrying Server-Sent Events, for the e2e
+ * client (`SseClient`) and for the load generator holding thousands of streams at once. It keeps a
+ * few numbers of state per stream and never keeps a reference to the bytes it is fed (a caller may
+ * reuse one read buffer for every socket).
+ *
+ * HTTP: the status line, the headers, and a chunked, length-delimited or close-delimited body.
+ * SSE: the fields `event`, `id`, `data` and `retry` matched by their whole name, comments, and
+ * lines ended by LF, CR or CRLF.
+ *
+ * By default a `data:` line is never copied, decoded or JSON-parsed: of a `message` event only the
+ * `id:` (the sequence number) and the digits after `"timestamp":` in the first bytes of the data
+ * line are picked out, and the rest is skipped with `indexOf`. With `captureDataBytes` the first
+ * bytes of every data line are handed to `onDataLine` instead (and no timestamp is looked for), and
+ * `eventIdText` holds the event's `id:` as written. A body that is not `text/event-stream` (a
+ * refusal) is kept, up to `maxRefusalBytes`.
  */
 export abstract class SseScanner {
   /** HTTP status of the response; 0 until its head has arrived. */
   status = 0;
+  /** Response headers, names lower-cased (the last one wins when a name repeats). */
+  headers: Record<string, string> = {};
   /** True once the head said `text/event-stream` with a 2xx status. */
   isSse = false;
   /** Decoded body bytes (after chunked decoding). */
   bodyBytes = 0;
 
+  private readonly captureDataBytes: number;
+  private readonly maxRefusalBytes: number;
   private headText = '';
   private bodyMode = BODY_PENDING;
   private remaining = 0;
   private chunkState = CHUNK_SIZE;
-  private refusalBody = '';
+  private refusal: Buffer[] = [];
+  private refusalBytes = 0;
   private done = false;
   // SSE line state
   private lineState = L_START;
+  /** The previous byte was a CR ending a line: an LF right after it belongs to that line end. */
+  private afterCr = false;
   private field = F_OTHER;
+  /** How many bytes of the field's name matched `FIELD_NAMES[field]` so far. */
+  private nameAt = 0;
   private number = 0;
-  private numberValid = false;
+  private numberState = N_EMPTY;
   private scanned = 0;
   private match = 0;
   private eventName = '';
   private id = -1;
+  private idText: string | undefined = undefined;
   private timestamp = Number.NaN;
   private hasData = false;
+  private captured: Buffer[] = [];
+  private capturedBytes = 0;
+  private lineBytes = 0;
+
+  constructor(options: { captureDataBytes?: number; maxRefusalBytes?: number } = {}) {
+    this.captureDataBytes = options.captureDataBytes ?? 0;
+    this.maxRefusalBytes = options.maxRefusalBytes ?? DEFAULT_MAX_REFUSAL_BYTES;
+  }
 
   /** Feeds the bytes `buffer[start, end)` as they came off the socket. */
   feed(buffer: Buffer, start: number, end: number): void {
+    if (this.done) return;
     let pos = start;
     if (this.bodyMode === BODY_PENDING) {
       pos = this.readHead(buffer, pos, end);
       if (pos < 0) return;
     }
-    if (this.done) return;
     switch (this.bodyMode) {
       case BODY_CHUNKED:
         this.chunked(buffer, pos, end);
@@ -57,13 +84,23 @@ export abstract class SseScanner {
   }
 
   /** The connection closed: a body delimited by the close ends here. */
-  closed(): void {
+  connectionClosed(): void {
     if (this.bodyMode === BODY_UNTIL_CLOSE && !this.done) this.finish();
+  }
+
+  /** The refusal body received so far (empty for a stream). */
+  protected get refusalText(): string {
+    return Buffer.concat(this.refusal, this.refusalBytes).toString('utf8');
+  }
+
+  /** The current event's `id:` as written, with `captureDataBytes` (undefined when it has none). */
+  protected get eventIdText(): string | undefined {
+    return this.idText;
   }
 
   /** The status line and headers are in; `isSse` tells a stream from a refusal. */
   protected abstract onHead(status: number, isSse: boolean): void;
-  /** A `message` event: its `id` (-1 if none) and its data's `timestamp` (NaN if none). */
+  /** A `message` event: its `id` (-1 if none or not a number) and its data's `timestamp` (NaN if none). */
   protected abstract onMessage(id: number, timestamp: number): void;
   /** An event with a name other than `message` (`hello`, `lock-lost`, `reconnect` …). */
   protected abstract onNamedEvent(name: string): void;
@@ -71,8 +108,20 @@ export abstract class SseScanner {
   protected abstract onComment(): void;
   /** The body ended: the terminating chunk, the last of `content-length` bytes, or the close. */
   protected abstract onEnd(refusalBody: string): void;
-  /** Bytes that are not HTTP; the caller should close the connection. */
+  /** Bytes that are not HTTP (or that the subclass rejects through `fail`); nothing more is reported. */
   protected abstract onProtocolError(what: string): void;
+  /** A `retry:` field with a valid number of milliseconds. */
+  protected onRetry(_ms: number): void {}
+  /** With `captureDataBytes`: a data line's first bytes (a copy) and its whole length. */
+  protected onDataLine(_captured: Buffer, _length: number): void {}
+  /** Decoded body bytes `buffer[start, end)`, stream or refusal; valid only during the call. */
+  protected onBodyBytes(_buffer: Buffer, _start: number, _end: number): void {}
+
+  /** Stops reading: `what` goes to `onProtocolError` and every later byte is ignored. */
+  protected fail(what: string): void {
+    this.done = true;
+    this.onProtocolError(what);
+  }
 
   /** Returns where the body starts in `buffer`, or -1 when the head is not complete yet. */
   private readHead(buffer: Buffer, start: number, end: number): number {
@@ -83,27 +132,34 @@ export abstract class SseScanner {
       if (this.headText.length > MAX_HEAD) this.fail('response head over 16 KiB');
       return -1;
     }
-    const head = this.headText.slice(0, headEnd);
+    const [statusLine = '', ...lines] = this.headText.slice(0, headEnd).split('\r\n');
     const bodyStart = start + (headEnd + 4 - before);
     this.headText = '';
-    const statusMatch = /^HTTP\/1\.[01] (\d{3})/.exec(head);
+    const statusMatch = /^HTTP\/1\.[01] (\d{3})/.exec(statusLine);
     if (!statusMatch) {
-      this.fail(`not an HTTP response: ${JSON.stringify(head.slice(0, 40))}`);
+      this.fail(`not an HTTP response: ${JSON.stringify(statusLine.slice(0, 40))}`);
       return -1;
     }
     this.status = Number(statusMatch[1]);
-    const lower = head.toLowerCase();
-    const contentType = /\r\ncontent-type:[ \t]*([^\r]*)/.exec(lower)?.[1] ?? '';
-    const length = /\r\ncontent-length:[ \t]*(\d+)/.exec(lower);
-    if (/\r\ntransfer-encoding:[^\r]*chunked/.test(lower)) {
+    for (const line of lines) {
+      const colon = line.indexOf(':');
+      if (colon > 0) this.headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+    }
+    const { 'content-type': contentType = '', 'content-length': length, 'transfer-encoding': coding = '' } = this.headers;
+    if (/chunked/i.test(coding)) {
       this.bodyMode = BODY_CHUNKED;
-    } else if (length) {
+    } else if (length !== undefined) {
+      if (!/^\d+$/.test(length)) {
+        this.fail(`bad content-length ${JSON.stringify(length.slice(0, 40))}`);
+        return -1;
+      }
       this.bodyMode = BODY_LENGTH;
-      this.remaining = Number(length[1]);
+      this.remaining = Number(length);
     } else {
       this.bodyMode = BODY_UNTIL_CLOSE;
     }
-    this.isSse = this.status >= 200 && this.status < 300 && contentType.startsWith('text/event-stream');
+    this.isSse =
+      this.status >= 200 && this.status < 300 && contentType.toLowerCase().startsWith('text/event-stream');
     this.onHead(this.status, this.isSse);
     if (this.bodyMode === BODY_LENGTH && this.remaining === 0) this.finish();
     return this.done ? -1 : bodyStart;
@@ -158,24 +214,38 @@ export abstract class SseScanner {
 
   private body(buffer: Buffer, start: number, end: number): void {
     this.bodyBytes += end - start;
+    this.onBodyBytes(buffer, start, end);
     if (!this.isSse) {
-      if (this.refusalBody.length < MAX_REFUSAL_BODY) this.refusalBody += buffer.toString('utf8', start, end);
+      const take = Math.min(end - start, this.maxRefusalBytes - this.refusalBytes);
+      if (take > 0) {
+        this.refusal.push(Buffer.from(buffer.subarray(start, start + take)));
+        this.refusalBytes += take;
+      }
       return;
     }
     let pos = start;
-    while (pos < end) {
+    // The first CR at or after `pos` (buffer.length: none), looked up only where a line is skipped.
+    let cr = -1;
+    while (pos < end && !this.done) {
+      if (this.afterCr) {
+        this.afterCr = false;
+        if (buffer[pos] === LF) {
+          pos++;
+          continue;
+        }
+      }
       switch (this.lineState) {
         case L_START: {
           const byte = buffer[pos++]!;
-          if (byte === LF) {
+          if (byte === LF || byte === CR) {
+            this.afterCr = byte === CR;
             this.dispatch();
-          } else if (byte === CR) {
-            // Lines end with LF here; a CR of a CRLF is ignored.
           } else if (byte === COLON) {
             this.onComment();
             this.lineState = L_SKIP;
           } else {
-            this.field = byte === 0x64 ? F_DATA : byte === 0x69 ? F_ID : byte === 0x65 ? F_EVENT : F_OTHER;
+            this.field = fieldOf(byte);
+            this.nameAt = 1;
             this.lineState = L_NAME;
           }
           break;
@@ -183,11 +253,16 @@ export abstract class SseScanner {
         case L_NAME: {
           const byte = buffer[pos++]!;
           if (byte === COLON) {
+            if (this.nameAt !== FIELD_NAMES[this.field]!.length) this.field = F_OTHER;
             this.lineState = L_SPACE;
-          } else if (byte === LF) {
+          } else if (byte === LF || byte === CR) {
             // A field with no colon has an empty value.
-            if (this.field === F_DATA) this.hasData = true;
-            this.lineState = L_START;
+            if (this.nameAt !== FIELD_NAMES[this.field]!.length) this.field = F_OTHER;
+            this.startValue();
+            this.endLine(byte);
+          } else if (this.field !== F_OTHER) {
+            if (byte === FIELD_NAMES[this.field]!.charCodeAt(this.nameAt)) this.nameAt++;
+            else this.field = F_OTHER;
           }
           break;
         }
@@ -199,18 +274,22 @@ export abstract class SseScanner {
           const byte = buffer[pos++]!;
           if (byte >= DIGIT_0 && byte <= DIGIT_9) {
             this.number = this.number * 10 + (byte - DIGIT_0);
-          } else if (byte === LF) {
-            if (this.field === F_ID) this.id = this.numberValid ? this.number : -1;
-            this.lineState = L_START;
-          } else if (byte !== CR) {
-            this.numberValid = false;
+            if (this.numberState === N_EMPTY) this.numberState = N_DIGITS;
+          } else if (byte === LF || byte === CR) {
+            this.endLine(byte);
+            break;
+          } else {
+            this.numberState = N_BAD;
+          }
+          if (this.idText !== undefined && this.field === F_ID && this.idText.length < MAX_NAME) {
+            this.idText += String.fromCharCode(byte);
           }
           break;
         }
         case L_EVENT: {
           const byte = buffer[pos++]!;
-          if (byte === LF) this.lineState = L_START;
-          else if (byte !== CR && this.eventName.length < 64) this.eventName += String.fromCharCode(byte);
+          if (byte === LF || byte === CR) this.endLine(byte);
+          else if (this.eventName.length < MAX_NAME) this.eventName += String.fromCharCode(byte);
           break;
         }
         case L_DATA: {
@@ -221,8 +300,8 @@ export abstract class SseScanner {
           }
           const byte = buffer[pos++]!;
           this.scanned++;
-          if (byte === LF) {
-            this.lineState = L_START;
+          if (byte === LF || byte === CR) {
+            this.endLine(byte);
             break;
           }
           let j = this.match;
@@ -238,8 +317,8 @@ export abstract class SseScanner {
           break;
         }
         case L_TIMESTAMP: {
-          const byte = buffer[pos];
-          if (byte !== undefined && byte >= DIGIT_0 && byte <= DIGIT_9) {
+          const byte = buffer[pos]!;
+          if (byte >= DIGIT_0 && byte <= DIGIT_9) {
             this.number = this.number * 10 + (byte - DIGIT_0);
             pos++;
           } else {
@@ -249,11 +328,18 @@ export abstract class SseScanner {
           break;
         }
         default: {
-          // L_SKIP: the rest of the line, in one native search.
+          // L_SKIP and L_CAPTURE: the rest of the line, in native searches.
+          if (cr < pos) {
+            const at = buffer.indexOf(CR, pos);
+            cr = at === -1 ? buffer.length : at;
+          }
           const lf = buffer.indexOf(LF, pos);
-          if (lf === -1 || lf >= end) return;
-          pos = lf + 1;
-          this.lineState = L_START;
+          let stop = lf === -1 || lf >= end ? end : lf;
+          if (cr < stop) stop = cr;
+          if (this.lineState === L_CAPTURE) this.capture(buffer, pos, stop);
+          if (stop === end) return;
+          pos = stop + 1;
+          this.endLine(buffer[stop]!);
         }
       }
     }
@@ -262,15 +348,21 @@ export abstract class SseScanner {
   private startValue(): void {
     switch (this.field) {
       case F_ID:
+      case F_RETRY:
         this.number = 0;
-        this.numberValid = true;
+        this.numberState = N_EMPTY;
+        if (this.field === F_ID && this.captureDataBytes > 0) this.idText = '';
         this.lineState = L_NUMBER;
         break;
       case F_DATA:
         this.hasData = true;
-        this.scanned = 0;
-        this.match = 0;
-        this.lineState = this.eventName === '' || this.eventName === 'message' ? L_DATA : L_SKIP;
+        if (this.captureDataBytes > 0) {
+          this.lineState = L_CAPTURE;
+        } else {
+          this.scanned = 0;
+          this.match = 0;
+          this.lineState = this.eventName === '' || this.eventName === 'message' ? L_DATA : L_SKIP;
+        }
         break;
       case F_EVENT:
         this.eventName = '';
@@ -281,6 +373,32 @@ export abstract class SseScanner {
     }
   }
 
+  /** A line ended (by `byte`, LF or CR): what its value said takes effect. */
+  private endLine(byte: number): void {
+    this.afterCr = byte === CR;
+    if (this.lineState === L_NUMBER) {
+      const valid = this.numberState === N_DIGITS;
+      if (this.field === F_ID) this.id = valid ? this.number : -1;
+      else if (valid) this.onRetry(this.number);
+    } else if (this.lineState === L_CAPTURE) {
+      const captured = this.captured.length === 1 ? this.captured[0]! : Buffer.concat(this.captured, this.capturedBytes);
+      const length = this.lineBytes;
+      this.captured = [];
+      this.capturedBytes = 0;
+      this.lineBytes = 0;
+      this.onDataLine(captured, length);
+    }
+    this.lineState = L_START;
+  }
+
+  private capture(buffer: Buffer, start: number, end: number): void {
+    this.lineBytes += end - start;
+    const take = Math.min(end - start, this.captureDataBytes - this.capturedBytes);
+    if (take <= 0) return;
+    this.captured.push(Buffer.from(buffer.subarray(start, start + take)));
+    this.capturedBytes += take;
+  }
+
   private dispatch(): void {
     if (this.hasData) {
       if (this.eventName === '' || this.eventName === 'message') this.onMessage(this.id, this.timestamp);
@@ -288,6 +406,7 @@ export abstract class SseScanner {
     }
     this.eventName = '';
     this.id = -1;
+    this.idText = undefined;
     this.timestamp = Number.NaN;
     this.hasData = false;
   }
@@ -295,12 +414,7 @@ export abstract class SseScanner {
   private finish(): void {
     if (this.done) return;
     this.done = true;
-    this.onEnd(this.isSse ? '' : this.refusalBody);
-  }
-
-  private fail(what: string): void {
-    this.done = true;
-    this.onProtocolError(what);
+    this.onEnd(this.isSse ? '' : this.refusalText);
   }
 }
 
@@ -323,11 +437,20 @@ const L_EVENT = 4;
 const L_DATA = 5;
 const L_TIMESTAMP = 6;
 const L_SKIP = 7;
+const L_CAPTURE = 8;
 
 const F_OTHER = 0;
 const F_ID = 1;
 const F_DATA = 2;
 const F_EVENT = 3;
+const F_RETRY = 4;
+/** The whole name of each field; a field whose name differs by a byte is ignored, as the spec says. */
+const FIELD_NAMES = ['', 'id', 'data', 'event', 'retry'];
+
+/** A number field's value so far: nothing, only digits, or something else (ignored). */
+const N_EMPTY = 0;
+const N_DIGITS = 1;
+const N_BAD = 2;
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -338,7 +461,9 @@ const DIGIT_0 = 0x30;
 const DIGIT_9 = 0x39;
 const MAX_HEAD = 16 * 1024;
 const MAX_CHUNK = 64 * 1024 * 1024;
-const MAX_REFUSAL_BODY = 8 * 1024;
+const DEFAULT_MAX_REFUSAL_BYTES = 8 * 1024;
+/** Longest event name or id kept; the stream's are a few bytes. */
+const MAX_NAME = 256;
 /** How far into a data line `"timestamp":` is looked for (the stream puts it in the first ≈ 80 bytes). */
 const DATA_SCAN_LIMIT = 256;
 
@@ -353,6 +478,11 @@ const TIMESTAMP_FAIL = (() => {
   }
   return fail;
 })();
+
+/** The field a line's first byte may start: d(ata), i(d), e(vent), r(etry). */
+function fieldOf(byte: number): number {
+  return byte === 0x64 ? F_DATA : byte === 0x69 ? F_ID : byte === 0x65 ? F_EVENT : byte === 0x72 ? F_RETRY : F_OTHER;
+}
 
 function hexValue(byte: number): number {
   if (byte >= DIGIT_0 && byte <= DIGIT_9) return byte - DIGIT_0;
