@@ -72,6 +72,26 @@ export function cpuMeter(pid: number): { stop(): number } {
   return { stop: () => round((cpuSecondsOf(pid) - cpu0) / ((performance.now() - t0) / 1000)) };
 }
 
+/** What a measurement window cost: its length, and the CPU of the server and of this process (the load generator). */
+export interface CpuWindow {
+  seconds: number;
+  /** Cores (1 = one core busy). */
+  serverCpuCores: number;
+  loadgenCpuCores: number;
+}
+
+/** Waits `ms` and measures the window: its seconds, the CPU `pid` used and the CPU this process used, in cores. */
+export async function cpuWindow(pid: number, ms: number): Promise<CpuWindow> {
+  const cpu = cpuMeter(pid);
+  const ownCpu = process.cpuUsage();
+  const t0 = performance.now();
+  await sleep(ms);
+  const seconds = (performance.now() - t0) / 1000;
+  const serverCpuCores = cpu.stop();
+  const own = process.cpuUsage(ownCpu);
+  return { seconds, serverCpuCores, loadgenCpuCores: (own.user + own.system) / 1e6 / seconds };
+}
+
 /** The median of `count` RSS samples of `pid`, `everyMs` apart. */
 export async function settledRss(pid: number, count = 3, everyMs = 1000): Promise<number> {
   const samples: number[] = [];
@@ -255,6 +275,45 @@ export async function startSystem(pairs: number): Promise<System> {
     await base.stop();
     throw error;
   }
+}
+
+/** How a comparison figure runs its stream processes. */
+export interface KindLoop<K extends ServerKind> {
+  /** Bound pairs base must hold (see startSystem). */
+  pairs: number;
+  /** The kinds compared, in the order they run. */
+  kinds: readonly K[];
+  /** The stream process's environment, the same for every kind. */
+  env: Record<string, string>;
+  /** Which server a kind runs; default the kind itself (a figure that varies something else runs `ours` each time). */
+  serverOf?: (kind: K) => ServerKind;
+}
+
+/**
+ * The loop of a comparison figure: base and main with at least `loop.pairs` pairs, then for each
+ * kind in turn its stream process (startServer, a private redis-server), `measure(kind, server,
+ * system)`, and that process stopped whatever `measure` did; base and main are stopped before it
+ * settles. Resolves to each kind's result; rejects with the first failure, after stopping all.
+ */
+export async function forEachKind<K extends ServerKind, R>(
+  loop: KindLoop<K>,
+  measure: (kind: K, server: StreamServer, system: System) => Promise<R>,
+): Promise<Record<K, R>> {
+  const system = await startSystem(loop.pairs);
+  const results: Partial<Record<K, R>> = {};
+  try {
+    for (const kind of loop.kinds) {
+      const server = await startServer(loop.serverOf?.(kind) ?? kind, system.base, loop.env);
+      try {
+        results[kind] = await measure(kind, server, system);
+      } finally {
+        await server.stop();
+      }
+    }
+  } finally {
+    await system.stop();
+  }
+  return results as Record<K, R>;
 }
 
 // --- load ------------------------------------------------------------------------------------
