@@ -121,11 +121,32 @@ async function buildKubernetesCommands(go, out, names) {
   await run(go, ['build', `-ldflags=${ldflags}`, '-o', `${out}/`, ...packages], { cwd: moduleDir, env: goEnv() });
 }
 
+/** KWOK's own node stages (initialize, heartbeat), kept beside its binary. */
+const KWOK_NODE_STAGES = [
+  ['fast', 'node-initialize.yaml'],
+  ['heartbeat', 'node-heartbeat.yaml'],
+];
+
 async function buildKwok(go, out) {
   await run(go, ['install', '-ldflags=-s -w', `sigs.k8s.io/kwok/cmd/kwok@${KWOK_VERSION}`], {
     cwd: CLUSTER_CACHE,
     env: goEnv({ GOBIN: out, GOFLAGS: '-trimpath -buildvcs=false' }),
   });
+  // From the module `go install` just downloaded, so the part needs nothing of Go's caches later.
+  const stages = path.join(
+    CLUSTER_CACHE,
+    'go',
+    'mod',
+    'sigs.k8s.io',
+    `kwok@${KWOK_VERSION}`,
+    'kustomize',
+    'stage',
+    'node',
+  );
+  mkdirSync(path.join(out, 'stages'));
+  for (const [dir, file] of KWOK_NODE_STAGES) {
+    writeFileSync(path.join(out, 'stages', file), readFileSync(path.join(stages, dir, file)));
+  }
 }
 
 async function buildAdapter(go, out) {
@@ -173,7 +194,8 @@ const PARTS = [
     build: (go, out) => buildKubernetesCommands(go, out, ['kubectl']),
     bins: ['kubectl'],
   },
-  { name: `kwok-${KWOK_VERSION}`, build: buildKwok, bins: ['kwok'] },
+  // Its marker names what the part holds since its node stages live beside it (an older cache rebuilds).
+  { name: `kwok-${KWOK_VERSION}`, marker: '.installed-with-stages', build: buildKwok, bins: ['kwok'] },
   { name: `prometheus-adapter-${ADAPTER_VERSION}`, build: buildAdapter, bins: ['prometheus-adapter'] },
   { name: `prometheus-${PROMETHEUS_VERSION}`, build: buildPrometheus, bins: ['prometheus'] },
 ];
@@ -183,7 +205,8 @@ export async function ensureClusterTools() {
   mkdirSync(path.join(CLUSTER_CACHE, 'bin'), { recursive: true });
   const go = goCommand();
   const started = Date.now();
-  const missing = PARTS.filter((part) => !existsSync(path.join(CLUSTER_CACHE, 'bin', part.name, '.installed')));
+  const marker = (part) => part.marker ?? '.installed';
+  const missing = PARTS.filter((part) => !existsSync(path.join(CLUSTER_CACHE, 'bin', part.name, marker(part))));
   if (missing.length) log(`building ${missing.map((p) => p.name).join(', ')} (one time, several minutes)…`);
   const etcd = ensureDebianCommand({ command: 'etcd', pkg: 'etcd-server', log });
   const openssl = ensureDebianCommand({ command: 'openssl', pkg: 'openssl', log });
@@ -193,7 +216,7 @@ export async function ensureClusterTools() {
     done.set(
       part.name,
       previous.then(() =>
-        installOnce(path.join(CLUSTER_CACHE, 'bin', part.name), '.installed', async (temp) => {
+        installOnce(path.join(CLUSTER_CACHE, 'bin', part.name), marker(part), async (temp) => {
           const partStarted = Date.now();
           await part.build(go, temp);
           for (const bin of part.bins) chmodSync(path.join(temp, bin), 0o755);
@@ -206,21 +229,9 @@ export async function ensureClusterTools() {
   if (missing.length) log(`cluster tools ready in ${seconds(started)}`);
   const tools = { etcd: await findOnPath('etcd'), openssl: await findOnPath('openssl') };
   for (const part of PARTS) for (const bin of part.bins) tools[bin] = path.join(CLUSTER_CACHE, 'bin', part.name, bin);
-  // KWOK's own node stages (initialize, heartbeat), from the module `go install` downloaded.
-  const stages = path.join(
-    CLUSTER_CACHE,
-    'go',
-    'mod',
-    'sigs.k8s.io',
-    `kwok@${KWOK_VERSION}`,
-    'kustomize',
-    'stage',
-    'node',
+  tools.kwokNodeStages = KWOK_NODE_STAGES.map(([, file]) =>
+    path.join(CLUSTER_CACHE, 'bin', `kwok-${KWOK_VERSION}`, 'stages', file),
   );
-  tools.kwokNodeStages = [
-    path.join(stages, 'fast', 'node-initialize.yaml'),
-    path.join(stages, 'heartbeat', 'node-heartbeat.yaml'),
-  ];
   return tools;
 }
 

@@ -134,7 +134,11 @@ describe('slow readers through the nginx gateway, default stream settings', () =
       assert.ok(socket.sendQ <= 200 * KIB, `pod socket :${socket.peerPort} queues ${socket.sendQ} bytes`);
       assert.ok(socket.memoryBytes <= 256 * KIB, `pod socket :${socket.peerPort} holds ${socket.memoryBytes} bytes`);
     }
-    for (const socket of nginxUpstream) {
+    // nginx's connections of the stalled streams hold what it could not pass on (the test's own
+    // idle connections to the pods, for metrics, have the kernel's default buffer and hold nothing).
+    const nginxHolding = nginxUpstream.filter((s) => s.recvQ > 0);
+    assert.ok(nginxHolding.length >= 4, `${nginxHolding.length} of nginx's upstream sockets hold unread bytes`);
+    for (const socket of nginxHolding) {
       // GATEWAY_TUNING.upstreamRcvbuf (16k; the kernel doubles it), never autotuned to megabytes.
       assert.ok(socket.skmem.rb <= 64 * KIB, `nginx's upstream receive buffer is fixed (rb ${socket.skmem.rb})`);
     }
