@@ -8,14 +8,13 @@
 // 80 fast readers, for 60 s; the first 10 s (ramp and settling) are left out of the ages.
 import {
   Figure,
+  forEachKind,
   loadGenerator,
   log,
   row,
   type ServerKind,
   sleep,
   SMOKE,
-  startServer,
-  startSystem,
   untilStreaming,
 } from '../load/bench-kit.js';
 import { Histogram } from '../load/histogram.js';
@@ -81,45 +80,39 @@ async function measure(kind: ServerKind, path: Run['path'], target: string, gene
 }
 
 const figure = new Figure('j', 'freshness', 'age of the events a reader at half the stream rate receives');
-const system = await startSystem(KINDS.length * 2 * (SLOW + FAST));
-const runs: Run[] = [];
-try {
-  let used = 0;
-  for (const kind of KINDS) {
-    const server = await startServer(kind, system.base, {
-      STREAM_EVENTS_PER_SECOND: '4',
-      STREAM_EVENT_BYTES: '65536',
-    });
-    const gateway = await startGateway(system.main.url, [server.url]);
-    try {
-      for (const [path, target] of [
-        ['straight', server.url],
-        ['nginx', gateway.url],
-      ] as const) {
-        const pairs = system.pairs.slice(used, (used += SLOW + FAST));
-        const generator = loadGenerator(
-          {
-            targets: [target],
-            pairs,
-            ramp: { clients: SLOW + FAST, everySeconds: 1 },
-            mix: { fast: (FAST / (SLOW + FAST)) * 100, slow: (SLOW / (SLOW + FAST)) * 100, stalled: 0 },
-            slowKBps: HALF_RATE_KBPS,
-            slowReceiveBufferBytes: 16 * 1024,
-            keepSlowAges: true,
-            expectedEventsPerSecond: 4,
-          },
-          `${kind} ${path} `,
-        );
-        runs.push(await measure(kind, path, target, generator));
-      }
-    } finally {
-      await gateway.close();
-      await server.stop();
+let used = 0;
+const env = { STREAM_EVENTS_PER_SECOND: '4', STREAM_EVENT_BYTES: '65536' };
+const pairsNeeded = KINDS.length * 2 * (SLOW + FAST);
+const results = await forEachKind({ pairs: pairsNeeded, kinds: KINDS, env }, async (kind, server, system) => {
+  const own: Run[] = [];
+  const gateway = await startGateway(system.main.url, [server.url]);
+  try {
+    for (const [path, target] of [
+      ['straight', server.url],
+      ['nginx', gateway.url],
+    ] as const) {
+      const pairs = system.pairs.slice(used, (used += SLOW + FAST));
+      const generator = loadGenerator(
+        {
+          targets: [target],
+          pairs,
+          ramp: { clients: SLOW + FAST, everySeconds: 1 },
+          mix: { fast: (FAST / (SLOW + FAST)) * 100, slow: (SLOW / (SLOW + FAST)) * 100, stalled: 0 },
+          slowKBps: HALF_RATE_KBPS,
+          slowReceiveBufferBytes: 16 * 1024,
+          keepSlowAges: true,
+          expectedEventsPerSecond: 4,
+        },
+        `${kind} ${path} `,
+      );
+      own.push(await measure(kind, path, target, generator));
     }
+    return own;
+  } finally {
+    await gateway.close();
   }
-} finally {
-  await system.stop();
-}
+});
+const runs = KINDS.flatMap((kind) => results[kind]);
 
 const find = (kind: ServerKind, path: Run['path']) => runs.find((r) => r.kind === kind && r.path === path)!;
 for (const path of ['straight', 'nginx'] as const) {

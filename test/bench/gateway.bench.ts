@@ -10,17 +10,15 @@ import { pathToFileURL } from 'node:url';
 import { freePort, REPO_ROOT } from '@app/testing';
 import {
   Figure,
+  forEachKind,
   loadGenerator,
   log,
   metric,
   row,
   rssOf,
   SERVER_KINDS,
-  type ServerKind,
   sleep,
   SMOKE,
-  startServer,
-  startSystem,
   untilStreaming,
 } from '../load/bench-kit.js';
 import { tcpSockets } from '../support/socket-memory.js';
@@ -69,90 +67,81 @@ interface Outcome {
 
 const gatewayModule = await import(pathToFileURL(join(REPO_ROOT, 'scripts/lib/gateway.mjs')).href);
 const figure = new Figure('i', 'gateway', "nginx's own memory per stalled reader");
-const system = await startSystem(CLIENTS);
-const results: Partial<Record<ServerKind, Outcome>> = {};
-try {
-  for (const kind of SERVER_KINDS) {
-    const server = await startServer('ours', system.base, {
-      STREAM_EVENTS_PER_SECOND: '4',
-      STREAM_EVENT_BYTES: '65536',
-      STREAM_STALL_TIMEOUT_MS: '120000',
-    });
-    const gatewayPort = await freePort();
-    const gateway = await gatewayModule.startGateway({
-      root: REPO_ROOT,
-      name: `bench-${kind}`,
-      port: gatewayPort,
-      mainUrls: [system.main.url],
-      streamUrls: [server.url],
-      tuning: kind === 'ours' ? undefined : BASELINE_TUNING,
-      removeOnClose: true,
-    });
-    const podPort = Number(new URL(server.url).port);
-    const generator = loadGenerator(
-      {
-        targets: [gateway.url],
-        pairs: system.pairs.slice(0, CLIENTS),
-        mix: { fast: 100 - STALLED_PERCENT, slow: 0, stalled: STALLED_PERCENT },
-        stallAfterSeconds: WARM_UP_S,
-        stallForSeconds: STALL_S,
-        expectedEventsPerSecond: 4,
-      },
-      `${kind} `,
+const env = { STREAM_EVENTS_PER_SECOND: '4', STREAM_EVENT_BYTES: '65536', STREAM_STALL_TIMEOUT_MS: '120000' };
+// Each kind is a gateway tuning in front of our stream process.
+const loop = { pairs: CLIENTS, kinds: SERVER_KINDS, env, serverOf: () => 'ours' as const };
+const results = await forEachKind(loop, async (kind, server, system) => {
+  const gatewayPort = await freePort();
+  const gateway = await gatewayModule.startGateway({
+    root: REPO_ROOT,
+    name: `bench-${kind}`,
+    port: gatewayPort,
+    mainUrls: [system.main.url],
+    streamUrls: [server.url],
+    tuning: kind === 'ours' ? undefined : BASELINE_TUNING,
+    removeOnClose: true,
+  });
+  const podPort = Number(new URL(server.url).port);
+  const generator = loadGenerator(
+    {
+      targets: [gateway.url],
+      pairs: system.pairs.slice(0, CLIENTS),
+      mix: { fast: 100 - STALLED_PERCENT, slow: 0, stalled: STALLED_PERCENT },
+      stallAfterSeconds: WARM_UP_S,
+      stallForSeconds: STALL_S,
+      expectedEventsPerSecond: 4,
+    },
+    `${kind} `,
+  );
+  try {
+    const dropped0 = await metric(server.url, 'stream_events_dropped_total');
+    void generator.run();
+    await untilStreaming(generator, CLIENTS, 60_000);
+    await sleep((WARM_UP_S - 2) * 1000);
+    const before = held(gatewayPort, podPort, gateway.pid);
+    // Streams start within a second of each other, so their stalls do too.
+    const stallDeadline = performance.now() + 20_000;
+    while (generator.stalledNow === 0 && performance.now() < stallDeadline) await sleep(100);
+    await sleep(1500);
+    const s0 = generator.snapshot();
+    // Let every buffer on the way fill (at 256 KB/s a stream fills 4 MB in ≈ 16 s).
+    await sleep((STALL_S - 5) * 1000);
+    const during = held(gatewayPort, podPort, gateway.pid);
+    const stalledNow = generator.stalledNow;
+    if (stalledNow === 0) throw new Error(`${kind}: no reader is stalled at the measurement`);
+    const s1 = generator.snapshot();
+    const upstream = tcpSockets(['dport', '=', `:${podPort}`]);
+    const clients = tcpSockets(['sport', '=', `:${gatewayPort}`]);
+    const podDropped = (await metric(server.url, 'stream_events_dropped_total')) - dropped0;
+    await generator.stop();
+    const per = (key: keyof Held) => (during[key] - before[key]) / stalledNow;
+    const outcome: Outcome = {
+      perStalled: { upstreamRecv: per('upstreamRecv'), clientSend: per('clientSend'), rss: per('rss') },
+      // nginx's connections that hold bytes (the stalled streams'): the benchmark's own idle
+      // keep-alive connection to the pod has the kernel's default buffer and would hide the value.
+      peakUpstreamRcvbuf: Math.max(...upstream.filter((s) => s.rmemAlloc > 0).map((s) => s.rcvbuf)),
+      clientSndbuf: Math.max(...clients.map((s) => s.sndbuf)),
+      fastGaps: s1.fast.gaps - s0.fast.gaps,
+      fastRate: (s1.fast.messages - s0.fast.messages) / (s0.fast.live * 4 * (STALL_S - 5)),
+      podDropped,
+      stalled: stalledNow,
+    };
+    figure.details[kind] = { before, during, ...outcome };
+    const kib = (v: number) => `${(v / 1024).toFixed(0)} KiB`;
+    log(
+      `${kind}: per stalled reader nginx holds upstream ${kib(outcome.perStalled.upstreamRecv)} (rcvbuf up to ${kib(outcome.peakUpstreamRcvbuf)}), ` +
+        `client send queue ${kib(outcome.perStalled.clientSend)} (sndbuf ${kib(outcome.clientSndbuf)}), RSS ${kib(outcome.perStalled.rss)}; ` +
+        `fast readers ${(outcome.fastRate * 100).toFixed(1)} % of 4/s, ${outcome.fastGaps} gaps; the pod dropped ${podDropped}; ${stalledNow} stalled`,
     );
-    try {
-      const dropped0 = await metric(server.url, 'stream_events_dropped_total');
-      void generator.run();
-      await untilStreaming(generator, CLIENTS, 60_000);
-      await sleep((WARM_UP_S - 2) * 1000);
-      const before = held(gatewayPort, podPort, gateway.pid);
-      // Streams start within a second of each other, so their stalls do too.
-      const stallDeadline = performance.now() + 20_000;
-      while (generator.stalledNow === 0 && performance.now() < stallDeadline) await sleep(100);
-      await sleep(1500);
-      const s0 = generator.snapshot();
-      // Let every buffer on the way fill (at 256 KB/s a stream fills 4 MB in ≈ 16 s).
-      await sleep((STALL_S - 5) * 1000);
-      const during = held(gatewayPort, podPort, gateway.pid);
-      const stalledNow = generator.stalledNow;
-      if (stalledNow === 0) throw new Error(`${kind}: no reader is stalled at the measurement`);
-      const s1 = generator.snapshot();
-      const upstream = tcpSockets(['dport', '=', `:${podPort}`]);
-      const clients = tcpSockets(['sport', '=', `:${gatewayPort}`]);
-      const podDropped = (await metric(server.url, 'stream_events_dropped_total')) - dropped0;
-      await generator.stop();
-      const per = (key: keyof Held) => (during[key] - before[key]) / stalledNow;
-      const outcome: Outcome = {
-        perStalled: { upstreamRecv: per('upstreamRecv'), clientSend: per('clientSend'), rss: per('rss') },
-        // nginx's connections that hold bytes (the stalled streams'): the benchmark's own idle
-        // keep-alive connection to the pod has the kernel's default buffer and would hide the value.
-        peakUpstreamRcvbuf: Math.max(...upstream.filter((s) => s.rmemAlloc > 0).map((s) => s.rcvbuf)),
-        clientSndbuf: Math.max(...clients.map((s) => s.sndbuf)),
-        fastGaps: s1.fast.gaps - s0.fast.gaps,
-        fastRate: (s1.fast.messages - s0.fast.messages) / (s0.fast.live * 4 * (STALL_S - 5)),
-        podDropped,
-        stalled: stalledNow,
-      };
-      results[kind] = outcome;
-      figure.details[kind] = { before, during, ...outcome };
-      const kib = (v: number) => `${(v / 1024).toFixed(0)} KiB`;
-      log(
-        `${kind}: per stalled reader nginx holds upstream ${kib(outcome.perStalled.upstreamRecv)} (rcvbuf up to ${kib(outcome.peakUpstreamRcvbuf)}), ` +
-          `client send queue ${kib(outcome.perStalled.clientSend)} (sndbuf ${kib(outcome.clientSndbuf)}), RSS ${kib(outcome.perStalled.rss)}; ` +
-          `fast readers ${(outcome.fastRate * 100).toFixed(1)} % of 4/s, ${outcome.fastGaps} gaps; the pod dropped ${podDropped}; ${stalledNow} stalled`,
-      );
-    } finally {
-      await generator.stop().catch(() => undefined);
-      await gateway.close();
-      await server.stop();
-    }
+    return outcome;
+  } finally {
+    await generator.stop().catch(() => undefined);
+    await gateway.close();
   }
-} finally {
-  await system.stop();
-}
+});
 
-const ours = results.ours!;
-const base = results.baseline!;
+const ours = results.ours;
+const base = results.baseline;
 const kib = (v: number) => v / 1024;
 const total = (o: Outcome) => o.perStalled.upstreamRecv + o.perStalled.clientSend;
 figure.add(

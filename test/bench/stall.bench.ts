@@ -17,6 +17,7 @@
 // drops can be matched with the gaps once the readers resume.
 import {
   Figure,
+  forEachKind,
   loadGenerator,
   loadSummary,
   log,
@@ -28,8 +29,6 @@ import {
   type ServerKind,
   sleep,
   SMOKE,
-  startServer,
-  startSystem,
   untilStreaming,
 } from '../load/bench-kit.js';
 import type { LoadGenerator } from '../load/load-generator.js';
@@ -137,91 +136,84 @@ function window(
   };
 }
 
+const ENV = {
+  STREAM_EVENTS_PER_SECOND: String(EVENTS_PER_SECOND),
+  STREAM_EVENT_BYTES: '65536',
+  STREAM_STALL_TIMEOUT_MS: '120000',
+};
 const figure = new Figure('f', 'stall', '10 % of readers stalled for 60 s');
-const system = await startSystem(CLIENTS);
-const results: Partial<Record<ServerKind, Outcome>> = {};
-try {
-  for (const kind of KINDS) {
-    const server = await startServer(kind, system.base, {
-      STREAM_EVENTS_PER_SECOND: String(EVENTS_PER_SECOND),
-      STREAM_EVENT_BYTES: '65536',
-      STREAM_STALL_TIMEOUT_MS: '120000',
-    });
-    const stalledCount = (CLIENTS * STALLED_PERCENT) / 100;
-    // Stalls start once the warm-up and the control window are over.
-    const stallAfter = WARM_UP_S + STALL_S + 3;
-    const generator = loadGenerator(
-      {
-        targets: [server.url],
-        pairs: system.pairs.slice(0, CLIENTS),
-        ramp: { clients: 250, everySeconds: 1 },
-        mix: { fast: 100 - STALLED_PERCENT, slow: 0, stalled: STALLED_PERCENT },
-        stallAfterSeconds: stallAfter,
-        stallForSeconds: STALL_S,
-        expectedEventsPerSecond: EVENTS_PER_SECOND,
-      },
-      `${kind} `,
+const results = await forEachKind({ pairs: CLIENTS, kinds: KINDS, env: ENV }, async (kind, server, system) => {
+  const stalledCount = (CLIENTS * STALLED_PERCENT) / 100;
+  // Stalls start once the warm-up and the control window are over.
+  const stallAfter = WARM_UP_S + STALL_S + 3;
+  const generator = loadGenerator(
+    {
+      targets: [server.url],
+      pairs: system.pairs.slice(0, CLIENTS),
+      ramp: { clients: 250, everySeconds: 1 },
+      mix: { fast: 100 - STALLED_PERCENT, slow: 0, stalled: STALLED_PERCENT },
+      stallAfterSeconds: stallAfter,
+      stallForSeconds: STALL_S,
+      expectedEventsPerSecond: EVENTS_PER_SECOND,
+    },
+    `${kind} `,
+  );
+  const rss = new RssTimeline(server.pid, server.port);
+  try {
+    const dropped0 = await metric(server.url, 'stream_events_dropped_total');
+    const started = performance.now();
+    void generator.run();
+    await untilStreaming(generator, CLIENTS, 60_000);
+    // Control window: from the end of the warm-up until the first stall (its first stream's first
+    // event came ≈ 0.1 s after the start); stall window: from then until the first reader resumes.
+    const controlFrom = performance.now() + WARM_UP_S * 1000;
+    const stallFrom = started + stallAfter * 1000;
+    const stallTo = stallFrom + STALL_S * 1000;
+    await until(controlFrom);
+    const c0 = generator.snapshot();
+    await until(stallFrom);
+    const c1 = generator.snapshot();
+    const control = window(rss, [controlFrom, stallFrom], [c0, c1], (stallFrom - controlFrom) / 1000);
+    // The fast readers' rate counts only while every stalled reader is stalled.
+    await until(stallTo, () => generator.stalledNow < stalledCount);
+    const allStalledAt = performance.now();
+    const s0 = generator.snapshot();
+    await until(stallTo - 1000);
+    const s1 = generator.snapshot();
+    const stall = window(rss, [stallFrom, stallTo], [s0, s1], (performance.now() - allStalledAt) / 1000);
+    // Resume, catch up, then compare the drops with the gaps.
+    await until(performance.now() + 15_000, () => generator.stalledNow > 0);
+    await sleep(CATCH_UP_S * 1000);
+    const dropped1 = await metric(server.url, 'stream_events_dropped_total');
+    const end = generator.snapshot();
+    const result = await generator.stop();
+    const outcome: Outcome = {
+      control,
+      stall,
+      gaps: result.totals.gaps,
+      serverDropped: Number.isFinite(dropped1 - dropped0) ? dropped1 - dropped0 : null,
+      stalledClosedByServer: end.stalled.streaming - end.stalled.live,
+      stalledStreams: end.stalled.streaming,
+      closedByServer: result.totals.closedByServer,
+    };
+    figure.details[kind] = { ...outcome, load: loadSummary(result) };
+    const pct = (v: number) => `${(v * 100).toFixed(1)} %`;
+    log(
+      `${kind}: no stall ${control.seconds.toFixed(0)} s: RSS ${mb(control.rssBeforeBytes)} → max ${mb(control.rssMaxBytes)} (${pct(control.growth)}), ` +
+        `fast ${pct(control.fastRateFraction)} of 4/s; stalled ${stall.seconds.toFixed(0)} s: RSS ${mb(stall.rssBeforeBytes)} → max ${mb(stall.rssMaxBytes)} ` +
+        `(${pct(stall.growth)}), socket kernel memory ${mb(stall.kernelBeforeBytes)} → max ${mb(stall.kernelMaxBytes)}, host TCP ${mb(stall.hostTcpBeforeBytes)} → max ${mb(stall.hostTcpMaxBytes)}, ` +
+        `fast ${pct(stall.fastRateFraction)} of 4/s (gaps ${stall.fastGaps}); server dropped ${outcome.serverDropped ?? '–'}, ` +
+        `clients saw ${outcome.gaps} gaps; ended by the server ${JSON.stringify(outcome.closedByServer)}`,
     );
-    const rss = new RssTimeline(server.pid, server.port);
-    try {
-      const dropped0 = await metric(server.url, 'stream_events_dropped_total');
-      const started = performance.now();
-      void generator.run();
-      await untilStreaming(generator, CLIENTS, 60_000);
-      // Control window: from the end of the warm-up until the first stall (its first stream's first
-      // event came ≈ 0.1 s after the start); stall window: from then until the first reader resumes.
-      const controlFrom = performance.now() + WARM_UP_S * 1000;
-      const stallFrom = started + stallAfter * 1000;
-      const stallTo = stallFrom + STALL_S * 1000;
-      await until(controlFrom);
-      const c0 = generator.snapshot();
-      await until(stallFrom);
-      const c1 = generator.snapshot();
-      const control = window(rss, [controlFrom, stallFrom], [c0, c1], (stallFrom - controlFrom) / 1000);
-      // The fast readers' rate counts only while every stalled reader is stalled.
-      await until(stallTo, () => generator.stalledNow < stalledCount);
-      const allStalledAt = performance.now();
-      const s0 = generator.snapshot();
-      await until(stallTo - 1000);
-      const s1 = generator.snapshot();
-      const stall = window(rss, [stallFrom, stallTo], [s0, s1], (performance.now() - allStalledAt) / 1000);
-      // Resume, catch up, then compare the drops with the gaps.
-      await until(performance.now() + 15_000, () => generator.stalledNow > 0);
-      await sleep(CATCH_UP_S * 1000);
-      const dropped1 = await metric(server.url, 'stream_events_dropped_total');
-      const end = generator.snapshot();
-      const result = await generator.stop();
-      const outcome: Outcome = {
-        control,
-        stall,
-        gaps: result.totals.gaps,
-        serverDropped: Number.isFinite(dropped1 - dropped0) ? dropped1 - dropped0 : null,
-        stalledClosedByServer: end.stalled.streaming - end.stalled.live,
-        stalledStreams: end.stalled.streaming,
-        closedByServer: result.totals.closedByServer,
-      };
-      results[kind] = outcome;
-      figure.details[kind] = { ...outcome, load: loadSummary(result) };
-      const pct = (v: number) => `${(v * 100).toFixed(1)} %`;
-      log(
-        `${kind}: no stall ${control.seconds.toFixed(0)} s: RSS ${mb(control.rssBeforeBytes)} → max ${mb(control.rssMaxBytes)} (${pct(control.growth)}), ` +
-          `fast ${pct(control.fastRateFraction)} of 4/s; stalled ${stall.seconds.toFixed(0)} s: RSS ${mb(stall.rssBeforeBytes)} → max ${mb(stall.rssMaxBytes)} ` +
-          `(${pct(stall.growth)}), socket kernel memory ${mb(stall.kernelBeforeBytes)} → max ${mb(stall.kernelMaxBytes)}, host TCP ${mb(stall.hostTcpBeforeBytes)} → max ${mb(stall.hostTcpMaxBytes)}, ` +
-          `fast ${pct(stall.fastRateFraction)} of 4/s (gaps ${stall.fastGaps}); server dropped ${outcome.serverDropped ?? '–'}, ` +
-          `clients saw ${outcome.gaps} gaps; ended by the server ${JSON.stringify(outcome.closedByServer)}`,
-      );
-    } finally {
-      rss.stop();
-      await generator.stop().catch(() => undefined);
-      await server.stop();
-    }
+    return outcome;
+  } finally {
+    rss.stop();
+    await generator.stop().catch(() => undefined);
   }
-} finally {
-  await system.stop();
-}
+});
 
-const ours = results.ours!;
-const base = results.today!;
+const ours = results.ours;
+const base = results.today;
 const pct = (v: number) => `${(v * 100).toFixed(1)} %`;
 const stalledCount = (CLIENTS * STALLED_PERCENT) / 100;
 const KIB = 1024;

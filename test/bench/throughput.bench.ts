@@ -7,16 +7,15 @@
 // window is measured: the step passes when no fast reader saw a `seq` gap in the window and the
 // readers got ≥ 99 % of 4 events/s. The figure is the largest passing step.
 import {
-  cpuMeter,
+  cpuWindow,
   Figure,
+  forEachKind,
   loadGenerator,
   log,
   row,
   type ServerKind,
   sleep,
   SMOKE,
-  startServer,
-  startSystem,
   untilStreaming,
 } from '../load/bench-kit.js';
 import type { LoadGenerator } from '../load/load-generator.js';
@@ -42,84 +41,68 @@ interface Step {
 
 const KINDS: readonly ServerKind[] = ['ours', 'today', 'baseline'];
 const figure = new Figure('b', 'throughput', 'clients served at 2 Mbit/s with 0 drops for fast readers; CPU used');
-const system = await startSystem(STEPS.at(-1)!);
-const results: Partial<Record<ServerKind, Step[]>> = {};
-try {
-  for (const kind of KINDS) {
-    const server = await startServer(kind, system.base, {
-      STREAM_EVENTS_PER_SECOND: String(EVENTS_PER_SECOND),
-      STREAM_EVENT_BYTES: '65536',
-    });
-    const generators: LoadGenerator[] = [];
-    const steps: Step[] = [];
-    try {
-      let opened = 0;
-      for (const clients of STEPS) {
-        const generator = loadGenerator(
-          {
-            targets: [server.url],
-            pairs: system.pairs.slice(opened, clients),
-            ramp: { clients: 250, everySeconds: 1 },
-            expectedEventsPerSecond: EVENTS_PER_SECOND,
-          },
-          `${kind} `,
-        );
-        generators.push(generator);
-        void generator.run();
-        await untilStreaming(generator, clients - opened, 120_000);
-        opened = clients;
-        await sleep(SETTLE_MS);
-        const before = generators.map((g) => g.snapshot());
-        const liveAtStart = before.reduce((sum, s) => sum + s.live, 0);
-        const cpu = cpuMeter(server.pid);
-        const ownCpu = process.cpuUsage();
-        const t0 = performance.now();
-        await sleep(WINDOW_MS);
-        const seconds = (performance.now() - t0) / 1000;
-        const serverCpuCores = cpu.stop();
-        const own = process.cpuUsage(ownCpu);
-        const after = generators.map((g) => g.snapshot());
-        const messages = after.reduce((sum, s, i) => sum + s.fast.messages - before[i]!.fast.messages, 0);
-        const bytes = after.reduce((sum, s, i) => sum + s.fast.bytes - before[i]!.fast.bytes, 0);
-        const gaps = after.reduce((sum, s, i) => sum + s.fast.gaps - before[i]!.fast.gaps, 0);
-        const live = after.reduce((sum, s) => sum + s.live, 0);
-        const rateFraction = messages / (liveAtStart * EVENTS_PER_SECOND * seconds);
-        const latencies = generators.flatMap((g) => g.recentLatencyP99(Math.round(WINDOW_MS / 1000)));
-        const step: Step = {
-          clients,
-          live,
-          eventsPerSecond: messages / seconds,
-          mbPerSecond: bytes / seconds / 1e6,
-          rateFraction,
-          gaps,
-          passed: gaps === 0 && live === clients && rateFraction >= 0.99,
-          serverCpuCores,
-          loadgenCpuCores: (own.user + own.system) / 1e6 / seconds,
-          latencyP99Ms: latencies.length ? Math.max(...latencies) : null,
-        };
-        steps.push(step);
-        log(
-          `${kind}: ${live}/${clients} clients, ${step.eventsPerSecond.toFixed(0)} events/s, ${step.mbPerSecond.toFixed(0)} MB/s, ` +
-            `${(rateFraction * 100).toFixed(1)} % of 4/s, gaps ${gaps}, CPU ${serverCpuCores} cores (load generator ${step.loadgenCpuCores.toFixed(2)}), ` +
-            `latency p99 ${step.latencyP99Ms ?? '–'} ms → ${step.passed ? 'pass' : 'FAIL'}`,
-        );
-        if (!step.passed) break;
-      }
-      results[kind] = steps;
-      figure.details[kind] = { steps };
-    } finally {
-      await Promise.all(generators.map((g) => g.stop()));
-      await server.stop();
+const env = { STREAM_EVENTS_PER_SECOND: String(EVENTS_PER_SECOND), STREAM_EVENT_BYTES: '65536' };
+const results = await forEachKind({ pairs: STEPS.at(-1)!, kinds: KINDS, env }, async (kind, server, system) => {
+  const generators: LoadGenerator[] = [];
+  const steps: Step[] = [];
+  try {
+    let opened = 0;
+    for (const clients of STEPS) {
+      const generator = loadGenerator(
+        {
+          targets: [server.url],
+          pairs: system.pairs.slice(opened, clients),
+          ramp: { clients: 250, everySeconds: 1 },
+          expectedEventsPerSecond: EVENTS_PER_SECOND,
+        },
+        `${kind} `,
+      );
+      generators.push(generator);
+      void generator.run();
+      await untilStreaming(generator, clients - opened, 120_000);
+      opened = clients;
+      await sleep(SETTLE_MS);
+      const before = generators.map((g) => g.snapshot());
+      const liveAtStart = before.reduce((sum, s) => sum + s.live, 0);
+      const { seconds, serverCpuCores, loadgenCpuCores } = await cpuWindow(server.pid, WINDOW_MS);
+      const after = generators.map((g) => g.snapshot());
+      const messages = after.reduce((sum, s, i) => sum + s.fast.messages - before[i]!.fast.messages, 0);
+      const bytes = after.reduce((sum, s, i) => sum + s.fast.bytes - before[i]!.fast.bytes, 0);
+      const gaps = after.reduce((sum, s, i) => sum + s.fast.gaps - before[i]!.fast.gaps, 0);
+      const live = after.reduce((sum, s) => sum + s.live, 0);
+      const rateFraction = messages / (liveAtStart * EVENTS_PER_SECOND * seconds);
+      const latencies = generators.flatMap((g) => g.recentLatencyP99(Math.round(WINDOW_MS / 1000)));
+      const step: Step = {
+        clients,
+        live,
+        eventsPerSecond: messages / seconds,
+        mbPerSecond: bytes / seconds / 1e6,
+        rateFraction,
+        gaps,
+        passed: gaps === 0 && live === clients && rateFraction >= 0.99,
+        serverCpuCores,
+        loadgenCpuCores,
+        latencyP99Ms: latencies.length ? Math.max(...latencies) : null,
+      };
+      steps.push(step);
+      log(
+        `${kind}: ${live}/${clients} clients, ${step.eventsPerSecond.toFixed(0)} events/s, ${step.mbPerSecond.toFixed(0)} MB/s, ` +
+          `${(rateFraction * 100).toFixed(1)} % of 4/s, gaps ${gaps}, CPU ${serverCpuCores} cores (load generator ${step.loadgenCpuCores.toFixed(2)}), ` +
+          `latency p99 ${step.latencyP99Ms ?? '–'} ms → ${step.passed ? 'pass' : 'FAIL'}`,
+      );
+      if (!step.passed) break;
     }
+    figure.details[kind] = { steps };
+    return steps;
+  } finally {
+    await Promise.all(generators.map((g) => g.stop()));
   }
-} finally {
-  await system.stop();
-}
+});
 
 const best = (steps: Step[]) => steps.filter((s) => s.passed).at(-1);
-const ours = best(results.ours!);
-const today = best(results.today!);
-const nest = best(results.baseline!);
+const ours = best(results.ours);
+const today = best(results.today);
+const nest = best(results.baseline);
 const top = STEPS.at(-1)!;
 figure.add(
   row(
@@ -146,7 +129,7 @@ figure.add(
   ),
 );
 figure.add(row('CPU at that many clients (baseline: today)', 'cores', ours?.serverCpuCores, today?.serverCpuCores));
-const at = (kind: ServerKind, clients: number) => results[kind]!.find((s) => s.clients === clients);
+const at = (kind: ServerKind, clients: number) => results[kind].find((s) => s.clients === clients);
 // The same load on all, for a like-for-like CPU figure: the largest step ours and today both passed.
 const common = Math.min(ours?.clients ?? 0, today?.clients ?? 0);
 if (common > 0) {
@@ -159,7 +142,7 @@ if (common > 0) {
     ),
   );
 }
-const failed = results.ours!.find((s) => !s.passed);
+const failed = results.ours.find((s) => !s.passed);
 if (failed) {
   figure.finding(
     `ours failed at ${failed.clients} clients: ${failed.live} live, gaps ${failed.gaps}, ${(failed.rateFraction * 100).toFixed(1)} % of the rate, ` +

@@ -7,15 +7,13 @@
 // until p99 passes 1 s or more than 1 % of the new streams fail.
 import {
   Figure,
+  forEachKind,
   loadGenerator,
   log,
   row,
   SERVER_KINDS,
-  type ServerKind,
   sleep,
   SMOKE,
-  startServer,
-  startSystem,
   untilStreaming,
 } from '../load/bench-kit.js';
 import type { Percentiles } from '../load/histogram.js';
@@ -39,11 +37,13 @@ interface Step {
 
 const figure = new Figure('d', 'ttfe', 'time to first event while 1,000 clients stream; new streams/s at p99 ≤ 250 ms');
 // Probes close at their first event, so a pair is free again at once: steps take turns over one pool.
-const system = await startSystem(BACKGROUND + Math.max(...RATES) * STEP_SECONDS);
-const results: Partial<Record<ServerKind, Step[]>> = {};
-try {
-  for (const kind of SERVER_KINDS) {
-    const server = await startServer(kind, system.base, { STREAM_EVENTS_PER_SECOND: '4', STREAM_EVENT_BYTES: '65536' });
+const results = await forEachKind(
+  {
+    pairs: BACKGROUND + Math.max(...RATES) * STEP_SECONDS,
+    kinds: SERVER_KINDS,
+    env: { STREAM_EVENTS_PER_SECOND: '4', STREAM_EVENT_BYTES: '65536' },
+  },
+  async (kind, server, system) => {
     const background = loadGenerator(
       { targets: [server.url], pairs: system.pairs.slice(0, BACKGROUND), ramp: { clients: 250, everySeconds: 1 } },
       `${kind} background `,
@@ -104,24 +104,21 @@ try {
         await sleep(1000);
         if (!(step.ttfe.p99 <= 1000) || failed > streams * 0.01) break;
       }
-      results[kind] = steps;
       figure.details[kind] = { steps, background: background.snapshot() };
+      return steps;
     } finally {
       await background.stop();
-      await server.stop();
     }
-  }
-} finally {
-  await system.stop();
-}
+  },
+);
 
 const first = (steps: Step[]) => steps[0];
 const bestRate = (steps: Step[]) =>
   steps
     .filter((s) => s.ttfe.p99 <= 250 && s.failed <= s.opened * 0.01)
     .reduce((top, s) => Math.max(top, s.achievedPerSecond), 0);
-const ours = results.ours!;
-const base = results.baseline!;
+const ours = results.ours;
+const base = results.baseline;
 figure.add(row(`time to first event p50 at ${RATES[0]} new/s`, 'ms', first(ours)?.ttfe.p50, first(base)?.ttfe.p50));
 figure.add(
   row(`time to first event p99 at ${RATES[0]} new/s`, 'ms', first(ours)?.ttfe.p99, first(base)?.ttfe.p99, {

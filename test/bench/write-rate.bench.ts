@@ -5,18 +5,16 @@
 // measured. The figure is the highest rate delivered while delivery latency p99 stays under 1 s
 // (beyond that the process is saturated and only queues). Clients read everything (fast readers).
 import {
-  cpuMeter,
+  cpuWindow,
   Figure,
+  forEachKind,
   loadGenerator,
   log,
   metric,
   row,
   SERVER_KINDS,
-  type ServerKind,
   sleep,
   SMOKE,
-  startServer,
-  startSystem,
   untilStreaming,
 } from '../load/bench-kit.js';
 
@@ -40,75 +38,56 @@ interface Step {
 }
 
 const figure = new Figure('c', 'write-rate', 'small-event write rate (64-byte events)');
-const system = await startSystem(STEPS.at(-1)!);
-const results: Partial<Record<ServerKind, Step[]>> = {};
-try {
-  for (const kind of SERVER_KINDS) {
-    const server = await startServer(kind, system.base, {
-      STREAM_EVENTS_PER_SECOND: String(EVENTS_PER_SECOND),
-      STREAM_EVENT_BYTES: '64',
-    });
-    const steps: Step[] = [];
-    try {
-      for (const streams of STEPS) {
-        const generator = loadGenerator(
-          { targets: [server.url], pairs: system.pairs.slice(0, streams), expectedEventsPerSecond: EVENTS_PER_SECOND },
-          `${kind} `,
-        );
-        void generator.run();
-        const live0 = await untilStreaming(generator, streams, 30_000);
-        await sleep(SETTLE_MS);
-        const before = generator.snapshot();
-        const sent0 = kind === 'ours' ? await metric(server.url, 'stream_events_sent_total') : Number.NaN;
-        const cpu = cpuMeter(server.pid);
-        const ownCpu = process.cpuUsage();
-        const t0 = performance.now();
-        await sleep(WINDOW_MS);
-        const seconds = (performance.now() - t0) / 1000;
-        const serverCpuCores = cpu.stop();
-        const own = process.cpuUsage(ownCpu);
-        const sent1 = kind === 'ours' ? await metric(server.url, 'stream_events_sent_total') : Number.NaN;
-        const after = generator.snapshot();
-        const p99s = generator.recentLatencyP99(Math.round(WINDOW_MS / 1000));
-        await generator.stop();
-        const latencyP99Ms = p99s.length ? Math.max(...p99s) : null;
-        const step: Step = {
-          streams,
-          live: after.live,
-          offeredPerSecond: live0 * EVENTS_PER_SECOND,
-          eventsPerSecond: (after.fast.messages - before.fast.messages) / seconds,
-          serverSentPerSecond: Number.isFinite(sent1 - sent0) ? (sent1 - sent0) / seconds : null,
-          gaps: after.fast.gaps - before.fast.gaps,
-          latencyP99Ms,
-          serverCpuCores,
-          loadgenCpuCores: (own.user + own.system) / 1e6 / seconds,
-          usable: live0 === streams && latencyP99Ms !== null && latencyP99Ms <= MAX_P99_MS,
-        };
-        steps.push(step);
-        log(
-          `${kind}: ${step.live}/${streams} streams asking ${step.offeredPerSecond} events/s → received ${step.eventsPerSecond.toFixed(0)}/s` +
-            `${step.serverSentPerSecond === null ? '' : ` (server counted ${step.serverSentPerSecond.toFixed(0)}/s written)`}, gaps ${step.gaps}, ` +
-            `latency p99 ${latencyP99Ms ?? '–'} ms, CPU ${serverCpuCores} cores (load generator ${step.loadgenCpuCores.toFixed(2)})`,
-        );
-        await sleep(1000);
-        if (!step.usable) break;
-      }
-      results[kind] = steps;
-      figure.details[kind] = { steps };
-    } finally {
-      await server.stop();
-    }
+const env = { STREAM_EVENTS_PER_SECOND: String(EVENTS_PER_SECOND), STREAM_EVENT_BYTES: '64' };
+const results = await forEachKind({ pairs: STEPS.at(-1)!, kinds: SERVER_KINDS, env }, async (kind, server, system) => {
+  const steps: Step[] = [];
+  for (const streams of STEPS) {
+    const generator = loadGenerator(
+      { targets: [server.url], pairs: system.pairs.slice(0, streams), expectedEventsPerSecond: EVENTS_PER_SECOND },
+      `${kind} `,
+    );
+    void generator.run();
+    const live0 = await untilStreaming(generator, streams, 30_000);
+    await sleep(SETTLE_MS);
+    const before = generator.snapshot();
+    const sent0 = kind === 'ours' ? await metric(server.url, 'stream_events_sent_total') : Number.NaN;
+    const { seconds, serverCpuCores, loadgenCpuCores } = await cpuWindow(server.pid, WINDOW_MS);
+    const sent1 = kind === 'ours' ? await metric(server.url, 'stream_events_sent_total') : Number.NaN;
+    const after = generator.snapshot();
+    const p99s = generator.recentLatencyP99(Math.round(WINDOW_MS / 1000));
+    await generator.stop();
+    const latencyP99Ms = p99s.length ? Math.max(...p99s) : null;
+    const step: Step = {
+      streams,
+      live: after.live,
+      offeredPerSecond: live0 * EVENTS_PER_SECOND,
+      eventsPerSecond: (after.fast.messages - before.fast.messages) / seconds,
+      serverSentPerSecond: Number.isFinite(sent1 - sent0) ? (sent1 - sent0) / seconds : null,
+      gaps: after.fast.gaps - before.fast.gaps,
+      latencyP99Ms,
+      serverCpuCores,
+      loadgenCpuCores,
+      usable: live0 === streams && latencyP99Ms !== null && latencyP99Ms <= MAX_P99_MS,
+    };
+    steps.push(step);
+    log(
+      `${kind}: ${step.live}/${streams} streams asking ${step.offeredPerSecond} events/s → received ${step.eventsPerSecond.toFixed(0)}/s` +
+        `${step.serverSentPerSecond === null ? '' : ` (server counted ${step.serverSentPerSecond.toFixed(0)}/s written)`}, gaps ${step.gaps}, ` +
+        `latency p99 ${latencyP99Ms ?? '–'} ms, CPU ${serverCpuCores} cores (load generator ${step.loadgenCpuCores.toFixed(2)})`,
+    );
+    await sleep(1000);
+    if (!step.usable) break;
   }
-} finally {
-  await system.stop();
-}
+  figure.details[kind] = { steps };
+  return steps;
+});
 
 const best = (steps: Step[]) =>
   steps
     .filter((s) => s.usable)
     .reduce<Step | undefined>((top, s) => (!top || s.eventsPerSecond > top.eventsPerSecond ? s : top), undefined);
-const ours = best(results.ours!);
-const base = best(results.baseline!);
+const ours = best(results.ours);
+const base = best(results.baseline);
 figure.add(
   row(
     'small-event (64 B) write rate',

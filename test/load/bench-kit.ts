@@ -2,10 +2,9 @@
 // (base, main, our stream or the Nest baseline, each stream process on a private Redis), process
 // figures from /proc, the load generator with the bench defaults, and the result fragments that
 // scripts/bench.mjs turns into bench/results/<date>.json and .md.
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { type AppProcess, freePort, RedisServer, REPO_ROOT, startApp, testInfra } from '@app/testing';
+import { type AppProcess, freePort, launchNodeApp, RedisServer, REPO_ROOT, startApp, testInfra } from '@app/testing';
 import { kernelSockets } from '../support/kernel-sockets.js';
 import { round } from './histogram.js';
 import { LoadGenerator, type LoadOptions, type LoadResult, loopbackSources, type Pair } from './load-generator.js';
@@ -72,6 +71,26 @@ export function cpuMeter(pid: number): { stop(): number } {
   return { stop: () => round((cpuSecondsOf(pid) - cpu0) / ((performance.now() - t0) / 1000)) };
 }
 
+/** What a measurement window cost: its length, and the CPU of the server and of this process (the load generator). */
+export interface CpuWindow {
+  seconds: number;
+  /** Cores (1 = one core busy). */
+  serverCpuCores: number;
+  loadgenCpuCores: number;
+}
+
+/** Waits `ms` and measures the window: its seconds, the CPU `pid` used and the CPU this process used, in cores. */
+export async function cpuWindow(pid: number, ms: number): Promise<CpuWindow> {
+  const cpu = cpuMeter(pid);
+  const ownCpu = process.cpuUsage();
+  const t0 = performance.now();
+  await sleep(ms);
+  const seconds = (performance.now() - t0) / 1000;
+  const serverCpuCores = cpu.stop();
+  const own = process.cpuUsage(ownCpu);
+  return { seconds, serverCpuCores, loadgenCpuCores: (own.user + own.system) / 1e6 / seconds };
+}
+
 /** The median of `count` RSS samples of `pid`, `everyMs` apart. */
 export async function settledRss(pid: number, count = 3, everyMs = 1000): Promise<number> {
   const samples: number[] = [];
@@ -118,34 +137,26 @@ export async function startServer(
   const redis = await RedisServer.start();
   try {
     const ownEnv = kind === 'today' ? { ...env, ...TODAY_ENV } : env;
-    if (kind !== 'baseline' && nodeArgs.length === 0) {
-      const app = await startApp('stream', { POD_NAME: kind, ...serverEnv(base, redis, ownEnv) }, 30_000);
-      return {
-        kind,
-        url: app.url,
-        port: app.port,
-        pid: app.child.pid!,
-        redis,
-        stop: async () => {
-          await app.stop();
-          await redis.dispose();
-        },
-      };
-    }
     const script = kind === 'baseline' ? 'test/dist/baseline/main.js' : 'apps/stream/dist/main.js';
-    const child = await startNode(
-      join(REPO_ROOT, script),
-      { POD_NAME: kind, ...serverEnv(base, redis, ownEnv) },
+    const app = await launchNodeApp({
+      script: join(REPO_ROOT, script),
+      label: script,
+      port: await freePort(),
+      cwd: REPO_ROOT,
+      env: { HOST: '127.0.0.1', POD_NAME: kind, ...serverEnv(base, redis, ownEnv) },
       nodeArgs,
-    );
+      timeoutMs: 30_000,
+      outputLimit: 20_000,
+      killAfterMs: 10_000,
+    });
     return {
       kind,
-      url: child.url,
-      port: Number(new URL(child.url).port),
-      pid: child.child.pid!,
+      url: app.url,
+      port: app.port,
+      pid: app.child.pid!,
       redis,
       stop: async () => {
-        await child.stop();
+        await app.stop();
         await redis.dispose();
       },
     };
@@ -153,56 +164,6 @@ export async function startServer(
     await redis.dispose();
     throw error;
   }
-}
-
-/** `node <script>` on a free port, resolved once `/health/live` answers. */
-async function startNode(
-  script: string,
-  env: Record<string, string>,
-  nodeArgs: readonly string[] = [],
-): Promise<{ url: string; child: ChildProcess; stop(): Promise<void> }> {
-  const port = await freePort();
-  let output = '';
-  const child = spawn(process.execPath, [...nodeArgs, script], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, HOST: '127.0.0.1', ...env, PORT: String(port) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout!.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-20_000)));
-  child.stderr!.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-20_000)));
-  const exited = new Promise<void>((done) => child.once('exit', () => done()));
-  let gone = false;
-  void exited.then(() => (gone = true));
-  const killOnExit = () => child.kill('SIGKILL');
-  process.once('exit', killOnExit);
-  const url = `http://127.0.0.1:${port}`;
-  const started = Date.now();
-  for (;;) {
-    if (gone) throw new Error(`${script} exited during start-up:\n${output}`);
-    if (Date.now() - started > 30_000) {
-      child.kill('SIGKILL');
-      throw new Error(`${script} did not answer /health/live in 30 s:\n${output}`);
-    }
-    if (
-      await fetch(`${url}/health/live`).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      break;
-    await sleep(100);
-  }
-  return {
-    url,
-    child,
-    stop: async () => {
-      if (!gone) child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-      process.off('exit', killOnExit);
-    },
-  };
 }
 
 /** A Prometheus sample of our stream app (`name` with no labels); NaN if absent. */
@@ -255,6 +216,45 @@ export async function startSystem(pairs: number): Promise<System> {
     await base.stop();
     throw error;
   }
+}
+
+/** How a comparison figure runs its stream processes. */
+export interface KindLoop<K extends ServerKind> {
+  /** Bound pairs base must hold (see startSystem). */
+  pairs: number;
+  /** The kinds compared, in the order they run. */
+  kinds: readonly K[];
+  /** The stream process's environment, the same for every kind. */
+  env: Record<string, string>;
+  /** Which server a kind runs; default the kind itself (a figure that varies something else runs `ours` each time). */
+  serverOf?: (kind: K) => ServerKind;
+}
+
+/**
+ * The loop of a comparison figure: base and main with at least `loop.pairs` pairs, then for each
+ * kind in turn its stream process (startServer, a private redis-server), `measure(kind, server,
+ * system)`, and that process stopped whatever `measure` did; base and main are stopped before it
+ * settles. Resolves to each kind's result; rejects with the first failure, after stopping all.
+ */
+export async function forEachKind<K extends ServerKind, R>(
+  loop: KindLoop<K>,
+  measure: (kind: K, server: StreamServer, system: System) => Promise<R>,
+): Promise<Record<K, R>> {
+  const system = await startSystem(loop.pairs);
+  const results: Partial<Record<K, R>> = {};
+  try {
+    for (const kind of loop.kinds) {
+      const server = await startServer(loop.serverOf?.(kind) ?? kind, system.base, loop.env);
+      try {
+        results[kind] = await measure(kind, server, system);
+      } finally {
+        await server.stop();
+      }
+    }
+  } finally {
+    await system.stop();
+  }
+  return results as Record<K, R>;
 }
 
 // --- load ------------------------------------------------------------------------------------

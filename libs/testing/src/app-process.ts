@@ -1,7 +1,7 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { launchNodeApp, type NodeAppProcess } from '../../../scripts/infra/node-app.mjs';
 
 /** Repository root, found from this file's compiled location (libs/testing/dist). */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -14,16 +14,8 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-export interface AppProcess {
-  readonly url: string;
-  readonly port: number;
-  readonly child: ChildProcess;
-  /** Everything the process printed so far. */
-  output(): string;
-  /** Sends `signal` and resolves with the exit code once the process is gone. */
-  stop(signal?: NodeJS.Signals): Promise<number | null>;
-  exited: Promise<number | null>;
-}
+export type AppProcess = NodeAppProcess;
+export { launchNodeApp };
 
 /**
  * Starts `node apps/<app>/dist/main.js` as a real process on a free port and waits until
@@ -34,49 +26,12 @@ export async function startApp(
   env: Record<string, string | undefined>,
   timeoutMs = 20_000,
 ): Promise<AppProcess> {
-  const port = env.PORT ? Number(env.PORT) : await freePort();
-  let log = '';
-  const child = spawn(process.execPath, [resolve(REPO_ROOT, `apps/${app}/dist/main.js`)], {
+  return launchNodeApp({
+    script: resolve(REPO_ROOT, `apps/${app}/dist/main.js`),
+    label: app,
+    port: env.PORT ? Number(env.PORT) : await freePort(),
     cwd: REPO_ROOT,
-    env: { ...process.env, HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env, PORT: String(port) },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
+    timeoutMs,
   });
-  child.stdout.on('data', (chunk: Buffer) => (log += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
-  const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
-  let gone = false;
-  // Never outlive the test process, even when it ends without stopping its apps.
-  const killOnExit = () => child.kill('SIGKILL');
-  process.once('exit', killOnExit);
-  void exited.then(() => {
-    gone = true;
-    process.removeListener('exit', killOnExit);
-  });
-  const url = `http://127.0.0.1:${port}`;
-  const started = Date.now();
-  for (;;) {
-    if (gone) throw new Error(`${app} exited during start-up:\n${log}`);
-    if (Date.now() - started > timeoutMs) {
-      child.kill('SIGKILL');
-      throw new Error(`${app} did not answer /health/live within ${timeoutMs} ms:\n${log}`);
-    }
-    try {
-      const response = await fetch(`${url}/health/live`);
-      if (response.ok) break;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((done) => setTimeout(done, 100));
-  }
-  return {
-    url,
-    port,
-    child,
-    exited,
-    output: () => log,
-    stop: async (signal = 'SIGTERM') => {
-      if (!gone) child.kill(signal);
-      return exited;
-    },
-  };
 }
