@@ -6,7 +6,9 @@ import { SseClient } from './sse-client.js';
 
 const chunk = (text: string) => `${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`;
 const message = (seq: number, payload = 'ab') =>
-  chunk(`id: ${seq}\ndata: {"host":"pod-a","seq":${seq},"timestamp":${1_700_000_000_000 + seq},"payload":"${payload}"}\n\n`);
+  chunk(
+    `id: ${seq}\ndata: {"host":"pod-a","seq":${seq},"timestamp":${1_700_000_000_000 + seq},"payload":"${payload}"}\n\n`,
+  );
 const STREAM_HEAD =
   'HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\nX-Pod: pod-a\r\n\r\n';
 

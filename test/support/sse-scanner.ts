@@ -145,7 +145,11 @@ export abstract class SseScanner {
       const colon = line.indexOf(':');
       if (colon > 0) this.headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
     }
-    const { 'content-type': contentType = '', 'content-length': length, 'transfer-encoding': coding = '' } = this.headers;
+    const {
+      'content-type': contentType = '',
+      'content-length': length,
+      'transfer-encoding': coding = '',
+    } = this.headers;
     if (/chunked/i.test(coding)) {
       this.bodyMode = BODY_CHUNKED;
     } else if (length !== undefined) {
@@ -158,8 +162,7 @@ export abstract class SseScanner {
     } else {
       this.bodyMode = BODY_UNTIL_CLOSE;
     }
-    this.isSse =
-      this.status >= 200 && this.status < 300 && contentType.toLowerCase().startsWith('text/event-stream');
+    this.isSse = this.status >= 200 && this.status < 300 && contentType.toLowerCase().startsWith('text/event-stream');
     this.onHead(this.status, this.isSse);
     if (this.bodyMode === BODY_LENGTH && this.remaining === 0) this.finish();
     return this.done ? -1 : bodyStart;
@@ -381,7 +384,8 @@ export abstract class SseScanner {
       if (this.field === F_ID) this.id = valid ? this.number : -1;
       else if (valid) this.onRetry(this.number);
     } else if (this.lineState === L_CAPTURE) {
-      const captured = this.captured.length === 1 ? this.captured[0]! : Buffer.concat(this.captured, this.capturedBytes);
+      const captured =
+        this.captured.length === 1 ? this.captured[0]! : Buffer.concat(this.captured, this.capturedBytes);
       const length = this.lineBytes;
       this.captured = [];
       this.capturedBytes = 0;

@@ -170,7 +170,6 @@ const ENDINGS: { reason: CloseReason; cause: string; end: (s: ReturnType<typeof 
   },
 ];
 
-
 describe(StreamSession.name, () => {
   it('keeps sending its events on schedule when the wall clock steps back 60 s', (t) => {
     const clock = clocks(t);
