@@ -4,10 +4,11 @@
 //     JSON schemas validate objects strictly (unknown fields are errors) without a cluster.
 // `node scripts/k8s-tools.mjs` installs what is missing and prints {"kustomize", "python",
 // "validator", "kubernetesVersions"} as JSON on stdout (progress goes to stderr).
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+import { runCollecting } from './infra/children.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CACHE = path.join(ROOT, '.cache', 'k8s-tools');
@@ -37,21 +38,14 @@ export const KUBERNETES_VERSIONS = ['1.30.0', '1.31.0', '1.32.0', '1.33.0', '1.3
 const log = (line) => process.stderr.write(`[k8s-tools] ${line}\n`);
 
 /** Runs a command, collecting its output; rejects with the output's tail on failure. */
-export function run(command, args, options = {}) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], ...options });
-    let output = '';
-    child.stdout.on('data', (chunk) => (output += chunk));
-    child.stderr.on('data', (chunk) => (output += chunk));
-    child.once('error', (error) => reject(new Error(`${command}: ${error.message}`)));
-    child.once('exit', (code, signal) =>
-      code === 0
-        ? resolve(output)
-        : reject(
-            new Error(`${command} ${args.join(' ')} failed (${signal ?? `exit ${code}`}):\n${output.slice(-4000)}`),
-          ),
-    );
-  });
+export async function run(command, args, options = {}) {
+  const result = await runCollecting(command, args, { cwd: ROOT, ...options });
+  if (result.error) throw new Error(`${command}: ${result.error.message}`);
+  if (!result.ok) {
+    const how = result.signal ?? `exit ${result.code}`;
+    throw new Error(`${command} ${args.join(' ')} failed (${how}):\n${result.output.slice(-4000)}`);
+  }
+  return result.output;
 }
 
 /** Builds into a temporary directory and renames it into place, so a half-done install never counts. */

@@ -1,10 +1,9 @@
 // Installs a Debian package with apt-get when the command it provides is missing.
-import { spawn } from 'node:child_process';
 import { constants as fsConstants } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 
-import { sleep, trackChild } from './children.mjs';
+import { runCollecting, sleep } from './children.mjs';
 
 /** Where Debian puts daemons (nginx), which a non-root PATH often lacks. */
 const SYSTEM_DIRS = ['/usr/sbin', '/sbin'];
@@ -31,19 +30,9 @@ export async function findOnPath(command) {
 }
 
 function aptGetOnce(args) {
-  return new Promise((resolve, reject) => {
-    const child = trackChild(
-      // apt ≥ 1.9.11 waits for the dpkg frontend lock itself; the retry loop below covers the others.
-      spawn('apt-get', ['-o', `DPkg::Lock::Timeout=${LOCK_WAIT_MS / 1000}`, ...args], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-      }),
-    );
-    let output = '';
-    child.stdout.on('data', (d) => (output += d));
-    child.stderr.on('data', (d) => (output += d));
-    child.once('error', reject);
-    child.once('exit', (code) => resolve({ ok: code === 0, output }));
+  // apt ≥ 1.9.11 waits for the dpkg frontend lock itself; the retry loop below covers the others.
+  return runCollecting('apt-get', ['-o', `DPkg::Lock::Timeout=${LOCK_WAIT_MS / 1000}`, ...args], {
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
   });
 }
 

@@ -1,6 +1,7 @@
 // Bookkeeping shared by the infra launchers: every server process they spawn is
 // registered here so it can be stopped gracefully, and force-killed if the parent
 // exits without stopping it.
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
 const running = new Set();
@@ -27,6 +28,22 @@ export function trackChild(child) {
   running.add(child);
   child.once('exit', () => running.delete(child));
   return child;
+}
+
+/**
+ * Runs `command args` to completion as a tracked child (`options` as for `spawn`; its output is
+ * always collected), resolving to `{ok, code, signal, output, error}`: stdout and stderr together,
+ * and `error` when it could not be started (then `ok` is false and `output` its message).
+ */
+export function runCollecting(command, args, options = {}) {
+  return new Promise((resolve) => {
+    const child = trackChild(spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] }));
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    child.once('error', (error) => resolve({ ok: false, code: null, signal: null, output: error.message, error }));
+    child.once('exit', (code, signal) => resolve({ ok: code === 0, code, signal, output, error: undefined }));
+  });
 }
 
 export function hasExited(child) {

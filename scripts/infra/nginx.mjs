@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { ensureDebianCommand } from './apt.mjs';
-import { hasExited, lineBuffer, sleep, stopChild, trackChild } from './children.mjs';
+import { hasExited, lineBuffer, runCollecting, sleep, stopChild, trackChild } from './children.mjs';
 import { assertPortFree } from './ports.mjs';
 
 const STARTUP_TIMEOUT_MS = 10_000;
@@ -22,18 +22,6 @@ export function ensureNginx(log = () => {}) {
 const SHIM_SOURCE = fileURLToPath(new URL('./upstream-rcvbuf.c', import.meta.url));
 /** The variable upstream-rcvbuf.c reads its size from. */
 const SHIM_SIZE_VARIABLE = 'KUBESCALER_UPSTREAM_RCVBUF_BYTES';
-
-/** Runs `command args`, resolving to its exit code and output. */
-function runTool(command, args, env = process.env) {
-  return new Promise((resolve) => {
-    const child = trackChild(spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env }));
-    let output = '';
-    child.stdout.on('data', (d) => (output += d));
-    child.stderr.on('data', (d) => (output += d));
-    child.once('error', (error) => resolve({ ok: false, output: error.message }));
-    child.once('exit', (code) => resolve({ ok: code === 0, output }));
-  });
-}
 
 /**
  * The preload library that gives nginx's upstream connections a fixed SO_RCVBUF
@@ -55,7 +43,17 @@ export async function buildUpstreamRcvbufShim({ cacheDir, log = () => {} }) {
   await fs.mkdir(cacheDir, { recursive: true });
   // Built beside its final name and renamed, so concurrent starts never load a half-written file.
   const partial = `${library}.${process.pid}.tmp`;
-  const built = await runTool(cc, ['-shared', '-fPIC', '-O2', '-Wall', '-Werror', '-o', partial, SHIM_SOURCE, '-ldl']);
+  const built = await runCollecting(cc, [
+    '-shared',
+    '-fPIC',
+    '-O2',
+    '-Wall',
+    '-Werror',
+    '-o',
+    partial,
+    SHIM_SOURCE,
+    '-ldl',
+  ]);
   if (!built.ok) {
     await fs.rm(partial, { force: true });
     throw new Error(
@@ -120,7 +118,7 @@ export async function startNginx({ dir, host, port, config, upstreamRcvbuf, log 
     ? { ...process.env, LD_PRELOAD: library, [SHIM_SIZE_VARIABLE]: String(upstreamRcvbuf.bytes) }
     : process.env;
 
-  const check = await runTool(binary, [...args, '-t', '-q'], env);
+  const check = await runCollecting(binary, [...args, '-t', '-q'], { env });
   if (!check.ok) throw new Error(`${label}: configuration ${confFile} rejected:\n${check.output.trimEnd()}`);
 
   const started = Date.now();
