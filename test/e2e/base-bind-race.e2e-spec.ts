@@ -1,40 +1,17 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { mapWithConcurrency } from '@app/http';
-import { type AppProcess, request } from '@app/testing';
+import { request } from '@app/testing';
 import { SseClient } from '../support/sse-client.js';
-import {
-  createProfile,
-  createUser,
-  FAST_LOCK_ENV,
-  LIGHT_EVENTS_ENV,
-  type Pair,
-  StreamStack,
-  streamPath,
-} from '../support/stream-stack.js';
+import { createUser, streamPath, streamSuite } from '../support/stream-stack.js';
 
 const PAIRS = 200;
 /** Pairs raced at a time; each pair's DELETE and PUT go out together. */
 const IN_FLIGHT = 20;
 
 describe('base when a user DELETE races a bind of that user', () => {
-  let stack: StreamStack;
-  let stream: AppProcess;
-  let pairs: Pair[];
-
-  before(async () => {
-    stack = await StreamStack.start('bindrace');
-    stream = await stack.startStream({ ...FAST_LOCK_ENV, ...LIGHT_EVENTS_ENV });
-    pairs = [];
-    await mapWithConcurrency(Array.from({ length: PAIRS }), 16, async (_, index) => {
-      const userId = await createUser(stack.base.url, `racer ${index}`);
-      pairs[index] = { userId, profileId: await createProfile(stack.base.url, `race ${index}`, []) };
-    });
-  });
-
-  after(async () => {
-    await stack?.stop();
-  });
+  // Every user starts with a profile of its own that nobody is bound to yet: the test binds them.
+  const suite = streamSuite('bindrace', { unboundPairs: PAIRS });
 
   it(`leaves no deleted user bound and admits no stream for one, over ${PAIRS} concurrent delete/bind pairs`, async (t) => {
     const outcomes = { deleted: 0, bound: 0, bindRefused: 0, bindUnavailable: 0, deleteRetries: 0 };
@@ -42,7 +19,7 @@ describe('base when a user DELETE races a bind of that user', () => {
     /** Binding checks that passed although they were sent after the user's DELETE had answered. */
     const passedAfterDelete: string[] = [];
     let checks = 0;
-    await mapWithConcurrency(pairs, IN_FLIGHT, async ({ userId, profileId }, index) => {
+    await mapWithConcurrency(suite.unboundPairs, IN_FLIGHT, async ({ userId, profileId }, index) => {
       const binding = `/profiles/${profileId}/users/${userId}`;
       let deletedAt = Number.POSITIVE_INFINITY;
       let retried = false;
@@ -51,19 +28,19 @@ describe('base when a user DELETE races a bind of that user', () => {
       const checker = (async () => {
         while (racing) {
           const sentAt = performance.now();
-          const res = await request(stack.base.url, 'GET', binding);
+          const res = await request(suite.stack.base.url, 'GET', binding);
           checks++;
           if (res.status === 204 && sentAt > deletedAt) passedAfterDelete.push(userId);
         }
       })();
-      const bind = () => request(stack.base.url, 'PUT', binding);
+      const bind = () => request(suite.stack.base.url, 'PUT', binding);
       // A few milliseconds apart either way, so every interleaving of their reads and writes occurs.
       const remove = async () => {
         await new Promise((resolve) => setTimeout(resolve, index % 11));
         // 503 means "try again" (an LWT that timed out under contention): a client repeats the
         // DELETE until it is answered, as a repeated DELETE finishes the unbinding.
         for (let attempt = 1; ; attempt++) {
-          const res = await request(stack.base.url, 'DELETE', `/users/${userId}`);
+          const res = await request(suite.stack.base.url, 'DELETE', `/users/${userId}`);
           if (res.status !== 503 || attempt === 5) {
             deletedAt = performance.now();
             return res;
@@ -89,17 +66,17 @@ describe('base when a user DELETE races a bind of that user', () => {
 
     let dangling = 0;
     let checkPasses = 0;
-    await mapWithConcurrency(pairs, 16, async ({ userId, profileId }) => {
-      const profile = await request(stack.base.url, 'GET', `/profiles/${profileId}`);
+    await mapWithConcurrency(suite.unboundPairs, 16, async ({ userId, profileId }) => {
+      const profile = await request(suite.stack.base.url, 'GET', `/profiles/${profileId}`);
       assert.equal(profile.status, 200);
       if (profile.body.userIds.includes(userId)) dangling++;
-      const check = await request(stack.base.url, 'GET', `/profiles/${profileId}/users/${userId}`);
+      const check = await request(suite.stack.base.url, 'GET', `/profiles/${profileId}/users/${userId}`);
       if (check.status === 204) checkPasses++;
       else assert.equal(check.body.code, 'USER_NOT_FOUND');
     });
     let admitted = 0;
-    await mapWithConcurrency(pairs, 8, async (pair) => {
-      const client = await SseClient.open(stream.url, streamPath(pair));
+    await mapWithConcurrency(suite.unboundPairs, 8, async (pair) => {
+      const client = await SseClient.open(suite.stream.url, streamPath(pair));
       if (client.streaming) admitted++;
       else assert.equal(client.status, 404);
       await client.close();
@@ -118,13 +95,15 @@ describe('base when a user DELETE races a bind of that user', () => {
   });
 
   it('leaves no deleted user in a profile created with it while it was being deleted', async (t) => {
-    const users = await Promise.all(Array.from({ length: 50 }, (_, i) => createUser(stack.base.url, `founder ${i}`)));
+    const users = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => createUser(suite.stack.base.url, `founder ${i}`)),
+    );
     const created: { profileId: string; userId: string }[] = [];
     let refused = 0;
     await mapWithConcurrency(users, 10, async (userId, index) => {
       const create = () =>
-        request(stack.base.url, 'POST', '/profiles', { body: { name: `p${index}`, userIds: [userId] } });
-      const remove = () => request(stack.base.url, 'DELETE', `/users/${userId}`);
+        request(suite.stack.base.url, 'POST', '/profiles', { body: { name: `p${index}`, userIds: [userId] } });
+      const remove = () => request(suite.stack.base.url, 'DELETE', `/users/${userId}`);
       const [createRes, deleteRes] =
         index % 2 ? await Promise.all([create(), remove()]) : (await Promise.all([remove(), create()])).reverse();
       assert.equal(deleteRes!.status, 204);
@@ -136,7 +115,7 @@ describe('base when a user DELETE races a bind of that user', () => {
     });
     let dangling = 0;
     for (const { profileId, userId } of created) {
-      const profile = await request(stack.base.url, 'GET', `/profiles/${profileId}`);
+      const profile = await request(suite.stack.base.url, 'GET', `/profiles/${profileId}`);
       if (profile.status === 200 && profile.body.userIds.includes(userId)) dangling++;
     }
     t.diagnostic(

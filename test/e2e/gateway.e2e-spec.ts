@@ -8,7 +8,7 @@ import { eventually, freePort, mintUserToken, request, startApp, testInfra } fro
 import { type AccessLogEntry, rawGet, readAccessLog } from '../support/gateway-log.js';
 import { tcpSockets } from '../support/socket-memory.js';
 import { SseClient } from '../support/sse-client.js';
-import { FAST_LOCK_ENV, helloOf, Metrics, openStream, type Pair, streamPath } from '../support/stream-stack.js';
+import { helloOf, Metrics, openStream, type Pair, QUICK_STREAM_ENV, streamPath } from '../support/stream-stack.js';
 import { ADMIN_TOKEN, createPairs, type Gateway, startGateway, startSystem, type System } from '../support/system.js';
 
 const hostPort = (url: string) => new URL(url).host;
@@ -31,7 +31,7 @@ describe('the nginx gateway in front of main and two stream replicas', () => {
     // Small, frequent events: a buffering proxy would hold dozens of them back.
     system = await startSystem({
       streams: 2,
-      env: { ...FAST_LOCK_ENV, STREAM_EVENTS_PER_SECOND: '4', STREAM_EVENT_BYTES: '64' },
+      env: { ...QUICK_STREAM_ENV, STREAM_EVENTS_PER_SECOND: '4', STREAM_EVENT_BYTES: '64' },
     });
     pairs = await createPairs(system.base.url, 13);
   });

@@ -1,27 +1,28 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, it, type TestContext } from 'node:test';
-import { type AppProcess, eventually, TcpProxy } from '@app/testing';
+import { before, describe, it, type TestContext } from 'node:test';
+import { type AppProcess, eventually } from '@app/testing';
 import { SseClient } from '../support/sse-client.js';
 import {
   expectGauges,
   expectRefusal,
-  FAST_LOCK_ENV,
   gaugesSettle,
-  LIGHT_EVENTS_ENV,
   Metrics,
   openStream,
   type Pair,
-  StreamStack,
+  streamSuite,
 } from '../support/stream-stack.js';
 
 /** base must answer the binding check within 1.5 s (BASE_TIMEOUT_MS), or the stream is a 503. */
 const BASE_DEADLINE_MS = 1500;
 
 describe('stream admission: every refusal before any byte, as JSON', () => {
-  let stack: StreamStack;
-  let baseProxy: TcpProxy;
-  let stream: AppProcess;
+  // The stream reaches base through a proxy, so the test can make base refuse or hang.
+  const suite = streamSuite('streamadmit', {
+    proxy: 'base',
+    pairs: 1,
+    unboundPairs: 1,
+  });
   let bound: Pair;
   let unbound: Pair;
 
@@ -30,13 +31,13 @@ describe('stream admission: every refusal before any byte, as JSON', () => {
    * streams the test holds; returns the answer time.
    */
   const refused = async (path: string, status: number, code: string, reason: string, open = 0): Promise<number> => {
-    const before = await Metrics.scrape(stream.url);
+    const before = await Metrics.scrape(suite.stream.url);
     const started = performance.now();
-    const client = await SseClient.open(stream.url, path);
+    const client = await SseClient.open(suite.stream.url, path);
     await expectRefusal(client, status, code);
     const elapsedMs = performance.now() - started;
     await client.close();
-    const now = await Metrics.scrape(stream.url);
+    const now = await Metrics.scrape(suite.stream.url);
     assert.equal(
       now.value('stream_connections_rejected_total', { reason }) -
         before.value('stream_connections_rejected_total', { reason }),
@@ -47,21 +48,9 @@ describe('stream admission: every refusal before any byte, as JSON', () => {
     return elapsedMs;
   };
 
-  before(async () => {
-    stack = await StreamStack.start('streamadmit');
-    baseProxy = await new TcpProxy('127.0.0.1', stack.base.port).start();
-    stream = await stack.startStream({
-      ...FAST_LOCK_ENV,
-      ...LIGHT_EVENTS_ENV,
-      BASE_URL: `http://${baseProxy.address}`,
-    });
-    [bound] = await stack.createPairs(1);
-    unbound = { userId: await stack.createUser('loner'), profileId: await stack.createProfile('nobody’s', []) };
-  });
-
-  after(async () => {
-    await stack?.stop();
-    await baseProxy?.stop();
+  before(() => {
+    [bound] = suite.pairs as [Pair];
+    [unbound] = suite.unboundPairs as [Pair];
   });
 
   it('answers 400 INVALID_ID for malformed ids', async () => {
@@ -79,18 +68,18 @@ describe('stream admission: every refusal before any byte, as JSON', () => {
   it('answers 403 NOT_BOUND for a user and a profile that exist but are not bound', async () => {
     await refused(`/stream/${unbound.userId}/${unbound.profileId}`, 403, 'NOT_BOUND', 'not_bound');
     await refused(`/stream/${bound.userId}/${unbound.profileId}`, 403, 'NOT_BOUND', 'not_bound');
-    assert.deepEqual(await stack.keys('lock'), [], 'no lock is taken for a refused pair');
+    assert.deepEqual(await suite.stack.keys('lock'), [], 'no lock is taken for a refused pair');
   });
 
   it('treats ids case-insensitively: one pair, one stream', async () => {
-    const upper = await openStream(stream.url, {
+    const upper = await openStream(suite.stream.url, {
       userId: bound.userId.toUpperCase(),
       profileId: bound.profileId.toUpperCase(),
     });
     await refused(`/stream/${bound.userId}/${bound.profileId}`, 409, 'PROFILE_IN_USE', 'in_use', 1);
-    await expectGauges(stream.url, 1);
+    await expectGauges(suite.stream.url, 1);
     await upper.close();
-    await gaugesSettle(stream.url, 0);
+    await gaugesSettle(suite.stream.url, 0);
   });
 
   describe('when base is down', () => {
@@ -103,27 +92,27 @@ describe('stream admission: every refusal before any byte, as JSON', () => {
       );
       t.diagnostic(`base ${what}: 503 in ${ms.toFixed(1)} ms`);
       assert.ok(ms < deadlineMs, `503 took ${ms.toFixed(0)} ms`);
-      assert.deepEqual(await stack.keys('lock'), []);
+      assert.deepEqual(await suite.stack.keys('lock'), []);
     };
 
     it('answers 503 with Retry-After at once when base refuses connections', async (t) => {
-      await baseProxy.refuse();
+      await suite.proxy.refuse();
       await expectBaseOutage(t, 'refusing connections', 1000);
       await expectBaseOutage(t, 'refusing connections (again)', 1000);
     });
 
     it('answers 503 with Retry-After within the base deadline when base hangs', async (t) => {
-      await baseProxy.restore();
-      baseProxy.blackhole();
+      await suite.proxy.restore();
+      suite.proxy.blackhole();
       await expectBaseOutage(t, 'hanging', BASE_DEADLINE_MS + 1000);
     });
 
     it('streams again once base is back', async () => {
-      await baseProxy.restore();
-      const client = await eventually(() => openStream(stream.url, bound), 3000, 100);
-      await expectGauges(stream.url, 1);
+      await suite.proxy.restore();
+      const client = await eventually(() => openStream(suite.stream.url, bound), 3000, 100);
+      await expectGauges(suite.stream.url, 1);
       await client.close();
-      await gaugesSettle(stream.url, 0);
+      await gaugesSettle(suite.stream.url, 0);
     });
   });
 
@@ -133,13 +122,11 @@ describe('stream admission: every refusal before any byte, as JSON', () => {
 
     before(async () => {
       [small, pairs] = await Promise.all([
-        stack.startStream({
-          ...FAST_LOCK_ENV,
-          ...LIGHT_EVENTS_ENV,
+        suite.stack.startStream({
           STREAM_MAX_CONNECTIONS: '2',
           POD_NAME: 'stream-small',
         }),
-        stack.createPairs(3),
+        suite.stack.createPairs(3),
       ]);
     });
 

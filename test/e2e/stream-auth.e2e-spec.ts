@@ -1,40 +1,39 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { SignJWT, UnsecuredJWT } from 'jose';
 import { pairKeys } from '@app/lock';
-import { type AppProcess, mintUserToken, request, testAuthSecret } from '@app/testing';
+import { mintUserToken, request, testAuthSecret } from '@app/testing';
 import { SseClient, type SseClientOptions } from '../support/sse-client.js';
 import {
-  expectRefusal,
   gaugesSettle,
   helloOf,
-  LIGHT_EVENTS_ENV,
   Metrics,
   openStream,
   type Pair,
   refusedStream,
-  StreamStack,
   streamPath,
+  streamSuite,
 } from '../support/stream-stack.js';
 
 const TRANSPORTS = ['header', 'cookie', 'query'] as const;
 
 describe("stream authorization: only the user's own token opens the user's stream", () => {
-  let stack: StreamStack;
-  let stream: AppProcess;
+  const suite = streamSuite('streamauth', { pairs: 2 });
   let alice: Pair;
   let bob: Pair;
   /** Every token this file sent in a query string: none may show up in the app's output. */
   const queryTokens: string[] = [];
 
   const rejected = async (reason: string) =>
-    (await Metrics.scrape(stream.url)).value('stream_connections_rejected_total', { reason });
+    (await Metrics.scrape(suite.stream.url)).value('stream_connections_rejected_total', { reason });
 
   /** The pair's lock, launched record and fencing counter are all absent: nothing touched the lock. */
   const assertUntouched = async (pair: Pair, what: string) => {
     const keys = pairKeys(pair.userId, pair.profileId);
-    const present = await Promise.all([keys.lock, keys.launched, keys.fence].map((key) => stack.inspect.exists(key)));
+    const present = await Promise.all(
+      [keys.lock, keys.launched, keys.fence].map((key) => suite.stack.inspect.exists(key)),
+    );
     assert.deepEqual(present, [0, 0, 0], `${what}: lock, launched record and fence of the pair are absent`);
   };
 
@@ -42,11 +41,11 @@ describe("stream authorization: only the user's own token opens the user's strea
   const opensAtOnce = async (pair: Pair, options?: SseClientOptions) => {
     const started = performance.now();
     const wallFrom = Date.now();
-    const client = await openStream(stream.url, pair, options);
+    const client = await openStream(suite.stream.url, pair, options);
     const elapsedMs = performance.now() - started;
     const wallTo = Date.now();
     await client.close();
-    await gaugesSettle(stream.url, 0);
+    await gaugesSettle(suite.stream.url, 0);
     return { hello: helloOf(client), elapsedMs, wallFrom, wallTo };
   };
 
@@ -60,25 +59,19 @@ describe("stream authorization: only the user's own token opens the user's strea
       `fencing token ${hello.fencingToken} is the clock of the grant (${wallFrom}–${wallTo})`,
     );
 
-  before(async () => {
-    stack = await StreamStack.start('streamauth');
-    stream = await stack.startStream({ ...LIGHT_EVENTS_ENV });
-    [alice, bob] = (await stack.createPairs(2)) as [Pair, Pair];
-  });
-
-  after(async () => {
-    await stack?.stop();
+  before(() => {
+    [alice, bob] = suite.pairs as [Pair, Pair];
   });
 
   it("opens a stream with the user's own token in each transport: header, cookie and query", async () => {
     for (const via of TRANSPORTS) {
       const token = await mintUserToken(alice.userId);
       if (via === 'query') queryTokens.push(token);
-      const client = await openStream(stream.url, alice, { auth: { token, via } });
+      const client = await openStream(suite.stream.url, alice, { auth: { token, via } });
       assert.equal(client.status, 200);
       await client.waitUntil(() => client.messages >= 2, 5000, `messages over ${via}`);
       await client.close();
-      await gaugesSettle(stream.url, 0);
+      await gaugesSettle(suite.stream.url, 0);
     }
   });
 
@@ -117,7 +110,7 @@ describe("stream authorization: only the user's own token opens the user's strea
     ];
     for (const [what, auth, challenge] of cases) {
       if (typeof auth === 'object' && auth.via === 'query' && auth.token) queryTokens.push(auth.token);
-      const { body, headers } = await refusedStream(stream.url, bob, 401, 'UNAUTHENTICATED', { auth });
+      const { body, headers } = await refusedStream(suite.stream.url, bob, 401, 'UNAUTHENTICATED', { auth });
       assert.equal(headers['www-authenticate'], challenge, what);
       if (typeof auth === 'object' && auth.token) assert.ok(!body.message.includes(auth.token), `${what}: no echo`);
       await assertUntouched(bob, what);
@@ -127,12 +120,12 @@ describe("stream authorization: only the user's own token opens the user's strea
   });
 
   it("answers 403 FORBIDDEN for another user's valid token, in every transport, and leaves the pair free", async () => {
-    const fresh = (await stack.createPairs(1))[0]!;
+    const fresh = (await suite.stack.createPairs(1))[0]!;
     const before = await rejected('forbidden');
     for (const via of TRANSPORTS) {
       const token = await mintUserToken(alice.userId);
       if (via === 'query') queryTokens.push(token);
-      const { body } = await refusedStream(stream.url, fresh, 403, 'FORBIDDEN', { auth: { token, via } });
+      const { body } = await refusedStream(suite.stream.url, fresh, 403, 'FORBIDDEN', { auth: { token, via } });
       assert.doesNotMatch(body.message, new RegExp(alice.userId), 'names nobody');
       await assertUntouched(fresh, via);
     }
@@ -143,48 +136,47 @@ describe("stream authorization: only the user's own token opens the user's strea
   it('decides on the token after a malformed id, but before the pair is looked up or its lock is tried', async () => {
     const stranger = randomUUID();
     // 400 first: the id is malformed whoever asks.
-    await refusedStream(stream.url, { userId: 'nope', profileId: alice.profileId }, 400, 'INVALID_ID', {
+    await refusedStream(suite.stream.url, { userId: 'nope', profileId: alice.profileId }, 400, 'INVALID_ID', {
       auth: 'none',
     });
     // An anonymous client cannot learn whether a user exists (401, not 404) …
-    await refusedStream(stream.url, { userId: stranger, profileId: alice.profileId }, 401, 'UNAUTHENTICATED', {
+    await refusedStream(suite.stream.url, { userId: stranger, profileId: alice.profileId }, 401, 'UNAUTHENTICATED', {
       auth: 'none',
     });
     // … nor whether a pair is bound (403 FORBIDDEN for another user's token, not NOT_BOUND).
-    await refusedStream(stream.url, { userId: alice.userId, profileId: bob.profileId }, 403, 'FORBIDDEN', {
+    await refusedStream(suite.stream.url, { userId: alice.userId, profileId: bob.profileId }, 403, 'FORBIDDEN', {
       auth: { userId: bob.userId },
     });
     // With the right token the usual answers follow.
-    await refusedStream(stream.url, { userId: stranger, profileId: alice.profileId }, 404, 'USER_NOT_FOUND');
-    await refusedStream(stream.url, { userId: alice.userId, profileId: bob.profileId }, 403, 'NOT_BOUND');
+    await refusedStream(suite.stream.url, { userId: stranger, profileId: alice.profileId }, 404, 'USER_NOT_FOUND');
+    await refusedStream(suite.stream.url, { userId: alice.userId, profileId: bob.profileId }, 403, 'NOT_BOUND');
 
     // A live pair refuses a stranger with 401, not 409: the lock is never asked.
-    const live = await openStream(stream.url, alice);
-    await refusedStream(stream.url, alice, 401, 'UNAUTHENTICATED', { auth: 'none' });
-    await refusedStream(stream.url, alice, 403, 'FORBIDDEN', { auth: { userId: bob.userId } });
-    await refusedStream(stream.url, alice, 409, 'PROFILE_IN_USE');
+    const live = await openStream(suite.stream.url, alice);
+    await refusedStream(suite.stream.url, alice, 401, 'UNAUTHENTICATED', { auth: 'none' });
+    await refusedStream(suite.stream.url, alice, 403, 'FORBIDDEN', { auth: { userId: bob.userId } });
+    await refusedStream(suite.stream.url, alice, 409, 'PROFILE_IN_USE');
     await live.close();
-    await gaugesSettle(stream.url, 0);
+    await gaugesSettle(suite.stream.url, 0);
 
     // With base unreachable a stranger still gets 401 (the binding is never checked), the user 503.
-    const cut = await stack.startStream({ ...LIGHT_EVENTS_ENV, BASE_URL: 'http://127.0.0.1:9', POD_NAME: 'no-base' });
+    const cut = await suite.stack.startStream({
+      BASE_URL: 'http://127.0.0.1:9',
+      POD_NAME: 'no-base',
+    });
     try {
-      const client = await SseClient.open(cut.url, streamPath(alice), { auth: 'none' });
-      await expectRefusal(client, 401, 'UNAUTHENTICATED');
-      await client.close();
-      const user = await SseClient.open(cut.url, streamPath(alice));
-      await expectRefusal(user, 503, 'DEPENDENCY_UNAVAILABLE');
-      await user.close();
+      await refusedStream(cut.url, alice, 401, 'UNAUTHENTICATED', { auth: 'none' });
+      await refusedStream(cut.url, alice, 503, 'DEPENDENCY_UNAVAILABLE');
     } finally {
       await cut.stop();
     }
   });
 
   it('keeps streaming after the token expires: the lock is the session', async () => {
-    const pair = (await stack.createPairs(1))[0]!;
+    const pair = (await suite.stack.createPairs(1))[0]!;
     // Valid for 2 more seconds (plus the 5 s clock tolerance).
     const token = await mintUserToken(pair.userId, { ttlSeconds: 60, now: new Date(Date.now() - 58_000) });
-    const client = await openStream(stream.url, pair, { auth: { token } });
+    const client = await openStream(suite.stream.url, pair, { auth: { token } });
     await new Promise((done) => setTimeout(done, 8500));
     const seen = client.messages;
     await client.waitUntil(() => client.messages > seen + 5, 5000, 'events after the token expired');
@@ -195,18 +187,18 @@ describe("stream authorization: only the user's own token opens the user's strea
     );
     // The same token no longer opens anything.
     await client.close();
-    await gaugesSettle(stream.url, 0);
-    const again = await refusedStream(stream.url, pair, 401, 'UNAUTHENTICATED', { auth: { token } });
+    await gaugesSettle(suite.stream.url, 0);
+    const again = await refusedStream(suite.stream.url, pair, 401, 'UNAUTHENTICATED', { auth: { token } });
     assert.match(again.body.message, /expired/);
   });
 
   it('leaves 0 locks held after 1,000 anonymous opens in a row, and the pair opens at once afterwards', async () => {
-    const target = (await stack.createPairs(1))[0]!;
+    const target = (await suite.stack.createPairs(1))[0]!;
     const before = await rejected('unauthenticated');
     const started = performance.now();
     const statuses = new Map<number, number>();
     for (let i = 0; i < 1000; i++) {
-      const client = await SseClient.open(stream.url, streamPath(target), { auth: 'none' });
+      const client = await SseClient.open(suite.stream.url, streamPath(target), { auth: 'none' });
       await client.waitForEnd();
       statuses.set(client.status, (statuses.get(client.status) ?? 0) + 1);
       assert.equal(client.events.length, 0);
@@ -218,10 +210,10 @@ describe("stream authorization: only the user's own token opens the user's strea
     );
     assert.deepEqual([...statuses], [[401, 1000]]);
     assert.equal((await rejected('unauthenticated')) - before, 1000);
-    assert.deepEqual(await stack.keys('lock'), [], 'no lock key in Redis');
-    assert.deepEqual(await stack.keys('launched'), [], 'no launched record');
+    assert.deepEqual(await suite.stack.keys('lock'), [], 'no lock key in Redis');
+    assert.deepEqual(await suite.stack.keys('launched'), [], 'no launched record');
     await assertUntouched(target, 'after 1,000 anonymous opens');
-    const metrics = await Metrics.scrape(stream.url);
+    const metrics = await Metrics.scrape(suite.stream.url);
     assert.deepEqual([metrics.active, metrics.locksHeld], [0, 0]);
     const opened = await opensAtOnce(target);
     const { elapsedMs } = opened;
@@ -232,11 +224,11 @@ describe("stream authorization: only the user's own token opens the user's strea
   it('never writes a token into its output or echoes one from the query string', async () => {
     const token = await mintUserToken(alice.userId);
     queryTokens.push(token);
-    const missing = await request(stream.url, 'GET', `/nowhere?access_token=${token}`);
+    const missing = await request(suite.stream.url, 'GET', `/nowhere?access_token=${token}`);
     assert.equal(missing.status, 404);
     assert.ok(!JSON.stringify(missing.body).includes(token), JSON.stringify(missing.body));
     assert.match(missing.body.message, /access_token=\[redacted\]/);
     assert.ok(queryTokens.length >= 4);
-    for (const sent of queryTokens) assert.ok(!stream.output().includes(sent), 'a token in the app output');
+    for (const sent of queryTokens) assert.ok(!suite.stream.output().includes(sent), 'a token in the app output');
   });
 });

@@ -1,19 +1,16 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { pairKeys } from '@app/lock';
-import type { AppProcess } from '@app/testing';
 import type { SseClient } from '../support/sse-client.js';
 import {
   expectGauges,
   gapsToEnd,
-  FAST_LOCK_ENV,
   gaugesSettle,
   Metrics,
   mib,
   openStream,
-  type Pair,
   rssBytes,
-  StreamStack,
+  streamSuite,
 } from '../support/stream-stack.js';
 import { eventually } from '@app/testing';
 
@@ -27,27 +24,15 @@ const DROPS_WHILE_STALLED = 300;
 const RSS_GROWTH_LIMIT = 10 * 1024 * 1024;
 
 describe('stream backpressure: a slow reader and a fast reader on one instance', () => {
-  let stack: StreamStack;
-  let stream: AppProcess;
-  let pairs: Pair[];
-
-  before(async () => {
-    stack = await StreamStack.start('streambp');
-    [stream, pairs] = await Promise.all([
-      stack.startStream({
-        ...FAST_LOCK_ENV,
-        STREAM_EVENTS_PER_SECOND: String(EVENTS_PER_SECOND),
-        STREAM_EVENT_BYTES: String(EVENT_BYTES),
-        STREAM_MAX_BUFFER_BYTES: String(MAX_BUFFER_BYTES),
-        // Far beyond this test: the stalled reader must be dropped for, not disconnected.
-        STREAM_STALL_TIMEOUT_MS: '60000',
-      }),
-      stack.createPairs(2),
-    ]);
-  });
-
-  after(async () => {
-    await stack?.stop();
+  const suite = streamSuite('streambp', {
+    env: {
+      STREAM_EVENTS_PER_SECOND: String(EVENTS_PER_SECOND),
+      STREAM_EVENT_BYTES: String(EVENT_BYTES),
+      STREAM_MAX_BUFFER_BYTES: String(MAX_BUFFER_BYTES),
+      // Far beyond this test: the stalled reader must be dropped for, not disconnected.
+      STREAM_STALL_TIMEOUT_MS: '60000',
+    },
+    pairs: 2,
   });
 
   /** Waits until `client` receives a message generated at or after `epochMs` (server clock = this host's clock). */
@@ -59,10 +44,10 @@ describe('stream backpressure: a slow reader and a fast reader on one instance',
     );
 
   it('drops for the slow reader only, keeps RSS bounded, and its seq gaps equal the dropped count exactly', async (t) => {
-    const fast = await openStream(stream.url, pairs[0]!);
-    const slow = await openStream(stream.url, pairs[1]!);
-    await expectGauges(stream.url, 2);
-    const pid = stream.child.pid!;
+    const fast = await openStream(suite.stream.url, suite.pairs[0]!);
+    const slow = await openStream(suite.stream.url, suite.pairs[1]!);
+    await expectGauges(suite.stream.url, 2);
+    const pid = suite.stream.child.pid!;
     await Promise.all([fast, slow].map((client) => client.waitUntil(() => client.messages >= 50, 5000, '50 messages')));
     const rssBefore = rssBytes(pid);
 
@@ -70,13 +55,13 @@ describe('stream backpressure: a slow reader and a fast reader on one instance',
     const stalledAt = performance.now();
     await eventually(
       async () =>
-        assert.ok((await Metrics.scrape(stream.url)).value('stream_events_dropped_total') >= DROPS_WHILE_STALLED),
+        assert.ok((await Metrics.scrape(suite.stream.url)).value('stream_events_dropped_total') >= DROPS_WHILE_STALLED),
       20_000,
       100,
     );
     const stalledMs = performance.now() - stalledAt;
     const rssStalled = rssBytes(pid);
-    await expectGauges(stream.url, 2, 'while one reader is stalled');
+    await expectGauges(suite.stream.url, 2, 'while one reader is stalled');
 
     slow.resumeReading();
     // Read until the backlog is gone and the slow reader is live again.
@@ -84,13 +69,13 @@ describe('stream backpressure: a slow reader and a fast reader on one instance',
 
     // End both streams from the server side, so that every event the server generated is either
     // delivered (and read to the end of the response) or dropped: the counters are then final.
-    await stack.inspect.del(...pairs.map((pair) => pairKeys(pair.userId, pair.profileId).lock));
+    await suite.stack.inspect.del(...suite.pairs.map((pair) => pairKeys(pair.userId, pair.profileId).lock));
     await Promise.all([fast, slow].map((client) => client.waitForEvent('lock-lost', 3000)));
     await Promise.all([fast, slow].map((client) => client.waitForEnd(3000)));
-    const metrics = await Metrics.scrape(stream.url);
+    const metrics = await Metrics.scrape(suite.stream.url);
     const rssAfter = rssBytes(pid);
     await Promise.all([fast.close(), slow.close()]);
-    await gaugesSettle(stream.url, 0);
+    await gaugesSettle(suite.stream.url, 0);
 
     const dropped = metrics.value('stream_events_dropped_total');
     const sent = metrics.value('stream_events_sent_total');
@@ -119,15 +104,14 @@ describe('stream backpressure: a slow reader and a fast reader on one instance',
   });
 
   it('closes a reader stalled longer than STREAM_STALL_TIMEOUT_MS and frees its lock', async (t) => {
-    const strict = await stack.startStream({
-      ...FAST_LOCK_ENV,
+    const strict = await suite.stack.startStream({
       STREAM_EVENTS_PER_SECOND: String(EVENTS_PER_SECOND),
       STREAM_EVENT_BYTES: String(EVENT_BYTES),
       STREAM_MAX_BUFFER_BYTES: String(MAX_BUFFER_BYTES),
       STREAM_STALL_TIMEOUT_MS: '1000',
       POD_NAME: 'stream-strict',
     });
-    const [pair] = await stack.createPairs(1);
+    const [pair] = await suite.stack.createPairs(1);
     const stuck = await openStream(strict.url, pair!);
     stuck.stopReading();
     const stalledAt = performance.now();
@@ -136,7 +120,7 @@ describe('stream backpressure: a slow reader and a fast reader on one instance',
     // A reader that does not read cannot see the close either: reading again reaches it.
     stuck.resumeReading();
     await stuck.waitForClose(5000);
-    await eventually(async () => assert.deepEqual(await stack.keys('lock'), []), 1000);
+    await eventually(async () => assert.deepEqual(await suite.stack.keys('lock'), []), 1000);
     const again = await openStream(strict.url, pair!);
     await again.close();
     await gaugesSettle(strict.url, 0);

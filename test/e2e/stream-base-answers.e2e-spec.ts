@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { closeRedis, connectRedis, createRedisClient } from '@app/lock';
 import { type AppProcess, RedisServer, startApp } from '@app/testing';
 import { SseClient } from '../support/sse-client.js';
-import { expectRefusal, FAST_LOCK_ENV, LIGHT_EVENTS_ENV, streamPath } from '../support/stream-stack.js';
+import { expectRefusal, QUICK_STREAM_ENV, streamPath } from '../support/stream-stack.js';
 
 type Answer = (res: ServerResponse) => void;
 
@@ -54,8 +54,7 @@ describe('stream when base answers the binding check unexpectedly', () => {
     const { port } = fakeBase.address() as { port: number };
     redis = await RedisServer.start();
     stream = await startApp('stream', {
-      ...FAST_LOCK_ENV,
-      ...LIGHT_EVENTS_ENV,
+      ...QUICK_STREAM_ENV,
       BASE_URL: `http://127.0.0.1:${port}`,
       REDIS_URL: redis.url,
     });

@@ -1,17 +1,14 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type { AppProcess } from '@app/testing';
+import { describe, it } from 'node:test';
 import { type HandshakeAbort, SseClient } from '../support/sse-client.js';
 import {
   expectRefusal,
-  FAST_LOCK_ENV,
   gaugesSettle,
-  LIGHT_EVENTS_ENV,
   Metrics,
   openStream,
   type Pair,
-  StreamStack,
   streamPath,
+  streamSuite,
 } from '../support/stream-stack.js';
 import { eventually } from '@app/testing';
 
@@ -31,30 +28,16 @@ const KINDS: readonly Cycle[] = [
 ];
 
 describe('stream under rapid connect/disconnect churn', () => {
-  let stack: StreamStack;
-  let stream: AppProcess;
-  let pairs: Pair[];
-
-  before(async () => {
-    stack = await StreamStack.start('streamchurn');
-    [stream, pairs] = await Promise.all([
-      stack.startStream({ ...FAST_LOCK_ENV, ...LIGHT_EVENTS_ENV }),
-      stack.createPairs(WORKERS),
-    ]);
-  });
-
-  after(async () => {
-    await stack?.stop();
-  });
+  const suite = streamSuite('streamchurn', { pairs: WORKERS });
 
   /** One cycle; resolves with what the server answered ('aborted' when the client left first). */
   const cycle = async (pair: Pair, kind: Cycle): Promise<'streamed' | 'in-use' | 'aborted'> => {
     const path = streamPath(pair);
     if (kind === 'connected' || kind === 'partial-request' || kind === 'request-sent' || kind === 'half-closed') {
-      await SseClient.abort(stream.url, path, kind);
+      await SseClient.abort(suite.stream.url, path, kind);
       return 'aborted';
     }
-    const client = SseClient.start(stream.url, path);
+    const client = SseClient.start(suite.stream.url, path);
     await client.response;
     if (!client.streaming) {
       // The same pair was closed a moment ago: its release may still be in flight.
@@ -73,19 +56,19 @@ describe('stream under rapid connect/disconnect churn', () => {
     let next = 0;
     const started = performance.now();
     await Promise.all(
-      pairs.map(async (pair) => {
+      suite.pairs.map(async (pair) => {
         for (let i = next++; i < CYCLES; i = next++) outcomes[await cycle(pair, KINDS[i % KINDS.length]!)]++;
       }),
     );
     const churnMs = performance.now() - started;
 
-    await gaugesSettle(stream.url, 0);
+    await gaugesSettle(suite.stream.url, 0);
     const settledMs = performance.now() - started - churnMs;
     await eventually(async () => {
-      assert.deepEqual(await stack.keys('lock'), [], 'lock keys left');
-      assert.deepEqual(await stack.keys('launched'), [], 'launched records left');
+      assert.deepEqual(await suite.stack.keys('lock'), [], 'lock keys left');
+      assert.deepEqual(await suite.stack.keys('launched'), [], 'launched records left');
     }, 1000);
-    const metrics = await Metrics.scrape(stream.url);
+    const metrics = await Metrics.scrape(suite.stream.url);
     const acquired = metrics.value('stream_lock_acquire_duration_seconds_count');
     t.diagnostic(
       `${CYCLES} cycles in ${churnMs.toFixed(0)} ms: ${outcomes.streamed} streamed, ${outcomes['in-use']} refused 409 (release still in flight), ` +
@@ -102,9 +85,11 @@ describe('stream under rapid connect/disconnect churn', () => {
     assert.equal(metrics.value('stream_lock_lost_total'), 0);
 
     // Nothing is wedged: every pair streams again, and the gauges follow.
-    const clients = await Promise.all(pairs.map((pair) => eventually(() => openStream(stream.url, pair), 1000)));
-    assert.equal((await Metrics.scrape(stream.url)).active, WORKERS);
+    const clients = await Promise.all(
+      suite.pairs.map((pair) => eventually(() => openStream(suite.stream.url, pair), 1000)),
+    );
+    assert.equal((await Metrics.scrape(suite.stream.url)).active, WORKERS);
     await Promise.all(clients.map((client) => client.close()));
-    await gaugesSettle(stream.url, 0);
+    await gaugesSettle(suite.stream.url, 0);
   });
 });

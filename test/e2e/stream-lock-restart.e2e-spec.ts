@@ -1,50 +1,20 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it, type TestContext } from 'node:test';
-import type { AppProcess, RedisServer } from '@app/testing';
-import { SseClient } from '../support/sse-client.js';
+import { describe, it, type TestContext } from 'node:test';
+import type { AppProcess } from '@app/testing';
 import {
-  FAST_LOCK_ENV,
   FAST_LOCK_RENEW_MS,
   FAST_LOCK_TTL_MS,
   gaugesSettle,
   helloOf,
-  LIGHT_EVENTS_ENV,
   openStream,
   type Pair,
-  StreamStack,
-  streamPath,
+  retryStream,
+  streamSuite,
   votingSettles,
 } from '../support/stream-stack.js';
 
 /** How often the second pod's client asks for the pair while the first holds it. */
 const RETRY_EVERY_MS = 25;
-
-/** Opens `pair` on `url` until it streams, recording every refusal; stops when `stop()` is called. */
-function retryUntilStreaming(url: string, pair: Pair) {
-  const refusals: { status: number; code: string; at: number }[] = [];
-  let stopped = false;
-  const done = (async () => {
-    while (!stopped) {
-      const client = await SseClient.open(url, streamPath(pair));
-      if (client.streaming) {
-        await client.waitForEvent('hello');
-        return client;
-      }
-      const body = await client.json().catch(() => ({ code: client.text }));
-      refusals.push({ status: client.status, code: body.code, at: performance.now() });
-      await client.close();
-      await new Promise((resolve) => setTimeout(resolve, RETRY_EVERY_MS));
-    }
-    return undefined;
-  })();
-  return {
-    refusals,
-    done,
-    stop: () => {
-      stopped = true;
-    },
-  };
-}
 
 /**
  * A holder streams on pod A and a second pod B asks for the pair every 25 ms; `restart` kills -9
@@ -61,7 +31,7 @@ async function restartWhileHeld(
 ) {
   const holder = await openStream(a.url, pair);
   await holder.waitUntil(() => holder.messages >= 3, 3000, 'a few messages');
-  const second = retryUntilStreaming(b.url, pair);
+  const second = retryStream(b.url, pair, { pauseMs: RETRY_EVERY_MS });
   await new Promise((resolve) => setTimeout(resolve, 4 * RETRY_EVERY_MS));
   const restartAt = performance.now();
   await restart();
@@ -90,83 +60,49 @@ async function restartWhileHeld(
 }
 
 describe('the pair lock when lock servers restart empty (kill -9)', () => {
-  const env = { ...FAST_LOCK_ENV, ...LIGHT_EVENTS_ENV };
-
   describe('with one lock server', () => {
-    let stack: StreamStack;
-    let a: AppProcess;
-    let b: AppProcess;
-    let pairs: Pair[];
-
-    before(async () => {
-      stack = await StreamStack.start('lockrestart1');
-      [a, b, pairs] = await Promise.all([
-        stack.startStream({ ...env, POD_NAME: 'stream-a' }),
-        stack.startStream({ ...env, POD_NAME: 'stream-b' }),
-        stack.createPairs(2),
-      ]);
-    });
-
-    after(async () => {
-      await stack?.stop();
-    });
+    const suite = streamSuite('lockrestart1', { pods: ['stream-a', 'stream-b'], pairs: 2 });
 
     it('never lets a second pod stream the pair while the holder still does, and tokens grow', async (t) => {
+      const [a, b] = suite.streams;
       await restartWhileHeld(
         t,
         a,
         b,
-        pairs[0]!,
+        suite.pairs[0]!,
         async () => {
-          await stack.redis.stop('SIGKILL');
-          await stack.redis.start();
+          await suite.stack.redis.stop('SIGKILL');
+          await suite.stack.redis.start();
         },
         'the only lock server restarted empty',
       );
     });
 
     it('makes every pair wait one lease after the restart, then streams them again', async (t) => {
+      const [a, b] = suite.streams;
       await Promise.all([votingSettles(a.url, 1), votingSettles(b.url, 1)]);
-      await stack.redis.stop('SIGKILL');
-      await stack.redis.start();
+      await suite.stack.redis.stop('SIGKILL');
+      await suite.stack.redis.start();
       const restartedAt = performance.now();
       const waited = await votingSettles(b.url, 1);
       t.diagnostic(
         `one lock server: pairs unavailable for ${(performance.now() - restartedAt).toFixed(0)} ms after its restart (lease ${FAST_LOCK_TTL_MS} ms)`,
       );
       assert.ok(waited >= FAST_LOCK_TTL_MS - 1000);
-      const client = await openStream(b.url, pairs[1]!);
+      const client = await openStream(b.url, suite.pairs[1]!);
       await client.close();
     });
   });
 
   describe('with three lock servers', () => {
-    let stack: StreamStack;
-    let members: RedisServer[];
-    let a: AppProcess;
-    let b: AppProcess;
-    let pairs: Pair[];
-
-    before(async () => {
-      stack = await StreamStack.start('lockrestart3');
-      members = await Promise.all([stack.extraRedisServer(), stack.extraRedisServer(), stack.extraRedisServer()]);
-      const lockEnv = { ...env, REDIS_LOCK_URLS: members.map((member) => member.url).join(',') };
-      [a, b, pairs] = await Promise.all([
-        stack.startStream({ ...lockEnv, POD_NAME: 'stream-a' }),
-        stack.startStream({ ...lockEnv, POD_NAME: 'stream-b' }),
-        stack.createPairs(2),
-      ]);
-    });
-
-    after(async () => {
-      await stack?.stop();
-    });
+    const suite = streamSuite('lockrestart3', { pods: ['stream-a', 'stream-b'], pairs: 2, lockServers: 3 });
 
     it('keeps the holder when one restarts empty: the second pod is refused with 409 throughout', async (t) => {
-      const holder = await openStream(a.url, pairs[0]!);
-      const second = retryUntilStreaming(b.url, pairs[0]!);
-      await members[0]!.stop('SIGKILL');
-      await members[0]!.start();
+      const [a, b] = suite.streams;
+      const holder = await openStream(a.url, suite.pairs[0]!);
+      const second = retryStream(b.url, suite.pairs[0]!, { pauseMs: RETRY_EVERY_MS });
+      await suite.lockServers[0]!.stop('SIGKILL');
+      await suite.lockServers[0]!.start();
       // Past the restarted member's lease and a renewal: the holder renews on the other two.
       await new Promise((resolve) => setTimeout(resolve, FAST_LOCK_TTL_MS + 2 * FAST_LOCK_RENEW_MS));
       second.stop();
@@ -183,15 +119,16 @@ describe('the pair lock when lock servers restart empty (kill -9)', () => {
     });
 
     it('never overlaps when two of three restart empty, and tokens grow', async (t) => {
+      const [a, b] = suite.streams;
       await Promise.all([votingSettles(a.url, 3), votingSettles(b.url, 3)]);
       await restartWhileHeld(
         t,
         a,
         b,
-        pairs[1]!,
+        suite.pairs[1]!,
         async () => {
-          await Promise.all([members[1]!.stop('SIGKILL'), members[2]!.stop('SIGKILL')]);
-          await Promise.all([members[1]!.start(), members[2]!.start()]);
+          await Promise.all([suite.lockServers[1]!.stop('SIGKILL'), suite.lockServers[2]!.stop('SIGKILL')]);
+          await Promise.all([suite.lockServers[1]!.start(), suite.lockServers[2]!.start()]);
         },
         'two of three lock servers restarted empty',
       );

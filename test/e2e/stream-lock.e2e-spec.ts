@@ -1,69 +1,30 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type { AppProcess } from '@app/testing';
+import { describe, it } from 'node:test';
 import { SseClient } from '../support/sse-client.js';
 import {
   expectGauges,
   expectRefusal,
-  FAST_LOCK_ENV,
   FAST_LOCK_TTL_MS,
   gaugesSettle,
   helloOf,
-  LIGHT_EVENTS_ENV,
   openStream,
-  type Pair,
-  StreamStack,
+  openWhenFree,
+  refusedStream,
   streamPath,
+  streamSuite,
 } from '../support/stream-stack.js';
 import { eventually } from '@app/testing';
 
 /** A page refresh may reconnect on another pod at once: the pair is free this soon after the client leaves. */
 const HANDOVER_MS = 100;
 
-/**
- * Opens `pair` on `url` again and again (`pauseMs` apart) until it streams; every refusal on the
- * way must be a 409. Resolves with the streaming client and the attempts made.
- */
-async function openWhenFree(
-  url: string,
-  pair: Pair,
-  timeoutMs: number,
-  pauseMs = 0,
-): Promise<{ client: SseClient; attempts: number }> {
-  const deadline = performance.now() + timeoutMs;
-  for (let attempts = 1; ; attempts++) {
-    const client = await SseClient.open(url, streamPath(pair));
-    if (client.streaming) {
-      await client.waitForEvent('hello');
-      return { client, attempts };
-    }
-    await expectRefusal(client, 409, 'PROFILE_IN_USE');
-    await client.close();
-    if (performance.now() > deadline) assert.fail(`${streamPath(pair)} still in use after ${attempts} attempts`);
-    if (pauseMs > 0) await new Promise((done) => setTimeout(done, pauseMs));
-  }
-}
-
 describe('stream instances sharing one Redis', () => {
-  let stack: StreamStack;
-  let a: AppProcess;
-  let b: AppProcess;
-  const env = { ...FAST_LOCK_ENV, ...LIGHT_EVENTS_ENV, STREAM_HEARTBEAT_MS: '200' };
-
-  before(async () => {
-    stack = await StreamStack.start('streamlock');
-    [a, b] = await Promise.all([
-      stack.startStream({ ...env, POD_NAME: 'stream-a' }),
-      stack.startStream({ ...env, POD_NAME: 'stream-b' }),
-    ]);
-  });
-
-  after(async () => {
-    await stack?.stop();
-  });
+  const env = { STREAM_HEARTBEAT_MS: '200' };
+  const suite = streamSuite('streamlock', { env, pods: ['stream-a', 'stream-b'] });
 
   it('streams a pair on exactly one instance and refuses it everywhere else with 409 PROFILE_IN_USE', async () => {
-    const [pair] = await stack.createPairs(1);
+    const [a, b] = suite.streams;
+    const [pair] = await suite.stack.createPairs(1);
     // Eight tabs race for one pair, alternately on both instances.
     const clients = await Promise.all(
       Array.from({ length: 8 }, (_, i) =>
@@ -103,7 +64,7 @@ describe('stream instances sharing one Redis', () => {
     assert.equal(data.payload.length, 256);
     assert.equal(winner!.gaps, 0);
 
-    const record = await stack.launchedRecord(pair!);
+    const record = await suite.stack.launchedRecord(pair!);
     assert.equal(record?.pod, hello.pod);
     assert.equal(record?.fencingToken, hello.fencingToken);
     await expectGauges(holder.url, 1, 'on the holder');
@@ -111,9 +72,7 @@ describe('stream instances sharing one Redis', () => {
 
     // The same pair asked again while live: refused on both, the live stream untouched.
     for (const url of [holder.url, other.url]) {
-      const again = await SseClient.open(url, streamPath(pair!));
-      await expectRefusal(again, 409, 'PROFILE_IN_USE');
-      await again.close();
+      await refusedStream(url, pair!, 409, 'PROFILE_IN_USE');
     }
     assert.ok(!winner!.isClosed);
     await expectGauges(holder.url, 1, 'after the refusals');
@@ -123,7 +82,8 @@ describe('stream instances sharing one Redis', () => {
   });
 
   it(`frees the pair for the other instance within ${HANDOVER_MS} ms of the client disconnecting`, async (t) => {
-    const [pair] = await stack.createPairs(1);
+    const [a, b] = suite.streams;
+    const [pair] = await suite.stack.createPairs(1);
     let previousToken = 0;
     for (const [from, to] of [
       [a, b],
@@ -145,25 +105,24 @@ describe('stream instances sharing one Redis', () => {
 
       previousToken = helloOf(second).fencingToken;
       assert.ok(previousToken > firstToken);
-      assert.equal((await stack.launchedRecord(pair!))?.fencingToken, previousToken);
+      assert.equal((await suite.stack.launchedRecord(pair!))?.fencingToken, previousToken);
       await expectGauges(to.url, 1);
       await gaugesSettle(from.url, 0);
       await second.close();
       await gaugesSettle(to.url, 0);
     }
-    assert.deepEqual(await stack.keys('lock'), []);
-    assert.deepEqual(await stack.keys('launched'), []);
+    assert.deepEqual(await suite.stack.keys('lock'), []);
+    assert.deepEqual(await suite.stack.keys('launched'), []);
   });
 
   it(`frees the pair within LOCK_TTL_MS + 1 s when the holder is SIGKILLed, and its launched record is gone`, async (t) => {
-    const doomed = await stack.startStream({ ...env, POD_NAME: 'stream-doomed' });
-    const [pair] = await stack.createPairs(1);
+    const [, b] = suite.streams;
+    const doomed = await suite.stack.startStream({ ...env, POD_NAME: 'stream-doomed' });
+    const [pair] = await suite.stack.createPairs(1);
     const victim = await openStream(doomed.url, pair!);
     const { fencingToken } = helloOf(victim);
-    assert.equal((await stack.launchedRecord(pair!))?.pod, 'stream-doomed');
-    const refused = await SseClient.open(b.url, streamPath(pair!));
-    await expectRefusal(refused, 409, 'PROFILE_IN_USE');
-    await refused.close();
+    assert.equal((await suite.stack.launchedRecord(pair!))?.pod, 'stream-doomed');
+    await refusedStream(b.url, pair!, 409, 'PROFILE_IN_USE');
 
     doomed.child.kill('SIGKILL');
     const killedAt = performance.now();
@@ -173,7 +132,7 @@ describe('stream instances sharing one Redis', () => {
     let recordGoneMs: number | undefined;
     const watchRecord = eventually(
       async () => {
-        const record = await stack.launchedRecord(pair!);
+        const record = await suite.stack.launchedRecord(pair!);
         assert.ok(record === null || record.fencingToken !== fencingToken, 'the dead holder’s record is still there');
         recordGoneMs = performance.now() - killedAt;
       },
@@ -191,12 +150,12 @@ describe('stream instances sharing one Redis', () => {
 
     const next = helloOf(successor);
     assert.ok(next.fencingToken > fencingToken, 'the successor gets a larger fencing token');
-    const record = await stack.launchedRecord(pair!);
+    const record = await suite.stack.launchedRecord(pair!);
     assert.equal(record?.pod, 'stream-b');
     assert.equal(record?.fencingToken, next.fencingToken);
     await expectGauges(b.url, 1);
     await successor.close();
     await gaugesSettle(b.url, 0);
-    await eventually(async () => assert.deepEqual(await stack.keys('launched'), []), 1000);
+    await eventually(async () => assert.deepEqual(await suite.stack.keys('launched'), []), 1000);
   });
 });

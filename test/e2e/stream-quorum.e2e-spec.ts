@@ -6,11 +6,9 @@ import { type AppProcess, RedisServer, request, startApp } from '@app/testing';
 import type { SseClient } from '../support/sse-client.js';
 import {
   expectGauges,
-  FAST_LOCK_ENV,
   FAST_LOCK_RENEW_MS,
   FAST_LOCK_TTL_MS,
   gaugesSettle,
-  LIGHT_EVENTS_ENV,
   openStream,
   type Pair,
   refusedStream,
@@ -50,7 +48,7 @@ describe('stream and main with three independent Redis as the Redlock quorum', (
 
   before(async () => {
     stack = await StreamStack.start('streamquorum');
-    members = await Promise.all([stack.extraRedisServer(), stack.extraRedisServer(), stack.extraRedisServer()]);
+    members = await stack.lockServers(3);
     memberClients = members.map((member, i) =>
       createRedisClient(member.url, { commandTimeoutMs: 1000, name: `member-${i}` }),
     );
@@ -59,7 +57,7 @@ describe('stream and main with three independent Redis as the Redlock quorum', (
     // Redis for fencing counters, launched records and main's reads.
     const redisEnv = { REDIS_URL: members[0]!.url, REDIS_LOCK_URLS: members.map((member) => member.url).join(',') };
     [stream, main, pairs] = await Promise.all([
-      stack.startStream({ ...FAST_LOCK_ENV, ...LIGHT_EVENTS_ENV, ...redisEnv }),
+      stack.startStream(redisEnv),
       startApp('main', { BASE_URL: stack.base.url, ...redisEnv }),
       stack.createPairs(5),
     ]);

@@ -1,20 +1,18 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it, type TestContext } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import { pairKeys } from '@app/lock';
-import { type AppProcess, eventually, request, TcpProxy } from '@app/testing';
+import { eventually, request } from '@app/testing';
 import type { SseClient } from '../support/sse-client.js';
 import {
   expectGauges,
-  FAST_LOCK_ENV,
   FAST_LOCK_RENEW_MS,
   FAST_LOCK_TTL_MS,
   gaugesSettle,
-  LIGHT_EVENTS_ENV,
   Metrics,
   openStream,
   type Pair,
   refusedStream,
-  StreamStack,
+  streamSuite,
   votingSettles,
 } from '../support/stream-stack.js';
 
@@ -33,35 +31,19 @@ async function lockLostAfter(client: SseClient, since: number): Promise<number> 
 }
 
 describe('stream when its Redis misbehaves', () => {
-  let stack: StreamStack;
-  let stream: AppProcess;
-  let proxy: TcpProxy;
-  let pairs: Pair[];
+  const suite = streamSuite('streamredis', {
+    env: { REDIS_COMMAND_TIMEOUT_MS: '200', POD_NAME: 'stream-redis' },
+    // The stream reaches Redis through a proxy, so the test can also make Redis hang.
+    proxy: 'redis',
+    pairs: 6,
+  });
 
   const ready = () =>
-    eventually(async () => assert.equal((await request(stream.url, 'GET', '/health/ready')).status, 200), 5000, 50);
-
-  before(async () => {
-    stack = await StreamStack.start('streamredis');
-    // The stream reaches Redis through a proxy, so the test can also make Redis hang.
-    proxy = await new TcpProxy('127.0.0.1', stack.redis.port).start();
-    const redisUrl = `redis://${proxy.address}`;
-    [stream, pairs] = await Promise.all([
-      stack.startStream({
-        ...FAST_LOCK_ENV,
-        ...LIGHT_EVENTS_ENV,
-        REDIS_URL: redisUrl,
-        REDIS_COMMAND_TIMEOUT_MS: '200',
-        POD_NAME: 'stream-redis',
-      }),
-      stack.createPairs(6),
-    ]);
-  });
-
-  after(async () => {
-    await stack?.stop();
-    await proxy?.stop();
-  });
+    eventually(
+      async () => assert.equal((await request(suite.stream.url, 'GET', '/health/ready')).status, 200),
+      5000,
+      50,
+    );
 
   describe('the lock is taken away', () => {
     const expectLoss = async (
@@ -71,9 +53,9 @@ describe('stream when its Redis misbehaves', () => {
       what: string,
       serverForgot = false,
     ) => {
-      const client = await openStream(stream.url, pair);
-      const lostBefore = (await Metrics.scrape(stream.url)).value('stream_lock_lost_total');
-      await expectGauges(stream.url, 1);
+      const client = await openStream(suite.stream.url, pair);
+      const lostBefore = (await Metrics.scrape(suite.stream.url)).value('stream_lock_lost_total');
+      await expectGauges(suite.stream.url, 1);
       await takeAway();
       const tookAt = performance.now();
       const lostMs = await lockLostAfter(client, tookAt);
@@ -82,55 +64,55 @@ describe('stream when its Redis misbehaves', () => {
       );
       assert.ok(lostMs <= LOSS_DEADLINE_MS, `${what}: the stream ended ${lostMs.toFixed(0)} ms later`);
       await client.close();
-      await gaugesSettle(stream.url, 0);
-      assert.equal((await Metrics.scrape(stream.url)).value('stream_lock_lost_total'), lostBefore + 1);
+      await gaugesSettle(suite.stream.url, 0);
+      assert.equal((await Metrics.scrape(suite.stream.url)).value('stream_lock_lost_total'), lostBefore + 1);
       await ready();
       if (serverForgot) {
         // The server may have forgotten other holders too: it does not vote for one lease.
-        await refusedStream(stream.url, pair, 503, 'DEPENDENCY_UNAVAILABLE');
-        const waitedMs = await votingSettles(stream.url, 1);
+        await refusedStream(suite.stream.url, pair, 503, 'DEPENDENCY_UNAVAILABLE');
+        const waitedMs = await votingSettles(suite.stream.url, 1);
         t.diagnostic(`${what}: the pair streams again ${waitedMs.toFixed(0)} ms later (lease ${FAST_LOCK_TTL_MS} ms)`);
       }
       // Otherwise loss frees the pair: it streams again at once.
-      const again = await openStream(stream.url, pair);
+      const again = await openStream(suite.stream.url, pair);
       await again.close();
-      await gaugesSettle(stream.url, 0);
+      await gaugesSettle(suite.stream.url, 0);
     };
 
     it('sends lock-lost and ends the stream within LOCK_RENEW_MS + 1 s when the lock key is deleted', async (t) => {
-      const pair = pairs[0]!;
+      const pair = suite.pairs[0]!;
       await expectLoss(
         t,
         pair,
-        () => stack.inspect.del(pairKeys(pair.userId, pair.profileId).lock),
+        () => suite.stack.inspect.del(pairKeys(pair.userId, pair.profileId).lock),
         'lock key deleted',
       );
     });
 
     it('sends lock-lost and ends the stream within LOCK_RENEW_MS + 1 s when the launched record is taken over', async (t) => {
-      const pair = pairs[1]!;
+      const pair = suite.pairs[1]!;
       const { launched } = pairKeys(pair.userId, pair.profileId);
       await expectLoss(
         t,
         pair,
         () =>
-          stack.inspect.set(
+          suite.stack.inspect.set(
             launched,
             JSON.stringify({ pod: 'intruder', since: new Date().toISOString(), fencingToken: 999_999 }),
           ),
         'launched record overwritten',
       );
-      await stack.inspect.del(launched);
+      await suite.stack.inspect.del(launched);
     });
 
     it('sends lock-lost and ends the stream within LOCK_RENEW_MS + 1 s when Redis restarts empty', async (t) => {
-      const pair = pairs[2]!;
+      const pair = suite.pairs[2]!;
       await expectLoss(
         t,
         pair,
         async () => {
-          await stack.redis.stop('SIGKILL');
-          await stack.redis.start();
+          await suite.stack.redis.stop('SIGKILL');
+          await suite.stack.redis.start();
         },
         'Redis restarted empty',
         true,
@@ -141,33 +123,33 @@ describe('stream when its Redis misbehaves', () => {
   describe('a launched-record write times out', () => {
     it('answers 503 and leaves no phantom record when the write reaches Redis late', async (t) => {
       await ready();
-      const pair = pairs[5]!;
+      const pair = suite.pairs[5]!;
       const { launched, lock } = pairKeys(pair.userId, pair.profileId);
-      const held = proxy.holdFrom((chunk) => chunk.includes(launched));
-      const refusal = await refusedStream(stream.url, pair, 503, 'DEPENDENCY_UNAVAILABLE');
+      const held = suite.proxy.holdFrom((chunk) => chunk.includes(launched));
+      const refusal = await refusedStream(suite.stream.url, pair, 503, 'DEPENDENCY_UNAVAILABLE');
       await held;
-      assert.ok(proxy.releaseHeld() > 0, 'the held write was delivered on its open connection');
-      await eventually(async () => assert.equal(await stack.inspect.exists(lock), 0), 1000);
-      const left = await stack.inspect.exists(launched);
+      assert.ok(suite.proxy.releaseHeld() > 0, 'the held write was delivered on its open connection');
+      await eventually(async () => assert.equal(await suite.stack.inspect.exists(lock), 0), 1000);
+      const left = await suite.stack.inspect.exists(launched);
       t.diagnostic(
         `record write held back: 503 in ${refusal.elapsedMs.toFixed(0)} ms; ${left} record(s) left after it ran late`,
       );
       assert.equal(left, 0, 'a phantom launched record was left behind');
-      const again = await openStream(stream.url, pair);
+      const again = await openStream(suite.stream.url, pair);
       await again.close();
-      await gaugesSettle(stream.url, 0);
+      await gaugesSettle(suite.stream.url, 0);
     });
   });
 
   describe('Redis is down', () => {
     it('ends every live stream with lock-lost and refuses new ones with 503 within 1 s, then recovers', async (t) => {
       await ready();
-      const live = await Promise.all(pairs.slice(0, 3).map((pair) => openStream(stream.url, pair)));
-      await expectGauges(stream.url, 3);
+      const live = await Promise.all(suite.pairs.slice(0, 3).map((pair) => openStream(suite.stream.url, pair)));
+      await expectGauges(suite.stream.url, 3);
 
-      await stack.redis.stop();
+      await suite.stack.redis.stop();
       const stoppedAt = performance.now();
-      const refusal = await refusedStream(stream.url, pairs[3]!, 503, 'DEPENDENCY_UNAVAILABLE');
+      const refusal = await refusedStream(suite.stream.url, suite.pairs[3]!, 503, 'DEPENDENCY_UNAVAILABLE');
       const lostMs = await Promise.all(live.map((client) => lockLostAfter(client, stoppedAt)));
       t.diagnostic(
         `Redis stopped: new stream refused (503) in ${refusal.elapsedMs.toFixed(1)} ms; live streams lock-lost after ${lostMs.map((ms) => ms.toFixed(0)).join(', ')} ms`,
@@ -175,24 +157,24 @@ describe('stream when its Redis misbehaves', () => {
       assert.ok(refusal.elapsedMs < OUTAGE_ANSWER_MS, `503 took ${refusal.elapsedMs.toFixed(0)} ms`);
       for (const ms of lostMs) assert.ok(ms <= LOSS_DEADLINE_MS, `lock-lost after ${ms.toFixed(0)} ms`);
       await Promise.all(live.map((client) => client.close()));
-      await gaugesSettle(stream.url, 0);
-      assert.equal((await request(stream.url, 'GET', '/health/ready')).status, 503);
+      await gaugesSettle(suite.stream.url, 0);
+      assert.equal((await request(suite.stream.url, 'GET', '/health/ready')).status, 503);
 
-      await stack.redis.start();
+      await suite.stack.redis.start();
       await ready();
-      await votingSettles(stream.url, 1);
-      const back = await openStream(stream.url, pairs[3]!);
-      await expectGauges(stream.url, 1);
+      await votingSettles(suite.stream.url, 1);
+      const back = await openStream(suite.stream.url, suite.pairs[3]!);
+      await expectGauges(suite.stream.url, 1);
       await back.close();
-      await gaugesSettle(stream.url, 0);
+      await gaugesSettle(suite.stream.url, 0);
     });
 
     it('refuses a new stream with 503 within 1 s when Redis accepts connections but never answers', async (t) => {
       await ready();
-      const live = await openStream(stream.url, pairs[4]!);
-      proxy.blackhole();
+      const live = await openStream(suite.stream.url, suite.pairs[4]!);
+      suite.proxy.blackhole();
       const hungAt = performance.now();
-      const refusal = await refusedStream(stream.url, pairs[5]!, 503, 'DEPENDENCY_UNAVAILABLE');
+      const refusal = await refusedStream(suite.stream.url, suite.pairs[5]!, 503, 'DEPENDENCY_UNAVAILABLE');
       const lostMs = await lockLostAfter(live, hungAt);
       t.diagnostic(
         `Redis hung: new stream refused (503) in ${refusal.elapsedMs.toFixed(0)} ms; live stream lock-lost after ${lostMs.toFixed(0)} ms`,
@@ -200,17 +182,17 @@ describe('stream when its Redis misbehaves', () => {
       assert.ok(refusal.elapsedMs < OUTAGE_ANSWER_MS, `503 took ${refusal.elapsedMs.toFixed(0)} ms`);
       assert.ok(lostMs <= LOSS_DEADLINE_MS, `lock-lost after ${lostMs.toFixed(0)} ms`);
       await live.close();
-      await gaugesSettle(stream.url, 0);
+      await gaugesSettle(suite.stream.url, 0);
 
-      await proxy.restore();
+      await suite.proxy.restore();
       await ready();
-      const back = await openStream(stream.url, pairs[5]!);
+      const back = await openStream(suite.stream.url, suite.pairs[5]!);
       await back.close();
-      await gaugesSettle(stream.url, 0);
+      await gaugesSettle(suite.stream.url, 0);
       // The lock held while Redis hung could not be released: it expires by itself.
       await eventually(async () => {
-        assert.deepEqual(await stack.keys('lock'), []);
-        assert.deepEqual(await stack.keys('launched'), []);
+        assert.deepEqual(await suite.stack.keys('lock'), []);
+        assert.deepEqual(await suite.stack.keys('launched'), []);
       }, FAST_LOCK_TTL_MS + 1000);
     });
   });

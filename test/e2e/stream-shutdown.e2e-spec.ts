@@ -1,59 +1,34 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { type AppProcess, eventually, request } from '@app/testing';
+import { describe, it } from 'node:test';
+import { eventually, request } from '@app/testing';
 import { SseClient } from '../support/sse-client.js';
-import {
-  exitOf,
-  expectGauges,
-  LIGHT_EVENTS_ENV,
-  Metrics,
-  openStream,
-  type Pair,
-  StreamStack,
-  streamPath,
-} from '../support/stream-stack.js';
+import { exitOf, expectGauges, Metrics, openStream, streamPath, streamSuite } from '../support/stream-stack.js';
 
 const STREAMS = 50;
 /** On SIGTERM every stream is told to reconnect and the process is gone within 10 s. */
 const EXIT_DEADLINE_MS = 10_000;
 
 describe('stream on SIGTERM with live streams', () => {
-  let stack: StreamStack;
-  let stream: AppProcess;
-  let pairs: Pair[];
-
-  before(async () => {
-    stack = await StreamStack.start('streamstop');
-    [stream, pairs] = await Promise.all([
-      // A long lease: a lock still in Redis after exit is a leak, not one about to expire.
-      stack.startStream({
-        ...LIGHT_EVENTS_ENV,
-        LOCK_TTL_MS: '30000',
-        LOCK_RENEW_MS: '5000',
-        POD_NAME: 'stream-leaving',
-      }),
-      stack.createPairs(STREAMS + 1),
-    ]);
-  });
-
-  after(async () => {
-    await stack?.stop();
+  const suite = streamSuite('streamstop', {
+    // A long lease: a lock still in Redis after exit is a leak, not one about to expire.
+    env: { LOCK_TTL_MS: '30000', LOCK_RENEW_MS: '5000', POD_NAME: 'stream-leaving' },
+    pairs: STREAMS + 1,
   });
 
   it(`tells all ${STREAMS} clients to reconnect, releases every lock and exits within 10 s`, async (t) => {
-    const clients = await Promise.all(pairs.slice(0, STREAMS).map((pair) => openStream(stream.url, pair)));
+    const clients = await Promise.all(suite.pairs.slice(0, STREAMS).map((pair) => openStream(suite.stream.url, pair)));
     await Promise.all(clients.map((client) => client.waitUntil(() => client.messages >= 1, 2000, 'a message')));
-    await expectGauges(stream.url, STREAMS);
-    assert.equal((await stack.keys('lock')).length, STREAMS);
-    assert.equal((await stack.keys('launched')).length, STREAMS);
+    await expectGauges(suite.stream.url, STREAMS);
+    assert.equal((await suite.stack.keys('lock')).length, STREAMS);
+    assert.equal((await suite.stack.keys('launched')).length, STREAMS);
 
-    const exited = exitOf(stream);
+    const exited = exitOf(suite.stream);
     const signalledAt = performance.now();
-    stream.child.kill('SIGTERM');
+    suite.stream.child.kill('SIGTERM');
 
     // Draining starts before the first reconnect is written: from then on nothing new is admitted.
     await Promise.race(clients.map((client) => client.waitForEvent('reconnect', EXIT_DEADLINE_MS)));
-    const late = SseClient.start(stream.url, streamPath(pairs[STREAMS]!));
+    const late = SseClient.start(suite.stream.url, streamPath(suite.pairs[STREAMS]!));
     const lateAnswer = await late.response.then(
       async () => `${late.status} ${late.streaming ? 'stream' : JSON.stringify(await late.json())}`,
       () => 'connection refused or closed',
@@ -68,7 +43,7 @@ describe('stream on SIGTERM with live streams', () => {
     const { code, signal } = await exited;
     const exitMs = performance.now() - signalledAt;
     // Keys are read at once: with a 30 s lease, anything still there was not released.
-    const [locks, launched] = await Promise.all([stack.keys('lock'), stack.keys('launched')]);
+    const [locks, launched] = await Promise.all([suite.stack.keys('lock'), suite.stack.keys('launched')]);
     t.diagnostic(
       `SIGTERM with ${STREAMS} streams: all got reconnect within ${reconnectMs.toFixed(0)} ms, process exited (${signal ?? code}) after ${exitMs.toFixed(0)} ms; ` +
         `a stream asked for while draining got: ${lateAnswer}`,
@@ -82,13 +57,13 @@ describe('stream on SIGTERM with live streams', () => {
     assert.deepEqual(locks, [], 'lock keys left behind');
     assert.deepEqual(launched, [], 'launched records left behind');
     assert.ok(exitMs < EXIT_DEADLINE_MS, `exited after ${exitMs.toFixed(0)} ms`);
-    assert.ok(signal === 'SIGTERM' || code === 0, `exit ${code} / ${signal}:\n${stream.output()}`);
-    assert.doesNotMatch(stream.output(), /\bERROR\b/, 'a clean shutdown logs no error');
-    await assert.rejects(request(stream.url, 'GET', '/health/live'), 'the port is closed');
+    assert.ok(signal === 'SIGTERM' || code === 0, `exit ${code} / ${signal}:\n${suite.stream.output()}`);
+    assert.doesNotMatch(suite.stream.output(), /\bERROR\b/, 'a clean shutdown logs no error');
+    await assert.rejects(request(suite.stream.url, 'GET', '/health/live'), 'the port is closed');
   });
   it('exits within 10 s and releases the lock even when a client has stopped reading', async (t) => {
-    const [pair] = await stack.createPairs(1);
-    const heavy = await stack.startStream({
+    const [pair] = await suite.stack.createPairs(1);
+    const heavy = await suite.stack.startStream({
       LOCK_TTL_MS: '30000',
       LOCK_RENEW_MS: '5000',
       STREAM_EVENTS_PER_SECOND: '100',
@@ -98,7 +73,7 @@ describe('stream on SIGTERM with live streams', () => {
       POD_NAME: 'stream-stuck',
     });
     const reader = await openStream(heavy.url, pair!, {});
-    const stuck = await openStream(heavy.url, (await stack.createPairs(1))[0]!);
+    const stuck = await openStream(heavy.url, (await suite.stack.createPairs(1))[0]!);
     stuck.stopReading();
     // Its socket and the server's buffer are full once the server starts dropping for it.
     await eventually(
@@ -113,7 +88,7 @@ describe('stream on SIGTERM with live streams', () => {
     await reader.waitForEvent('reconnect', EXIT_DEADLINE_MS);
     await exited;
     const exitMs = performance.now() - signalledAt;
-    const [locks, launched] = await Promise.all([stack.keys('lock'), stack.keys('launched')]);
+    const [locks, launched] = await Promise.all([suite.stack.keys('lock'), suite.stack.keys('launched')]);
     t.diagnostic(`SIGTERM with a stalled client: exited after ${exitMs.toFixed(0)} ms`);
     assert.ok(exitMs < EXIT_DEADLINE_MS, `exited after ${exitMs.toFixed(0)} ms`);
     assert.deepEqual(locks, [], 'lock keys left behind');

@@ -1,8 +1,19 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { after, before } from 'node:test';
 import type { Redis } from 'ioredis';
+import { mapWithConcurrency } from '@app/http';
 import { closeRedis, connectRedis, createRedisClient, pairKeys } from '@app/lock';
-import { type AppProcess, eventually, RedisServer, request, startApp, testInfra, uniqueKeyspace } from '@app/testing';
+import {
+  type AppProcess,
+  eventually,
+  RedisServer,
+  request,
+  startApp,
+  TcpProxy,
+  testInfra,
+  uniqueKeyspace,
+} from '@app/testing';
 import { SseClient, type SseClientOptions } from './sse-client.js';
 
 /** A (user, profile) pair bound in base. */
@@ -12,12 +23,20 @@ export interface Pair {
 }
 
 /** Short leases so fault cases finish in seconds: renewal every 500 ms, lease 2 s. */
-export const FAST_LOCK_ENV = { LOCK_TTL_MS: '2000', LOCK_RENEW_MS: '500' } as const;
 export const FAST_LOCK_TTL_MS = 2000;
 export const FAST_LOCK_RENEW_MS = 500;
 
-/** Small, quick events for cases that do not measure throughput: 20/s × 256 B. */
-export const LIGHT_EVENTS_ENV = { STREAM_EVENTS_PER_SECOND: '20', STREAM_EVENT_BYTES: '256' } as const;
+/**
+ * A stream for cases that measure neither throughput nor production timing: short leases
+ * (above) and small, quick events (20/s × 256 B). {@link StreamStack} starts its streams so
+ * unless told otherwise.
+ */
+export const QUICK_STREAM_ENV = {
+  LOCK_TTL_MS: String(FAST_LOCK_TTL_MS),
+  LOCK_RENEW_MS: String(FAST_LOCK_RENEW_MS),
+  STREAM_EVENTS_PER_SECOND: '20',
+  STREAM_EVENT_BYTES: '256',
+} as const;
 
 export const streamPath = ({ userId, profileId }: Pair): string => `/stream/${userId}/${profileId}`;
 
@@ -29,6 +48,7 @@ export const streamPath = ({ userId, profileId }: Pair): string => `/stream/${us
 export class StreamStack {
   readonly streams: AppProcess[] = [];
   private readonly extraRedis: RedisServer[] = [];
+  private readonly proxies: TcpProxy[] = [];
 
   private constructor(
     readonly base: AppProcess,
@@ -60,9 +80,22 @@ export class StreamStack {
     return server;
   }
 
-  /** A stream instance against this stack's base and Redis; `env` overrides anything. */
+  /** `count` private redis-servers to serve as Redlock members (`REDIS_LOCK_URLS`); disposed with the stack. */
+  lockServers(count: number): Promise<RedisServer[]> {
+    return Promise.all(Array.from({ length: count }, () => this.extraRedisServer()));
+  }
+
+  /** A TCP proxy in front of this stack's base or Redis, for a test to break; stopped with the stack. */
+  async proxyTo(target: 'base' | 'redis'): Promise<TcpProxy> {
+    const proxy = await new TcpProxy('127.0.0.1', this[target].port).start();
+    this.proxies.push(proxy);
+    return proxy;
+  }
+
+  /** A stream instance against this stack's base and Redis, with {@link QUICK_STREAM_ENV}; `env` overrides anything. */
   async startStream(env: Record<string, string> = {}): Promise<AppProcess> {
     const stream = await startApp('stream', {
+      ...QUICK_STREAM_ENV,
       BASE_URL: this.base.url,
       REDIS_URL: this.redis.url,
       POD_NAME: `stream-${this.streams.length + 1}`,
@@ -72,17 +105,9 @@ export class StreamStack {
     return stream;
   }
 
-  /** `count` fresh users, each bound to a fresh profile of its own. */
-  createPairs(count: number): Promise<Pair[]> {
-    return createBoundPairs(this.base.url, count);
-  }
-
-  createUser(name = 'user'): Promise<string> {
-    return createUser(this.base.url, name);
-  }
-
-  createProfile(name: string, userIds: readonly string[]): Promise<string> {
-    return createProfile(this.base.url, name, userIds);
+  /** `count` fresh users, each with a fresh profile of its own: bound to it, or none bound when `bound` is false. */
+  createPairs(count: number, { bound = true } = {}): Promise<Pair[]> {
+    return createPairs(this.base.url, count, { bound });
   }
 
   /** Every key of this stack's Redis under `kubescaler:<kind>:`. */
@@ -100,8 +125,120 @@ export class StreamStack {
   async stop(): Promise<void> {
     await Promise.all(this.streams.map((stream) => stream.stop('SIGKILL')));
     await closeRedis(this.inspect);
-    await Promise.all([this.base.stop(), this.redis.dispose(), ...this.extraRedis.map((server) => server.dispose())]);
+    await Promise.all([
+      this.base.stop(),
+      this.redis.dispose(),
+      ...this.extraRedis.map((server) => server.dispose()),
+      ...this.proxies.map((proxy) => proxy.stop()),
+    ]);
   }
+}
+
+/** What a stream suite starts before its tests: see {@link streamSuite}. */
+export interface StreamSuiteOptions<Pods extends readonly string[] = readonly string[]> {
+  /** Environment of every stream instance, over the stack's own (base, Redis, POD_NAME, {@link QUICK_STREAM_ENV}). */
+  readonly env?: Readonly<Record<string, string>>;
+  /** POD_NAME of each stream instance to start; one instance named by the stack when absent. */
+  readonly pods?: Pods;
+  /** Pairs to create, each user bound to its own profile. */
+  readonly pairs?: number;
+  /** Pairs to create whose profile has no user (the binding check answers "not bound"). */
+  readonly unboundPairs?: number;
+  /** Route the streams' connections to base or to Redis through a proxy the tests may break. */
+  readonly proxy?: 'base' | 'redis';
+  /** Private Redlock members the streams lock on (`REDIS_LOCK_URLS`) instead of the stack's Redis. */
+  readonly lockServers?: number;
+}
+
+/** What a stream suite's tests read; reading it before the set-up has finished fails. */
+export interface StreamSuite<Pods extends readonly string[] = readonly [string]> {
+  readonly stack: StreamStack;
+  /** The first (usually the only) stream instance. */
+  readonly stream: AppProcess;
+  /** Every instance, in the order of `pods`. */
+  readonly streams: { readonly [K in keyof Pods]: AppProcess };
+  readonly pairs: readonly Pair[];
+  readonly unboundPairs: readonly Pair[];
+  /** The proxy `options.proxy` asked for. */
+  readonly proxy: TcpProxy;
+  readonly lockServers: readonly RedisServer[];
+}
+
+/** The variable that names the proxied service, and its URL scheme. */
+const PROXIED_URL = { base: ['BASE_URL', 'http'], redis: ['REDIS_URL', 'redis'] } as const;
+
+/**
+ * Registers the `before` and `after` hooks of a suite that runs against one {@link StreamStack}
+ * (its keyspace named after `label`): the stack, the stream instances, the pairs and whatever
+ * `options` asks for. A failed set-up fails the suite; the `after` hook stops everything that
+ * did start, even then.
+ */
+export function streamSuite<const Pods extends readonly string[] = readonly [string]>(
+  label: string,
+  options: StreamSuiteOptions<Pods> = {},
+): StreamSuite<Pods> {
+  type Ready = Omit<StreamSuite<Pods>, 'stack' | 'stream' | 'proxy'> & { readonly proxy?: TcpProxy };
+  let stack: StreamStack | undefined;
+  let ready: Ready | undefined;
+  const get = <K extends keyof Ready>(key: K): Ready[K] => {
+    assert.ok(ready, `${label}: read ${key} before the suite's set-up finished (or after it failed)`);
+    return ready[key];
+  };
+
+  before(async () => {
+    const started = (stack = await StreamStack.start(label));
+    const env: Record<string, string> = { ...options.env };
+    let proxy: TcpProxy | undefined;
+    if (options.proxy) {
+      proxy = await started.proxyTo(options.proxy);
+      const [name, scheme] = PROXIED_URL[options.proxy];
+      env[name] = `${scheme}://${proxy.address}`;
+    }
+    const lockServers = await started.lockServers(options.lockServers ?? 0);
+    if (lockServers.length > 0) env.REDIS_LOCK_URLS = lockServers.map((server) => server.url).join(',');
+    const starting = ((options.pods ?? [undefined]) as readonly (string | undefined)[]).map((pod) =>
+      started.startStream(pod === undefined ? env : { ...env, POD_NAME: pod }),
+    );
+    const creating = [
+      started.createPairs(options.pairs ?? 0),
+      started.createPairs(options.unboundPairs ?? 0, { bound: false }),
+    ];
+    // Every start settles before a failure is thrown, so `after` finds each instance in the stack.
+    await Promise.allSettled([...starting, ...creating]);
+    const [streams, [pairs, unboundPairs]] = await Promise.all([Promise.all(starting), Promise.all(creating)]);
+    ready = { streams: streams as Ready['streams'], pairs: pairs!, unboundPairs: unboundPairs!, proxy, lockServers };
+  });
+
+  after(async () => {
+    await stack?.stop();
+  });
+
+  return {
+    get stack() {
+      assert.ok(stack, `${label}: read stack before the suite's set-up started`);
+      return stack;
+    },
+    get stream() {
+      return (get('streams') as readonly AppProcess[])[0]!;
+    },
+    get streams() {
+      return get('streams');
+    },
+    get pairs() {
+      return get('pairs');
+    },
+    get unboundPairs() {
+      return get('unboundPairs');
+    },
+    get proxy() {
+      const proxy = get('proxy');
+      assert.ok(proxy, `${label}: the suite has no proxy (options.proxy)`);
+      return proxy;
+    },
+    get lockServers() {
+      return get('lockServers');
+    },
+  };
 }
 
 export async function createUser(baseUrl: string, name: string): Promise<string> {
@@ -116,18 +253,24 @@ export async function createProfile(baseUrl: string, name: string, userIds: read
   return res.body.id;
 }
 
+/**
+ * `count` fresh users in base at `baseUrl`, each with a fresh profile of its own: bound to it,
+ * or with no user at all when `bound` is false.
+ */
+export async function createPairs(
+  baseUrl: string,
+  count: number,
+  { bound = true, concurrency = 16 }: { bound?: boolean; concurrency?: number } = {},
+): Promise<Pair[]> {
+  return mapWithConcurrency(Array.from({ length: count }), concurrency, async (_, index) => {
+    const userId = await createUser(baseUrl, `user ${index}`);
+    return { userId, profileId: await createProfile(baseUrl, `profile ${index}`, bound ? [userId] : []) };
+  });
+}
+
 /** `count` fresh users in base at `baseUrl`, each bound to a fresh profile of its own. */
-export async function createBoundPairs(baseUrl: string, count: number, concurrency = 16): Promise<Pair[]> {
-  const pairs: Pair[] = new Array(count);
-  let next = 0;
-  const worker = async () => {
-    for (let index = next++; index < count; index = next++) {
-      const userId = await createUser(baseUrl, `user ${index}`);
-      pairs[index] = { userId, profileId: await createProfile(baseUrl, `profile ${index}`, [userId]) };
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
-  return pairs;
+export function createBoundPairs(baseUrl: string, count: number, concurrency = 16): Promise<Pair[]> {
+  return createPairs(baseUrl, count, { concurrency });
 }
 
 /**
@@ -203,6 +346,75 @@ export async function refusedStream(
   const elapsedMs = performance.now() - started;
   await client.close();
   return { body, headers: client.headers, elapsedMs };
+}
+
+/** A client asking for one pair again and again until it streams: see {@link retryStream}. */
+export interface StreamRetry {
+  /** Every refusal so far: its status, its error code and when it came (`performance.now()`). */
+  readonly refusals: readonly { status: number; code: string; at: number }[];
+  /** The streaming client once it has its `hello`; undefined when `stop()` ended the asking first. */
+  readonly done: Promise<SseClient | undefined>;
+  stop(): void;
+}
+
+/**
+ * Opens `pair` on `url` again and again, `pauseMs` apart, until it streams or `stop()` is called,
+ * recording every refusal. With `refusal`, every refusal must be that status and code (asserted as
+ * {@link expectRefusal} does); with `timeoutMs`, asking longer than that fails.
+ */
+export function retryStream(
+  url: string,
+  pair: Pair,
+  options: { pauseMs?: number; timeoutMs?: number; refusal?: readonly [status: number, code: string] } = {},
+): StreamRetry {
+  const { pauseMs = 0, timeoutMs = Number.POSITIVE_INFINITY, refusal } = options;
+  const refusals: { status: number; code: string; at: number }[] = [];
+  const deadline = performance.now() + timeoutMs;
+  let stopped = false;
+  const done = (async () => {
+    while (!stopped) {
+      const client = await SseClient.open(url, streamPath(pair));
+      if (client.streaming) {
+        await client.waitForEvent('hello');
+        return client;
+      }
+      try {
+        const body = refusal
+          ? await expectRefusal(client, ...refusal)
+          : await client.json().catch(() => ({ code: client.text }));
+        refusals.push({ status: client.status, code: body.code, at: performance.now() });
+      } finally {
+        await client.close();
+      }
+      if (performance.now() > deadline)
+        assert.fail(`${streamPath(pair)} still refused after ${refusals.length} attempts`);
+      if (pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs));
+    }
+    return undefined;
+  })();
+  return {
+    refusals,
+    done,
+    stop: () => {
+      stopped = true;
+    },
+  };
+}
+
+/**
+ * Opens `pair` on `url` until it streams, `pauseMs` apart, every refusal on the way a 409 (the pair
+ * is still held); fails after `timeoutMs`. Resolves with the client and the attempts made.
+ */
+export async function openWhenFree(
+  url: string,
+  pair: Pair,
+  timeoutMs: number,
+  pauseMs = 0,
+): Promise<{ client: SseClient; attempts: number }> {
+  const retry = retryStream(url, pair, { timeoutMs, pauseMs, refusal: [409, 'PROFILE_IN_USE'] });
+  const client = await retry.done;
+  assert.ok(client, 'nothing stops these retries');
+  return { client, attempts: retry.refusals.length + 1 };
 }
 
 /** A Prometheus text exposition, parsed. */

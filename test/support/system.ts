@@ -1,6 +1,9 @@
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { type AppProcess, freePort, REPO_ROOT, request, startApp, uniqueKeyspace } from '@app/testing';
+import { type AppProcess, freePort, REPO_ROOT, startApp, uniqueKeyspace } from '@app/testing';
+
+/** Pairs in a system's base are made as in any stream suite's. */
+export { createPairs } from './stream-stack.js';
 
 export const ADMIN_TOKEN = 'system-admin-token-0123456789';
 
@@ -86,20 +89,4 @@ export async function startSystem(options: { streams: number; env?: Record<strin
       await stopApps();
     },
   };
-}
-
-/** Creates `count` users each bound to one new profile; returns the pairs. */
-export async function createPairs(
-  baseUrl: string,
-  count: number,
-): Promise<Array<{ userId: string; profileId: string }>> {
-  const pairs = [];
-  for (let i = 0; i < count; i++) {
-    const user = await request(baseUrl, 'POST', '/users', { body: { name: `user ${i}` } });
-    const profile = await request(baseUrl, 'POST', '/profiles', {
-      body: { name: `profile ${i}`, userIds: [user.body.id] },
-    });
-    pairs.push({ userId: user.body.id as string, profileId: profile.body.id as string });
-  }
-  return pairs;
 }
