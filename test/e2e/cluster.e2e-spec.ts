@@ -61,6 +61,12 @@ describe('npm run cluster: k8s/overlays/local on a real control plane, HPAs scal
   const hpa = (name: string) =>
     cluster.api.get(`/apis/autoscaling/v2/namespaces/kubescaler/horizontalpodautoscalers/${name}`);
   const readyStreamPods = async () => (await cluster.pods('stream')).filter(ready);
+  /** The stream Service and its ready pods, which must be `count`. */
+  const streamTier = async (count: number) => {
+    const pods = await readyStreamPods();
+    assert.equal(pods.length, count, `ready stream pods: ${pods.map((pod) => pod.metadata.name).join(', ')}`);
+    return { service: cluster.serviceUrl('stream'), pods };
+  };
   const lockHeld = async (pair: Pair) => {
     const keys = pairKeys(pair.userId, pair.profileId);
     return (await inspect.exists(keys.lock, keys.launched)) > 0;
@@ -189,9 +195,8 @@ describe('npm run cluster: k8s/overlays/local on a real control plane, HPAs scal
     'grows stream to 3 ready replicas on 12 streams; their processes answer, later streams land on the new pods, the custom metrics API has the gauge per pod',
     { timeout: 420_000 },
     async (t) => {
-      const service = cluster.serviceUrl('stream');
-      const [first] = await readyStreamPods();
-      assert.ok(first);
+      const { service, pods: podsBefore } = await streamTier(1);
+      const [first] = podsBefore;
       const started = performance.now();
       for (const pair of pairs.slice(0, 12)) {
         const client = await openStream(service, pair);
@@ -209,8 +214,7 @@ describe('npm run cluster: k8s/overlays/local on a real control plane, HPAs scal
       times.push(['12 streams opened → stream Deployment at 3 ready replicas', seconds(started)]);
       t.diagnostic(`scaled up to 3 ready replicas in ${seconds(started).toFixed(1)} s`);
 
-      const pods = await readyStreamPods();
-      assert.equal(pods.length, 3);
+      const { pods } = await streamTier(3);
       for (const pod of pods) {
         const url = `http://${pod.status.podIP}:${containerPort(pod)}`;
         assert.ok(inPodCidr(pod.status.podIP));
@@ -275,9 +279,7 @@ describe('npm run cluster: k8s/overlays/local on a real control plane, HPAs scal
     "scales stream back to 1 when streams close; the removed pods' clients receive reconnect and their locks are released",
     { timeout: 420_000 },
     async (t) => {
-      const service = cluster.serviceUrl('stream');
-      const pods = await readyStreamPods();
-      assert.equal(pods.length, 3);
+      const { service, pods } = await streamTier(3);
       // One stream stays on every pod, so whichever pods go still hold a stream when they go.
       const kept = clients.slice(12, 15).map((client, index) => {
         const pair = pairs[12 + index]!;
