@@ -389,6 +389,19 @@ export class LoadGenerator {
     });
   }
 
+  /**
+   * Starts the run (see run()) and resolves once `count` streams (default all) have had their
+   * first event and are live, or after `timeoutMs`: to how many streams are live then.
+   */
+  async runUntilStreaming(timeoutMs: number, count = this.options.streams): Promise<number> {
+    void this.run();
+    const deadline = performance.now() + timeoutMs;
+    while (!(this.firstEvents >= count && this.live >= count) && performance.now() <= deadline) {
+      await new Promise((done) => setTimeout(done, 100));
+    }
+    return this.live;
+  }
+
   /** Ends the run now: stops opening, closes every stream, resolves `run()`. */
   async stop(): Promise<LoadResult> {
     if (!this.finished) throw new Error('not running');
