@@ -7,9 +7,12 @@
 // environment variable holding a comma-separated list of those (e.g. REDIS_LOCK_URLS, so the
 // list comes from the same ConfigMap the app reads). `majority:TARGET` is satisfied once a
 // majority of its list accepts (the lock servers: the app itself needs no more to start).
-// Gives up after WAIT_TIMEOUT_SECONDS (600).
+// Gives up after WAIT_TIMEOUT_SECONDS (600). The project's scripts import `acceptsConnections`
+// from it: one TCP probe.
 /* eslint-disable no-restricted-properties -- an init-container entry point: its environment is its input */
+import { realpathSync } from 'node:fs';
 import net from 'node:net';
+import { fileURLToPath } from 'node:url';
 
 const DEFAULT_PORTS = { 'redis:': 6379, 'rediss:': 6379, 'http:': 80, 'https:': 443 };
 const timeoutMs = Number(process.env.WAIT_TIMEOUT_SECONDS ?? 600) * 1000;
@@ -38,14 +41,15 @@ function expand(arg) {
     .map(parseTarget);
 }
 
-function connectOnce({ host, port }) {
+/** Resolves true if `host:port` accepts a TCP connection within `timeoutMs`, false otherwise. */
+export function acceptsConnections({ host, port }, timeoutMs = 2000) {
   return new Promise((resolve) => {
     const socket = net.connect({ host, port });
     const done = (ok) => {
       socket.destroy();
       resolve(ok);
     };
-    socket.setTimeout(2000, () => done(false));
+    socket.setTimeout(timeoutMs, () => done(false));
     socket.once('connect', () => done(true));
     socket.once('error', () => done(false));
   });
@@ -55,7 +59,7 @@ async function waitFor(target, enough = () => false) {
   let lastLog = 0;
   for (;;) {
     if (enough()) return false;
-    if (await connectOnce(target)) {
+    if (await acceptsConnections(target)) {
       console.log(`${target.host}:${target.port} is accepting connections`);
       return true;
     }
@@ -71,27 +75,34 @@ async function waitFor(target, enough = () => false) {
   }
 }
 
-try {
-  const groups = process.argv.slice(2).map((arg) => {
-    const majority = arg.startsWith('majority:');
-    const targets = expand(majority ? arg.slice('majority:'.length) : arg);
-    return { targets, need: majority ? Math.floor(targets.length / 2) + 1 : targets.length };
-  });
-  if (groups.length === 0) throw new Error('usage: node wait-for-tcp.mjs [majority:]TARGET...');
-  const results = await Promise.all(
-    groups.map(async ({ targets, need }) => {
-      let reached = 0;
-      await Promise.all(
-        targets.map(async (target) => {
-          if (await waitFor(target, () => reached >= need)) reached++;
-        }),
-      );
-      if (reached < need) console.error(`only ${reached} of the ${need} needed targets accept connections`);
-      return reached >= need;
-    }),
-  );
-  process.exitCode = results.every(Boolean) ? 0 : 1;
-} catch (error) {
-  console.error(error instanceof Error ? error.message : error);
-  process.exitCode = 2;
+/** True when this file is the process's entry point (a ConfigMap mounts it behind symlinks). */
+function isEntryPoint() {
+  return process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
+}
+
+if (isEntryPoint()) {
+  try {
+    const groups = process.argv.slice(2).map((arg) => {
+      const majority = arg.startsWith('majority:');
+      const targets = expand(majority ? arg.slice('majority:'.length) : arg);
+      return { targets, need: majority ? Math.floor(targets.length / 2) + 1 : targets.length };
+    });
+    if (groups.length === 0) throw new Error('usage: node wait-for-tcp.mjs [majority:]TARGET...');
+    const results = await Promise.all(
+      groups.map(async ({ targets, need }) => {
+        let reached = 0;
+        await Promise.all(
+          targets.map(async (target) => {
+            if (await waitFor(target, () => reached >= need)) reached++;
+          }),
+        );
+        if (reached < need) console.error(`only ${reached} of the ${need} needed targets accept connections`);
+        return reached >= need;
+      }),
+    );
+    process.exitCode = results.every(Boolean) ? 0 : 1;
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : error);
+    process.exitCode = 2;
+  }
 }

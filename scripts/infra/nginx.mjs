@@ -3,10 +3,10 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { acceptsConnections } from '../../k8s/base/wait-for-tcp.mjs';
 import { ensureDebianCommand } from './apt.mjs';
 import { hasExited, lineBuffer, runCollecting, sleep, stopChild, trackChild } from './children.mjs';
 import { assertPortFree } from './ports.mjs';
@@ -73,19 +73,6 @@ async function assertLoaded(pid, library, label) {
   }
 }
 
-function canConnect(host, port) {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host, port });
-    const done = (ok) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(1_000, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
-}
-
 async function tail(file, lines = 20) {
   try {
     return (await fs.readFile(file, 'utf8')).trimEnd().split('\n').slice(-lines).join('\n');
@@ -137,7 +124,7 @@ export async function startNginx({ dir, host, port, config, upstreamRcvbuf, log 
       await stopChild(child, STOP_GRACE_MS);
       throw new Error(`${label} did not listen on ${host}:${port} in time:\n${await tail(errorLog)}`);
     }
-    if (await canConnect(host, port)) break;
+    if (await acceptsConnections({ host, port }, 1_000)) break;
     await sleep(25);
   }
   if (library) {

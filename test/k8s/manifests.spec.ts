@@ -304,45 +304,39 @@ describe('Kubernetes manifests (k8s/), rendered and validated offline', () => {
   });
 
   describe('autoscaling', () => {
-    const assertExplicitBehavior = (hpa: K8sObject) => {
-      for (const direction of ['scaleUp', 'scaleDown']) {
-        const rules = hpa.spec.behavior?.[direction];
-        assert.ok(rules, `HPA ${hpa.metadata.name} has no behavior.${direction}`);
-        assert.equal(typeof rules.stabilizationWindowSeconds, 'number', `${hpa.metadata.name} ${direction}`);
-        assert.ok(rules.policies?.length > 0, `${hpa.metadata.name} ${direction} has no policies`);
+    /** In every overlay: the HPA of Deployment `app`, its replica range and metric, and a behavior in both directions. */
+    const assertHpa = (app: string, replicas: { min: number; max: number }, metric: object) => {
+      for (const overlay of each()) {
+        const hpa = named(overlay, 'HorizontalPodAutoscaler', app);
+        assert.deepEqual(hpa.spec.scaleTargetRef, { apiVersion: 'apps/v1', kind: 'Deployment', name: app });
+        assert.deepEqual([hpa.spec.minReplicas, hpa.spec.maxReplicas], [replicas.min, replicas.max]);
+        assert.deepEqual(hpa.spec.metrics, [metric]);
+        for (const direction of ['scaleUp', 'scaleDown']) {
+          const rules = hpa.spec.behavior?.[direction];
+          assert.ok(rules, `HPA ${app} has no behavior.${direction}`);
+          assert.equal(typeof rules.stabilizationWindowSeconds, 'number', `${app} ${direction}`);
+          assert.ok(rules.policies?.length > 0, `${app} ${direction} has no policies`);
+        }
       }
     };
 
     it('scales main on CPU at 80 % average utilization between 1 and 3 replicas, with an explicit behavior', () => {
-      for (const overlay of each()) {
-        const hpa = named(overlay, 'HorizontalPodAutoscaler', 'main');
-        assert.deepEqual(hpa.spec.scaleTargetRef, { apiVersion: 'apps/v1', kind: 'Deployment', name: 'main' });
-        assert.equal(hpa.spec.minReplicas, 1);
-        assert.equal(hpa.spec.maxReplicas, 3);
-        assert.deepEqual(hpa.spec.metrics, [
-          { type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 80 } } },
-        ]);
-        assertExplicitBehavior(hpa);
-      }
+      assertHpa(
+        'main',
+        { min: 1, max: 3 },
+        { type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 80 } } },
+      );
     });
 
     it('scales stream on the pods metric stream_active_connections at an average of 5 between 1 and 5 replicas', () => {
-      for (const overlay of each()) {
-        const hpa = named(overlay, 'HorizontalPodAutoscaler', 'stream');
-        assert.deepEqual(hpa.spec.scaleTargetRef, { apiVersion: 'apps/v1', kind: 'Deployment', name: 'stream' });
-        assert.equal(hpa.spec.minReplicas, 1);
-        assert.equal(hpa.spec.maxReplicas, 5);
-        assert.deepEqual(hpa.spec.metrics, [
-          {
-            type: 'Pods',
-            pods: {
-              metric: { name: 'stream_active_connections' },
-              target: { type: 'AverageValue', averageValue: '5' },
-            },
-          },
-        ]);
-        assertExplicitBehavior(hpa);
-      }
+      assertHpa(
+        'stream',
+        { min: 1, max: 5 },
+        {
+          type: 'Pods',
+          pods: { metric: { name: 'stream_active_connections' }, target: { type: 'AverageValue', averageValue: '5' } },
+        },
+      );
     });
 
     it('leaves the replica count of every HPA target to its HPA', () => {

@@ -1,20 +1,16 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
-import type { AuthConfig } from '@app/config';
+import { type AuthConfig, loadConfig } from '@app/config';
 import { AppError } from '@app/errors';
 import { Authenticator, type Principal } from './authenticator.js';
 import { signUserToken } from './user-token.js';
 
 const SECRET = 'authenticator-spec-secret-32-bytes!!';
 const ADMIN = 'admin-token-for-the-spec';
+/** The stream app's auth settings with only AUTH_JWT_SECRET set, then `overrides`. */
 const config = (overrides: Partial<AuthConfig> = {}): AuthConfig => ({
-  mode: 'jwt',
-  jwtSecret: SECRET,
-  jwksUrl: undefined,
-  issuer: undefined,
-  audience: undefined,
-  devLogin: false,
+  ...loadConfig('stream', { AUTH_JWT_SECRET: SECRET }).auth,
   ...overrides,
 });
 const tokenFor = async (userId: string) => (await signUserToken(SECRET, userId, { ttlSeconds: 600 })).token;

@@ -44,6 +44,7 @@ export class Authenticator {
             jwksUrl: config.jwksUrl,
             issuer: config.issuer,
             audience: config.audience,
+            userClaim: config.userClaim,
             keySet,
           })
         : undefined;

@@ -132,6 +132,24 @@ describe(TokenVerifier.name, () => {
       assert.equal(await rejection(sut, await hs256(noExpiry)), 'claims');
     });
 
+    it('reads the user id from the configured claim instead of sub, and requires that claim', async () => {
+      const custom = new TokenVerifier({ secret: SECRET, userClaim: 'https://kubescaler.test/user_id' });
+      const other = randomUUID();
+      const claimed = await custom.verify(
+        await hs256({ ...valid(), sub: other, 'https://kubescaler.test/user_id': userId }),
+      );
+      assert.equal(claimed.userId, userId);
+      assert.equal(
+        (await custom.verify(await hs256({ ...valid(), 'https://kubescaler.test/user_id': 4711 }))).userId,
+        '4711',
+      );
+      assert.equal(await rejection(custom, await hs256(valid())), 'claims', 'sub alone is not enough');
+      for (const bad of ['', 1.5, true, { id: userId }]) {
+        const token = await hs256({ ...valid(), 'https://kubescaler.test/user_id': bad });
+        assert.equal(await rejection(custom, token), 'claims', JSON.stringify(bad));
+      }
+    });
+
     it('refuses what is not a JWT', async () => {
       for (const token of ['', 'abc', 'a.b.c', 'x'.repeat(500)]) assert.equal(await rejection(sut, token), 'malformed');
     });

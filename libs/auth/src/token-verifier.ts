@@ -42,7 +42,7 @@ export class KeySetUnavailableError extends Error {
 }
 
 export interface VerifiedToken {
-  /** `sub`, lower-cased when it is a UUID (user ids are). */
+  /** The user-id claim (`sub` by default), lower-cased when it is a UUID (user ids are). */
   readonly userId: string;
   readonly expiresAt: Date;
 }
@@ -66,6 +66,8 @@ export interface TokenVerifierOptions {
   readonly issuer?: string;
   /** A token must name one of these in `aud`, when set. */
   readonly audience?: readonly string[];
+  /** The claim that holds the user id: a non-empty string or a whole number. Default `sub`. */
+  readonly userClaim?: string;
   /** Allowed clock skew for `exp` and `nbf`. Default 5 s. */
   readonly clockToleranceSeconds?: number;
 }
@@ -80,15 +82,18 @@ const HMAC_SHA256 = { name: 'HMAC', hash: 'SHA-256' } as const;
  *
  * The key is chosen by the token's `alg` among the algorithms configured, so `alg: none` and
  * algorithm confusion (an HS256 token "signed" with a provider's public key) never verify.
- * `exp` and `sub` are required; `nbf`, `iss` and `aud` are checked when present or configured.
+ * `exp` and the user-id claim (`sub`) are required; `nbf`, `iss` and `aud` are checked when present
+ * or configured.
  */
 export class TokenVerifier {
   readonly algorithms: readonly string[];
   /** Imported once: given raw secret bytes, jose imports them again for every token (≈ 40 % of the cost). */
   private readonly secret: Promise<CryptoKey> | undefined;
   private readonly keySet: ResilientKeySet | undefined;
+  private readonly userClaim: string;
 
   constructor(private readonly options: TokenVerifierOptions) {
+    this.userClaim = options.userClaim ?? 'sub';
     if (!options.secret && !options.jwksUrl) throw new Error('TokenVerifier needs a secret or a JWKS URL');
     this.secret = options.secret
       ? crypto.subtle.importKey('raw', new TextEncoder().encode(options.secret), HMAC_SHA256, false, ['verify'])
@@ -105,7 +110,7 @@ export class TokenVerifier {
       const key = this.keySet ? this.keyFor : await this.secret!;
       ({ payload } = await jwtVerify(token, key, {
         algorithms: [...this.algorithms],
-        requiredClaims: ['exp', 'sub'],
+        requiredClaims: ['exp', this.userClaim],
         issuer: this.options.issuer,
         audience: this.options.audience ? [...this.options.audience] : undefined,
         clockTolerance: this.options.clockToleranceSeconds ?? DEFAULT_CLOCK_TOLERANCE_SECONDS,
@@ -113,11 +118,12 @@ export class TokenVerifier {
     } catch (error) {
       throw classify(error);
     }
-    const sub = payload.sub;
-    if (typeof sub !== 'string' || sub.trim() === '') {
-      throw new TokenRejectedError('claims', 'the token has no subject');
+    const claimed = payload[this.userClaim];
+    const userId = typeof claimed === 'number' && Number.isSafeInteger(claimed) ? String(claimed) : claimed;
+    if (typeof userId !== 'string' || userId.trim() === '') {
+      throw new TokenRejectedError('claims', `the token's "${this.userClaim}" claim is not a user id`);
     }
-    return { userId: isUuid(sub) ? sub.toLowerCase() : sub, expiresAt: new Date(payload.exp! * 1000) };
+    return { userId: isUuid(userId) ? userId.toLowerCase() : userId, expiresAt: new Date(payload.exp! * 1000) };
   }
 
   /** jose calls this with the (not yet verified) header, after checking `alg` against `algorithms`. */

@@ -11,6 +11,12 @@ describe(signUserToken.name, () => {
     assert.deepEqual(decodeJwt(sut.token), { sub: 'user-1', iat: 1893456000, exp: 1893456060, iss: 'iss', aud: 'aud' });
     assert.equal(sut.expiresAt.toISOString(), '2030-01-01T00:01:00.000Z');
   });
+
+  it('puts the user id in the configured user-id claim as well as in sub', async () => {
+    const sut = await signUserToken('s'.repeat(32), 'user-1', { ttlSeconds: 60, userClaim: 'uid' });
+    const { sub, uid } = decodeJwt(sut.token);
+    assert.deepEqual([sub, uid], ['user-1', 'user-1']);
+  });
 });
 
 describe(sessionCookie.name, () => {

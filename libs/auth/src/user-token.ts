@@ -6,11 +6,13 @@ export interface UserTokenOptions {
   readonly ttlSeconds: number;
   readonly issuer?: string;
   readonly audience?: string | readonly string[];
+  /** Where the verifier reads the user id (`AUTH_USER_CLAIM`); it is in `sub` as well. Default `sub`. */
+  readonly userClaim?: string;
   /** Default: the current time. */
   readonly now?: Date;
 }
 
-/** An HS256 user token: `sub` = the user id, `iat`, `exp`, and `iss` / `aud` when given. */
+/** An HS256 user token: `sub` (and `userClaim`) = the user id, `iat`, `exp`, and `iss` / `aud` when given. */
 export async function signUserToken(
   secret: string,
   userId: string,
@@ -18,7 +20,8 @@ export async function signUserToken(
 ): Promise<{ token: string; expiresAt: Date }> {
   const issuedAt = Math.floor((options.now ?? new Date()).getTime() / 1000);
   const expiresAt = issuedAt + options.ttlSeconds;
-  let jwt = new SignJWT({}).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setSubject(userId);
+  const claims = options.userClaim && options.userClaim !== 'sub' ? { [options.userClaim]: userId } : {};
+  let jwt = new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setSubject(userId);
   jwt = jwt.setIssuedAt(issuedAt).setExpirationTime(expiresAt);
   if (options.issuer) jwt = jwt.setIssuer(options.issuer);
   if (options.audience)

@@ -16,6 +16,8 @@ export interface AuthConfig {
   readonly issuer: string | undefined;
   /** Accepted `aud` values (a token must name one), when set. */
   readonly audience: readonly string[] | undefined;
+  /** The claim that holds the user id (`sub` unless the identity provider puts it elsewhere). */
+  readonly userClaim: string;
   /** `POST /main/dev-login` exists: anyone may sign in as any existing user. Never in production. */
   readonly devLogin: boolean;
 }

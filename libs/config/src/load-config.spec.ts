@@ -38,6 +38,7 @@ describe(loadConfig.name, () => {
       jwksUrl: undefined,
       issuer: undefined,
       audience: undefined,
+      userClaim: 'sub',
       devLogin: false,
     });
   });
@@ -131,6 +132,12 @@ describe(loadConfig.name, () => {
     });
     assert.equal(sut.auth.issuer, 'https://idp.example/realms/k');
     assert.deepEqual(sut.auth.audience, ['kubescaler', 'account']);
+    assert.equal(
+      loadConfig('stream', { ...AUTH, AUTH_USER_CLAIM: ' preferred_username ' }).auth.userClaim,
+      'preferred_username',
+    );
+    const [notAnId] = problemsOf(() => loadConfig('stream', { ...AUTH, AUTH_USER_CLAIM: 'exp' }));
+    assert.match(notAnId!, /^AUTH_USER_CLAIM: must name the claim that holds the user id/);
     const names = problemsOf(() =>
       loadConfig('stream', { PORT: 'x', AUTH_JWKS_URL: 'ftp://idp', AUTH_DEV_LOGIN: 'yes', AUTH_MODE: 'none' }),
     ).map((p) => p.split(':')[0]);

@@ -92,6 +92,9 @@ export function redisServerKey(url: string): string {
 
 const boolean = z.enum(['true', 'false']).transform((value) => value === 'true');
 
+/** Registered claims that say when a token is valid and for whom, never who the user is. */
+const TIME_AND_PARTY_CLAIMS: ReadonlySet<string> = new Set(['exp', 'nbf', 'iat', 'iss', 'aud', 'jti']);
+
 /** Users' tokens: validated apart from the rest, so its cross-checks run even when another variable is bad. */
 const authSchema = (app: AppName) =>
   z
@@ -106,6 +109,14 @@ const authSchema = (app: AppName) =>
       AUTH_JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
       AUTH_ISSUER: z.string().min(1).optional(),
       AUTH_AUDIENCE: list(z.string().min(1)).optional(),
+      AUTH_USER_CLAIM: z
+        .string()
+        .trim()
+        .min(1)
+        .refine((claim) => !TIME_AND_PARTY_CLAIMS.has(claim), {
+          message: `must name the claim that holds the user id, not one of ${[...TIME_AND_PARTY_CLAIMS].join(', ')}`,
+        })
+        .default('sub'),
       AUTH_DEV_LOGIN: boolean.default(false),
     })
     .superRefine((env, ctx) => {
@@ -173,6 +184,7 @@ export function loadConfig(app: AppName, env: Readonly<Record<string, string | u
       jwksUrl: a.AUTH_JWKS_URL,
       issuer: a.AUTH_ISSUER,
       audience: a.AUTH_AUDIENCE,
+      userClaim: a.AUTH_USER_CLAIM,
       devLogin: a.AUTH_DEV_LOGIN,
     },
     baseUrl: e.BASE_URL.replace(/\/+$/, ''),

@@ -3,39 +3,25 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
 import { eventually, RedisServer } from '@app/testing';
-import {
-  connectedClient,
-  freshPair,
-  rejectsWith,
-  TEST_COMMAND_TIMEOUT_MS,
-  TEST_RENEW_MS,
-  TEST_TTL_MS,
-} from './integration-support.js';
+import { freshPair, LockTestBed, rejectsWith, TEST_COMMAND_TIMEOUT_MS } from './integration-support.js';
 import { pairKeys } from './keys.js';
 import { LaunchedRecords } from './launched-records.js';
 import { PairLock } from './pair-lock.js';
-import { closeRedis } from './redis-client.js';
 
 describe(LaunchedRecords.name, () => {
   // A server of its own, so its command statistics count this file's commands only.
+  const bed = new LockTestBed();
   let server: RedisServer;
   let redis: Redis;
   let lock: PairLock;
   let sut: LaunchedRecords;
 
   before(async () => {
-    server = await RedisServer.start();
-    redis = await connectedClient(server.url, 'records');
-    lock = new PairLock({ lockClients: [redis], ttlMs: TEST_TTL_MS, renewMs: TEST_RENEW_MS });
+    ({ server, client: redis, lock } = await bed.lockOnOwnServer('records'));
     sut = new LaunchedRecords([redis]);
   });
 
-  after(async () => {
-    await lock.releaseAll();
-    lock.close();
-    await closeRedis(redis);
-    await server.dispose();
-  });
+  after(() => bed.dispose());
 
   /** Calls per command name since the server started, from INFO commandstats. */
   async function commandCalls(): Promise<Record<string, number>> {
@@ -112,11 +98,12 @@ describe(LaunchedRecords.name, () => {
   });
 
   it('reads by majority over three servers: truthful with one down, never reporting a minority leftover', async () => {
-    const extra = await Promise.all([RedisServer.start(), RedisServer.start()]);
-    const clients = [redis, ...(await Promise.all(extra.map((s, i) => connectedClient(s.url, `records-${i}`))))];
-    const threeLock = new PairLock({ lockClients: clients, ttlMs: TEST_TTL_MS, renewMs: TEST_RENEW_MS });
-    const threeRead = new LaunchedRecords(clients);
+    const three = new LockTestBed();
     try {
+      const extra = await three.servers(2);
+      const clients = [redis, ...(await three.clients(extra, 'records'))];
+      const threeLock = three.lock(clients);
+      const threeRead = new LaunchedRecords(clients);
       const { userId, profileId } = freshPair();
       const leftover = randomUUID();
       await eventually(async () => assert.equal(threeLock.votingServers, 3), 3000);
@@ -137,9 +124,7 @@ describe(LaunchedRecords.name, () => {
       await rejectsWith(threeRead.readMany(userId, [profileId]), 'DEPENDENCY_UNAVAILABLE');
       await held.release();
     } finally {
-      threeLock.close();
-      await Promise.all(clients.slice(1).map(closeRedis));
-      await Promise.all(extra.map((s) => s.dispose()));
+      await three.dispose();
       await server.start();
       await eventually(async () => assert.equal(redis.status, 'ready'), 3000);
     }

@@ -3,30 +3,29 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
 import { eventually, RedisServer } from '@app/testing';
-import { connectedClient, freshPair, lostAt, rejectsWith, TEST_RENEW_MS, TEST_TTL_MS } from './integration-support.js';
+import { freshPair, LockTestBed, lostAt, rejectsWith, TEST_TTL_MS } from './integration-support.js';
 import { DATASET_KEY, pairKeys } from './keys.js';
 import { launchedRecordPrefix, parseLaunchedRecord, serializeLaunchedRecord } from './launched-record.js';
 import { LockServer } from './lock-server.js';
 import { PairLock } from './pair-lock.js';
-import { closeRedis } from './redis-client.js';
 
 describe(LockServer.name, () => {
+  const bed = new LockTestBed();
   let server: RedisServer;
   let client: Redis;
   let observer: Redis;
   let sut: LockServer;
 
   before(async () => {
-    server = await RedisServer.start();
-    [client, observer] = await Promise.all([connectedClient(server.url, 'server'), connectedClient(server.url, 'obs')]);
+    server = await bed.server();
+    [client, observer] = await Promise.all([bed.client(server.url, 'server'), bed.client(server.url, 'obs')]);
     sut = new LockServer(client, TEST_TTL_MS);
     await eventually(async () => assert.ok(sut.canVote()), 2000);
   });
 
   after(async () => {
     sut.close();
-    await Promise.all([closeRedis(client), closeRedis(observer)]);
-    await server.dispose();
+    await bed.dispose();
   });
 
   const owner = () => randomBytes(16).toString('hex');
@@ -93,27 +92,19 @@ describe(LockServer.name, () => {
 });
 
 describe(`${PairLock.name} when a lock server loses its data without a reconnect`, () => {
-  let server: RedisServer;
+  const bed = new LockTestBed();
   let client: Redis;
   let observer: Redis;
   let sut: PairLock;
 
   before(async () => {
-    server = await RedisServer.start();
-    [client, observer] = await Promise.all([
-      connectedClient(server.url, 'wiped'),
-      connectedClient(server.url, 'wiper'),
-    ]);
-    sut = new PairLock({ lockClients: [client], ttlMs: TEST_TTL_MS, renewMs: TEST_RENEW_MS });
+    const server = await bed.server();
+    [client, observer] = await Promise.all([bed.client(server.url, 'wiped'), bed.client(server.url, 'wiper')]);
+    sut = bed.lock([client]);
     await eventually(async () => assert.equal(sut.votingServers, 1), 2000);
   });
 
-  after(async () => {
-    await sut.releaseAll();
-    sut.close();
-    await Promise.all([closeRedis(client), closeRedis(observer)]);
-    await server.dispose();
-  });
+  after(() => bed.dispose());
 
   it('ends the holder, and lets nobody have the pair until a lease after the wipe was seen', async (t) => {
     const { userId, profileId } = freshPair();

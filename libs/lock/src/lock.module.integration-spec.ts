@@ -2,9 +2,10 @@ import 'reflect-metadata';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { Test } from '@nestjs/testing';
+import type { DynamicModule } from '@nestjs/common';
+import { Test, type TestingModule } from '@nestjs/testing';
 import type { Redis } from 'ioredis';
-import { ConfigModule } from '@app/config';
+import { type AppConfig, ConfigModule } from '@app/config';
 import { HEALTH_INDICATORS, type HealthIndicator, HealthModule } from '@app/health';
 import { freePort, RedisServer, testConfig, testInfra } from '@app/testing';
 import { connectedClient, freshPair, lostAt, rejectsWith } from './integration-support.js';
@@ -39,6 +40,15 @@ describe(LockModule.name, () => {
     });
   }
 
+  /** The lock module (and `imports`) over `appConfig`, compiled and initialised. */
+  async function startModule(appConfig: AppConfig, ...imports: DynamicModule[]): Promise<TestingModule> {
+    const moduleRef = await Test.createTestingModule({
+      imports: [ConfigModule.forRoot(appConfig), LockModule, ...imports],
+    }).compile();
+    await moduleRef.init();
+    return moduleRef;
+  }
+
   /** Connections the server sees from `pod`, by client name. */
   async function connectionsOf(pod: string): Promise<string[]> {
     const list = await observer.client('LIST');
@@ -47,10 +57,7 @@ describe(LockModule.name, () => {
 
   it('provides a working PairLock, LaunchedRecords and Redis health indicator from the app config', async () => {
     const appConfig = config();
-    const moduleRef = await Test.createTestingModule({
-      imports: [ConfigModule.forRoot(appConfig), LockModule],
-    }).compile();
-    await moduleRef.init();
+    const moduleRef = await startModule(appConfig);
     try {
       const sut = moduleRef.get(PairLock);
       const { userId, profileId } = freshPair();
@@ -69,10 +76,7 @@ describe(LockModule.name, () => {
 
   it('opens one connection per distinct URL, also when imported again for the health module', async () => {
     const appConfig = config();
-    const moduleRef = await Test.createTestingModule({
-      imports: [ConfigModule.forRoot(appConfig), LockModule, HealthModule.forRoot(REDIS_HEALTH)],
-    }).compile();
-    await moduleRef.init();
+    const moduleRef = await startModule(appConfig, HealthModule.forRoot(REDIS_HEALTH));
     try {
       assert.deepEqual(await connectionsOf(appConfig.podName), [`kubescaler:stream:${appConfig.podName}:main`]);
       const indicators = moduleRef.get<HealthIndicator[]>(HEALTH_INDICATORS, { strict: false });
@@ -90,10 +94,7 @@ describe(LockModule.name, () => {
     const servers = await Promise.all([RedisServer.start(), RedisServer.start()]);
     const lockUrls = [redisUrl, ...servers.map((server) => server.url)];
     const appConfig = config({ REDIS_LOCK_URLS: lockUrls.join(',') });
-    const moduleRef = await Test.createTestingModule({
-      imports: [ConfigModule.forRoot(appConfig), LockModule],
-    }).compile();
-    await moduleRef.init();
+    const moduleRef = await startModule(appConfig);
     try {
       assert.equal((await connectionsOf(appConfig.podName)).length, 1, 'REDIS_URL is also the first lock server');
       const sut = moduleRef.get(PairLock);
@@ -139,10 +140,7 @@ describe(LockModule.name, () => {
   it('reports Redis as down quickly once it stops', async () => {
     const server = await RedisServer.start();
     const appConfig = config({ REDIS_URL: server.url, REDIS_LOCK_URLS: server.url });
-    const moduleRef = await Test.createTestingModule({
-      imports: [ConfigModule.forRoot(appConfig), LockModule],
-    }).compile();
-    await moduleRef.init();
+    const moduleRef = await startModule(appConfig);
     try {
       const sut = moduleRef.get(RedisHealthIndicator);
       await sut.check();

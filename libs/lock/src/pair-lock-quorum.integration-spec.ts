@@ -2,25 +2,23 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
 import { eventually, RedisServer } from '@app/testing';
-import { connectedClient, freshPair, lostAt, rejectsWith, TEST_RENEW_MS, TEST_TTL_MS } from './integration-support.js';
+import { freshPair, LockTestBed, lostAt, rejectsWith, TEST_RENEW_MS, TEST_TTL_MS } from './integration-support.js';
 import { pairKeys } from './keys.js';
 import { PairLock } from './pair-lock.js';
-import { closeRedis } from './redis-client.js';
 
 describe(PairLock.name, () => {
   describe('over three independent Redis servers', () => {
+    const bed = new LockTestBed();
     let servers: RedisServer[];
     let lockClients: Redis[];
-    let otherClients: Redis[];
     let sut: PairLock;
     let other: PairLock;
 
     before(async () => {
-      servers = await Promise.all([RedisServer.start(), RedisServer.start(), RedisServer.start()]);
-      lockClients = await Promise.all(servers.map((server, i) => connectedClient(server.url, `quorum-${i}`)));
-      otherClients = await Promise.all(servers.map((server, i) => connectedClient(server.url, `quorum-other-${i}`)));
-      sut = new PairLock({ lockClients, ttlMs: TEST_TTL_MS, renewMs: TEST_RENEW_MS });
-      other = new PairLock({ lockClients: otherClients, ttlMs: TEST_TTL_MS, renewMs: TEST_RENEW_MS });
+      servers = await bed.servers(3);
+      lockClients = await bed.clients(servers, 'quorum');
+      sut = bed.lock(lockClients);
+      other = bed.lock(await bed.clients(servers, 'quorum-other'));
     });
 
     beforeEach(async () => {
@@ -33,14 +31,7 @@ describe(PairLock.name, () => {
       );
     });
 
-    after(async () => {
-      await sut.releaseAll();
-      await other.releaseAll();
-      sut.close();
-      other.close();
-      await Promise.all([...lockClients, ...otherClients].map(closeRedis));
-      await Promise.all(servers.map((server) => server.dispose()));
-    });
+    after(() => bed.dispose());
 
     it('locks the pair on every server when all three are up', async () => {
       const { userId, profileId } = freshPair();

@@ -7,6 +7,7 @@ import { eventually, TcpProxy, testInfra } from '@app/testing';
 import {
   connectedClient,
   freshPair,
+  LockTestBed,
   lostAt,
   rejectsWith,
   sleep,
@@ -17,27 +18,21 @@ import {
 import { pairKeys } from './keys.js';
 import { parseLaunchedRecord } from './launched-record.js';
 import { PairLock } from './pair-lock.js';
-import { closeRedis } from './redis-client.js';
 
 describe(PairLock.name, () => {
   const { redisUrl } = testInfra();
+  const bed = new LockTestBed();
   let redis: Redis;
   let sut: PairLock;
   let other: PairLock;
 
   before(async () => {
-    redis = await connectedClient(redisUrl);
-    sut = new PairLock({ lockClients: [redis], ttlMs: TEST_TTL_MS, renewMs: TEST_RENEW_MS });
-    other = new PairLock({ lockClients: [redis], ttlMs: TEST_TTL_MS, renewMs: TEST_RENEW_MS });
+    redis = await bed.client(redisUrl);
+    sut = bed.lock([redis]);
+    other = bed.lock([redis]);
   });
 
-  after(async () => {
-    await sut.releaseAll();
-    await other.releaseAll();
-    sut.close();
-    other.close();
-    await closeRedis(redis);
-  });
+  after(() => bed.dispose());
 
   it('refuses a second acquire of a held pair with 409 PROFILE_IN_USE, from any holder', async () => {
     const { userId, profileId } = freshPair();

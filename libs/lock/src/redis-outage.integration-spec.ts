@@ -2,27 +2,31 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
 import { eventually, freePort, RedisServer } from '@app/testing';
-import { connectedClient, freshPair, lostAt, rejectsWith, TEST_RENEW_MS, TEST_TTL_MS } from './integration-support.js';
+import {
+  connectedClient,
+  freshPair,
+  LockTestBed,
+  lostAt,
+  rejectsWith,
+  TEST_RENEW_MS,
+  TEST_TTL_MS,
+} from './integration-support.js';
 import { PairLock } from './pair-lock.js';
 import { closeRedis, connectRedis, createRedisClient, MAX_RECONNECT_DELAY_MS } from './redis-client.js';
 
 describe(PairLock.name, () => {
   describe('when Redis stops', () => {
+    const bed = new LockTestBed();
     let server: RedisServer;
     let redis: Redis;
     let sut: PairLock;
 
     before(async () => {
-      server = await RedisServer.start();
-      redis = await connectedClient(server.url, 'outage');
-      sut = new PairLock({ lockClients: [redis], ttlMs: TEST_TTL_MS, renewMs: TEST_RENEW_MS });
+      ({ server, client: redis, lock: sut } = await bed.lockOnOwnServer('outage'));
     });
 
     after(async () => {
-      await sut.releaseAll();
-      sut.close();
-      await closeRedis(redis);
-      await server.dispose();
+      await bed.dispose();
     });
 
     it('reports the loss and answers 503 within 1 s, then works again a lease after Redis is back', async (t) => {

@@ -4,6 +4,7 @@ import type { Paged, ProfileDto } from '@app/base-client/contract';
 import { AppError } from '@app/errors';
 import { ProfilesRepository } from '../storage/profiles.repository.js';
 import { UsersRepository } from '../storage/users.repository.js';
+import { toPaged } from '../storage/rows.js';
 import { toProfileDto } from './dto/profile.dto.js';
 
 @Injectable()
@@ -36,8 +37,7 @@ export class ProfilesService {
   }
 
   async list(limit: number, page: string | undefined): Promise<Paged<ProfileDto>> {
-    const { items, nextPage } = await this.profiles.page(limit, page);
-    return nextPage ? { items: items.map(toProfileDto), nextPage } : { items: items.map(toProfileDto) };
+    return toPaged(await this.profiles.page(limit, page), toProfileDto);
   }
 
   async rename(id: string, name: string): Promise<ProfileDto> {

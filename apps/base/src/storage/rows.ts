@@ -1,3 +1,4 @@
+import type { Paged } from '@app/base-client/contract';
 import type { Row } from '../cassandra/cql.js';
 
 export interface UserRow {
@@ -16,6 +17,12 @@ export interface ProfileRow {
 export interface RowPage<T> {
   items: T[];
   nextPage: string | undefined;
+}
+
+/** A page of rows as the API answers it, each row mapped by `toDto`; `nextPage` only where there is one. */
+export function toPaged<T, D>({ items, nextPage }: RowPage<T>, toDto: (row: T) => D): Paged<D> {
+  const dtos = items.map(toDto);
+  return nextPage ? { items: dtos, nextPage } : { items: dtos };
 }
 
 export function toUserRow(row: Row): UserRow {

@@ -6,6 +6,7 @@ import { mapWithConcurrency } from '@app/http';
 import { toProfileDto } from '../profiles/dto/profile.dto.js';
 import { ProfilesRepository } from '../storage/profiles.repository.js';
 import { UsersRepository } from '../storage/users.repository.js';
+import { toPaged } from '../storage/rows.js';
 import { toUserDto } from './dto/user.dto.js';
 
 const WRITE_CONCURRENCY = 16;
@@ -30,8 +31,7 @@ export class UsersService {
   }
 
   async list(limit: number, page: string | undefined): Promise<Paged<UserDto>> {
-    const { items, nextPage } = await this.users.page(limit, page);
-    return nextPage ? { items: items.map(toUserDto), nextPage } : { items: items.map(toUserDto) };
+    return toPaged(await this.users.page(limit, page), toUserDto);
   }
 
   async rename(id: string, name: string): Promise<UserDto> {

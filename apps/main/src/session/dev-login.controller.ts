@@ -43,11 +43,12 @@ export class DevLoginController {
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<{ userId: string; name: string; expiresAt: string }> {
     const user = await this.base.getUser(body.userId.toLowerCase());
-    const { issuer, audience } = this.config.auth;
+    const { issuer, audience, userClaim } = this.config.auth;
     const session = await signUserToken(this.secret, user.id, {
       ttlSeconds: SESSION_TTL_SECONDS,
       issuer,
       audience: audience?.[0],
+      userClaim,
     });
     void reply.header('Set-Cookie', sessionCookie(session.token, SESSION_TTL_SECONDS, isHttps(reply.request)));
     return { userId: user.id, name: user.name, expiresAt: session.expiresAt.toISOString() };
