@@ -106,6 +106,8 @@ describe('authorization settings: start-up checks, open mode and an identity pro
     let stream: AppProcess;
     let main: AppProcess;
     let sign: (claims: Record<string, unknown>) => Promise<string>;
+    /** The apps' settings for the provider. */
+    let providerEnv: Record<string, string>;
 
     before(async () => {
       const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
@@ -117,14 +119,17 @@ describe('authorization settings: start-up checks, open mode and an identity pro
       );
       await new Promise<void>((done) => jwks.listen(0, '127.0.0.1', done));
       jwksUrl = `http://127.0.0.1:${(jwks.address() as { port: number }).port}/certs`;
-      const env = {
+      providerEnv = {
         BASE_URL: base.url,
         AUTH_JWT_SECRET: '',
         AUTH_JWKS_URL: jwksUrl,
         AUTH_ISSUER: ISSUER,
         AUTH_AUDIENCE: 'kubescaler',
       };
-      [stream, main] = await Promise.all([startApp('stream', { ...env, ...LIGHT }), startApp('main', env)]);
+      [stream, main] = await Promise.all([
+        startApp('stream', { ...providerEnv, ...LIGHT }),
+        startApp('main', providerEnv),
+      ]);
     });
     after(async () => {
       await Promise.all([stream?.stop(), main?.stop()]);
@@ -156,6 +161,20 @@ describe('authorization settings: start-up checks, open mode and an identity pro
           .sign(new TextEncoder().encode(testAuthSecret()!)),
       ]) {
         await refusedStream(stream.url, pair, 401, 'UNAUTHENTICATED', { auth: { token } });
+      }
+    });
+
+    it('reads the user id from AUTH_USER_CLAIM where the provider cannot put it in sub', async () => {
+      const claim = 'https://kubescaler.test/user_id';
+      const custom = await startApp('stream', { ...providerEnv, AUTH_USER_CLAIM: claim, ...LIGHT });
+      try {
+        // What Auth0 puts in sub: its own id, not ours.
+        const token = await sign(claims({ sub: 'auth0|5f7c8ec7c33c6c004bbafe82', [claim]: pair.userId }));
+        const client = await openStream(custom.url, pair, { auth: { token } });
+        await client.close();
+        await refusedStream(custom.url, pair, 401, 'UNAUTHENTICATED', { auth: { token: await sign(claims()) } });
+      } finally {
+        await custom.stop();
       }
     });
 
