@@ -6,27 +6,17 @@
 // 20 half-rate readers (each reads 131 KB/s of the ≈ 263 KB/s stream through a 16 KiB receive
 // buffer: a slow link, so the backlog forms on the sending side as it would on a real one) beside
 // 80 fast readers, for 60 s; the first 10 s (ramp and settling) are left out of the ages.
-import {
-  Figure,
-  forEachKind,
-  loadGenerator,
-  log,
-  row,
-  type ServerKind,
-  sleep,
-  SMOKE,
-  untilStreaming,
-} from '../load/bench-kit.js';
+import { Figure, forEachKind, loadGenerator, log, scale, type ServerKind, sleep } from '../load/bench-kit.js';
 import { Histogram } from '../load/histogram.js';
 import type { LoadGenerator } from '../load/load-generator.js';
 import { percentile } from '../support/latency.js';
 import { startGateway } from '../support/system.js';
 
 const KINDS: readonly ServerKind[] = ['ours', 'today'];
-const SLOW = SMOKE ? 2 : 20;
-const FAST = SMOKE ? 8 : 80;
-const SECONDS = SMOKE ? 6 : 60;
-const SETTLE_SECONDS = SMOKE ? 2 : 10;
+const { SLOW, FAST, SECONDS, SETTLE_SECONDS } = scale({
+  full: { SLOW: 20, FAST: 80, SECONDS: 60, SETTLE_SECONDS: 10 },
+  smoke: { SLOW: 2, FAST: 8, SECONDS: 6, SETTLE_SECONDS: 2 },
+});
 const HALF_RATE_KBPS = 131;
 
 interface Run {
@@ -42,8 +32,7 @@ interface Run {
 }
 
 async function measure(kind: ServerKind, path: Run['path'], target: string, generator: LoadGenerator): Promise<Run> {
-  void generator.run();
-  await untilStreaming(generator, SLOW + FAST, 60_000);
+  await generator.runUntilStreaming(60_000);
   await sleep(SETTLE_SECONDS * 1000);
   const before = generator.snapshot();
   const ages = new Histogram();
@@ -61,6 +50,7 @@ async function measure(kind: ServerKind, path: Run['path'], target: string, gene
   }
   const after = generator.snapshot();
   await generator.stop();
+  const slow = after.slow.since(before.slow);
   const summary = ages.summary();
   const run: Run = {
     kind,
@@ -68,9 +58,9 @@ async function measure(kind: ServerKind, path: Run['path'], target: string, gene
     ageP50Ms: summary.p50,
     ageP99Ms: summary.p99,
     lateAgeP99Ms: percentile(late, 99),
-    slowEventsPerSecond: (after.slow.messages - before.slow.messages) / SLOW / ((performance.now() - started) / 1000),
-    slowGaps: after.slow.gaps - before.slow.gaps,
-    fastGaps: after.fast.gaps - before.fast.gaps,
+    slowEventsPerSecond: slow.messages / SLOW / ((performance.now() - started) / 1000),
+    slowGaps: slow.gaps,
+    fastGaps: after.fast.since(before.fast).gaps,
   };
   log(
     `${kind} ${path} (${target}): half-rate age p50 ${run.ageP50Ms} ms, p99 ${run.ageP99Ms} ms (last third ${run.lateAgeP99Ms} ms), ` +
@@ -119,24 +109,13 @@ for (const path of ['straight', 'nginx'] as const) {
   const ours = find('ours', path);
   const today = find('today', path);
   const where = path === 'straight' ? 'straight from the pod' : 'through nginx';
-  figure.add(row(`half-rate reader: age p50, ${where}`, 'ms', ours.ageP50Ms, today.ageP50Ms));
-  figure.add(
-    row(
-      `half-rate reader: age p99, ${where}`,
-      'ms',
-      ours.ageP99Ms,
-      today.ageP99Ms,
-      { text: '≤ 2,000', test: (v) => v <= 2000 },
-      'lower',
-      `last third of the run: ours ${ours.lateAgeP99Ms} ms, today ${today.lateAgeP99Ms} ms; ours ${ours.slowEventsPerSecond.toFixed(2)} events/s each`,
-    ),
-  );
-  figure.add(
-    row(`fast readers beside them: seq gaps, ${where}`, 'events', ours.fastGaps, today.fastGaps, {
-      text: '= 0',
-      test: (v) => v === 0,
-    }),
-  );
+  const rows = figure.versus(ours, today);
+  rows.add(`half-rate reader: age p50, ${where}`, 'ms', (run) => run.ageP50Ms);
+  rows.add(`half-rate reader: age p99, ${where}`, 'ms', (run) => run.ageP99Ms, {
+    goal: '≤ 2,000',
+    note: `last third of the run: ours ${ours.lateAgeP99Ms} ms, today ${today.lateAgeP99Ms} ms; ours ${ours.slowEventsPerSecond.toFixed(2)} events/s each`,
+  });
+  rows.add(`fast readers beside them: seq gaps, ${where}`, 'events', (run) => run.fastGaps, { goal: '= 0' });
   if (ours.ageP99Ms > 2000) {
     figure.finding(
       `${where}, the half-rate readers' age p99 was ${ours.ageP99Ms} ms (p50 ${ours.ageP50Ms} ms, last third ${ours.lateAgeP99Ms} ms)`,

@@ -8,25 +8,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { freePort, REPO_ROOT } from '@app/testing';
-import {
-  Figure,
-  forEachKind,
-  loadGenerator,
-  log,
-  metric,
-  row,
-  rssOf,
-  SERVER_KINDS,
-  sleep,
-  SMOKE,
-  untilStreaming,
-} from '../load/bench-kit.js';
+import { Figure, forEachKind, loadGenerator, log, rssOf, scale, SERVER_KINDS, sleep } from '../load/bench-kit.js';
 import { tcpSockets } from '../support/socket-memory.js';
 
-const CLIENTS = SMOKE ? 6 : 100;
+const { CLIENTS, WARM_UP_S, STALL_S } = scale({
+  full: { CLIENTS: 100, WARM_UP_S: 10, STALL_S: 30 },
+  smoke: { CLIENTS: 6, WARM_UP_S: 2, STALL_S: 8 },
+});
 const STALLED_PERCENT = 50;
-const WARM_UP_S = SMOKE ? 2 : 10;
-const STALL_S = SMOKE ? 8 : 30;
 
 /** The Ingress as it was: unbuffered, hour-long timeouts on /stream, nothing else bounded. */
 const BASELINE_TUNING = {
@@ -94,9 +83,8 @@ const results = await forEachKind(loop, async (kind, server, system) => {
     `${kind} `,
   );
   try {
-    const dropped0 = await metric(server.url, 'stream_events_dropped_total');
-    void generator.run();
-    await untilStreaming(generator, CLIENTS, 60_000);
+    const dropped0 = await server.metric('stream_events_dropped_total');
+    await generator.runUntilStreaming(60_000);
     await sleep((WARM_UP_S - 2) * 1000);
     const before = held(gatewayPort, podPort, gateway.pid);
     // Streams start within a second of each other, so their stalls do too.
@@ -112,17 +100,18 @@ const results = await forEachKind(loop, async (kind, server, system) => {
     const s1 = generator.snapshot();
     const upstream = tcpSockets(['dport', '=', `:${podPort}`]);
     const clients = tcpSockets(['sport', '=', `:${gatewayPort}`]);
-    const podDropped = (await metric(server.url, 'stream_events_dropped_total')) - dropped0;
+    const podDropped = (await server.metric('stream_events_dropped_total')) - dropped0;
     await generator.stop();
     const per = (key: keyof Held) => (during[key] - before[key]) / stalledNow;
+    const fast = s1.fast.since(s0.fast);
     const outcome: Outcome = {
       perStalled: { upstreamRecv: per('upstreamRecv'), clientSend: per('clientSend'), rss: per('rss') },
       // nginx's connections that hold bytes (the stalled streams'): the benchmark's own idle
       // keep-alive connection to the pod has the kernel's default buffer and would hide the value.
       peakUpstreamRcvbuf: Math.max(...upstream.filter((s) => s.rmemAlloc > 0).map((s) => s.rcvbuf)),
       clientSndbuf: Math.max(...clients.map((s) => s.sndbuf)),
-      fastGaps: s1.fast.gaps - s0.fast.gaps,
-      fastRate: (s1.fast.messages - s0.fast.messages) / (s0.fast.live * 4 * (STALL_S - 5)),
+      fastGaps: fast.gaps,
+      fastRate: fast.messages / (s0.fast.live * 4 * (STALL_S - 5)),
       podDropped,
       stalled: stalledNow,
     };
@@ -143,42 +132,20 @@ const results = await forEachKind(loop, async (kind, server, system) => {
 const ours = results.ours;
 const base = results.baseline;
 const kib = (v: number) => v / 1024;
-const total = (o: Outcome) => o.perStalled.upstreamRecv + o.perStalled.clientSend;
-figure.add(
-  row("nginx's kernel socket memory per stalled reader", 'KiB', kib(total(ours)), kib(total(base)), {
-    text: '≤ 1024',
-    test: (v) => v <= 1024,
-  }),
+const rows = figure.versus(ours, base);
+rows.add(
+  "nginx's kernel socket memory per stalled reader",
+  'KiB',
+  (o) => kib(o.perStalled.upstreamRecv + o.perStalled.clientSend),
+  {
+    goal: '≤ 1024',
+  },
 );
-figure.add(
-  row('  of it: send queue to the client', 'KiB', kib(ours.perStalled.clientSend), kib(base.perStalled.clientSend)),
-);
-figure.add(
-  row(
-    '  of it: receive queue from the pod',
-    'KiB',
-    kib(ours.perStalled.upstreamRecv),
-    kib(base.perStalled.upstreamRecv),
-    undefined,
-    'lower',
-    `receive buffer: ${kib(ours.peakUpstreamRcvbuf).toFixed(0)} KiB at most (ours: a fixed SO_RCVBUF, GATEWAY_TUNING.upstreamRcvbuf) / autotuned up to ${kib(base.peakUpstreamRcvbuf).toFixed(0)} KiB (baseline)`,
-  ),
-);
-figure.add(row('nginx RSS per stalled reader', 'KiB', kib(ours.perStalled.rss), kib(base.perStalled.rss)));
-figure.add(
-  row("fast readers' gaps meanwhile", 'events', ours.fastGaps, base.fastGaps, { text: '= 0', test: (v) => v === 0 }),
-);
-figure.add(
-  row(
-    "fast readers' rate meanwhile",
-    '% of 4/s',
-    ours.fastRate * 100,
-    base.fastRate * 100,
-    {
-      text: '≥ 99',
-      test: (v) => v >= 99,
-    },
-    'higher',
-  ),
-);
+rows.add('  of it: send queue to the client', 'KiB', (o) => kib(o.perStalled.clientSend));
+rows.add('  of it: receive queue from the pod', 'KiB', (o) => kib(o.perStalled.upstreamRecv), {
+  note: `receive buffer: ${kib(ours.peakUpstreamRcvbuf).toFixed(0)} KiB at most (ours: a fixed SO_RCVBUF, GATEWAY_TUNING.upstreamRcvbuf) / autotuned up to ${kib(base.peakUpstreamRcvbuf).toFixed(0)} KiB (baseline)`,
+});
+rows.add('nginx RSS per stalled reader', 'KiB', (o) => kib(o.perStalled.rss));
+rows.add("fast readers' gaps meanwhile", 'events', (o) => o.fastGaps, { goal: '= 0' });
+rows.add("fast readers' rate meanwhile", '% of 4/s', (o) => o.fastRate * 100, { goal: '≥ 99', better: 'higher' });
 figure.write();

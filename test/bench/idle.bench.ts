@@ -11,23 +11,21 @@ import {
   loadSummary,
   log,
   mb,
-  metric,
-  rssOf,
-  row,
+  scale,
   SERVER_KINDS,
   type ServerKind,
   settledRss,
   sleep,
   SMOKE,
-  startServer,
-  startSystem,
-  untilStreaming,
+  forEachKind,
+  type KindLoop,
 } from '../load/bench-kit.js';
 import type { LoadGenerator } from '../load/load-generator.js';
 
-const LEVELS = SMOKE ? [10, 20] : [5000, 15_000];
-const WARM_UP = SMOKE ? 10 : 200;
-const SETTLE_MS = SMOKE ? 1000 : 5000;
+const { LEVELS, WARM_UP, SETTLE_MS } = scale({
+  full: { LEVELS: [5000, 15_000], WARM_UP: 200, SETTLE_MS: 5000 },
+  smoke: { LEVELS: [10, 20], WARM_UP: 10, SETTLE_MS: 1000 },
+});
 const ENV = { STREAM_EVENTS_PER_SECOND: '1', STREAM_EVENT_BYTES: '64' };
 const KIB = 1024;
 
@@ -44,26 +42,33 @@ interface Level {
 }
 
 const figure = new Figure('a', 'idle', 'idle connections held; RSS per connection at 5k and 15k');
-const system = await startSystem(LEVELS.at(-1)! + 200);
+// The third run is ours again under `node --optimize-for-size`: what the V8 heap policy adds; it
+// only explains the figure, so its failure must not lose the figure.
 type Run = ServerKind | 'ours-optimize-for-size';
-const results: Partial<Record<Run, { rssBefore: number; levels: Level[] }>> = {};
-// The third run is ours again under `node --optimize-for-size`: what the V8 heap policy adds.
-const RUNS: [Run, ServerKind, string[]][] = [
-  ...SERVER_KINDS.map((kind): [Run, ServerKind, string[]] => [kind, kind, []]),
-  ['ours-optimize-for-size', 'ours', ['--optimize-for-size']],
-];
-async function measure(run: Run, kind: ServerKind, nodeArgs: string[]): Promise<void> {
-  const server = await startServer(kind, system.base, ENV, nodeArgs);
+const EXTRA: Run = 'ours-optimize-for-size';
+const loop: KindLoop<Run, typeof EXTRA> = {
+  pairs: LEVELS.at(-1)! + 200,
+  kinds: [...SERVER_KINDS, EXTRA],
+  env: ENV,
+  serverOf: (run) => (run === EXTRA ? 'ours' : run),
+  nodeArgsOf: (run) => (run === EXTRA ? ['--optimize-for-size'] : []),
+  optional: {
+    kinds: [EXTRA],
+    failed: (run, error) =>
+      figure.finding(`the ${run} run failed: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`),
+  },
+};
+const results = await forEachKind(loop, async (run, server, system) => {
   const generators: LoadGenerator[] = [];
   try {
     // Warm-up: JIT, pools and heap sized by a first round, so the reference is a process that has served streams.
     const warm = loadGenerator({ targets: [server.url], pairs: system.pairs.slice(0, WARM_UP) });
-    void warm.run();
-    await untilStreaming(warm, WARM_UP, 30_000);
+    await warm.runUntilStreaming(30_000);
     await warm.stop();
     await sleep(2000);
     const rssBefore = await settledRss(server.pid);
-    const heapBefore = kind === 'ours' ? await metric(server.url, 'nodejs_heap_size_used_bytes') : Number.NaN;
+    const isOurs = server.kind === 'ours';
+    const heapBefore = isOurs ? await server.metric('nodejs_heap_size_used_bytes') : Number.NaN;
     log(`${run}: RSS after warm-up, no stream open: ${mb(rssBefore)}`);
     const levels: Level[] = [];
     let opened = 0;
@@ -71,8 +76,7 @@ async function measure(run: Run, kind: ServerKind, nodeArgs: string[]): Promise<
       const started = performance.now();
       const generator = loadGenerator({ targets: [server.url], pairs: system.pairs.slice(opened, level) }, `${run} `);
       generators.push(generator);
-      void generator.run();
-      await untilStreaming(generator, level - opened, 180_000);
+      await generator.runUntilStreaming(180_000);
       const openSeconds = (performance.now() - started) / 1000;
       opened = level;
       const cpu = cpuMeter(server.pid);
@@ -87,12 +91,12 @@ async function measure(run: Run, kind: ServerKind, nodeArgs: string[]): Promise<
         perConnectionKiB: (rssBytes - rssBefore) / live / KIB,
         serverCpuCores: cpu.stop(),
         loadgenRssBytes: process.memoryUsage.rss(),
-        ...(kind === 'ours'
+        ...(isOurs
           ? {
               heap: {
-                used: await metric(server.url, 'nodejs_heap_size_used_bytes'),
-                total: await metric(server.url, 'nodejs_heap_size_total_bytes'),
-                external: await metric(server.url, 'nodejs_external_memory_bytes'),
+                used: await server.metric('nodejs_heap_size_used_bytes'),
+                total: await server.metric('nodejs_heap_size_total_bytes'),
+                external: await server.metric('nodejs_external_memory_bytes'),
               },
             }
           : {}),
@@ -103,92 +107,49 @@ async function measure(run: Run, kind: ServerKind, nodeArgs: string[]): Promise<
           `${result.perConnectionKiB.toFixed(1)} KiB per connection, CPU ${result.serverCpuCores} cores; load generator RSS ${mb(result.loadgenRssBytes)}`,
       );
     }
-    results[run] = { rssBefore, levels };
     figure.details[run] = {
       rssBeforeBytes: rssBefore,
       heapUsedBeforeBytes: heapBefore,
       levels,
-      rssAtEndBytes: rssOf(server.pid),
-      ...(kind === 'ours' ? { lockLostTotal: await metric(server.url, 'stream_lock_lost_total') } : {}),
+      rssAtEndBytes: server.rss(),
+      ...(isOurs ? { lockLostTotal: await server.metric('stream_lock_lost_total') } : {}),
       generators: (await Promise.all(generators.map((g) => g.stop()))).map(loadSummary),
     };
+    return { rssBefore, levels };
   } finally {
     await Promise.all(generators.map((g) => g.stop()));
-    await server.stop();
   }
-}
+});
 
-try {
-  for (const [run, kind, nodeArgs] of RUNS) {
-    try {
-      await measure(run, kind, nodeArgs);
-    } catch (error) {
-      // The extra run only explains the figure; its failure must not lose the figure.
-      if (run !== 'ours-optimize-for-size') throw error;
-      figure.finding(`the ${run} run failed: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`);
-    }
-  }
-} finally {
-  await system.stop();
-}
-
-const ours = results.ours!.levels;
-const base = results.baseline!.levels;
+const ours = results.ours.levels;
+const base = results.baseline.levels;
 const top = LEVELS.length - 1;
-figure.add(
-  row(
-    `idle connections held (of ${LEVELS[top]!.toLocaleString('en')} opened)`,
-    'connections',
-    ours[top]!.live,
-    base[top]!.live,
-    {
-      text: `≥ ${SMOKE ? LEVELS[top] : '15,000'}`,
-      test: (v) => v >= LEVELS[top]!,
-    },
-    'higher',
-  ),
-);
+const atTop = figure.versus(ours[top]!, base[top]!);
+const held = LEVELS[top]!.toLocaleString('en');
+atTop.add(`idle connections held (of ${held} opened)`, 'connections', (level) => level.live, {
+  goal: `≥ ${SMOKE ? LEVELS[top] : '15,000'}`,
+  better: 'higher',
+});
 LEVELS.forEach((level, i) =>
   figure.add(
-    row(
-      `RSS per idle connection at ${level.toLocaleString('en')}`,
-      'KiB',
-      ours[i]!.perConnectionKiB,
-      base[i]!.perConnectionKiB,
-      {
-        text: '≤ 16',
-        test: (v) => v <= 16,
-      },
-    ),
+    `RSS per idle connection at ${level.toLocaleString('en')}`,
+    'KiB',
+    ours[i]!.perConnectionKiB,
+    base[i]!.perConnectionKiB,
+    { goal: '≤ 16' },
   ),
 );
-figure.add(
-  row(
-    `CPU holding ${LEVELS[top]!.toLocaleString('en')} idle streams (1 event/s each, locks renewed)`,
-    'cores',
-    ours[top]!.serverCpuCores,
-    base[top]!.serverCpuCores,
-  ),
-);
-figure.add(
-  row(
-    `load generator RSS holding ${LEVELS[top]!.toLocaleString('en')} streams`,
-    'MB',
-    ours[top]!.loadgenRssBytes / 1e6,
-    base[top]!.loadgenRssBytes / 1e6,
-    {
-      text: '< 300',
-      test: (v) => v < 300,
-    },
-  ),
-);
+atTop.add(`CPU holding ${held} idle streams (1 event/s each, locks renewed)`, 'cores', (level) => level.serverCpuCores);
+atTop.add(`load generator RSS holding ${held} streams`, 'MB', (level) => level.loadgenRssBytes / 1e6, {
+  goal: '< 300',
+});
 const heapBefore = (figure.details.ours as { heapUsedBeforeBytes: number }).heapUsedBeforeBytes;
 const small = results['ours-optimize-for-size']?.levels;
 for (const [i, level] of ours.entries()) {
   if (level.perConnectionKiB > 16) {
     const heapPer = level.heap ? (level.heap.used - heapBefore) / level.live / KIB : Number.NaN;
     figure.finding(
-      `ours at ${level.streams}: ${level.perConnectionKiB.toFixed(1)} KiB RSS per idle connection (RSS ${mb(results.ours!.rssBefore)} → ${mb(level.rssBytes)}), ` +
+      `ours at ${level.streams}: ${level.perConnectionKiB.toFixed(1)} KiB RSS per idle connection (RSS ${mb(results.ours.rssBefore)} → ${mb(level.rssBytes)}), ` +
         `of which V8 heap used ${heapPer.toFixed(1)} KiB (heap committed ${mb(level.heap?.total ?? Number.NaN)}); baseline ${base[i]!.perConnectionKiB.toFixed(1)} KiB; ` +
         (small
           ? `the same process under node --optimize-for-size (smaller V8 heap growth steps): ${small[i]!.perConnectionKiB.toFixed(1)} KiB`

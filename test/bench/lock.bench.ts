@@ -19,15 +19,15 @@ import { Redis } from 'ioredis';
 import { closeRedis, connectRedis, createRedisClient, LeaseKeeper, PairLock } from '@app/lock';
 import { RedisServer } from '@app/testing';
 import { Histogram, type Percentiles } from '../load/histogram.js';
-import { Figure, log, row, SMOKE } from '../load/bench-kit.js';
+import { Figure, log, scale } from '../load/bench-kit.js';
 
 // Latency: the kinds take turns cycle by cycle, so a burst of other work on the box lands on all
 // of them alike; then turns of THROUGHPUT_MS each at concurrency 32.
-const CYCLES = SMOKE ? 200 : 4000;
-const WARM_UP = SMOKE ? 50 : 300;
+const { CYCLES, WARM_UP, THROUGHPUT_TURNS, THROUGHPUT_MS } = scale({
+  full: { CYCLES: 4000, WARM_UP: 300, THROUGHPUT_TURNS: 4, THROUGHPUT_MS: 1000 },
+  smoke: { CYCLES: 200, WARM_UP: 50, THROUGHPUT_TURNS: 1, THROUGHPUT_MS: 500 },
+});
 const CONCURRENCY = 32;
-const THROUGHPUT_TURNS = SMOKE ? 1 : 4;
-const THROUGHPUT_MS = SMOKE ? 500 : 1000;
 const TTL_MS = 15_000;
 /** The most the fault checks may add to acquire p99 against the previous implementation. */
 const CHECKS_BUDGET_MS = 0.5;
@@ -233,35 +233,20 @@ for (const members of [1, 3]) {
   const previous = results[`previous-${members}`]!;
   const base = results[`baseline-${members}`]!;
   const limit = members === 1 ? 1 : 2;
-  figure.add(row(`lock acquire p50, ${members} Redis`, 'ms', ours.acquire.p50, base.acquire.p50));
+  const rows = figure.versus(ours, base);
+  rows.add(`lock acquire p50, ${members} Redis`, 'ms', (m) => m.acquire.p50);
+  rows.add(`lock acquire p99, ${members} Redis`, 'ms', (m) => m.acquire.p99, { goal: `≤ ${limit}` });
   figure.add(
-    row(`lock acquire p99, ${members} Redis`, 'ms', ours.acquire.p99, base.acquire.p99, {
-      text: `≤ ${limit}`,
-      test: (v) => v <= limit,
-    }),
+    `lock acquire p99 added by the fault checks, ${members} Redis (ours − previous)`,
+    'ms',
+    ours.acquire.p99 - previous.acquire.p99,
+    null,
+    { goal: `≤ ${CHECKS_BUDGET_MS}`, note: `previous p99 ${previous.acquire.p99} ms, p50 ${previous.acquire.p50} ms` },
   );
-  figure.add(
-    row(
-      `lock acquire p99 added by the fault checks, ${members} Redis (ours − previous)`,
-      'ms',
-      ours.acquire.p99 - previous.acquire.p99,
-      null,
-      { text: `≤ ${CHECKS_BUDGET_MS}`, test: (v) => v <= CHECKS_BUDGET_MS },
-      'lower',
-      `previous p99 ${previous.acquire.p99} ms, p50 ${previous.acquire.p50} ms`,
-    ),
-  );
-  figure.add(
-    row(
-      `lock cycles/s, ${members} Redis (concurrency ${CONCURRENCY})`,
-      'cycles/s',
-      ours.cyclesPerSecond,
-      base.cyclesPerSecond,
-      undefined,
-      'higher',
-      `previous ${previous.cyclesPerSecond.toFixed(0)} cycles/s`,
-    ),
-  );
+  rows.add(`lock cycles/s, ${members} Redis (concurrency ${CONCURRENCY})`, 'cycles/s', (m) => m.cyclesPerSecond, {
+    better: 'higher',
+    note: `previous ${previous.cyclesPerSecond.toFixed(0)} cycles/s`,
+  });
   if (ours.acquire.p99 > limit) {
     figure.finding(
       `ours acquire p99 ${ours.acquire.p99} ms with ${members} Redis (p50 ${ours.acquire.p50} ms): one round trip to ` +

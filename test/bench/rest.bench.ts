@@ -8,22 +8,12 @@
 import { Agent, request } from 'undici';
 import { mintUserToken } from '@app/testing';
 import { Histogram, type Percentiles } from '../load/histogram.js';
-import {
-  Figure,
-  loadGenerator,
-  log,
-  row,
-  sleep,
-  SMOKE,
-  startServer,
-  startSystem,
-  untilStreaming,
-} from '../load/bench-kit.js';
+import { Figure, loadGenerator, log, scale, sleep, startServer, startSystem } from '../load/bench-kit.js';
 
-const RATE = SMOKE ? 20 : 200;
-const WARM_UP_S = SMOKE ? 1 : 3;
-const SECONDS = SMOKE ? 2 : 15;
-const LIVE_STREAMS = SMOKE ? 5 : 100;
+const { RATE, WARM_UP_S, SECONDS, LIVE_STREAMS } = scale({
+  full: { RATE: 200, WARM_UP_S: 3, SECONDS: 15, LIVE_STREAMS: 100 },
+  smoke: { RATE: 20, WARM_UP_S: 1, SECONDS: 2, LIVE_STREAMS: 5 },
+});
 
 interface Steady {
   latency: Percentiles;
@@ -85,8 +75,7 @@ const baseline = await startServer('baseline', system.base, {});
 const live = loadGenerator({ targets: [stream.url], pairs: system.pairs.slice(0, LIVE_STREAMS) });
 const results: Record<string, Steady> = {};
 try {
-  void live.run();
-  await untilStreaming(live, LIVE_STREAMS, 30_000);
+  await live.runUntilStreaming(30_000);
   const endpoints: [string, (i: number) => Promise<boolean>][] = [
     [
       'base GET /users/:id/profiles',
@@ -123,7 +112,8 @@ const ping = results['baseline GET /ping']!;
 for (const name of ['main GET /main/login/:userId', 'base GET /users/:id/profiles']) {
   const r = results[name]!;
   const note = r.errors ? `${r.errors} errors of ${r.sent}` : undefined;
-  figure.add(row(`${name} p50 at ${RATE}/s`, 'ms', r.latency.p50, ping.latency.p50, undefined, 'lower', note));
-  figure.add(row(`${name} p99 at ${RATE}/s`, 'ms', r.latency.p99, ping.latency.p99, undefined, 'lower', note));
+  const rows = figure.versus(r, ping);
+  rows.add(`${name} p50 at ${RATE}/s`, 'ms', (steady) => steady.latency.p50, { note });
+  rows.add(`${name} p99 at ${RATE}/s`, 'ms', (steady) => steady.latency.p99, { note });
 }
 figure.write();

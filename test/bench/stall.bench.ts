@@ -22,27 +22,24 @@ import {
   loadSummary,
   log,
   mb,
-  metric,
-  row,
-  rssOf,
+  scale,
   serverSocketMemory,
   type ServerKind,
+  type StreamServer,
   sleep,
-  SMOKE,
-  untilStreaming,
 } from '../load/bench-kit.js';
 import type { LoadGenerator } from '../load/load-generator.js';
 import { tcpMemoryBytes } from '../support/kernel-sockets.js';
 
 const KINDS: readonly ServerKind[] = ['ours', 'today'];
 
-const CLIENTS = SMOKE ? 20 : 1000;
+/** The control window and the stall both last STALL_S seconds. */
+const { CLIENTS, WARM_UP_S, STALL_S, CATCH_UP_S } = scale({
+  full: { CLIENTS: 1000, WARM_UP_S: 15, STALL_S: 60, CATCH_UP_S: 10 },
+  smoke: { CLIENTS: 20, WARM_UP_S: 1, STALL_S: 4, CATCH_UP_S: 3 },
+});
 const STALLED_PERCENT = 10;
 const EVENTS_PER_SECOND = 4;
-const WARM_UP_S = SMOKE ? 1 : 15;
-/** The control window and the stall both last this long. */
-const STALL_S = SMOKE ? 4 : 60;
-const CATCH_UP_S = SMOKE ? 3 : 10;
 
 interface Window {
   rssBeforeBytes: number;
@@ -75,10 +72,7 @@ class RssTimeline {
   private readonly kernel: [number, number, number][] = [];
   private readonly timers: NodeJS.Timeout[];
 
-  constructor(
-    private readonly pid: number,
-    private readonly port: number,
-  ) {
+  constructor(private readonly server: StreamServer) {
     this.sample();
     this.sampleKernel();
     this.timers = [setInterval(() => this.sample(), 500), setInterval(() => this.sampleKernel(), 2000)];
@@ -99,11 +93,11 @@ class RssTimeline {
   }
 
   private sample(): void {
-    this.samples.push([performance.now(), rssOf(this.pid)]);
+    this.samples.push([performance.now(), this.server.rss()]);
   }
 
   private sampleKernel(): void {
-    this.kernel.push([performance.now(), serverSocketMemory(this.port).bytes, tcpMemoryBytes()]);
+    this.kernel.push([performance.now(), serverSocketMemory(this.server.port).bytes, tcpMemoryBytes()]);
   }
 }
 
@@ -121,6 +115,7 @@ function window(
   const rssMaxBytes = rss.max(from, to);
   const [kernelBeforeBytes, hostTcpBeforeBytes] = rss.kernelMax(from - 4500, from);
   const [kernelMaxBytes, hostTcpMaxBytes] = rss.kernelMax(from, to);
+  const fast = after.fast.since(before.fast);
   return {
     rssBeforeBytes,
     rssMaxBytes,
@@ -130,9 +125,8 @@ function window(
     hostTcpBeforeBytes,
     hostTcpMaxBytes,
     seconds: (to - from) / 1000,
-    fastRateFraction:
-      (after.fast.messages - before.fast.messages) / (before.fast.live * EVENTS_PER_SECOND * rateSeconds),
-    fastGaps: after.fast.gaps - before.fast.gaps,
+    fastRateFraction: fast.messages / (before.fast.live * EVENTS_PER_SECOND * rateSeconds),
+    fastGaps: fast.gaps,
   };
 }
 
@@ -158,12 +152,11 @@ const results = await forEachKind({ pairs: CLIENTS, kinds: KINDS, env: ENV }, as
     },
     `${kind} `,
   );
-  const rss = new RssTimeline(server.pid, server.port);
+  const rss = new RssTimeline(server);
   try {
-    const dropped0 = await metric(server.url, 'stream_events_dropped_total');
+    const dropped0 = await server.metric('stream_events_dropped_total');
     const started = performance.now();
-    void generator.run();
-    await untilStreaming(generator, CLIENTS, 60_000);
+    await generator.runUntilStreaming(60_000);
     // Control window: from the end of the warm-up until the first stall (its first stream's first
     // event came ≈ 0.1 s after the start); stall window: from then until the first reader resumes.
     const controlFrom = performance.now() + WARM_UP_S * 1000;
@@ -184,7 +177,7 @@ const results = await forEachKind({ pairs: CLIENTS, kinds: KINDS, env: ENV }, as
     // Resume, catch up, then compare the drops with the gaps.
     await until(performance.now() + 15_000, () => generator.stalledNow > 0);
     await sleep(CATCH_UP_S * 1000);
-    const dropped1 = await metric(server.url, 'stream_events_dropped_total');
+    const dropped1 = await server.metric('stream_events_dropped_total');
     const end = generator.snapshot();
     const result = await generator.stop();
     const outcome: Outcome = {
@@ -230,82 +223,48 @@ const perStalled = (o: Outcome) => ({
 });
 const oursCost = perStalled(ours);
 const baseCost = perStalled(base);
+const rows = figure.versus(ours, base);
 figure.add(
-  row(
-    'memory per stalled reader, kernel included',
-    'KiB',
-    (oursCost.kernel + oursCost.rss) / KIB,
-    (baseCost.kernel + baseCost.rss) / KIB,
-    { text: '≤ 512', test: (v) => v <= 512 },
-    'lower',
-    `kernel ${(oursCost.kernel / KIB).toFixed(0)} + RSS ${(oursCost.rss / KIB).toFixed(0)} KiB; today ${(baseCost.kernel / KIB).toFixed(0)} + ${(baseCost.rss / KIB).toFixed(0)} KiB; RSS: growth beyond the no-stall control`,
-  ),
+  'memory per stalled reader, kernel included',
+  'KiB',
+  (oursCost.kernel + oursCost.rss) / KIB,
+  (baseCost.kernel + baseCost.rss) / KIB,
+  {
+    goal: '≤ 512',
+    note: `kernel ${(oursCost.kernel / KIB).toFixed(0)} + RSS ${(oursCost.rss / KIB).toFixed(0)} KiB; today ${(baseCost.kernel / KIB).toFixed(0)} + ${(baseCost.rss / KIB).toFixed(0)} KiB; RSS: growth beyond the no-stall control`,
+  },
 );
-figure.add(
-  row(
-    'kernel TCP memory of the pod’s sockets while 10 % are stalled',
-    'MB',
-    ours.stall.kernelMaxBytes / 1e6,
-    base.stall.kernelMaxBytes / 1e6,
-    undefined,
-    'lower',
-    `before the stall: ours ${mb(ours.stall.kernelBeforeBytes)}, today ${mb(base.stall.kernelBeforeBytes)}`,
-  ),
+rows.add('kernel TCP memory of the pod’s sockets while 10 % are stalled', 'MB', (o) => o.stall.kernelMaxBytes / 1e6, {
+  note: `before the stall: ours ${mb(ours.stall.kernelBeforeBytes)}, today ${mb(base.stall.kernelBeforeBytes)}`,
+});
+rows.add(
+  'host TCP memory (/proc/net/sockstat, clients included) while stalled',
+  'MB',
+  (o) => o.stall.hostTcpMaxBytes / 1e6,
+  {
+    note: `before the stall: ours ${mb(ours.stall.hostTcpBeforeBytes)}, today ${mb(base.stall.hostTcpBeforeBytes)}`,
+  },
 );
-figure.add(
-  row(
-    'host TCP memory (/proc/net/sockstat, clients included) while stalled',
-    'MB',
-    ours.stall.hostTcpMaxBytes / 1e6,
-    base.stall.hostTcpMaxBytes / 1e6,
-    undefined,
-    'lower',
-    `before the stall: ours ${mb(ours.stall.hostTcpBeforeBytes)}, today ${mb(base.stall.hostTcpBeforeBytes)}`,
-  ),
+rows.add('RSS growth while 10 % are stalled (60 s)', '%', (o) => o.stall.growth * 100, {
+  goal: '≤ 10',
+  note: `the 60 s before, nobody stalled: ours ${pct(ours.control.growth)}, today ${pct(base.control.growth)}`,
+});
+rows.add('fast readers’ rate while the others are stalled', '% of 4/s', (o) => o.stall.fastRateFraction * 100, {
+  goal: '≥ 99',
+  better: 'higher',
+});
+rows.add(
+  'events dropped by the server − seq gaps seen by clients',
+  'events',
+  (o) => (o.serverDropped === null ? null : o.serverDropped - o.gaps),
+  {
+    goal: '= 0',
+    note: `ours dropped ${ours.serverDropped} and clients saw ${ours.gaps} gaps; today ${base.serverDropped} and ${base.gaps}`,
+  },
 );
-figure.add(
-  row(
-    'RSS growth while 10 % are stalled (60 s)',
-    '%',
-    ours.stall.growth * 100,
-    base.stall.growth * 100,
-    { text: '≤ 10', test: (v) => v <= 10 },
-    'lower',
-    `the 60 s before, nobody stalled: ours ${pct(ours.control.growth)}, today ${pct(base.control.growth)}`,
-  ),
-);
-figure.add(
-  row(
-    'fast readers’ rate while the others are stalled',
-    '% of 4/s',
-    ours.stall.fastRateFraction * 100,
-    base.stall.fastRateFraction * 100,
-    { text: '≥ 99', test: (v) => v >= 99 },
-    'higher',
-  ),
-);
-figure.add(
-  row(
-    'events dropped by the server − seq gaps seen by clients',
-    'events',
-    ours.serverDropped === null ? null : ours.serverDropped - ours.gaps,
-    base.serverDropped === null ? null : base.serverDropped - base.gaps,
-    { text: '= 0', test: (v) => v === 0 },
-    'lower',
-    `ours dropped ${ours.serverDropped} and clients saw ${ours.gaps} gaps; today ${base.serverDropped} and ${base.gaps}`,
-  ),
-);
-figure.add(
-  row(
-    'stalled streams the server closed',
-    'streams',
-    ours.stalledClosedByServer,
-    base.stalledClosedByServer,
-    undefined,
-    'lower',
-    `of ${ours.stalledStreams} stalled`,
-  ),
-);
+rows.add('stalled streams the server closed', 'streams', (o) => o.stalledClosedByServer, {
+  note: `of ${ours.stalledStreams} stalled`,
+});
 if (ours.stall.growth > 0.1) {
   figure.finding(
     `ours RSS grew ${pct(ours.stall.growth)} in the stall window (${mb(ours.stall.rssBeforeBytes)} → ${mb(ours.stall.rssMaxBytes)}) and ` +

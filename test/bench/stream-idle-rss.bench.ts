@@ -6,6 +6,7 @@
 // default 15 s heartbeat — every stream holds its socket, its session, its timers and its lock
 // (renewed every 5 s), but carries almost no data. BENCH_STREAMS overrides the count.
 import { type AppProcess, eventually, startApp, testInfra, uniqueKeyspace } from '@app/testing';
+import { rssSamples } from '../load/bench-kit.js';
 import type { SseClient } from '../support/sse-client.js';
 import { createBoundPairs, Metrics, mib, openStream, rssBytes } from '../support/stream-stack.js';
 
@@ -15,14 +16,9 @@ const OPEN_CONCURRENCY = 50;
 const SETTLE_MS = 10_000;
 
 const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
-const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
 async function settledRss(pid: number, label: string): Promise<number> {
-  const samples: number[] = [];
-  for (let elapsed = 0; elapsed <= SETTLE_MS; elapsed += 1000) {
-    samples.push(rssBytes(pid));
-    if (elapsed < SETTLE_MS) await sleep(1000);
-  }
+  const samples = await rssSamples(pid, SETTLE_MS / 1000 + 1, 1000);
   console.log(`  ${label}: RSS samples (1 s apart) ${samples.map(mib).join(', ')}`);
   return samples.at(-1)!;
 }

@@ -7,36 +7,33 @@
 // window is measured: the step passes when no fast reader saw a `seq` gap in the window and the
 // readers got ≥ 99 % of 4 events/s. The figure is the largest passing step.
 import {
-  cpuWindow,
   Figure,
   forEachKind,
   loadGenerator,
+  loadWindow,
+  type LoadWindow,
   log,
-  row,
+  scale,
   type ServerKind,
   sleep,
   SMOKE,
-  untilStreaming,
 } from '../load/bench-kit.js';
 import type { LoadGenerator } from '../load/load-generator.js';
 
-const STEPS = SMOKE ? [10, 20] : [250, 500, 1000, 2000, 3000, 4000, 5000, 6000];
+const { STEPS, SETTLE_MS, WINDOW_MS } = scale({
+  full: { STEPS: [250, 500, 1000, 2000, 3000, 4000, 5000, 6000], SETTLE_MS: 3000, WINDOW_MS: 8000 },
+  smoke: { STEPS: [10, 20], SETTLE_MS: 1000, WINDOW_MS: 2000 },
+});
 const EVENTS_PER_SECOND = 4;
-const SETTLE_MS = SMOKE ? 1000 : 3000;
-const WINDOW_MS = SMOKE ? 2000 : 8000;
 
-interface Step {
+interface Step extends Pick<LoadWindow, 'live' | 'serverCpuCores' | 'loadgenCpuCores' | 'latencyP99Ms'> {
   clients: number;
-  live: number;
   eventsPerSecond: number;
   mbPerSecond: number;
   /** Received ÷ (live × 4/s × window). */
   rateFraction: number;
   gaps: number;
   passed: boolean;
-  serverCpuCores: number;
-  loadgenCpuCores: number;
-  latencyP99Ms: number | null;
 }
 
 const KINDS: readonly ServerKind[] = ['ours', 'today', 'baseline'];
@@ -58,31 +55,27 @@ const results = await forEachKind({ pairs: STEPS.at(-1)!, kinds: KINDS, env }, a
         `${kind} `,
       );
       generators.push(generator);
-      void generator.run();
-      await untilStreaming(generator, clients - opened, 120_000);
-      opened = clients;
+      await generator.runUntilStreaming(120_000);
       await sleep(SETTLE_MS);
-      const before = generators.map((g) => g.snapshot());
-      const liveAtStart = before.reduce((sum, s) => sum + s.live, 0);
-      const { seconds, serverCpuCores, loadgenCpuCores } = await cpuWindow(server.pid, WINDOW_MS);
-      const after = generators.map((g) => g.snapshot());
-      const messages = after.reduce((sum, s, i) => sum + s.fast.messages - before[i]!.fast.messages, 0);
-      const bytes = after.reduce((sum, s, i) => sum + s.fast.bytes - before[i]!.fast.bytes, 0);
-      const gaps = after.reduce((sum, s, i) => sum + s.fast.gaps - before[i]!.fast.gaps, 0);
-      const live = after.reduce((sum, s) => sum + s.live, 0);
-      const rateFraction = messages / (liveAtStart * EVENTS_PER_SECOND * seconds);
-      const latencies = generators.flatMap((g) => g.recentLatencyP99(Math.round(WINDOW_MS / 1000)));
+      opened = clients;
+      const { seconds, serverCpuCores, loadgenCpuCores, fast, liveAtStart, live, latencyP99Ms } = await loadWindow(
+        server.pid,
+        generators,
+        WINDOW_MS,
+      );
+      const { gaps } = fast;
+      const rateFraction = fast.messages / (liveAtStart * EVENTS_PER_SECOND * seconds);
       const step: Step = {
         clients,
         live,
-        eventsPerSecond: messages / seconds,
-        mbPerSecond: bytes / seconds / 1e6,
+        eventsPerSecond: fast.messages / seconds,
+        mbPerSecond: fast.bytes / seconds / 1e6,
         rateFraction,
         gaps,
         passed: gaps === 0 && live === clients && rateFraction >= 0.99,
         serverCpuCores,
         loadgenCpuCores,
-        latencyP99Ms: latencies.length ? Math.max(...latencies) : null,
+        latencyP99Ms,
       };
       steps.push(step);
       log(
@@ -105,42 +98,27 @@ const today = best(results.today);
 const nest = best(results.baseline);
 const top = STEPS.at(-1)!;
 figure.add(
-  row(
-    'clients at 2 Mbit/s, 0 drops for fast readers (baseline: today’s behaviour)',
-    'clients',
-    ours?.clients ?? 0,
-    today?.clients ?? 0,
-    {
-      text: `≥ ${SMOKE ? STEPS[0] : '2,000'}`,
-      test: (v) => v >= (SMOKE ? STEPS[0]! : 2000),
-    },
-    'higher',
-    ours?.clients === top ? `the highest step tried (${top}) passed` : undefined,
-  ),
+  'clients at 2 Mbit/s, 0 drops for fast readers (baseline: today’s behaviour)',
+  'clients',
+  ours?.clients ?? 0,
+  today?.clients ?? 0,
+  {
+    goal: `≥ ${SMOKE ? STEPS[0] : '2,000'}`,
+    better: 'higher',
+    note: ours?.clients === top ? `the highest step tried (${top}) passed` : undefined,
+  },
 );
-figure.add(
-  row(
-    '… against the plain Nest @Sse() baseline',
-    'clients',
-    ours?.clients ?? 0,
-    nest?.clients ?? 0,
-    undefined,
-    'higher',
-  ),
-);
-figure.add(row('CPU at that many clients (baseline: today)', 'cores', ours?.serverCpuCores, today?.serverCpuCores));
+figure.add('… against the plain Nest @Sse() baseline', 'clients', ours?.clients ?? 0, nest?.clients ?? 0, {
+  better: 'higher',
+});
+figure.add('CPU at that many clients (baseline: today)', 'cores', ours?.serverCpuCores, today?.serverCpuCores);
 const at = (kind: ServerKind, clients: number) => results[kind].find((s) => s.clients === clients);
 // The same load on all, for a like-for-like CPU figure: the largest step ours and today both passed.
 const common = Math.min(ours?.clients ?? 0, today?.clients ?? 0);
 if (common > 0) {
-  figure.add(
-    row(
-      `CPU at ${common.toLocaleString('en')} clients (ours, today)`,
-      'cores',
-      at('ours', common)?.serverCpuCores,
-      at('today', common)?.serverCpuCores,
-    ),
-  );
+  figure
+    .versus(at('ours', common), at('today', common))
+    .add(`CPU at ${common.toLocaleString('en')} clients (ours, today)`, 'cores', (s) => s?.serverCpuCores);
 }
 const failed = results.ours.find((s) => !s.passed);
 if (failed) {

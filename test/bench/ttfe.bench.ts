@@ -5,32 +5,23 @@
 // New streams arrive at a steady rate (open loop) for a few seconds per step, each closing as soon
 // as its first event (`hello`) arrives — so the background stays at 1,000 streams. The rate grows
 // until p99 passes 1 s or more than 1 % of the new streams fail.
-import {
-  Figure,
-  forEachKind,
-  loadGenerator,
-  log,
-  row,
-  SERVER_KINDS,
-  sleep,
-  SMOKE,
-  untilStreaming,
-} from '../load/bench-kit.js';
-import type { Percentiles } from '../load/histogram.js';
+import { Figure, forEachKind, loadGenerator, log, scale, SERVER_KINDS, sleep } from '../load/bench-kit.js';
+import type { LoadResult } from '../load/load-generator.js';
 
-const BACKGROUND = SMOKE ? 10 : 1000;
-const RATES = SMOKE ? [5, 10] : [10, 25, 50, 100, 200, 400, 800, 1200, 1600, 2400, 3200];
-const STEP_SECONDS = SMOKE ? 2 : 5;
+const { BACKGROUND, RATES, STEP_SECONDS } = scale({
+  full: { BACKGROUND: 1000, RATES: [10, 25, 50, 100, 200, 400, 800, 1200, 1600, 2400, 3200], STEP_SECONDS: 5 },
+  smoke: { BACKGROUND: 10, RATES: [5, 10], STEP_SECONDS: 2 },
+});
 const TICKS_PER_SECOND = 10;
 
-interface Step {
+/** One rate of new streams: what the load generator counted of them, and the background meanwhile. */
+interface Step extends Pick<LoadResult, 'ttfe'> {
   rate: number;
   opened: number;
   failed: number;
   achievedPerSecond: number;
-  ttfe: Percentiles;
-  refused: Record<string, number>;
-  errors: Record<string, number>;
+  refused: LoadResult['totals']['refusedCodes'];
+  errors: LoadResult['totals']['errors'];
   backgroundGaps: number;
   backgroundLive: number;
 }
@@ -50,8 +41,7 @@ const results = await forEachKind(
     );
     const steps: Step[] = [];
     try {
-      void background.run();
-      await untilStreaming(background, BACKGROUND, 60_000);
+      await background.runUntilStreaming(60_000);
       await sleep(3000);
       const pool = system.pairs.slice(BACKGROUND);
       let offset = 0;
@@ -92,7 +82,7 @@ const results = await forEachKind(
           ttfe: result.ttfe,
           refused: result.totals.refusedCodes,
           errors: result.totals.errors,
-          backgroundGaps: after.fast.gaps - before.fast.gaps,
+          backgroundGaps: after.fast.since(before.fast).gaps,
           backgroundLive: after.live,
         };
         steps.push(step);
@@ -118,24 +108,12 @@ const bestRate = (steps: Step[]) =>
     .filter((s) => s.ttfe.p99 <= 250 && s.failed <= s.opened * 0.01)
     .reduce((top, s) => Math.max(top, s.achievedPerSecond), 0);
 const ours = results.ours;
-const base = results.baseline;
-figure.add(row(`time to first event p50 at ${RATES[0]} new/s`, 'ms', first(ours)?.ttfe.p50, first(base)?.ttfe.p50));
-figure.add(
-  row(`time to first event p99 at ${RATES[0]} new/s`, 'ms', first(ours)?.ttfe.p99, first(base)?.ttfe.p99, {
-    text: '≤ 50',
-    test: (v) => v <= 50,
-  }),
-);
-figure.add(
-  row('new streams/s with TTFE p99 ≤ 250 ms', 'streams/s', bestRate(ours), bestRate(base), undefined, 'higher'),
-);
-figure.add(
-  row(
-    'background gaps while new streams opened',
-    'events',
-    ours.reduce((s, x) => s + x.backgroundGaps, 0),
-    base.reduce((s, x) => s + x.backgroundGaps, 0),
-  ),
+const rows = figure.versus(ours, results.baseline);
+rows.add(`time to first event p50 at ${RATES[0]} new/s`, 'ms', (steps) => first(steps)?.ttfe.p50);
+rows.add(`time to first event p99 at ${RATES[0]} new/s`, 'ms', (steps) => first(steps)?.ttfe.p99, { goal: '≤ 50' });
+rows.add('new streams/s with TTFE p99 ≤ 250 ms', 'streams/s', bestRate, { better: 'higher' });
+rows.add('background gaps while new streams opened', 'events', (steps) =>
+  steps.reduce((sum, step) => sum + step.backgroundGaps, 0),
 );
 const slow = ours.find((s) => s.ttfe.p99 > 50);
 if (slow && slow === first(ours)) {

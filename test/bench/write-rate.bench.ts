@@ -5,35 +5,31 @@
 // measured. The figure is the highest rate delivered while delivery latency p99 stays under 1 s
 // (beyond that the process is saturated and only queues). Clients read everything (fast readers).
 import {
-  cpuWindow,
   Figure,
   forEachKind,
   loadGenerator,
+  loadWindow,
   log,
-  metric,
-  row,
+  scale,
   SERVER_KINDS,
   sleep,
   SMOKE,
-  untilStreaming,
+  type LoadWindow,
 } from '../load/bench-kit.js';
 
-const STEPS = SMOKE ? [5, 10] : [50, 100, 150, 200, 250, 300];
+const { STEPS, SETTLE_MS, WINDOW_MS } = scale({
+  full: { STEPS: [50, 100, 150, 200, 250, 300], SETTLE_MS: 2000, WINDOW_MS: 5000 },
+  smoke: { STEPS: [5, 10], SETTLE_MS: 1000, WINDOW_MS: 2000 },
+});
 const EVENTS_PER_SECOND = 1000;
-const SETTLE_MS = SMOKE ? 1000 : 2000;
-const WINDOW_MS = SMOKE ? 2000 : 5000;
 const MAX_P99_MS = 1000;
 
-interface Step {
+interface Step extends Pick<LoadWindow, 'live' | 'latencyP99Ms' | 'serverCpuCores' | 'loadgenCpuCores'> {
   streams: number;
-  live: number;
   offeredPerSecond: number;
   eventsPerSecond: number;
   serverSentPerSecond: number | null;
   gaps: number;
-  latencyP99Ms: number | null;
-  serverCpuCores: number;
-  loadgenCpuCores: number;
   usable: boolean;
 }
 
@@ -46,34 +42,30 @@ const results = await forEachKind({ pairs: STEPS.at(-1)!, kinds: SERVER_KINDS, e
       { targets: [server.url], pairs: system.pairs.slice(0, streams), expectedEventsPerSecond: EVENTS_PER_SECOND },
       `${kind} `,
     );
-    void generator.run();
-    const live0 = await untilStreaming(generator, streams, 30_000);
+    const live0 = await generator.runUntilStreaming(30_000);
     await sleep(SETTLE_MS);
-    const before = generator.snapshot();
-    const sent0 = kind === 'ours' ? await metric(server.url, 'stream_events_sent_total') : Number.NaN;
-    const { seconds, serverCpuCores, loadgenCpuCores } = await cpuWindow(server.pid, WINDOW_MS);
-    const sent1 = kind === 'ours' ? await metric(server.url, 'stream_events_sent_total') : Number.NaN;
-    const after = generator.snapshot();
-    const p99s = generator.recentLatencyP99(Math.round(WINDOW_MS / 1000));
+    const sent0 = kind === 'ours' ? await server.metric('stream_events_sent_total') : Number.NaN;
+    const window = await loadWindow(server.pid, [generator], WINDOW_MS);
+    const sent1 = kind === 'ours' ? await server.metric('stream_events_sent_total') : Number.NaN;
     await generator.stop();
-    const latencyP99Ms = p99s.length ? Math.max(...p99s) : null;
+    const { seconds, latencyP99Ms } = window;
     const step: Step = {
       streams,
-      live: after.live,
+      live: window.live,
       offeredPerSecond: live0 * EVENTS_PER_SECOND,
-      eventsPerSecond: (after.fast.messages - before.fast.messages) / seconds,
+      eventsPerSecond: window.fast.messages / seconds,
       serverSentPerSecond: Number.isFinite(sent1 - sent0) ? (sent1 - sent0) / seconds : null,
-      gaps: after.fast.gaps - before.fast.gaps,
+      gaps: window.fast.gaps,
       latencyP99Ms,
-      serverCpuCores,
-      loadgenCpuCores,
+      serverCpuCores: window.serverCpuCores,
+      loadgenCpuCores: window.loadgenCpuCores,
       usable: live0 === streams && latencyP99Ms !== null && latencyP99Ms <= MAX_P99_MS,
     };
     steps.push(step);
     log(
       `${kind}: ${step.live}/${streams} streams asking ${step.offeredPerSecond} events/s → received ${step.eventsPerSecond.toFixed(0)}/s` +
         `${step.serverSentPerSecond === null ? '' : ` (server counted ${step.serverSentPerSecond.toFixed(0)}/s written)`}, gaps ${step.gaps}, ` +
-        `latency p99 ${latencyP99Ms ?? '–'} ms, CPU ${serverCpuCores} cores (load generator ${step.loadgenCpuCores.toFixed(2)})`,
+        `latency p99 ${latencyP99Ms ?? '–'} ms, CPU ${step.serverCpuCores} cores (load generator ${step.loadgenCpuCores.toFixed(2)})`,
     );
     await sleep(1000);
     if (!step.usable) break;
@@ -88,23 +80,15 @@ const best = (steps: Step[]) =>
     .reduce<Step | undefined>((top, s) => (!top || s.eventsPerSecond > top.eventsPerSecond ? s : top), undefined);
 const ours = best(results.ours);
 const base = best(results.baseline);
-figure.add(
-  row(
-    'small-event (64 B) write rate',
-    'events/s',
-    ours?.eventsPerSecond,
-    base?.eventsPerSecond,
-    {
-      text: SMOKE ? '> 0' : '≥ 80,000',
-      test: (v) => v >= (SMOKE ? 1 : 80_000),
-    },
-    'higher',
-    ours ? `${ours.streams} streams; stream CPU ${ours.serverCpuCores} cores` : undefined,
-  ),
+const rows = figure.versus(ours, base);
+rows.add('small-event (64 B) write rate', 'events/s', (s) => s?.eventsPerSecond, {
+  goal: SMOKE ? '> 0' : '≥ 80,000',
+  better: 'higher',
+  note: ours ? `${ours.streams} streams; stream CPU ${ours.serverCpuCores} cores` : undefined,
+});
+rows.add('CPU per event at that rate', 'µs', (s) =>
+  s && s.eventsPerSecond > 0 ? (s.serverCpuCores / s.eventsPerSecond) * 1e6 : null,
 );
-const perEvent = (s: Step | undefined) =>
-  s && s.eventsPerSecond > 0 ? (s.serverCpuCores / s.eventsPerSecond) * 1e6 : null;
-figure.add(row('CPU per event at that rate', 'µs', perEvent(ours), perEvent(base)));
 if (ours && !SMOKE && ours.eventsPerSecond < 80_000) {
   figure.finding(
     `ours peaked at ${ours.eventsPerSecond.toFixed(0)} events/s with ${ours.streams} streams, stream CPU ${ours.serverCpuCores} cores, load generator ${ours.loadgenCpuCores.toFixed(2)} cores`,

@@ -7,7 +7,14 @@ import { dirname, join, resolve } from 'node:path';
 import { type AppProcess, freePort, launchNodeApp, RedisServer, REPO_ROOT, startApp, testInfra } from '@app/testing';
 import { kernelSockets } from '../support/kernel-sockets.js';
 import { round } from './histogram.js';
-import { LoadGenerator, type LoadOptions, type LoadResult, loopbackSources, type Pair } from './load-generator.js';
+import {
+  Counters,
+  LoadGenerator,
+  type LoadOptions,
+  type LoadResult,
+  loopbackSources,
+  type Pair,
+} from './load-generator.js';
 import { createTestdata, readPairs } from './pairs.js';
 import { progressLine } from './report.js';
 
@@ -27,6 +34,10 @@ export const TODAY_ENV: Readonly<Record<string, string>> = Object.freeze({
 
 /** `BENCH_SCALE=smoke` shrinks every figure to a few streams and seconds (the `npm test` smoke run). */
 export const SMOKE = process.env.BENCH_SCALE === 'smoke';
+/** A figure's sizes (streams, seconds, steps …): `smoke` under `BENCH_SCALE=smoke`, else `full`. */
+export function scale<T>(sizes: { full: T; smoke: NoInfer<T> }): T {
+  return SMOKE ? sizes.smoke : sizes.full;
+}
 export const ADMIN_TOKEN = 'bench-admin-token-0123456789';
 /** All benchmarks share one keyspace, so the 15k pairs are created once per run. */
 const KEYSPACE = process.env.BENCH_KEYSPACE ?? (SMOKE ? 'bench_smoke' : 'bench_figures');
@@ -91,13 +102,19 @@ export async function cpuWindow(pid: number, ms: number): Promise<CpuWindow> {
   return { seconds, serverCpuCores, loadgenCpuCores: (own.user + own.system) / 1e6 / seconds };
 }
 
-/** The median of `count` RSS samples of `pid`, `everyMs` apart. */
-export async function settledRss(pid: number, count = 3, everyMs = 1000): Promise<number> {
+/** `count` RSS samples of `pid`, `everyMs` apart, bytes. */
+export async function rssSamples(pid: number, count: number, everyMs: number): Promise<number[]> {
   const samples: number[] = [];
   for (let i = 0; i < count; i++) {
     if (i) await sleep(everyMs);
     samples.push(rssOf(pid));
   }
+  return samples;
+}
+
+/** The median of `count` RSS samples of `pid`, `everyMs` apart. */
+export async function settledRss(pid: number, count = 3, everyMs = 1000): Promise<number> {
+  const samples = await rssSamples(pid, count, everyMs);
   return samples.sort((a, b) => a - b)[Math.floor(samples.length / 2)]!;
 }
 
@@ -107,6 +124,10 @@ export interface StreamServer {
   readonly port: number;
   readonly pid: number;
   readonly redis: RedisServer;
+  /** A Prometheus sample of the process (see metric()). */
+  metric(name: string): Promise<number>;
+  /** The process's resident set size, bytes. */
+  rss(): number;
   stop(): Promise<void>;
 }
 
@@ -155,6 +176,8 @@ export async function startServer(
       port: app.port,
       pid: app.child.pid!,
       redis,
+      metric: (name) => metric(app.url, name),
+      rss: () => rssOf(app.child.pid!),
       stop: async () => {
         await app.stop();
         await redis.dispose();
@@ -219,42 +242,64 @@ export async function startSystem(pairs: number): Promise<System> {
 }
 
 /** How a comparison figure runs its stream processes. */
-export interface KindLoop<K extends ServerKind> {
+export interface KindLoop<K extends string, O extends K = never> {
   /** Bound pairs base must hold (see startSystem). */
   pairs: number;
   /** The kinds compared, in the order they run. */
   kinds: readonly K[];
   /** The stream process's environment, the same for every kind. */
   env: Record<string, string>;
-  /** Which server a kind runs; default the kind itself (a figure that varies something else runs `ours` each time). */
+  /**
+   * Which server a kind runs; default the kind itself (a figure that varies something else runs
+   * `ours` each time). Required where a kind is not a ServerKind.
+   */
   serverOf?: (kind: K) => ServerKind;
+  /** Node options of a kind's process (see startServer); default none. */
+  nodeArgsOf?: (kind: K) => readonly string[];
+  /**
+   * Kinds that only explain the figure: a failure of one (its process or its measurement) is
+   * handed to `failed` and its result left out, instead of failing the figure.
+   */
+  optional?: { kinds: readonly O[]; failed: (kind: O, error: unknown) => void };
 }
 
 /**
  * The loop of a comparison figure: base and main with at least `loop.pairs` pairs, then for each
  * kind in turn its stream process (startServer, a private redis-server), `measure(kind, server,
  * system)`, and that process stopped whatever `measure` did; base and main are stopped before it
- * settles. Resolves to each kind's result; rejects with the first failure, after stopping all.
+ * settles. Resolves to each kind's result; rejects with the first failure of a kind that is not
+ * optional, after stopping all.
  */
-export async function forEachKind<K extends ServerKind, R>(
-  loop: KindLoop<K>,
+export async function forEachKind<K extends string, R, O extends K = never>(
+  loop: KindLoop<K, O>,
   measure: (kind: K, server: StreamServer, system: System) => Promise<R>,
-): Promise<Record<K, R>> {
+): Promise<Record<Exclude<K, O>, R> & Partial<Record<O, R>>> {
   const system = await startSystem(loop.pairs);
   const results: Partial<Record<K, R>> = {};
   try {
     for (const kind of loop.kinds) {
-      const server = await startServer(loop.serverOf?.(kind) ?? kind, system.base, loop.env);
       try {
-        results[kind] = await measure(kind, server, system);
-      } finally {
-        await server.stop();
+        const server = await startServer(
+          loop.serverOf?.(kind) ?? (kind as string as ServerKind),
+          system.base,
+          loop.env,
+          loop.nodeArgsOf?.(kind),
+        );
+        try {
+          results[kind] = await measure(kind, server, system);
+        } finally {
+          await server.stop();
+        }
+      } catch (error) {
+        const optional = loop.optional;
+        if (!optional?.kinds.includes(kind as O)) throw error;
+        optional.failed(kind as O, error);
       }
     }
   } finally {
     await system.stop();
   }
-  return results as Record<K, R>;
+  return results as Record<Exclude<K, O>, R> & Partial<Record<O, R>>;
 }
 
 // --- load ------------------------------------------------------------------------------------
@@ -282,15 +327,30 @@ export function loadGenerator(options: BenchLoad, label = ''): LoadGenerator {
   });
 }
 
-/** Resolves once `generator` has given `count` streams their first event (or times out, returning how many did). */
-export async function untilStreaming(generator: LoadGenerator, count: number, timeoutMs: number): Promise<number> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    const { firstEvents, live } = generator.snapshot();
-    if (firstEvents >= count && live >= count) return live;
-    if (performance.now() > deadline) return live;
-    await sleep(100);
-  }
+/** A measurement window over running load generators: its CPU, and what their fast readers got in it. */
+export interface LoadWindow extends CpuWindow {
+  /** The fast readers' counters over the window, summed over the generators. */
+  fast: Counters;
+  /** Streams live (all generators) at the start and at the end of the window. */
+  liveAtStart: number;
+  live: number;
+  /** The worst per-interval delivery latency p99 of fast readers in the window, ms; null without events. */
+  latencyP99Ms: number | null;
+}
+
+/** Measures a window of `ms` over `generators` (cpuWindow on `pid`), with the fast readers' counters in it. */
+export async function loadWindow(pid: number, generators: readonly LoadGenerator[], ms: number): Promise<LoadWindow> {
+  const before = generators.map((g) => g.snapshot());
+  const cpu = await cpuWindow(pid, ms);
+  const after = generators.map((g) => g.snapshot());
+  const latencies = generators.flatMap((g) => g.recentLatencyP99(Math.round(ms / 1000)));
+  return {
+    ...cpu,
+    fast: after.reduce((sum, s, i) => sum.add(s.fast.since(before[i]!.fast)), new Counters()),
+    liveAtStart: before.reduce((sum, s) => sum + s.live, 0),
+    live: after.reduce((sum, s) => sum + s.live, 0),
+    latencyP99Ms: latencies.length ? Math.max(...latencies) : null,
+  };
 }
 
 /** Stops a generator and returns its result (quietly summarised in the log). */
@@ -334,14 +394,38 @@ export function numberOrNull(value: number | undefined | null): number | null {
   return value === undefined || value === null || !Number.isFinite(value) ? null : round(value);
 }
 
+/** The optional columns of a row. */
+export interface RowOptions {
+  /** The goal as text, a comparison and a number: `≤ 16`, `≥ 2,000`, `< 300`, `> 0`, `= 0`. */
+  goal?: string;
+  /** Default `lower`. */
+  better?: FigureRow['better'];
+  note?: string | undefined;
+}
+
+const GOAL = /^(≤|≥|<|>|=) (\d[\d,]*(?:\.\d+)?)$/;
+const GOAL_TESTS: Record<string, (value: number, limit: number) => boolean> = {
+  '≤': (v, limit) => v <= limit,
+  '≥': (v, limit) => v >= limit,
+  '<': (v, limit) => v < limit,
+  '>': (v, limit) => v > limit,
+  '=': (v, limit) => v === limit,
+};
+
+/** Whether `value` meets the goal `text` (see RowOptions.goal). */
+export function meetsGoal(text: string, value: number): boolean {
+  const match = GOAL.exec(text);
+  if (!match) throw new Error(`a goal is a comparison and a number, e.g. "≤ 16" (got "${text}")`);
+  return GOAL_TESTS[match[1]!]!(value, Number(match[2]!.replaceAll(',', '')));
+}
+
+/** One row of a figure's table. */
 export function row(
   metric: string,
   unit: string,
   ours: number | null | undefined,
   baseline: number | null | undefined,
-  goal?: { text: string; test: (value: number) => boolean },
-  better: 'lower' | 'higher' = 'lower',
-  note?: string,
+  { goal, better = 'lower', note }: RowOptions = {},
 ): FigureRow {
   const o = numberOrNull(ours);
   return {
@@ -349,12 +433,15 @@ export function row(
     unit,
     ours: o,
     baseline: numberOrNull(baseline),
-    goal: goal?.text ?? '',
-    met: goal ? o !== null && goal.test(o) : null,
+    goal: goal ?? '',
+    met: goal ? o !== null && meetsGoal(goal, o) : null,
     better,
     ...(note ? { note } : {}),
   };
 }
+
+/** A figure read from one side of a comparison. */
+export type Measure<T> = (side: T) => number | null | undefined;
 
 /** A benchmark's figure: collects rows and details, and writes the fragment when done. */
 export class Figure {
@@ -372,7 +459,9 @@ export class Figure {
     console.log(`figure ${figure}: ${title}${SMOKE ? ' (smoke scale)' : ''}`);
   }
 
-  add(r: FigureRow): void {
+  /** Adds a row to the table (see row()) and prints it. */
+  add(...columns: Parameters<typeof row>): void {
+    const r = row(...columns);
     this.rows.push(r);
     const show = (v: number | null) => (v === null ? '–' : String(v));
     const ratio = r.ours !== null && r.baseline ? ` (×${(r.ours / r.baseline).toFixed(2)} of baseline)` : '';
@@ -380,6 +469,17 @@ export class Figure {
     console.log(
       `  ▸ ${r.metric}: ours ${show(r.ours)} ${r.unit}, baseline ${show(r.baseline)} ${r.unit}${ratio}${goal}`,
     );
+  }
+
+  /**
+   * Rows that read the same figure from ours and from the baseline: `add(metric, unit, value,
+   * options)` adds the row of `value(ours)` against `value(baseline)`.
+   */
+  versus<T>(
+    ours: T,
+    baseline: T,
+  ): { add(metric: string, unit: string, value: Measure<T>, options?: RowOptions): void } {
+    return { add: (metric, unit, value, options) => this.add(metric, unit, value(ours), value(baseline), options) };
   }
 
   finding(text: string): void {

@@ -80,19 +80,39 @@ export interface IntervalSample {
   rssBytes: number;
 }
 
-/** Per reader kind. */
-export interface KindCounters {
-  started: number;
-  streaming: number;
-  live: number;
-  messages: number;
-  bytes: number;
-  gaps: number;
-  disorders: number;
-  heartbeats: number;
-}
+/**
+ * What readers went through: each stream keeps its own (0 or 1 for started, streaming and live),
+ * a reader kind's are the sum of its streams', and a window of a run is the difference of two.
+ */
+export class Counters {
+  started = 0;
+  streaming = 0;
+  live = 0;
+  messages = 0;
+  bytes = 0;
+  gaps = 0;
+  disorders = 0;
+  heartbeats = 0;
 
-export interface KindResult extends KindCounters {
+  /** Adds `other`'s counts to these; returns these. */
+  add(other: Counters): this {
+    for (const key of COUNTER_KEYS) this[key] += other[key];
+    return this;
+  }
+
+  /** These counts less an earlier reading's: what happened since. */
+  since(earlier: Counters): Counters {
+    const delta = new Counters().add(this);
+    for (const key of COUNTER_KEYS) delta[key] -= earlier[key];
+    return delta;
+  }
+}
+type CounterKey = Exclude<keyof Counters, 'add' | 'since'>;
+const COUNTER_KEYS = Object.keys(new Counters()) as CounterKey[];
+/** The counts alone, as results carry them. */
+export type CounterValues = Pick<Counters, CounterKey>;
+
+export interface KindResult extends CounterValues {
   /** Delivery latency (now − event timestamp), ms. */
   latency: Percentiles;
   /** Events per second received per stream, between its first and its last event. */
@@ -148,14 +168,12 @@ const enum State {
 class Stream extends SseScanner {
   socket: Socket | undefined = undefined;
   state = State.Queued;
+  readonly counts = new Counters();
   startedAt = 0;
   firstEventAt = 0;
-  endedAt = 0;
   firstMessageAt = 0;
   lastMessageAt = 0;
-  messages = 0;
   lastSeq = 0;
-  gaps = 0;
   /** Bytes the slow reader may still read before pausing. */
   budget = 0;
   paused = false;
@@ -171,7 +189,8 @@ class Stream extends SseScanner {
     readonly gen: LoadGenerator,
     readonly index: number,
     readonly kind: ReaderKind,
-    readonly stats: KindStats,
+    /** The kind's latency histogram. */
+    readonly latency: Histogram,
   ) {
     super();
   }
@@ -179,8 +198,8 @@ class Stream extends SseScanner {
   protected onHead(_status: number, isSse: boolean): void {
     if (isSse) {
       this.state = State.Streaming;
-      this.stats.streaming++;
-      this.stats.live++;
+      this.counts.streaming = 1;
+      this.counts.live = 1;
       this.gen.streamingNow(this);
     }
   }
@@ -188,25 +207,23 @@ class Stream extends SseScanner {
   protected onMessage(id: number, timestamp: number): void {
     if (this.firstEventAt === 0) this.gen.firstEvent(this);
     const now = performance.now();
-    if (this.messages === 0) this.firstMessageAt = now;
+    const counts = this.counts;
+    if (counts.messages === 0) this.firstMessageAt = now;
     this.lastMessageAt = now;
-    this.messages++;
-    const stats = this.stats;
-    stats.messages++;
+    counts.messages++;
     if (id > this.lastSeq) {
       const gap = id - this.lastSeq - 1;
       if (gap > 0) {
-        this.gaps += gap;
-        stats.gaps += gap;
+        counts.gaps += gap;
         this.gen.interval.drops += gap;
       }
       this.lastSeq = id;
     } else {
-      stats.disorders++;
+      counts.disorders++;
     }
     if (timestamp === timestamp) {
       const latency = Date.now() - timestamp;
-      stats.latency.record(latency);
+      this.latency.record(latency);
       if (this.kind === 'fast') this.gen.interval.latency.record(latency);
       else if (this.kind === 'slow') this.gen.slowAge(latency);
     }
@@ -218,7 +235,7 @@ class Stream extends SseScanner {
   }
 
   protected onComment(): void {
-    this.stats.heartbeats++;
+    this.counts.heartbeats++;
   }
 
   protected onEnd(refusalBody: string): void {
@@ -234,7 +251,7 @@ class Stream extends SseScanner {
 
   /** `onread` callback: false pauses the socket (a slow reader out of budget). */
   read(bytes: number): boolean {
-    this.stats.bytes += bytes;
+    this.counts.bytes += bytes;
     this.gen.interval.bytes += bytes;
     this.feed(readBuffer, 0, bytes);
     if (this.kind === 'slow') {
@@ -245,24 +262,6 @@ class Stream extends SseScanner {
       }
     }
     return true;
-  }
-}
-
-/** Counters of one reader kind. */
-class KindStats implements KindCounters {
-  started = 0;
-  streaming = 0;
-  live = 0;
-  messages = 0;
-  bytes = 0;
-  gaps = 0;
-  disorders = 0;
-  heartbeats = 0;
-  readonly latency = new Histogram();
-
-  counters(): KindCounters {
-    const { started, streaming, live, messages, bytes, gaps, disorders, heartbeats } = this;
-    return { started, streaming, live, messages, bytes, gaps, disorders, heartbeats };
   }
 }
 
@@ -286,10 +285,11 @@ class IntervalStats {
  */
 export class LoadGenerator {
   readonly interval = new IntervalStats();
-  private readonly kinds: Record<ReaderKind, KindStats> = {
-    fast: new KindStats(),
-    slow: new KindStats(),
-    stalled: new KindStats(),
+  /** Delivery latency per reader kind. */
+  private readonly latencies: Record<ReaderKind, Histogram> = {
+    fast: new Histogram(),
+    slow: new Histogram(),
+    stalled: new Histogram(),
   };
   private readonly streams: Stream[] = [];
   private readonly slowStreams: Stream[] = [];
@@ -389,6 +389,19 @@ export class LoadGenerator {
     });
   }
 
+  /**
+   * Starts the run (see run()) and resolves once `count` streams (default all) have had their
+   * first event and are live, or after `timeoutMs`: to how many streams are live then.
+   */
+  async runUntilStreaming(timeoutMs: number, count = this.options.streams): Promise<number> {
+    void this.run();
+    const deadline = performance.now() + timeoutMs;
+    while (!(this.firstEvents >= count && this.live >= count) && performance.now() <= deadline) {
+      await new Promise((done) => setTimeout(done, 100));
+    }
+    return this.live;
+  }
+
   /** Ends the run now: stops opening, closes every stream, resolves `run()`. */
   async stop(): Promise<LoadResult> {
     if (!this.finished) throw new Error('not running');
@@ -410,16 +423,14 @@ export class LoadGenerator {
   }
 
   /** Counters so far, per kind (for a caller that measures a window of the run). */
-  snapshot(): Record<ReaderKind, KindCounters> & {
+  snapshot(): Record<ReaderKind, Counters> & {
     live: number;
     firstEvents: number;
     settled: number;
     started: number;
   } {
     return {
-      fast: this.kinds.fast.counters(),
-      slow: this.kinds.slow.counters(),
-      stalled: this.kinds.stalled.counters(),
+      ...this.countsByKind(),
       live: this.live,
       firstEvents: this.firstEvents,
       settled: this.settled,
@@ -427,14 +438,21 @@ export class LoadGenerator {
     };
   }
 
+  /** Each reader kind's counters: the sums of its streams'. */
+  private countsByKind(): Record<ReaderKind, Counters> {
+    const sums = { fast: new Counters(), slow: new Counters(), stalled: new Counters() };
+    for (const stream of this.streams) sums[stream.kind].add(stream.counts);
+    return sums;
+  }
+
   /** Per-stream counters of the streams of `kind` that got a first event, at this moment. */
   streamCounters(kind: ReaderKind): { messages: number; lastSeq: number; gaps: number; live: boolean }[] {
     return this.streams
       .filter((stream) => stream.kind === kind && stream.firstEventAt > 0)
       .map((stream) => ({
-        messages: stream.messages,
+        messages: stream.counts.messages,
         lastSeq: stream.lastSeq,
-        gaps: stream.gaps,
+        gaps: stream.counts.gaps,
         live: stream.state === State.Streaming,
       }));
   }
@@ -529,7 +547,7 @@ export class LoadGenerator {
       const index = this.nextIndex;
       if (index >= pairs.length && !Number.isFinite(holdSeconds)) break;
       const kind = this.kindPattern[index % 100]!;
-      const stream = new Stream(this, index, kind, this.kinds[kind]);
+      const stream = new Stream(this, index, kind, this.latencies[kind]);
       this.streams.push(stream);
       if (kind === 'slow') this.slowStreams.push(stream);
       this.queue.push(stream);
@@ -566,7 +584,7 @@ export class LoadGenerator {
     const localAddress = sourceAddresses.length ? sourceAddresses[stream.index % sourceAddresses.length] : undefined;
     stream.state = State.Connecting;
     stream.startedAt = performance.now();
-    stream.stats.started++;
+    stream.counts.started = 1;
     const socket = connect({
       host: target.host,
       port: target.port,
@@ -603,11 +621,10 @@ export class LoadGenerator {
   private closed(stream: Stream): void {
     const wasState = stream.state;
     stream.state = State.Closed;
-    stream.endedAt = performance.now();
     stream.connectionClosed();
     if (wasState === State.Streaming) {
       this.live--;
-      stream.stats.live--;
+      stream.counts.live = 0;
       if (!stream.closedByUs) {
         const reason = ['lock-lost', 'reconnect'].includes(stream.lastNamedEvent)
           ? stream.lastNamedEvent
@@ -656,7 +673,7 @@ export class LoadGenerator {
     if (rss > this.rssPeak) this.rssPeak = rss;
     const { interval } = this;
     let messages = 0;
-    for (const kind of READER_KINDS) messages += this.kinds[kind].messages;
+    for (const stream of this.streams) messages += stream.counts.messages;
     const sample: IntervalSample = {
       t: round((now - this.startedAtMs) / 1000),
       live: this.live,
@@ -685,23 +702,9 @@ export class LoadGenerator {
     const cpu = process.cpuUsage(this.cpuStart);
     const { pairs: _pairs, onInterval: _onInterval, authSecret: _authSecret, ...options } = this.options;
     const kinds = {} as Record<ReaderKind, KindResult>;
-    const totals = {
-      started: this.nextIndex,
-      streaming: 0,
-      firstEvents: this.firstEvents,
-      maxLive: this.maxLive,
-      refused: this.refusedTotal,
-      refusedCodes: this.refusedCodes,
-      errors: this.errors,
-      closedByServer: this.closedByServer,
-      messages: 0,
-      bytes: 0,
-      gaps: 0,
-      disorders: 0,
-      protocolErrors: this.protocolErrors,
-    };
+    const byKind = this.countsByKind();
+    const all = READER_KINDS.reduce((sum, kind) => sum.add(byKind[kind]), new Counters());
     for (const kind of READER_KINDS) {
-      const stats = this.kinds[kind];
       const rates = new Histogram();
       const fractions: number[] = [];
       let lastSeqs = 0;
@@ -711,27 +714,37 @@ export class LoadGenerator {
         // The rate between the first and the last event received; streams with less than two
         // seconds of events say nothing about a rate.
         const seconds = (stream.lastMessageAt - stream.firstMessageAt) / 1000;
-        if (stream.messages < 3 || seconds < 2) continue;
-        const rate = (stream.messages - 1) / seconds;
+        if (stream.counts.messages < 3 || seconds < 2) continue;
+        const rate = (stream.counts.messages - 1) / seconds;
         rates.record(rate);
         if (this.options.expectedEventsPerSecond) fractions.push(rate / this.options.expectedEventsPerSecond);
       }
       fractions.sort((a, b) => a - b);
       kinds[kind] = {
-        ...stats.counters(),
-        latency: stats.latency.summary(),
+        ...byKind[kind],
+        latency: this.latencies[kind].summary(),
         eventsPerStreamPerSecond: rates.summary(),
-        deliveredFraction: round(lastSeqs ? 1 - stats.gaps / lastSeqs : Number.NaN),
+        deliveredFraction: round(lastSeqs ? 1 - byKind[kind].gaps / lastSeqs : Number.NaN),
         ...(fractions.length
           ? { rateFraction: { p50: round(fractions[Math.floor(fractions.length / 2)]!), min: round(fractions[0]!) } }
           : {}),
       };
-      totals.streaming += stats.streaming;
-      totals.messages += stats.messages;
-      totals.bytes += stats.bytes;
-      totals.gaps += stats.gaps;
-      totals.disorders += stats.disorders;
     }
+    const totals = {
+      started: this.nextIndex,
+      streaming: all.streaming,
+      firstEvents: this.firstEvents,
+      maxLive: this.maxLive,
+      refused: this.refusedTotal,
+      refusedCodes: this.refusedCodes,
+      errors: this.errors,
+      closedByServer: this.closedByServer,
+      messages: all.messages,
+      bytes: all.bytes,
+      gaps: all.gaps,
+      disorders: all.disorders,
+      protocolErrors: this.protocolErrors,
+    };
     return {
       startedAt: this.startedAtIso,
       durationSeconds: round((performance.now() - this.startedAtMs) / 1000),

@@ -82,32 +82,41 @@ function parseMix(text: string): Record<ReaderKind, number> {
   return mix;
 }
 
+/** parseArgs options of one type (`string`: `--name value`, `boolean`: a `--name` switch). */
+function optionsOf<const T extends 'string' | 'boolean', const N extends string>(
+  type: T,
+  ...names: N[]
+): Record<N, { type: T }> {
+  return Object.fromEntries(names.map((name) => [name, { type }])) as Record<N, { type: T }>;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      target: { type: 'string' },
-      main: { type: 'string' },
-      base: { type: 'string' },
-      'create-testdata': { type: 'boolean' },
-      'admin-token': { type: 'string' },
-      'auth-secret': { type: 'string' },
-      'no-auth': { type: 'boolean' },
-      'users-per-profile': { type: 'string' },
+      ...optionsOf(
+        'string',
+        'target',
+        'main',
+        'base',
+        'admin-token',
+        'auth-secret',
+        'users-per-profile',
+        'ramp',
+        'hold',
+        'concurrency',
+        'sources',
+        'mix',
+        'slow-rate',
+        'slow-rcvbuf',
+        'stall-after',
+        'stall-for',
+        'expect-eps',
+        'interval',
+        'out',
+      ),
+      ...optionsOf('boolean', 'create-testdata', 'no-auth', 'quiet'),
       streams: { type: 'string', short: 'n' },
-      ramp: { type: 'string' },
       duration: { type: 'string', short: 'd' },
-      hold: { type: 'string' },
-      concurrency: { type: 'string' },
-      sources: { type: 'string' },
-      mix: { type: 'string' },
-      'slow-rate': { type: 'string' },
-      'slow-rcvbuf': { type: 'string' },
-      'stall-after': { type: 'string' },
-      'stall-for': { type: 'string' },
-      'expect-eps': { type: 'string' },
-      interval: { type: 'string' },
-      out: { type: 'string' },
-      quiet: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
