@@ -8,7 +8,7 @@
 import { type AppProcess, eventually, startApp, testInfra, uniqueKeyspace } from '@app/testing';
 import { rssSamples } from '../load/bench-kit.js';
 import type { SseClient } from '../support/sse-client.js';
-import { createBoundPairs, Metrics, mib, openStream, rssBytes } from '../support/stream-stack.js';
+import { createPairs, Metrics, mib, openStream, rssBytes } from '../support/stream-stack.js';
 
 const STREAMS = Number(process.env.BENCH_STREAMS ?? 1000);
 const OPEN_CONCURRENCY = 50;
@@ -37,7 +37,7 @@ try {
     STREAM_MAX_CONNECTIONS: String(STREAMS + 100),
   });
   console.log(`creating ${STREAMS} bound (user, profile) pairs in base…`);
-  const pairs = await createBoundPairs(base.url, STREAMS, 32);
+  const pairs = await createPairs(base.url, STREAMS, { concurrency: 32 });
   const pid = stream.child.pid!;
 
   const openAll = async () => {

@@ -9,7 +9,7 @@ import { eventually, RedisServer, request, testAuthSecret, testInfra } from '@ap
 import type { KubeObject } from '../cluster/kube-api.js';
 import { ClusterRun, isRunning } from '../support/cluster-run.js';
 import type { SseClient } from '../support/sse-client.js';
-import { createBoundPairs, helloOf, Metrics, openStream, type Pair } from '../support/stream-stack.js';
+import { createPairs, helloOf, Metrics, openStream, type Pair } from '../support/stream-stack.js';
 
 // `npm run cluster` for real: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, KWOK,
 // Prometheus and prometheus-adapter on this machine, k8s/overlays/local applied server-side, pods
@@ -96,7 +96,7 @@ describe('npm run cluster: k8s/overlays/local on a real control plane, HPAs scal
       ]);
       for (const { step, seconds: at } of cluster.state.timings)
         times.push([`  ${step} (since the cluster's own start)`, at]);
-      pairs = await createBoundPairs(cluster.serviceUrl('base'), 16);
+      pairs = await createPairs(cluster.serviceUrl('base'), 16);
     },
     { timeout: 960_000 },
   );

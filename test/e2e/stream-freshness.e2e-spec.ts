@@ -12,7 +12,7 @@ import { kernelSockets, type KernelSocket } from '../support/kernel-sockets.js';
 import { percentile } from '../support/latency.js';
 import type { MessageRecord, SseClient, SseClientOptions } from '../support/sse-client.js';
 import {
-  createBoundPairs,
+  createPairs,
   expectRefusal,
   gapsToEnd,
   helloOf,
@@ -91,7 +91,7 @@ describe('slow readers through the nginx gateway, default stream settings', () =
     system = await startSystem({ streams: 2 });
     redis = createRedisClient(process.env.REDIS_URL!, { commandTimeoutMs: 1000, name: 'test-freshness' });
     await connectRedis(redis);
-    pairs = await createBoundPairs(system.base.url, 24);
+    pairs = await createPairs(system.base.url, 24);
   });
 
   afterEach(async () => {

@@ -268,11 +268,6 @@ export async function createPairs(
   });
 }
 
-/** `count` fresh users in base at `baseUrl`, each bound to a fresh profile of its own. */
-export function createBoundPairs(baseUrl: string, count: number, concurrency = 16): Promise<Pair[]> {
-  return createPairs(baseUrl, count, { concurrency });
-}
-
 /**
  * Opens a stream and waits for its `hello`; fails with the refusal if it is not a stream. By
  * default it sends a valid token for the pair's user (`options.auth` to choose another credential).
