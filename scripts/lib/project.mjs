@@ -44,7 +44,11 @@ export async function lint() {
 
 const SPEC = /\.(spec|integration-spec|e2e-spec)\.js$/;
 
-/** Compiled test files under every project's dist/, optionally filtered by path fragments. */
+/**
+ * Compiled test files under every project's dist/, optionally filtered by path fragments: a file
+ * is selected when its path contains one of the plain fragments (all files when there are none)
+ * and none of the fragments written `!fragment`.
+ */
 export function specFiles(filters = []) {
   const found = [];
   const walk = (dir, inDist) => {
@@ -56,6 +60,11 @@ export function specFiles(filters = []) {
     }
   };
   for (const top of ['libs', 'apps', 'test']) if (existsSync(path.join(ROOT, top))) walk(path.join(ROOT, top), false);
-  const selected = filters.length ? found.filter((file) => filters.some((f) => file.includes(f))) : found;
+  const excluded = filters.filter((f) => f.startsWith('!')).map((f) => f.slice(1));
+  const included = filters.filter((f) => !f.startsWith('!'));
+  const selected = found.filter(
+    (file) =>
+      (included.length === 0 || included.some((f) => file.includes(f))) && !excluded.some((f) => file.includes(f)),
+  );
   return selected.sort();
 }
