@@ -2,8 +2,8 @@
 // CASSANDRA_CONTACT_POINTS / REDIS_URL name existing ones), runs every unit, integration and e2e
 // test file with node's test runner, stops everything, and exits non-zero on any failure.
 // `npm test -- <fragment>…` runs only the test files whose path contains a fragment (`!fragment`
-// leaves them out). The local-cluster
-// e2e (which builds the control plane once into .cache/cluster/) runs alone after the others.
+// leaves them out). The local-cluster e2e (which builds the control plane once into
+// .cache/cluster/) runs alone after the others.
 import { spawn } from 'node:child_process';
 import { ensureClusterTools } from './cluster/tools.mjs';
 import { ensureDebianCommand } from './infra/apt.mjs';
