@@ -13,6 +13,11 @@ export interface Frame {
   readonly dueAt: number;
   readonly chunks: readonly Buffer[];
   readonly bytes: number;
+  /**
+   * Never dropped on its own: when it would be (too late, over the byte limit, or replaced), the
+   * listener hears `overrun` instead, and the stream must end so that the client resumes it.
+   */
+  readonly lossless?: boolean;
 }
 
 export interface DropLimits {
@@ -35,6 +40,8 @@ export interface DeliveryListener {
   behindChanged?(behind: boolean): void;
   /** An empty-queue probe of `bytes` was written. */
   probed?(bytes: number): void;
+  /** A lossless frame could not be delivered in time (it is discarded): end the stream so the client resumes. */
+  overrun?(frame: Frame): void;
 }
 
 /**
@@ -79,6 +86,8 @@ export class BackpressureWriter {
   private behind = false;
   private readyStreak = 0;
   private stalledSince: number | undefined;
+  /** A lossless frame could not be delivered: nothing more is written (the stream is ending). */
+  private overrun = false;
 
   constructor(
     private readonly sink: SseSink,
@@ -105,7 +114,7 @@ export class BackpressureWriter {
 
   /** A newly due event: written now if the socket keeps up, otherwise it waits or is dropped. */
   offer(frame: Frame, now: number): void {
-    if (this.sink.destroyed) return;
+    if (this.sink.destroyed || this.overrun) return;
     if (this.waiting.length === 0 && this.sink.writableLength === 0) {
       if (++this.readyStreak >= CAUGHT_UP_AFTER) this.setBehind(false);
     } else {
@@ -122,8 +131,9 @@ export class BackpressureWriter {
    * byte limit. Call on every due tick and on the socket's `drain`.
    */
   flush(now: number): void {
-    if (this.sink.destroyed) return;
+    if (this.sink.destroyed || this.overrun) return;
     this.dropLate(now);
+    if (this.overrun) return;
     if (this.sink.writableLength > 0) {
       if (this.waiting.length > 0) this.stalledSince ??= now;
       return;
@@ -166,9 +176,12 @@ export class BackpressureWriter {
   }
 
   private dropLate(now: number): void {
-    while (this.waiting.length > 0 && now - this.waiting[0]!.dueAt > this.limits.maxLagMs) this.dropOldest('lag');
+    while (!this.overrun && this.waiting.length > 0 && now - this.waiting[0]!.dueAt > this.limits.maxLagMs) {
+      this.dropOldest('lag');
+    }
     // One event may always go to a socket that holds nothing, however large it is.
     while (
+      !this.overrun &&
       (this.waiting.length > 1 || this.sink.writableLength > 0) &&
       this.sink.writableLength + this.waitingBytes > this.limits.maxBufferBytes
     ) {
@@ -176,23 +189,40 @@ export class BackpressureWriter {
     }
   }
 
-  /** The stream ends: the events still waiting will never be sent, so they count as dropped. */
+  /** The stream ends: the events still waiting will never be sent, so they count as dropped (lossless ones excepted). */
   discardWaiting(): void {
     while (this.waiting.length > 0) {
       const frame = this.waiting.shift()!;
       this.waitingBytes -= frame.bytes;
+      // A lossless event is not lost: the client's resume gets it from the history.
+      if (frame.lossless) continue;
       this.droppedEvents++;
       this.listener.dropped(frame, 'closed');
     }
   }
 
+  /** A newer event replaces the waiting ones; lossless ones keep their place. */
   private dropWaiting(reason: 'replaced'): void {
-    while (this.waiting.length > 0) this.dropOldest(reason);
+    const kept = this.waiting.filter((frame) => frame.lossless);
+    while (this.waiting.length > 0) {
+      const frame = this.waiting.shift()!;
+      if (frame.lossless) continue;
+      this.waitingBytes -= frame.bytes;
+      this.droppedEvents++;
+      this.setBehind(true);
+      this.listener.dropped(frame, reason);
+    }
+    this.waiting.push(...kept);
   }
 
   private dropOldest(reason: DropReason): void {
     const frame = this.waiting.shift()!;
     this.waitingBytes -= frame.bytes;
+    if (frame.lossless) {
+      this.overrun = true;
+      this.listener.overrun?.(frame);
+      return;
+    }
     this.droppedEvents++;
     this.setBehind(true);
     this.listener.dropped(frame, reason);
