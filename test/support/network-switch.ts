@@ -2,9 +2,9 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 
 /**
  * A loopback proxy in front of a stream pod that can act out a network switch: `switchNetwork()`
- * drops every client-side connection at once while the pod-side ones stay open and unread — the
- * pod still sees its old connections live, as after a phone changes networks — and new
- * connections go through as before.
+ * drops every client-side connection at once while the pod-side ones stay open (read and
+ * discarded, so nothing stalls) — the pod still sees its old connections live, as after a phone
+ * changes networks — and new connections go through as before.
  */
 export class NetworkSwitch {
   private server: Server | undefined;
@@ -31,8 +31,10 @@ export class NetworkSwitch {
     for (const client of this.clients) {
       const upstream = (client as Socket & { upstream?: Socket }).upstream;
       if (upstream) {
+        // Still read (and discard), so the pod's own close of it is seen here.
         upstream.unpipe();
-        upstream.pause();
+        upstream.on('data', () => undefined);
+        upstream.resume();
         upstream.removeAllListeners('close');
         this.stranded.add(upstream);
       }

@@ -10,6 +10,8 @@ export interface PairKeys {
   readonly sequence: string;
   /** The pair's published events (a Redis stream, bounded by count and age); on the main server. */
   readonly events: string;
+  /** The newest entry trimmed from `events` (by count or age): a resume from before it lost events. */
+  readonly eventsTrimmed: string;
   /** Pub/sub channel of the pair: its published events as they are added, and take-over notices. */
   readonly channel: string;
 }
@@ -29,6 +31,7 @@ export function pairKeys(userId: string, profileId: string): PairKeys {
     launched: `kubescaler:launched:${userId}:${profileId}`,
     sequence: `kubescaler:seq:${userId}:${profileId}`,
     events: `kubescaler:events:${userId}:${profileId}`,
+    eventsTrimmed: `kubescaler:events-trimmed:${userId}:${profileId}`,
     channel: `kubescaler:pair:${userId}:${profileId}`,
   };
 }

@@ -32,16 +32,30 @@ export const NO_ENTRY = '0-0';
 
 /**
  * Appends one event and announces it, atomically, so every subscriber sees the pair's events in
- * history order. KEYS: events, channel. ARGV: event name, data JSON, max events, max age ms.
- * Trims by count (exact) and by age (entries older than max age), and lets an idle pair's
+ * history order. KEYS: events, trimmed marker, channel. ARGV: event name, data JSON, max events,
+ * max age ms. Trims by count (exact), then by age (entries older than max age), remembering the
+ * newest entry it trimmed (Redis itself does not record trimmed ids), and lets an idle pair's
  * history expire with its newest event. → the new entry id.
  */
 const PUBLISH = `
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[3], '*', 'e', ARGV[1], 'd', ARGV[2])
-local ms = tonumber(string.match(id, '^(%d+)-'))
-redis.call('XTRIM', KEYS[1], 'MINID', string.format('%d', ms - tonumber(ARGV[4])))
+local id = redis.call('XADD', KEYS[1], '*', 'e', ARGV[1], 'd', ARGV[2])
+local trimmed
+local excess = redis.call('XLEN', KEYS[1]) - tonumber(ARGV[3])
+if excess > 0 then
+  local gone = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', excess)
+  trimmed = gone[#gone][1]
+  redis.call('XTRIM', KEYS[1], 'MAXLEN', ARGV[3])
+end
+local cutoff = string.format('%d', tonumber(string.match(id, '^(%d+)-')) - tonumber(ARGV[4]))
+local aged = redis.call('XREVRANGE', KEYS[1], '(' .. cutoff .. '-0', '-', 'COUNT', 1)
+if #aged > 0 then
+  trimmed = aged[1][1]
+  redis.call('XTRIM', KEYS[1], 'MINID', cutoff)
+end
+if trimmed then redis.call('SET', KEYS[2], trimmed) end
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
-redis.call('PUBLISH', KEYS[2], id .. '\\n' .. ARGV[1] .. '\\n' .. ARGV[2])
+if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[4]) end
+redis.call('PUBLISH', KEYS[3], id .. '\\n' .. ARGV[1] .. '\\n' .. ARGV[2])
 return id
 `;
 
@@ -58,12 +72,13 @@ export async function publishPairEvent(
 ): Promise<string> {
   const commands = redis as unknown as Record<string, Call | undefined>;
   if (typeof commands.kubescalerPublish !== 'function') {
-    redis.defineCommand('kubescalerPublish', { numberOfKeys: 2, lua: PUBLISH });
+    redis.defineCommand('kubescalerPublish', { numberOfKeys: 3, lua: PUBLISH });
   }
   const keys = pairKeys(userId, profileId);
   const id = await commands.kubescalerPublish!.call(
     redis,
     keys.events,
+    keys.eventsTrimmed,
     keys.channel,
     event,
     data,
@@ -125,9 +140,9 @@ function parseEntryId(id: string): [bigint, bigint] | undefined {
 
 /**
  * The pair's events after entry `after`, and whether the history still covers everything since
- * it: Redis remembers the newest entry it ever trimmed (`max-deleted-entry-id`), so `lost` is
- * exact while the history key exists. A history that expired (the pair was idle longer than its
- * age bound) or was lost cannot say: `lost` is then true whenever `after` is a real entry.
+ * it: the publish script remembers the newest entry it trimmed, so `lost` is exact while the
+ * history exists. A history that expired (the pair was idle longer than its age bound) or was
+ * lost cannot say: `lost` is then true whenever `after` is a real entry.
  */
 export async function readPairHistory(
   redis: Redis,
@@ -136,31 +151,29 @@ export async function readPairHistory(
   after: string,
   limit: number,
 ): Promise<HistoryRead> {
-  const { events: key } = pairKeys(userId, profileId);
+  const keys = pairKeys(userId, profileId);
   const results = await redis
     .multi()
-    .exists(key)
-    .xinfo('STREAM', key)
-    .xrange(key, `(${after}`, '+', 'COUNT', limit)
+    .exists(keys.events)
+    .get(keys.eventsTrimmed)
+    .xrange(keys.events, `(${after}`, '+', 'COUNT', limit)
     .exec();
-  const [[, exists], [infoError, info], [rangeError, range]] = results as [
-    [unknown, number],
-    [Error | null, unknown[]],
+  const [[existsError, exists], [trimmedError, trimmed], [rangeError, range]] = results as [
+    [Error | null, number],
+    [Error | null, string | null],
     [Error | null, [string, string[]][]],
   ];
+  const error = existsError ?? trimmedError ?? rangeError;
+  if (error) throw error;
   if (exists === 0) return { events: [], lost: after !== NO_ENTRY, resumeAt: NO_ENTRY };
-  if (infoError) throw infoError;
-  if (rangeError) throw rangeError;
-  const fields = new Map<string, unknown>();
-  for (let i = 0; i + 1 < info.length; i += 2) fields.set(String(info[i]), info[i + 1]);
-  const maxDeleted = String(fields.get('max-deleted-entry-id') ?? NO_ENTRY);
+  const newestGone = trimmed ?? NO_ENTRY;
   const events = range.map(([id, values]) => {
     const record = new Map<string, string>();
     for (let i = 0; i + 1 < values.length; i += 2) record.set(values[i]!, values[i + 1]!);
     return { id, event: record.get('e') ?? '', data: record.get('d') ?? 'null' };
   });
-  const lost = (compareEntryIds(after, maxDeleted) ?? -1) < 0;
-  return { events, lost, resumeAt: lost ? maxDeleted : after };
+  const lost = (compareEntryIds(after, newestGone) ?? -1) < 0;
+  return { events, lost, resumeAt: lost ? newestGone : after };
 }
 
 /** The newest entry id of the pair's history ('0-0' when it has none). */

@@ -28,7 +28,10 @@ export class PublishService {
 
   async publish(userId: string, profileId: string, body: PublishBody): Promise<Published> {
     const event = body.event ?? '';
-    if (event !== '' && (!EVENT_NAME.test(event) || (RESERVED_EVENT_NAMES as readonly string[]).includes(event))) {
+    if (
+      body.event !== undefined &&
+      (!EVENT_NAME.test(event) || (RESERVED_EVENT_NAMES as readonly string[]).includes(event))
+    ) {
       throw AppError.of('INVALID_EVENT_NAME', { event });
     }
     const data = JSON.stringify(body.data);

@@ -69,6 +69,10 @@ interface LostNotice {
 
 type HistoryReader = (after: string) => ReturnType<typeof readPairHistory>;
 
+/** After the channel came back, the history is read again this often, this many times, before the gap is called lost. */
+const CATCH_UP_RETRY_MS = 250;
+const CATCH_UP_ATTEMPTS = 20;
+
 class PublishedFeed implements SourceFeed, ChannelListener {
   unsubscribe: () => void = () => undefined;
   private position = NO_ENTRY;
@@ -109,6 +113,7 @@ class PublishedFeed implements SourceFeed, ChannelListener {
         dueAt: performance.now(),
         lossless: true,
       });
+      this.lost = {};
     }
     this.live = true;
     const backlog = this.backlog;
@@ -122,19 +127,33 @@ class PublishedFeed implements SourceFeed, ChannelListener {
     else this.backlog.push(message.event);
   }
 
-  /** The channel was down for a while: what was published meanwhile comes from the history. */
+  /**
+   * The channel was down for a while: what was published meanwhile comes from the history, in
+   * order, before what the channel brings from now on; what the history no longer has is an
+   * `events-lost`, as on a resume. The stream goes on either way.
+   */
   reconnected(): void {
     if (this.closed || !this.live) return;
-    this.read(this.position).then(
-      (history) => {
-        if (history.lost) this.target.fail('published events were lost while the channel was down');
-        else for (const event of history.events) this.deliver(event);
-      },
-      (error: unknown) => {
-        this.logger.warn(`cannot catch up after the channel came back: ${(error as Error).message}`);
-        this.target.fail('the history cannot be read');
-      },
-    );
+    this.live = false;
+    void this.catchUp(0);
+  }
+
+  private async catchUp(attempt: number): Promise<void> {
+    const after = this.position;
+    try {
+      const history = await this.read(after);
+      if (history.lost) this.lost = { lostAfter: after, resumeAt: history.resumeAt };
+      this.backlog = [...history.events, ...this.backlog];
+    } catch (error) {
+      if (this.closed) return;
+      if (attempt < CATCH_UP_ATTEMPTS) {
+        setTimeout(() => void this.catchUp(attempt + 1), CATCH_UP_RETRY_MS).unref();
+        return;
+      }
+      this.logger.warn(`cannot catch up after the channel came back: ${(error as Error).message}`);
+      this.lost = { lostAfter: after };
+    }
+    this.start();
   }
 
   close(): void {
