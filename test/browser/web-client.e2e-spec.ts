@@ -275,7 +275,10 @@ describe('web client in Chromium', () => {
     assert.match(row, /order\.filled/);
     assert.ok(row.includes(published.body.id), `the row names the entry ${published.body.id}`);
     assert.match(row, /"orderId":"A-17"/);
-    assert.equal(await counter(page, 'published-count'), 1);
+    // The counters are redrawn twice a second.
+    await page.waitForFunction(() => document.querySelector('#published-count')?.textContent === '1', undefined, {
+      timeout: 2000,
+    });
     assert.equal(await counter(page, 'dropped'), 0, 'a published event is no gap in the generated sequence');
     await page.screenshot({ path: join(ARTIFACTS, 'published-events.png'), fullPage: true });
     assert.deepEqual(problems.get(page), []);
