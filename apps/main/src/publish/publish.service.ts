@@ -6,8 +6,11 @@ import { AppError, RESERVED_EVENT_NAMES } from '@app/errors';
 import { publishPairEvent, REDIS_CLIENT } from '@app/lock';
 import { EVENT_NAME, type PublishBody, type Published } from './publish.dto.js';
 
-/** How long a confirmed binding is trusted, so a burst of publishes to a pair asks base once. */
-export const BINDING_CACHE_MS = 5000;
+/**
+ * How long a confirmed binding is trusted, so a pair published to every second asks base twice a
+ * minute, not every time (an unbinding takes this long to refuse publishes; streams check it anew).
+ */
+export const BINDING_CACHE_MS = 30_000;
 const BINDING_CACHE_ENTRIES = 10_000;
 
 /**
@@ -19,6 +22,8 @@ const BINDING_CACHE_ENTRIES = 10_000;
 @Injectable()
 export class PublishService {
   private readonly bound = new Map<string, number>();
+  /** Checks in flight, so concurrent publishes to one pair ask base once. */
+  private readonly checking = new Map<string, Promise<void>>();
 
   constructor(
     @InjectConfig() private readonly config: AppConfig,
@@ -49,10 +54,19 @@ export class PublishService {
   }
 
   /** 404 unknown user or profile, 403 not bound, 503 base down — as the stream's own check answers. */
-  private async checkBinding(userId: string, profileId: string): Promise<void> {
+  private checkBinding(userId: string, profileId: string): Promise<void> {
     const key = `${userId}/${profileId}`;
-    const now = performance.now();
-    if ((this.bound.get(key) ?? 0) > now) return;
+    if ((this.bound.get(key) ?? 0) > performance.now()) return Promise.resolve();
+    let check = this.checking.get(key);
+    if (!check) {
+      check = this.askBase(userId, profileId).finally(() => this.checking.delete(key));
+      this.checking.set(key, check);
+    }
+    return check;
+  }
+
+  private async askBase(userId: string, profileId: string): Promise<void> {
+    const key = `${userId}/${profileId}`;
     try {
       await this.base.assertBound(userId, profileId);
     } catch (error) {
@@ -69,6 +83,6 @@ export class PublishService {
       }
     }
     if (this.bound.size >= BINDING_CACHE_ENTRIES) this.bound.clear();
-    this.bound.set(key, now + BINDING_CACHE_MS);
+    this.bound.set(key, performance.now() + BINDING_CACHE_MS);
   }
 }

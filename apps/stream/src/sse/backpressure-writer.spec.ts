@@ -328,6 +328,36 @@ describe(BackpressureWriter.name, () => {
     assert.deepEqual(recorder.drops, [[3, 'closed']]);
   });
 
+  it('hands over what fell due while a write was in flight as soon as the socket took it, without waiting for the next event', () => {
+    // Node counts a write in writableLength until its callback; `drain` only follows a write over the high-water mark.
+    const pending: (() => void)[] = [];
+    const sink: SseSink & { writableLength: number } = {
+      writableLength: 0,
+      destroyed: false,
+      write(chunk: Buffer, callback?: () => void) {
+        this.writableLength += chunk.length;
+        if (callback) pending.push(callback);
+        return true;
+      },
+      cork() {},
+      uncork() {},
+    };
+    const recorder = new Recorder();
+    const sut = new BackpressureWriter(sink, LIMITS, recorder);
+    for (let seq = 1; seq <= 3; seq++) sut.offer(frame(seq, 0, 100), 0);
+    assert.deepEqual(recorder.sentSeqs, [1], 'the others wait while the first write is in flight');
+    sink.writableLength = 0;
+    pending.shift()!();
+    assert.deepEqual(recorder.sentSeqs, [1, 2, 3], 'written when the socket took the first, in one batch');
+    // The same after a control frame (the `hello` before a history replay, a heartbeat).
+    sut.writeControl(Buffer.from(': heartbeat\n\n'));
+    sut.offer(frame(4, 0, 100), 0);
+    assert.deepEqual(recorder.sentSeqs, [1, 2, 3]);
+    sink.writableLength = 0;
+    while (pending.length > 0) pending.shift()!();
+    assert.deepEqual(recorder.sentSeqs, [1, 2, 3, 4]);
+  });
+
   it('tells how late the oldest waiting event is', () => {
     const { sut } = setup(new FakeSocket(0));
     sut.offer(frame(1, 0), 0);

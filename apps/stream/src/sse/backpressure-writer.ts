@@ -2,7 +2,8 @@
 export interface SseSink {
   readonly writableLength: number;
   readonly destroyed: boolean;
-  write(chunk: Buffer): boolean;
+  /** `callback` runs once the chunk has left the process (the kernel took it). */
+  write(chunk: Buffer, callback?: () => void): boolean;
   cork(): void;
   uncork(): void;
 }
@@ -108,7 +109,7 @@ export class BackpressureWriter {
   /** Control frames (`retry`, `hello`, heartbeats, `lock-lost`, `reconnect`) are small and always written. */
   writeControl(frame: Buffer): void {
     if (this.sink.destroyed) return;
-    this.sink.write(frame);
+    this.sink.write(frame, this.written);
     this.sentBytes += frame.length;
   }
 
@@ -143,23 +144,40 @@ export class BackpressureWriter {
     // One corked write: the waiting events up to a batch (always at least one), oldest first.
     this.sink.cork();
     let batch = 0;
+    const frames: Frame[] = [];
     while (this.waiting.length > 0 && (batch === 0 || batch + this.waiting[0]!.bytes <= BATCH_BYTES)) {
       const frame = this.waiting.shift()!;
       this.waitingBytes -= frame.bytes;
-      for (const chunk of frame.chunks) this.sink.write(chunk);
+      frames.push(frame);
       batch += frame.bytes;
+    }
+    const probe = this.behind && this.limits.probeWhenBehind;
+    for (const [index, frame] of frames.entries()) {
+      const last = !probe && index === frames.length - 1;
+      frame.chunks.forEach((chunk, i) =>
+        last && i === frame.chunks.length - 1 ? this.sink.write(chunk, this.written) : this.sink.write(chunk),
+      );
       this.sentBytes += frame.bytes;
       this.sentEvents++;
       this.listener.sent(frame);
     }
-    if (this.behind && this.limits.probeWhenBehind) {
-      this.sink.write(EMPTY_QUEUE_PROBE);
+    if (probe) {
+      this.sink.write(EMPTY_QUEUE_PROBE, this.written);
       this.sentBytes += EMPTY_QUEUE_PROBE.length;
       this.probeBytes += EMPTY_QUEUE_PROBE.length;
       this.listener.probed?.(EMPTY_QUEUE_PROBE.length);
     }
     this.sink.uncork();
   }
+
+  /**
+   * The socket took the last batch (Node calls back once the kernel has it): events that fell due
+   * meanwhile go now, not at the next event or tick — `drain` comes only after a write over
+   * Node's high-water mark, so a burst of small events (a history replay) would otherwise wait.
+   */
+  private readonly written = (): void => {
+    if (this.waiting.length > 0) this.flush(performance.now());
+  };
 
   /**
    * How long the socket has been busy with events waiting for it (0 when it takes what is due).
