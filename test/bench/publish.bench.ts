@@ -11,7 +11,7 @@ import { type AppProcess, RedisServer, startApp } from '@app/testing';
 import { ADMIN_TOKEN, Figure, log, metric, scale, sleep, startSystem } from '../load/bench-kit.js';
 import { Histogram } from '../load/histogram.js';
 import { SseClient } from '../support/sse-client.js';
-import { openStream, type Pair, streamPath } from '../support/stream-stack.js';
+import { type Pair, streamPath } from '../support/stream-stack.js';
 
 const { PAIRS, RATE, SECONDS, THROUGHPUT_SECONDS, REPLAY_EVENTS, REPLAY_PAIRS } = scale({
   full: { PAIRS: 1000, RATE: 1000, SECONDS: 10, THROUGHPUT_SECONDS: 5, REPLAY_EVENTS: 1000, REPLAY_PAIRS: 10 },
@@ -58,12 +58,8 @@ try {
 
   // --- latency: ours (HTTP → main → Redis → the pod holding the pair → SSE) ---------------------
   const clients: SseClient[] = [];
-  for (let i = 0; i < pairs.length; i += 100) {
-    clients.push(
-      ...(await Promise.all(
-        pairs.slice(i, i + 100).map((pair, j) => openStream(pods[(i + j) % 2]!.url, pair, { keepMessageData: true })),
-      )),
-    );
+  for (let i = 0; i < pairs.length; i += 50) {
+    clients.push(...(await Promise.all(pairs.slice(i, i + 50).map((pair, j) => open(pods[(i + j) % 2]!.url, pair)))));
   }
   log(`${clients.length} streams open on 2 pods`);
   // A first publish to each pair warms the binding cache and the connections.
@@ -124,7 +120,7 @@ try {
   // --- resume replay ----------------------------------------------------------------------------
   const replay = { ours: [] as number[], oursWithAdmission: [] as number[], floor: [] as number[] };
   for (const pair of replayPairs) {
-    const start = await openStream(pods[0]!.url, pair);
+    const start = await open(pods[0]!.url, pair);
     const lastEventId = start.lastEventId!;
     await start.close();
     for (let i = 0; i < REPLAY_EVENTS; i += CONCURRENCY) {
@@ -181,6 +177,21 @@ try {
   await system.stop();
 }
 figure.write();
+
+/** Opens a stream as a client that retries does: again after a refusal (a 503 on a busy box), 10 times at most. */
+async function open(url: string, pair: Pair): Promise<SseClient> {
+  for (let attempt = 1; ; attempt++) {
+    const client = await SseClient.open(url, streamPath(pair), { keepMessageData: true });
+    if (client.streaming) {
+      await client.waitForEvent('hello');
+      return client;
+    }
+    const refusal = client.text;
+    await client.close();
+    if (attempt === 10) throw new Error(`${streamPath(pair)} refused 10 times: ${client.status} ${refusal}`);
+    await sleep(200);
+  }
+}
 
 /** Sends `count` calls at `rate` per second (open loop, in 10 ms ticks); resolves when all answered. */
 async function runOpenLoop(count: number, rate: number, send: (i: number) => Promise<number>): Promise<number[]> {
