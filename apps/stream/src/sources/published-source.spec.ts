@@ -10,13 +10,13 @@ import type { SourceEvent, SourceTarget } from './stream-source.js';
 const event = (id: string, data = `"${id}"`): PublishedEvent => ({ id, event: 'e', data });
 
 /** Channels that hand the test the listener, and a Redis whose history the test writes. */
-function world(history: Partial<HistoryRead> & { last?: string } = {}) {
+function world(history: Partial<HistoryRead> & { last?: string } = {}, live = true) {
   let listener: ChannelListener | undefined;
   let unsubscribed = 0;
   const channels = {
     subscribe: async (_u: string, _p: string, l: ChannelListener) => {
       listener = l;
-      return () => unsubscribed++;
+      return { unsubscribe: () => unsubscribed++, live };
     },
   } as unknown as PairChannels;
   const reads: string[] = [];
@@ -94,6 +94,25 @@ describe(PublishedSource.name, () => {
       reason: 'outside-history',
     });
     assert.equal(next.entry, '5-0');
+  });
+
+  it('never refuses a stream when Redis cannot be asked: it starts detached and catches up once the channel holds', async () => {
+    const w = world({ events: [event('9999999999999-0')] }, false);
+    const before = Date.now();
+    const feed = await w.sut.open(w.target());
+    const [ms] = feed.startsAt.entry!.split('-');
+    assert.ok(Number(ms) >= before, 'a new client starts at this pod’s clock');
+    assert.deepEqual(w.reads, [], 'nothing read while Redis cannot answer');
+    feed.start();
+    w.channel().message({ kind: 'event', event: event('9999999999999-1') });
+    assert.equal(w.emitted.length, 0, 'nothing delivered before the catch-up');
+    w.channel().reconnected!();
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(w.reads, [`(${feed.startsAt.entry}`]);
+    assert.deepEqual(
+      w.emitted.map((e) => e.entry),
+      ['9999999999999-0', '9999999999999-1'],
+    );
   });
 
   it('catches up from the history after the channel came back, before what the channel brings next', async () => {

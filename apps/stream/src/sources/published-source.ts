@@ -1,6 +1,5 @@
 import { Logger } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import { AppError } from '@app/errors';
 import {
   type ChannelMessage,
   compareEntryIds,
@@ -30,11 +29,22 @@ export class PublishedSource implements StreamSource {
     private readonly bounds: HistoryBounds,
   ) {}
 
+  /**
+   * Never refuses a stream: when `REDIS_URL` cannot answer (it is not on a stream's critical
+   * path), the feed starts detached — at the client's entry, or for a new client at this pod's
+   * clock as an entry id (`<now>-0`: what is published from then on) — and catches up from the
+   * history once its channel holds again.
+   */
   async open(target: SourceTarget): Promise<SourceFeed> {
     const feed = new PublishedFeed(target, (after) => this.read(target, after), this.logger);
-    feed.unsubscribe = await this.channels.subscribe(target.userId, target.profileId, feed);
+    const { unsubscribe, live } = await this.channels.subscribe(target.userId, target.profileId, feed);
+    feed.unsubscribe = unsubscribe;
+    const { resume } = target;
+    if (!live) {
+      feed.detach(resume?.entry ?? `${Date.now()}-0`);
+      return feed;
+    }
     try {
-      const { resume } = target;
       if (resume === undefined) {
         feed.begin(await lastPairEntry(this.redis, target.userId, target.profileId));
       } else if (resume.entry === undefined) {
@@ -49,8 +59,9 @@ export class PublishedSource implements StreamSource {
         );
       }
     } catch (error) {
-      feed.close();
-      throw error instanceof AppError ? error : AppError.dependencyUnavailable('redis', error);
+      this.logger.warn(`history of ${target.userId}/${target.profileId} not read now: ${(error as Error).message}`);
+      feed.detach(resume?.entry ?? `${Date.now()}-0`);
+      feed.reconnected();
     }
     return feed;
   }
@@ -81,6 +92,10 @@ class PublishedFeed implements SourceFeed, ChannelListener {
   private backlog: PublishedEvent[] = [];
   private live = false;
   private closed = false;
+  private started = false;
+  /** Opened while Redis could not be asked: nothing is delivered before a catch-up. */
+  private detached = false;
+  private catchingUp = false;
 
   constructor(
     private readonly target: SourceTarget,
@@ -90,6 +105,12 @@ class PublishedFeed implements SourceFeed, ChannelListener {
 
   get startsAt(): { entry: string } {
     return { entry: this.startEntry };
+  }
+
+  /** Redis could not be asked: the feed starts at `entry` and catches up once its channel holds. */
+  detach(entry: string): void {
+    this.startEntry = this.position = entry;
+    this.detached = true;
   }
 
   /** Where the client stands, what it missed (delivered at start), and whether events were lost. */
@@ -102,6 +123,9 @@ class PublishedFeed implements SourceFeed, ChannelListener {
 
   start(): void {
     if (this.closed) return;
+    this.started = true;
+    // Opened without Redis: live once the catch-up has run (when the channel holds).
+    if (this.detached || this.catchingUp) return;
     if (this.lost.lostAfter !== undefined) {
       const resumeAt = this.lost.resumeAt ?? this.position;
       this.position = resumeAt;
@@ -133,8 +157,10 @@ class PublishedFeed implements SourceFeed, ChannelListener {
    * `events-lost`, as on a resume. The stream goes on either way.
    */
   reconnected(): void {
-    if (this.closed || !this.live) return;
+    if (this.closed || this.catchingUp || (!this.live && !this.detached)) return;
     this.live = false;
+    this.detached = false;
+    this.catchingUp = true;
     void this.catchUp(0);
   }
 
@@ -153,7 +179,8 @@ class PublishedFeed implements SourceFeed, ChannelListener {
       this.logger.warn(`cannot catch up after the channel came back: ${(error as Error).message}`);
       this.lost = { lostAfter: after };
     }
-    this.start();
+    this.catchingUp = false;
+    if (this.started) this.start();
   }
 
   close(): void {

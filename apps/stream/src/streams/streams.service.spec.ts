@@ -158,9 +158,9 @@ class FakeChannels {
   subscribed = 0;
   readonly takeOvers: number[] = [];
 
-  async subscribe(): Promise<() => void> {
+  async subscribe(): Promise<{ unsubscribe: () => void; live: boolean }> {
     this.subscribed++;
-    return () => this.subscribed--;
+    return { unsubscribe: () => this.subscribed--, live: true };
   }
 
   async announceTakeOver(_userId: string, _profileId: string, fencingToken: number): Promise<void> {

@@ -199,12 +199,13 @@ export class StreamsService implements OnModuleInit, BeforeApplicationShutdown {
       await Promise.all([held.release(), this.cap.release(place)]);
     };
     try {
-      unsubscribe = await this.channels.subscribe(user, profile, {
+      // Best effort, like every use of REDIS_URL on a stream's way: the lock's renewal is the guarantee.
+      ({ unsubscribe } = await this.channels.subscribe(user, profile, {
         message: (message) => {
           if (message.kind === 'taken-over' && message.fencingToken > held.fencingToken)
             void stream.close('taken-over');
         },
-      });
+      }));
       // The session's previous connection (dead, or it would not have reconnected) stops at once.
       if (o.resume?.session === o.session) await this.channels.announceTakeOver(user, profile, held.fencingToken);
       for (const source of this.sources) feeds.push(await source.open(stream));
