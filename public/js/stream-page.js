@@ -20,7 +20,15 @@ const FINAL = {
   404: 'refused: unknown user or profile',
 };
 
-const stats = { received: 0, dropped: 0, lastSeq: undefined, bytes: [], lagMs: undefined };
+const PUBLISHED_ROWS = 20;
+/** Events the stream itself sends; every other named event was published. */
+const STREAM_EVENTS = new Set(['hello', 'lock-lost', 'reconnect', 'refused', 'events-lost']);
+
+const stats = { received: 0, dropped: 0, lastSeq: undefined, bytes: [], lagMs: undefined, published: 0 };
+/** The whole id of the last event (seq.entry.session): sent back as Last-Event-ID, as EventSource does. */
+let lastEventId;
+/** The history entry the last id carried: a published event moves it. */
+let lastEntry = '0-0';
 const window60 = new RateWindow(60);
 const chart = new LiveChart($('chart'));
 let attempt = 0;
@@ -38,6 +46,7 @@ function render() {
   $('received').textContent = stats.received;
   $('dropped').textContent = stats.dropped;
   $('last-seq').textContent = stats.lastSeq ?? '–';
+  $('published-count').textContent = stats.published;
   const now = performance.now();
   stats.bytes = stats.bytes.filter(([at]) => now - at < 3000);
   const bits = stats.bytes.reduce((sum, [, n]) => sum + n, 0) * 8;
@@ -59,9 +68,40 @@ function drawChart() {
 drawChart();
 setInterval(drawChart, 1000);
 
+/** Notes the event's id; true when it moved the history entry (a published event). */
+function track(id) {
+  if (id === undefined) return false;
+  lastEventId = id;
+  const [, entry] = id.split('.');
+  if (entry === undefined || entry === lastEntry) return false;
+  lastEntry = entry;
+  return true;
+}
+
+/** A published event: its name, its entry, when it arrived and its data (the JSON, shortened). */
+function onPublished(event) {
+  stats.published++;
+  const row = el('tr');
+  let text = event.data;
+  try {
+    text = JSON.stringify(JSON.parse(event.data));
+  } catch {
+    // shown as it came
+  }
+  row.append(
+    el('td', event.event),
+    el('td', event.id.split('.')[1]),
+    el('td', new Date().toLocaleTimeString()),
+    el('td', text.length > 200 ? `${text.slice(0, 200)}…` : text, { class: 'mono' }),
+  );
+  const body = $('published');
+  body.prepend(row);
+  while (body.rows.length > PUBLISHED_ROWS) body.deleteRow(-1);
+}
+
 function onMessage(message) {
   const arrivedAt = Date.now();
-  const seq = Number(message.id);
+  const seq = Number(message.id.split('.')[0]);
   // The server numbers every event it generates; a gap is an event it dropped for us (also across
   // a reconnect, since the next pod continues from Last-Event-ID).
   const gap = stats.lastSeq !== undefined && seq > stats.lastSeq + 1 ? seq - stats.lastSeq - 1 : 0;
@@ -96,9 +136,11 @@ async function connect() {
   setState(attempt === 0 ? 'connecting' : 'reconnecting', attempt === 0 ? 'connecting' : 'reconnecting');
   let response;
   try {
-    const headers = { accept: 'text/event-stream' };
-    // As EventSource does: the next pod continues the sequence, so a hand-over shows the real gap.
-    if (stats.lastSeq !== undefined) headers['last-event-id'] = String(stats.lastSeq);
+    // JSON too: refusals then come as their status (409 …) instead of a `refused` stream.
+    const headers = { accept: 'text/event-stream, application/json' };
+    // As EventSource does: the next pod continues the sequence and replays the published events
+    // missed, and a reconnect of this same session takes the pair over from a dead connection.
+    if (lastEventId !== undefined) headers['last-event-id'] = lastEventId;
     response = await fetch(`/stream/${userId}/${profileId}`, {
       headers,
       signal: controller.signal,
@@ -128,10 +170,16 @@ async function connect() {
       stats.bytes.push([performance.now(), value.length]);
       window60.add(Date.now(), { bytes: value.length });
       for (const event of parser.feed(decoder.decode(value, { stream: true }))) {
+        const published = track(event.id);
         if (event.event === 'hello') {
           const hello = JSON.parse(event.data);
           attempt = 0;
           setState('live', `live on pod ${hello.pod}`, `fencing token ${hello.fencingToken}`);
+        } else if (event.event === 'events-lost') {
+          $('history-note').textContent =
+            'Some published events were lost while disconnected (outside the history); newer ones follow.';
+        } else if (published || (!STREAM_EVENTS.has(event.event) && event.event !== 'message')) {
+          onPublished(event);
         } else if (event.event === 'message') {
           onMessage(event);
         } else if (event.event === 'lock-lost' || event.event === 'reconnect') {

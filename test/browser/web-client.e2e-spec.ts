@@ -3,8 +3,9 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Browser, chromium, type Page } from 'playwright-core';
-import { REPO_ROOT, request, testInfra } from '@app/testing';
-import { createPairs, startSystem, type System } from '../support/system.js';
+import { mintUserToken, REPO_ROOT, request, testInfra } from '@app/testing';
+import { NetworkSwitch } from '../support/network-switch.js';
+import { ADMIN_TOKEN, createPairs, startSystem, type System } from '../support/system.js';
 
 /** Screenshots land here (ignored by git) as artifacts of the run. */
 const ARTIFACTS = join(REPO_ROOT, 'test-results');
@@ -252,8 +253,106 @@ describe('web client in Chromium', () => {
     );
     assert.equal(streamRequests[0]!['last-event-id'], undefined, 'the first connection has no Last-Event-ID');
     const resumed = streamRequests.at(-1)!['last-event-id'];
-    assert.match(resumed ?? '', /^\d+$/, 'the reconnect carries Last-Event-ID');
-    assert.ok(Number(resumed) >= seqBefore, `Last-Event-ID ${resumed} is the last seq received (≥ ${seqBefore})`);
+    const match = /^(\d+)\.\d+-\d+\.[0-9a-f]{16}$/.exec(resumed ?? '');
+    assert.ok(match, `the reconnect carries Last-Event-ID (${resumed})`);
+    assert.ok(Number(match[1]) >= seqBefore, `Last-Event-ID ${resumed} has the last seq received (≥ ${seqBefore})`);
     await page.close();
+  });
+
+  it('renders the events a publisher sends to the pair, beside the generated ones', async () => {
+    const [pair] = await createPairs(system.base.url, 1);
+    const { userId, profileId } = pair!;
+    const page = await open(userId, profileId);
+    await page.waitForSelector('#state[data-state="live"]', { timeout: 10_000 });
+    const published = await request(system.gateway.url, 'POST', `/main/publish/${userId}/${profileId}`, {
+      auth: 'none',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+      body: { event: 'order.filled', data: { orderId: 'A-17', qty: 3 } },
+    });
+    assert.equal(published.status, 202, JSON.stringify(published.body));
+    await page.waitForSelector('#published tr', { timeout: 5000 });
+    const row = (await page.locator('#published tr').first().textContent()) ?? '';
+    assert.match(row, /order\.filled/);
+    assert.ok(row.includes(published.body.id), `the row names the entry ${published.body.id}`);
+    assert.match(row, /"orderId":"A-17"/);
+    // The counters are redrawn twice a second.
+    await page.waitForFunction(() => document.querySelector('#published-count')?.textContent === '1', undefined, {
+      timeout: 2000,
+    });
+    assert.equal(await counter(page, 'dropped'), 0, 'a published event is no gap in the generated sequence');
+    await page.screenshot({ path: join(ARTIFACTS, 'published-events.png'), fullPage: true });
+    assert.deepEqual(problems.get(page), []);
+    await page.close();
+  });
+
+  it("keeps the browser's own EventSource streaming: a network switch gets it back at once, another tab waits", async () => {
+    const [pair] = await createPairs(system.base.url, 1);
+    const { userId, profileId } = pair!;
+    // A pod still running (an earlier case stopped one).
+    const pod = system.streams.find((app) => app.child.exitCode === null && app.child.signalCode === null)!;
+    const network = await new NetworkSwitch(Number(new URL(pod.url).port)).start();
+    try {
+      const token = await mintUserToken(userId);
+      const url = `/stream/${userId}/${profileId}?access_token=${token}`;
+      const watchSource = (page: Page) =>
+        page.evaluate((src) => {
+          const w = window as unknown as { seen: { hellos: number[]; refused: number; closedForGood: boolean } };
+          w.seen = { hellos: [], refused: 0, closedForGood: false };
+          const source = new EventSource(src);
+          source.addEventListener('hello', (e) =>
+            w.seen.hellos.push(JSON.parse((e as MessageEvent).data).fencingToken),
+          );
+          source.addEventListener('refused', () => w.seen.refused++);
+          source.addEventListener('error', () => {
+            if (source.readyState === EventSource.CLOSED) w.seen.closedForGood = true;
+          });
+          (window as unknown as { source: EventSource }).source = source;
+        }, url);
+      const seen = (page: Page) =>
+        page.evaluate(
+          () => (window as unknown as { seen: { hellos: number[]; refused: number; closedForGood: boolean } }).seen,
+        );
+
+      const first = await browser.newPage();
+      await first.goto(`${network.url}/`);
+      await watchSource(first);
+      await first.waitForFunction(() => (window as unknown as { seen: { hellos: number[] } }).seen.hellos.length === 1);
+      const second = await browser.newPage();
+      await second.goto(`${pod.url}/`);
+      await watchSource(second);
+      await second.waitForFunction(
+        () => (window as unknown as { seen: { refused: number } }).seen.refused >= 1,
+        undefined,
+        {
+          timeout: 10_000,
+        },
+      );
+
+      network.switchNetwork();
+      await first.waitForFunction(
+        () => (window as unknown as { seen: { hellos: number[] } }).seen.hellos.length === 2,
+        undefined,
+        {
+          timeout: 10_000,
+        },
+      );
+      const [before, after] = (await seen(first)).hellos as [number, number];
+      assert.ok(after > before, `new fencing token ${after} > ${before}`);
+      const other = await seen(second);
+      assert.deepEqual([other.hellos.length, other.closedForGood], [0, false], 'the other tab waits, retrying');
+
+      await first.close();
+      await second.waitForFunction(
+        () => (window as unknown as { seen: { hellos: number[] } }).seen.hellos.length === 1,
+        undefined,
+        {
+          timeout: 15_000,
+        },
+      );
+      assert.equal((await seen(second)).closedForGood, false);
+      await second.close();
+    } finally {
+      await network.stop();
+    }
   });
 });

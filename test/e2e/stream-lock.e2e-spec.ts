@@ -49,7 +49,11 @@ describe('stream instances sharing one Redis', () => {
       2000,
       'three messages and a heartbeat',
     );
-    assert.ok(winner!.bodyStart.startsWith('retry: 1000\n\nevent: hello\n'), 'retry: first, then hello');
+    assert.match(
+      winner!.bodyStart,
+      /^retry: 1000\n\nid: \d+\.\d+-\d+\.[0-9a-f]{16}\nevent: hello\n/,
+      'retry: first, then hello with the id the client starts at',
+    );
     assert.equal(winner!.retry, 1000);
     assert.deepEqual(winner!.eventNames().slice(0, 4), ['hello', 'message', 'message', 'message']);
     const hello = helloOf(winner!);
@@ -60,7 +64,7 @@ describe('stream instances sharing one Redis', () => {
     const data = JSON.parse(message.data);
     assert.deepEqual(Object.keys(data), ['host', 'seq', 'timestamp', 'payload']);
     assert.equal(data.host, hello.pod);
-    assert.equal(message.id, String(data.seq));
+    assert.match(message.id ?? '', new RegExp(`^${data.seq}\\.0-0\\.[0-9a-f]{16}$`), 'id: <seq>.<entry>.<session>');
     assert.equal(data.payload.length, 256);
     assert.equal(winner!.gaps, 0);
 

@@ -531,7 +531,10 @@ describe('Kubernetes manifests (k8s/), rendered and validated offline', () => {
       // suite checks the routes the running app answers).
       const appModule = readRepoFile('apps/main/src/app.module.ts');
       assert.match(appModule, /RouterModule\.register\(\[\{ path: 'main', children: API_MODULES \}\]\)/);
-      const apiModules = (/const API_MODULES = \[([^\]]*)\]/.exec(appModule)?.[1] ?? '').split(/,\s*/).filter(Boolean);
+      const apiModules = (/const API_MODULES = \[([^\]]*)\]/.exec(appModule)?.[1] ?? '')
+        .split(',')
+        .map((name) => name.trim())
+        .filter(Boolean);
       // A module declares controllers in its @Module() or in the DynamicModule its forRoot() returns.
       const withControllers = walkFiles('apps/main/src')
         .filter((f) => f.endsWith('.module.ts'))

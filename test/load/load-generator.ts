@@ -603,7 +603,8 @@ export class LoadGenerator {
       }
       socket.write(
         `GET /stream/${pair.userId}/${pair.profileId} HTTP/1.1\r\nHost: ${target.hostHeader}\r\n` +
-          `Accept: text/event-stream\r\nCache-Control: no-cache\r\n${this.authLines.get(pair.userId) ?? ''}\r\n`,
+          // Refusals as their status and JSON (409, 503 …), as the web client takes them.
+          `Accept: text/event-stream, application/json\r\nCache-Control: no-cache\r\n${this.authLines.get(pair.userId) ?? ''}\r\n`,
       );
     });
     socket.on('error', (error: NodeJS.ErrnoException) => {

@@ -22,6 +22,9 @@ export interface MessageInfo {
   readonly timestamp: number;
 }
 
+/** The events the stream itself sends; any other named event is a published one. */
+const STREAM_EVENTS: ReadonlySet<string> = new Set(['hello', 'lock-lost', 'reconnect', 'refused', 'events-lost']);
+
 /** Where `SseClient.abort` cuts a connection before the response starts. */
 export type HandshakeAbort =
   /** TCP connected, nothing sent. */
@@ -44,6 +47,12 @@ export interface SseClientOptions {
   receiveBufferBytes?: number;
   /** Keep `{seq, timestamp, receivedAt}` of every message in `messageLog`. Default false. */
   recordMessages?: boolean;
+  /**
+   * Behave as a standard EventSource: `Accept: text/event-stream` only, so refusals that retrying
+   * can fix come as a 200 `refused` stream. Default false: like the web client, it also accepts
+   * JSON and gets refusals as their HTTP status.
+   */
+  standard?: boolean;
   /**
    * The credential sent. Default `'auto'`: a valid token for the path's user (from the test run's
    * secret) as `Authorization: Bearer`; `'none'` for an anonymous request; or a token / another
@@ -103,6 +112,12 @@ export class SseClient extends SseScanner {
   readonly protocolErrors: string[] = [];
   /** Every message's seq, timestamp and arrival, with `recordMessages`. */
   readonly messageLog: MessageRecord[] = [];
+  /** Published events (those whose id moved the history entry), with their data, in order. */
+  readonly published: SseEvent[] = [];
+  /** The history entry of the last id received (`<ms>-<n>`; `0-0` before any). */
+  lastEntry = '0-0';
+  /** The whole id of the last event that had one (what an EventSource sends back as Last-Event-ID). */
+  lastEventId: string | undefined;
 
   /** Resolves once the status line and headers are in; rejects if the socket closes first. */
   readonly response: Promise<this>;
@@ -122,6 +137,8 @@ export class SseClient extends SseScanner {
   /** The current event's data lines, and the start of its first one. */
   private dataLines: string[] = [];
   private dataPrefix: string | undefined;
+  /** The event being dispatched moved the history entry (a published event: its data is kept). */
+  private movedNow = false;
 
   private constructor(
     readonly url: string,
@@ -137,12 +154,17 @@ export class SseClient extends SseScanner {
     this.recordMessages = options.recordMessages ?? false;
     // A resumed stream counts its gaps from the last event the client had, as a browser does.
     const lastEventId = Object.entries(options.headers ?? {}).find(([name]) => name.toLowerCase() === 'last-event-id');
-    if (lastEventId && /^\d+$/.test(lastEventId[1])) this.lastSeq = Number(lastEventId[1]);
+    const resumed = lastEventId && /^(\d+)(?:\.(\d+-\d+)\.[0-9a-f]{16})?$/.exec(lastEventId[1]);
+    if (resumed) {
+      this.lastSeq = Number(resumed[1]);
+      this.lastEntry = resumed[2] ?? this.lastEntry;
+    }
     const { hostname, port } = new URL(url);
     // `path` stays as given (it names the stream in messages); a query token goes only on the wire.
     const prepared = withAuth(path, options.headers ?? {}, options.auth).then(
       (auth) =>
-        `GET ${auth.path} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nAccept: text/event-stream\r\n` +
+        `GET ${auth.path} HTTP/1.1\r\nHost: ${hostname}:${port}\r\n` +
+        `Accept: ${options.standard ? 'text/event-stream' : 'text/event-stream, application/json'}\r\n` +
         `Cache-Control: no-cache\r\n${Object.entries({ ...options.headers, ...auth.headers })
           .map(([name, value]) => `${name}: ${value}\r\n`)
           .join('')}\r\n`,
@@ -357,12 +379,29 @@ export class SseClient extends SseScanner {
   }
 
   protected onMessage(): void {
-    this.countMessage();
-    this.dispatched('message');
+    if (this.movedEntry()) this.published.push(this.dispatched('message'));
+    else {
+      this.countMessage();
+      this.dispatched('message');
+    }
   }
 
   protected onNamedEvent(name: string): void {
-    this.dispatched(name);
+    const moved = this.movedEntry();
+    const event = this.dispatched(name);
+    if (moved && !STREAM_EVENTS.has(name)) this.published.push(event);
+  }
+
+  /** Whether this event's id carries a history entry other than the last one: a published event. */
+  private movedEntry(): boolean {
+    if (this.eventIdText !== undefined) this.lastEventId = this.eventIdText;
+    const [ms, n] = this.entry;
+    if (ms === 0 && n === 0) return false;
+    const entry = `${ms}-${n}`;
+    const moved = entry !== this.lastEntry;
+    this.lastEntry = entry;
+    this.movedNow = moved;
+    return moved;
   }
 
   protected onComment(): void {
@@ -392,22 +431,26 @@ export class SseClient extends SseScanner {
     this.socket.destroy();
   }
 
-  private dispatched(name: string): void {
-    this.events.push({
+  private dispatched(name: string): SseEvent {
+    const published = this.movedNow;
+    this.movedNow = false;
+    const event = {
       event: name,
       id: this.eventIdText,
-      data: name === 'message' && !this.keepMessageData ? '' : this.dataLines.join('\n'),
+      data: name === 'message' && !this.keepMessageData && !published ? '' : this.dataLines.join('\n'),
       at: performance.now(),
-    });
+    };
+    this.events.push(event);
     this.dataLines = [];
     this.dataPrefix = undefined;
+    return event;
   }
 
   private countMessage(): void {
     this.messages++;
     const match = MESSAGE_PREFIX.exec(this.dataPrefix ?? '');
     const eventId = this.eventIdText;
-    const seq = Number(eventId);
+    const seq = Number(eventId?.split('.')[0]);
     if (eventId === undefined || !Number.isSafeInteger(seq) || !match || Number(match[2]) !== seq) {
       return this.fail(`malformed message event: id ${eventId}, data ${this.dataPrefix?.slice(0, 80)}`);
     }

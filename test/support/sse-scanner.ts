@@ -9,7 +9,7 @@
  * lines ended by LF, CR or CRLF.
  *
  * By default a `data:` line is never copied, decoded or JSON-parsed: of a `message` event only the
- * `id:` (the sequence number) and the digits after `"timestamp":` in the first bytes of the data
+ * `id:` (its sequence number and history entry, `<seq>.<ms>-<n>.<session>`) and the digits after `"timestamp":` in the first bytes of the data
  * line are picked out, and the rest is skipped with `indexOf`. With `captureDataBytes` the first
  * bytes of every data line are handed to `onDataLine` instead (and no timestamp is looked for), and
  * `eventIdText` holds the event's `id:` as written. A body that is not `text/event-stream` (a
@@ -48,6 +48,12 @@ export abstract class SseScanner {
   private eventName = '';
   private id = -1;
   private idText: string | undefined = undefined;
+  /** Which part of an id is being read, and the entry's numbers so far. */
+  private idPart = ID_SEQ;
+  private entryMsValue = 0;
+  private entryNValue = 0;
+  /** The history entry (`[ms, n]`) the current event's id carries; `[0, 0]` for none or a bare seq. */
+  protected entry: readonly [number, number] = NO_ENTRY;
   private timestamp = Number.NaN;
   private hasData = false;
   private captured: Buffer[] = [];
@@ -275,12 +281,17 @@ export abstract class SseScanner {
           break;
         case L_NUMBER: {
           const byte = buffer[pos++]!;
-          if (byte >= DIGIT_0 && byte <= DIGIT_9) {
-            this.number = this.number * 10 + (byte - DIGIT_0);
-            if (this.numberState === N_EMPTY) this.numberState = N_DIGITS;
-          } else if (byte === LF || byte === CR) {
+          const digit = byte >= DIGIT_0 && byte <= DIGIT_9;
+          if (byte === LF || byte === CR) {
             this.endLine(byte);
             break;
+          } else if (this.field === F_ID && this.idPart > ID_SEQ) {
+            this.idByte(byte, digit);
+          } else if (digit) {
+            this.number = this.number * 10 + (byte - DIGIT_0);
+            if (this.numberState === N_EMPTY) this.numberState = N_DIGITS;
+          } else if (this.field === F_ID && byte === DOT && this.numberState === N_DIGITS) {
+            this.idPart = ID_ENTRY_MS;
           } else {
             this.numberState = N_BAD;
           }
@@ -348,12 +359,27 @@ export abstract class SseScanner {
     }
   }
 
+  /**
+   * A byte of an id after its seq (`<seq>.<ms>-<n>.<session>`): the entry's two numbers are kept,
+   * the session's hex digits only checked.
+   */
+  private idByte(byte: number, digit: boolean): void {
+    const hex = digit || (byte >= 0x61 && byte <= 0x66);
+    if (this.idPart === ID_ENTRY_MS && digit) this.entryMsValue = this.entryMsValue * 10 + (byte - DIGIT_0);
+    else if (this.idPart === ID_ENTRY_MS && byte === DASH) this.idPart = ID_ENTRY_N;
+    else if (this.idPart === ID_ENTRY_N && digit) this.entryNValue = this.entryNValue * 10 + (byte - DIGIT_0);
+    else if (this.idPart === ID_ENTRY_N && byte === DOT) this.idPart = ID_SESSION;
+    else if (this.idPart !== ID_SESSION || !hex) this.numberState = N_BAD;
+  }
+
   private startValue(): void {
     switch (this.field) {
       case F_ID:
       case F_RETRY:
         this.number = 0;
         this.numberState = N_EMPTY;
+        this.idPart = ID_SEQ;
+        if (this.field === F_ID) this.entryMsValue = this.entryNValue = 0;
         if (this.field === F_ID && this.captureDataBytes > 0) this.idText = '';
         this.lineState = L_NUMBER;
         break;
@@ -380,9 +406,11 @@ export abstract class SseScanner {
   private endLine(byte: number): void {
     this.afterCr = byte === CR;
     if (this.lineState === L_NUMBER) {
-      const valid = this.numberState === N_DIGITS;
-      if (this.field === F_ID) this.id = valid ? this.number : -1;
-      else if (valid) this.onRetry(this.number);
+      const valid = this.numberState === N_DIGITS && (this.idPart === ID_SEQ || this.idPart === ID_SESSION);
+      if (this.field === F_ID) {
+        this.id = valid ? this.number : -1;
+        this.entry = valid && this.idPart === ID_SESSION ? [this.entryMsValue, this.entryNValue] : NO_ENTRY;
+      } else if (valid) this.onRetry(this.number);
     } else if (this.lineState === L_CAPTURE) {
       const captured =
         this.captured.length === 1 ? this.captured[0]! : Buffer.concat(this.captured, this.capturedBytes);
@@ -410,6 +438,7 @@ export abstract class SseScanner {
     }
     this.eventName = '';
     this.id = -1;
+    this.entry = NO_ENTRY;
     this.idText = undefined;
     this.timestamp = Number.NaN;
     this.hasData = false;
@@ -450,6 +479,15 @@ const F_EVENT = 3;
 const F_RETRY = 4;
 /** The whole name of each field; a field whose name differs by a byte is ignored, as the spec says. */
 const FIELD_NAMES = ['', 'id', 'data', 'event', 'retry'];
+
+/** The parts of an id `<seq>.<ms>-<n>.<session>` (a bare `<seq>` is read too). */
+const ID_SEQ = 0;
+const ID_ENTRY_MS = 1;
+const ID_ENTRY_N = 2;
+const ID_SESSION = 3;
+const NO_ENTRY: readonly [number, number] = [0, 0];
+const DOT = 0x2e;
+const DASH = 0x2d;
 
 /** A number field's value so far: nothing, only digits, or something else (ignored). */
 const N_EMPTY = 0;

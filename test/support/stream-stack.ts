@@ -304,7 +304,7 @@ export function helloOf(client: SseClient): { pod: string; fencingToken: number;
 
 /**
  * A refused stream request: asserts the status, a JSON error body with `code`, no SSE bytes, and
- * `Retry-After` exactly for 503. Returns the body.
+ * `Retry-After` exactly for 503 and 429. Returns the body.
  */
 export async function expectRefusal(
   client: SseClient,
@@ -319,8 +319,9 @@ export async function expectRefusal(
   assert.equal(typeof body.message, 'string');
   assert.doesNotMatch(client.text, /^(retry|event|data|id):/m, 'a refusal carries no SSE frame');
   assert.equal(client.events.length, 0);
-  if (status === 503) assert.match(client.headers['retry-after'] ?? '', /^\d+$/, '503 carries Retry-After');
-  else assert.equal(client.headers['retry-after'], undefined);
+  if (status === 503 || status === 429) {
+    assert.match(client.headers['retry-after'] ?? '', /^\d+$/, `${status} carries Retry-After`);
+  } else assert.equal(client.headers['retry-after'], undefined);
   return body;
 }
 

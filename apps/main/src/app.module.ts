@@ -8,12 +8,20 @@ import { rootModule } from '@app/http';
 import { REDIS_HEALTH } from '@app/lock';
 import { ActiveProfilesModule } from './active-profiles/active-profiles.module.js';
 import { DirectoryModule } from './directory/directory.module.js';
+import { PublishModule } from './publish/publish.module.js';
 import { SessionModule } from './session/session.module.js';
 import { SuggestedModule } from './suggested/suggested.module.js';
 import { TestdataModule } from './testdata/testdata.module.js';
 
 /** main's API, served under `/main` (where the ingress routes it); health and metrics stay at the root. */
-const API_MODULES = [DirectoryModule, ActiveProfilesModule, SuggestedModule, TestdataModule, SessionModule];
+const API_MODULES = [
+  DirectoryModule,
+  ActiveProfilesModule,
+  SuggestedModule,
+  TestdataModule,
+  SessionModule,
+  PublishModule,
+];
 
 /** main: the REST tier behind /main (users, profiles, live profiles of a user, test data, sign-in). */
 @Module({})
@@ -26,6 +34,7 @@ export class AppModule {
       SuggestedModule,
       TestdataModule,
       SessionModule.forRoot(config),
+      PublishModule,
       RouterModule.register([{ path: 'main', children: API_MODULES }]),
     ]);
   }

@@ -1,5 +1,9 @@
 export type AppName = 'base' | 'main' | 'stream';
 
+/** Where a stream's events come from: the demo generator, published events, or both (`STREAM_SOURCES`). */
+export const STREAM_SOURCE_NAMES = ['generator', 'published'] as const;
+export type StreamSourceName = (typeof STREAM_SOURCE_NAMES)[number];
+
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'log' | 'debug' | 'verbose';
 
 /** `jwt`: users' tokens are required; `open`: nothing is authorized (an explicit, logged choice). */
@@ -60,5 +64,17 @@ export interface AppConfig {
     readonly maxLagMs: number;
     /** TCP_NOTSENT_LOWAT of every SSE socket (unsent bytes the kernel queues); 0 leaves the kernel default. */
     readonly notsentLowatBytes: number;
+    /** The sources every stream of this deployment carries, in order. */
+    readonly sources: readonly StreamSourceName[];
+    /** Live streams one user may have across every pod; beyond → 429. */
+    readonly maxPerUser: number;
+  };
+  /** Each pair's history of published events (main writes it, stream reads it). */
+  readonly history: { readonly maxEvents: number; readonly maxAgeMs: number };
+  readonly publish: {
+    /** Largest `data` of one published event, as JSON text. */
+    readonly maxDataBytes: number;
+    /** Publisher credentials (`PUBLISH_TOKENS`): bearer tokens that may publish to any pair. */
+    readonly tokens: readonly string[];
   };
 }

@@ -1,3 +1,11 @@
-export type { AppConfig, AppName, AuthConfig, AuthMode, LogLevel } from './app-config.js';
+export {
+  type AppConfig,
+  type AppName,
+  type AuthConfig,
+  type AuthMode,
+  type LogLevel,
+  STREAM_SOURCE_NAMES,
+  type StreamSourceName,
+} from './app-config.js';
 export { ConfigError, loadConfig, redisServerKey } from './load-config.js';
 export { APP_CONFIG, ConfigModule, InjectConfig } from './config.module.js';

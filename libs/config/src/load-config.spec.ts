@@ -157,6 +157,53 @@ describe(loadConfig.name, () => {
     );
   });
 
+  it('reads the sources, the per-user cap, the history bounds and the publisher tokens', () => {
+    const defaults = loadConfig('stream', AUTH);
+    assert.deepEqual(defaults.stream.sources, ['generator', 'published']);
+    assert.equal(defaults.stream.maxPerUser, 10);
+    assert.deepEqual(defaults.history, { maxEvents: 1000, maxAgeMs: 600_000 });
+    assert.deepEqual(defaults.publish, { maxDataBytes: 65_536, tokens: [] });
+    const sut = loadConfig('main', {
+      ...AUTH,
+      STREAM_SOURCES: 'published',
+      STREAM_MAX_PER_USER: '3',
+      STREAM_HISTORY_MAX_EVENTS: '50',
+      STREAM_HISTORY_MAX_AGE_MS: '5000',
+      PUBLISH_MAX_DATA_BYTES: '2048',
+      PUBLISH_TOKENS: 'publisher-one-0123456789, publisher-two-0123456789',
+    });
+    assert.deepEqual(sut.stream.sources, ['published']);
+    assert.equal(sut.stream.maxPerUser, 3);
+    assert.deepEqual(sut.history, { maxEvents: 50, maxAgeMs: 5000 });
+    assert.deepEqual(sut.publish, {
+      maxDataBytes: 2048,
+      tokens: ['publisher-one-0123456789', 'publisher-two-0123456789'],
+    });
+  });
+
+  it('refuses unknown or repeated sources, a cap of 0 and short publisher tokens, never echoing a token', () => {
+    const problems = problemsOf(() =>
+      loadConfig('stream', {
+        ...AUTH,
+        STREAM_SOURCES: 'generator,kafka',
+        STREAM_MAX_PER_USER: '0',
+        PUBLISH_TOKENS: 'short-secret',
+      }),
+    );
+    assert.deepEqual(problems.map((p) => p.split(':')[0]).sort(), [
+      'PUBLISH_TOKENS',
+      'STREAM_MAX_PER_USER',
+      'STREAM_SOURCES',
+    ]);
+    assert.ok(!problems.join('\n').includes('short-secret'), 'the token is not in the message');
+    assert.deepEqual(
+      problemsOf(() => loadConfig('stream', { ...AUTH, STREAM_SOURCES: 'published,published' })).map(
+        (p) => p.split(':')[0],
+      ),
+      ['STREAM_SOURCES'],
+    );
+  });
+
   it('refuses the same lock server twice, after normalising host and port, naming both spellings', () => {
     for (const urls of [
       'redis://r1:6379,redis://r1:6379',

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import type { AppConfig, AppName } from './app-config.js';
+import { type AppConfig, type AppName, STREAM_SOURCE_NAMES, type StreamSourceName } from './app-config.js';
 
 const DEFAULT_PORTS: Record<AppName, number> = { main: 3000, base: 3001, stream: 3002 };
 
@@ -56,6 +56,14 @@ const envSchema = z
     STREAM_STALL_TIMEOUT_MS: int(1000, 3_600_000).default(30_000),
     STREAM_MAX_LAG_MS: int(10, 60_000).default(1000),
     STREAM_SOCKET_NOTSENT_LOWAT_BYTES: int(0, 64 * 1024 * 1024).default(128 * 1024),
+    STREAM_SOURCES: list(z.enum(STREAM_SOURCE_NAMES))
+      .refine((names) => new Set(names).size === names.length, 'names a source twice')
+      .default([...STREAM_SOURCE_NAMES]),
+    STREAM_MAX_PER_USER: int(1, 100_000).default(10),
+    STREAM_HISTORY_MAX_EVENTS: int(1, 100_000).default(1000),
+    STREAM_HISTORY_MAX_AGE_MS: int(1000, 7 * 24 * 3_600_000).default(600_000),
+    PUBLISH_MAX_DATA_BYTES: int(2, 1024 * 1024 - 1024).default(64 * 1024),
+    PUBLISH_TOKENS: list(z.string().min(16, 'each token must be at least 16 characters')).optional(),
   })
   .refine((env) => env.LOCK_RENEW_MS * 2 <= env.LOCK_TTL_MS, {
     path: ['LOCK_RENEW_MS'],
@@ -139,7 +147,7 @@ const authSchema = (app: AppName) =>
     });
 
 /** Variables whose values never appear in an error message. */
-const SECRET_VARIABLES: ReadonlySet<string> = new Set(['ADMIN_TOKEN', 'AUTH_JWT_SECRET']);
+const SECRET_VARIABLES: ReadonlySet<string> = new Set(['ADMIN_TOKEN', 'AUTH_JWT_SECRET', 'PUBLISH_TOKENS']);
 
 /** Thrown by `loadConfig`; its message names every bad variable. */
 export class ConfigError extends Error {
@@ -211,7 +219,11 @@ export function loadConfig(app: AppName, env: Readonly<Record<string, string | u
       stallTimeoutMs: e.STREAM_STALL_TIMEOUT_MS,
       maxLagMs: e.STREAM_MAX_LAG_MS,
       notsentLowatBytes: e.STREAM_SOCKET_NOTSENT_LOWAT_BYTES,
+      sources: e.STREAM_SOURCES as StreamSourceName[],
+      maxPerUser: e.STREAM_MAX_PER_USER,
     },
+    history: { maxEvents: e.STREAM_HISTORY_MAX_EVENTS, maxAgeMs: e.STREAM_HISTORY_MAX_AGE_MS },
+    publish: { maxDataBytes: e.PUBLISH_MAX_DATA_BYTES, tokens: e.PUBLISH_TOKENS ?? [] },
   });
 }
 

@@ -17,7 +17,25 @@ export const ERROR_CATALOG = {
   INVALID_LAST_EVENT_ID: {
     status: 400,
     message: (p: { max: number; value: string }) =>
-      `Last-Event-ID must be the seq of an event this stream sent (an integer 0–${p.max}), got ${JSON.stringify(p.value.slice(0, 40))}`,
+      `Last-Event-ID must be the id of an event this stream sent (<seq>.<entry>.<session>, seq 0–${p.max}, or a bare seq), got ${JSON.stringify(p.value.slice(0, 80))}`,
+  },
+  INVALID_EVENT_NAME: {
+    status: 400,
+    message: (p: { event: string }) =>
+      `event ${JSON.stringify(p.event.slice(0, 80))} is not a publishable event name: 1–64 of A–Z a–z 0–9 _ . : - starting with a letter, and none of ${RESERVED_EVENT_NAMES.join(', ')}`,
+  },
+  EVENT_TOO_LARGE: {
+    status: 413,
+    message: (p: { bytes: number; max: number }) =>
+      `The event's data is ${p.bytes} bytes of JSON; at most ${p.max} may be published`,
+    details: (p: { bytes: number; max: number }) => ({ bytes: p.bytes, maxBytes: p.max }),
+  },
+  TOO_MANY_STREAMS: {
+    status: 429,
+    message: (p: { maxPerUser: number }) =>
+      `This user already has ${p.maxPerUser} live streams, the most one user may have; close one or try again later`,
+    details: (p: { maxPerUser: number }) => ({ maxPerUser: p.maxPerUser }),
+    retryAfterSeconds: 5,
   },
   UNAUTHENTICATED: {
     status: 401,
@@ -82,6 +100,9 @@ export interface CatalogEntry<P = never> {
   readonly retryAfterSeconds?: number;
 }
 
+/** Event names the stream itself sends: a publisher may not use them. */
+export const RESERVED_EVENT_NAMES = ['hello', 'lock-lost', 'reconnect', 'refused', 'events-lost'] as const;
+
 type Unauthenticated =
   { token: keyof typeof MISSING_TOKEN } | { token: 'invalid'; transport: string; problem: string; reason: string };
 
@@ -101,6 +122,7 @@ const FORBIDDEN_BECAUSE = {
   directory: 'Listing every user and profile needs the admin token',
   'admin-is-no-user': 'The admin token is not a user',
   'wrong-admin-token': 'Admin token is not valid',
+  publisher: 'Publishing needs the admin token, a publisher token, or the token of the user the pair belongs to',
 };
 
 function notBound(p: { userId: string; profileId: string }): string {

@@ -7,5 +7,6 @@ export {
   type ErrorCode,
   type ErrorParams,
   isErrorCode,
+  RESERVED_EVENT_NAMES,
   statusOf,
 } from './error-catalog.js';

@@ -8,6 +8,12 @@ export interface PairKeys {
   readonly launched: string;
   /** Where the pair's event sequence stands, so a resumed stream continues it; on the main server. */
   readonly sequence: string;
+  /** The pair's published events (a Redis stream, bounded by count and age); on the main server. */
+  readonly events: string;
+  /** The newest entry trimmed from `events` (by count or age): a resume from before it lost events. */
+  readonly eventsTrimmed: string;
+  /** Pub/sub channel of the pair: its published events as they are added, and take-over notices. */
+  readonly channel: string;
 }
 
 /**
@@ -24,5 +30,14 @@ export function pairKeys(userId: string, profileId: string): PairKeys {
     fence: `kubescaler:fence:${userId}:${profileId}`,
     launched: `kubescaler:launched:${userId}:${profileId}`,
     sequence: `kubescaler:seq:${userId}:${profileId}`,
+    events: `kubescaler:events:${userId}:${profileId}`,
+    eventsTrimmed: `kubescaler:events-trimmed:${userId}:${profileId}`,
+    channel: `kubescaler:pair:${userId}:${profileId}`,
   };
+}
+
+/** The user's live streams across pods (a sorted set: one member per stream, scored by its expiry); on the main server. */
+export function userStreamsKey(userId: string): string {
+  if (!userId) throw new Error('userId must be non-empty');
+  return `kubescaler:user-streams:${userId}`;
 }

@@ -20,15 +20,22 @@ return {
 
 /**
  * Try-lock. KEYS: lock, fence, dataset, launched. ARGV: owner, ttl ms, expected dataset id, floor
- * (the acquiring pod's clock in ms), the launched record's JSON up to its fencing token.
+ * (the acquiring pod's clock in ms), the launched record's JSON up to its fencing token, and the
+ * client session that may take the pair over ('' for none).
  * → -1 the data set is not the one we know (no vote), 0 busy, else the pair's next fencing value
  * on this server — above its high-water mark and not below the floor — after writing the mark
- * and the launched record carrying it. Servers that agree (the usual case: all at the floor)
- * need nothing more; the others get CONFIRM.
+ * and the launched record carrying it. A held pair whose record names the same non-empty session
+ * is taken over: the lock key gets our value, so the previous holder's renewal fails. Servers
+ * that agree (the usual case: all at the floor) need nothing more; the others get CONFIRM.
  */
 const ACQUIRE = `
 if redis.call('GET', KEYS[3]) ~= ARGV[3] then return -1 end
-if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 0 end
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  if ARGV[6] == '' then return 0 end
+  local ok, record = pcall(cjson.decode, redis.call('GET', KEYS[4]) or '')
+  if not (ok and type(record) == 'table' and record.session == ARGV[6]) then return 0 end
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+end
 local fence = math.max((tonumber(redis.call('GET', KEYS[2])) or 0) + 1, tonumber(ARGV[4]))
 local text = string.format('%d', fence)
 redis.call('SET', KEYS[2], text)

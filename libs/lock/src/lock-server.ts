@@ -51,13 +51,14 @@ export class LockServer {
     return this.incarnation.canVote(this.now());
   }
 
-  /** Try-lock; `floorMs` and `recordPrefix` as the acquire script takes them (see lock-scripts.ts). */
+  /** Try-lock; `floorMs`, `recordPrefix` and `session` as the acquire script takes them (see lock-scripts.ts). */
   async acquire(
     keys: PairKeys,
     owner: string,
     ttlMs: number,
     floorMs: number,
     recordPrefix: string,
+    session = '',
   ): Promise<AcquireAnswer> {
     const dataset = this.incarnation.datasetId ?? (await this.identified());
     if (dataset === undefined) {
@@ -79,6 +80,7 @@ export class LockServer {
         dataset,
         floorMs,
         recordPrefix,
+        session,
       );
     } catch (error) {
       return { kind: 'refused', reason: describe(error) };

@@ -123,16 +123,24 @@ export class PairLock {
   /**
    * Try-locks the pair for `pod`. Throws `PROFILE_IN_USE` (409) when another holder has it and
    * `DEPENDENCY_UNAVAILABLE` (503) when the lock servers cannot decide; never waits for the pair to free up.
+   *
+   * `session` names the client session the stream serves. A pair held for the same session is
+   * taken over (with a new, higher fencing token): that session's client reconnected, so the
+   * holder streams to a dead connection, whose renewal now fails. Another session is busy.
    */
-  async acquire(userId: string, profileId: string, { pod }: { pod: string }): Promise<HeldLock> {
+  async acquire(
+    userId: string,
+    profileId: string,
+    { pod, session = '' }: { pod: string; session?: string },
+  ): Promise<HeldLock> {
     const keys = pairKeys(userId, profileId);
     const { ttlMs } = this.options;
     const owner = randomBytes(16).toString('hex');
     const startedAt = this.now();
     const since = new Date();
     // The pod's wall clock is only the fencing floor (after data loss); the order is the counter's.
-    const prefix = launchedRecordPrefix({ pod, since, owner });
-    const attempts = this.servers.map((server) => server.acquire(keys, owner, ttlMs, since.getTime(), prefix));
+    const prefix = launchedRecordPrefix({ pod, since, owner, session });
+    const attempts = this.servers.map((server) => server.acquire(keys, owner, ttlMs, since.getTime(), prefix, session));
     const grant = await gather(attempts, (answers, pending) => decideAcquire(answers, pending, this.servers.length));
     if (grant.kind !== 'acquired') {
       await this.releaseEverywhere(keys, owner);
@@ -143,7 +151,7 @@ export class PairLock {
     }
 
     const { fencingToken } = grant;
-    const confirmed = await this.confirm(keys, owner, fencingToken, { pod, since }, attempts);
+    const confirmed = await this.confirm(keys, owner, fencingToken, { pod, since, session }, attempts);
     const expiresAt = startedAt + ttlMs - this.driftMs;
     const problem =
       confirmed !== true
@@ -193,7 +201,7 @@ export class PairLock {
     keys: PairKeys,
     owner: string,
     fencingToken: number,
-    record: { pod: string; since: Date },
+    record: { pod: string; since: Date; session: string },
     attempts: readonly Promise<AcquireAnswer>[],
   ): Promise<true | string> {
     const json = serializeLaunchedRecord({ ...record, fencingToken, owner });

@@ -279,6 +279,85 @@ describe(BackpressureWriter.name, () => {
     assert.equal(sut.waitingEvents, 0);
   });
 
+  it('never drops a lossless event on its own: a newer event leaves it waiting, in order', () => {
+    const { sut, socket, recorder } = setup(new FakeSocket(0));
+    sut.offer(frame(1, 0), 0);
+    sut.offer(frame(2, 250), 250);
+    socket.stalled = false;
+    sut.flush(1251); // 2 is too late: dropped, the socket is behind now
+    socket.stalled = true;
+    sut.offer({ ...frame(3, 1300, 100), lossless: true }, 1300);
+    sut.offer(frame(4, 1500, 100), 1500);
+    sut.offer(frame(5, 1750, 100), 1750);
+    assert.deepEqual(recorder.droppedSeqs, [2, 4], '4 was replaced by 5; the lossless 3 stays');
+    socket.stalled = false;
+    sut.flush(1800);
+    sut.flush(1810);
+    sut.flush(1820);
+    assert.deepEqual(recorder.sentSeqs, [1, 3, 5]);
+  });
+
+  it('asks for a resume instead of dropping a lossless event that is too late, and writes no event after it', () => {
+    const overruns: number[] = [];
+    const recorder = new Recorder();
+    const socket = new FakeSocket(0);
+    const sut = new BackpressureWriter(
+      socket,
+      LIMITS,
+      Object.assign(recorder, { overrun: (f: Frame) => overruns.push(f.seq) }),
+    );
+    sut.offer(frame(1, 0), 0);
+    sut.offer({ ...frame(2, 250), lossless: true }, 250);
+    socket.stalled = false;
+    sut.flush(1251);
+    assert.deepEqual(overruns, [2]);
+    assert.deepEqual(recorder.drops, [], 'not counted as a drop: the client gets it again from the history');
+    sut.offer(frame(3, 1300), 1300);
+    assert.deepEqual(recorder.sentSeqs, [1], 'nothing is written once a lossless event was lost');
+    const writes = socket.writes;
+    sut.writeControl(Buffer.from('event: reconnect\n\n'));
+    assert.equal(socket.writes, writes + 1, 'the closing event still goes out');
+  });
+
+  it('does not count lossless events still waiting at the end as dropped', () => {
+    const { sut, recorder } = setup(new FakeSocket(0));
+    sut.offer(frame(1, 0), 0);
+    sut.offer({ ...frame(2, 250), lossless: true }, 250);
+    sut.offer(frame(3, 500), 500);
+    sut.discardWaiting();
+    assert.deepEqual(recorder.drops, [[3, 'closed']]);
+  });
+
+  it('hands over what fell due while a write was in flight as soon as the socket took it, without waiting for the next event', () => {
+    // Node counts a write in writableLength until its callback; `drain` only follows a write over the high-water mark.
+    const pending: (() => void)[] = [];
+    const sink: SseSink & { writableLength: number } = {
+      writableLength: 0,
+      destroyed: false,
+      write(chunk: Buffer, callback?: () => void) {
+        this.writableLength += chunk.length;
+        if (callback) pending.push(callback);
+        return true;
+      },
+      cork() {},
+      uncork() {},
+    };
+    const recorder = new Recorder();
+    const sut = new BackpressureWriter(sink, LIMITS, recorder);
+    for (let seq = 1; seq <= 3; seq++) sut.offer(frame(seq, 0, 100), 0);
+    assert.deepEqual(recorder.sentSeqs, [1], 'the others wait while the first write is in flight');
+    sink.writableLength = 0;
+    pending.shift()!();
+    assert.deepEqual(recorder.sentSeqs, [1, 2, 3], 'written when the socket took the first, in one batch');
+    // The same after a control frame (the `hello` before a history replay, a heartbeat).
+    sut.writeControl(Buffer.from(': heartbeat\n\n'));
+    sut.offer(frame(4, 0, 100), 0);
+    assert.deepEqual(recorder.sentSeqs, [1, 2, 3]);
+    sink.writableLength = 0;
+    while (pending.length > 0) pending.shift()!();
+    assert.deepEqual(recorder.sentSeqs, [1, 2, 3, 4]);
+  });
+
   it('tells how late the oldest waiting event is', () => {
     const { sut } = setup(new FakeSocket(0));
     sut.offer(frame(1, 0), 0);

@@ -2,7 +2,8 @@
 export interface SseSink {
   readonly writableLength: number;
   readonly destroyed: boolean;
-  write(chunk: Buffer): boolean;
+  /** `callback` runs once the chunk has left the process (the kernel took it). */
+  write(chunk: Buffer, callback?: () => void): boolean;
   cork(): void;
   uncork(): void;
 }
@@ -13,6 +14,11 @@ export interface Frame {
   readonly dueAt: number;
   readonly chunks: readonly Buffer[];
   readonly bytes: number;
+  /**
+   * Never dropped on its own: when it would be (too late, over the byte limit, or replaced), the
+   * listener hears `overrun` instead, and the stream must end so that the client resumes it.
+   */
+  readonly lossless?: boolean;
 }
 
 export interface DropLimits {
@@ -35,6 +41,8 @@ export interface DeliveryListener {
   behindChanged?(behind: boolean): void;
   /** An empty-queue probe of `bytes` was written. */
   probed?(bytes: number): void;
+  /** A lossless frame could not be delivered in time (it is discarded): end the stream so the client resumes. */
+  overrun?(frame: Frame): void;
 }
 
 /**
@@ -79,6 +87,8 @@ export class BackpressureWriter {
   private behind = false;
   private readyStreak = 0;
   private stalledSince: number | undefined;
+  /** A lossless frame could not be delivered: nothing more is written (the stream is ending). */
+  private overrun = false;
 
   constructor(
     private readonly sink: SseSink,
@@ -99,13 +109,13 @@ export class BackpressureWriter {
   /** Control frames (`retry`, `hello`, heartbeats, `lock-lost`, `reconnect`) are small and always written. */
   writeControl(frame: Buffer): void {
     if (this.sink.destroyed) return;
-    this.sink.write(frame);
+    this.sink.write(frame, this.written);
     this.sentBytes += frame.length;
   }
 
   /** A newly due event: written now if the socket keeps up, otherwise it waits or is dropped. */
   offer(frame: Frame, now: number): void {
-    if (this.sink.destroyed) return;
+    if (this.sink.destroyed || this.overrun) return;
     if (this.waiting.length === 0 && this.sink.writableLength === 0) {
       if (++this.readyStreak >= CAUGHT_UP_AFTER) this.setBehind(false);
     } else {
@@ -122,8 +132,9 @@ export class BackpressureWriter {
    * byte limit. Call on every due tick and on the socket's `drain`.
    */
   flush(now: number): void {
-    if (this.sink.destroyed) return;
+    if (this.sink.destroyed || this.overrun) return;
     this.dropLate(now);
+    if (this.overrun) return;
     if (this.sink.writableLength > 0) {
       if (this.waiting.length > 0) this.stalledSince ??= now;
       return;
@@ -133,23 +144,40 @@ export class BackpressureWriter {
     // One corked write: the waiting events up to a batch (always at least one), oldest first.
     this.sink.cork();
     let batch = 0;
+    const frames: Frame[] = [];
     while (this.waiting.length > 0 && (batch === 0 || batch + this.waiting[0]!.bytes <= BATCH_BYTES)) {
       const frame = this.waiting.shift()!;
       this.waitingBytes -= frame.bytes;
-      for (const chunk of frame.chunks) this.sink.write(chunk);
+      frames.push(frame);
       batch += frame.bytes;
+    }
+    const probe = this.behind && this.limits.probeWhenBehind;
+    for (const [index, frame] of frames.entries()) {
+      const last = !probe && index === frames.length - 1;
+      frame.chunks.forEach((chunk, i) =>
+        last && i === frame.chunks.length - 1 ? this.sink.write(chunk, this.written) : this.sink.write(chunk),
+      );
       this.sentBytes += frame.bytes;
       this.sentEvents++;
       this.listener.sent(frame);
     }
-    if (this.behind && this.limits.probeWhenBehind) {
-      this.sink.write(EMPTY_QUEUE_PROBE);
+    if (probe) {
+      this.sink.write(EMPTY_QUEUE_PROBE, this.written);
       this.sentBytes += EMPTY_QUEUE_PROBE.length;
       this.probeBytes += EMPTY_QUEUE_PROBE.length;
       this.listener.probed?.(EMPTY_QUEUE_PROBE.length);
     }
     this.sink.uncork();
   }
+
+  /**
+   * The socket took the last batch (Node calls back once the kernel has it): events that fell due
+   * meanwhile go now, not at the next event or tick — `drain` comes only after a write over
+   * Node's high-water mark, so a burst of small events (a history replay) would otherwise wait.
+   */
+  private readonly written = (): void => {
+    if (this.waiting.length > 0) this.flush(performance.now());
+  };
 
   /**
    * How long the socket has been busy with events waiting for it (0 when it takes what is due).
@@ -166,9 +194,12 @@ export class BackpressureWriter {
   }
 
   private dropLate(now: number): void {
-    while (this.waiting.length > 0 && now - this.waiting[0]!.dueAt > this.limits.maxLagMs) this.dropOldest('lag');
+    while (!this.overrun && this.waiting.length > 0 && now - this.waiting[0]!.dueAt > this.limits.maxLagMs) {
+      this.dropOldest('lag');
+    }
     // One event may always go to a socket that holds nothing, however large it is.
     while (
+      !this.overrun &&
       (this.waiting.length > 1 || this.sink.writableLength > 0) &&
       this.sink.writableLength + this.waitingBytes > this.limits.maxBufferBytes
     ) {
@@ -176,23 +207,40 @@ export class BackpressureWriter {
     }
   }
 
-  /** The stream ends: the events still waiting will never be sent, so they count as dropped. */
+  /** The stream ends: the events still waiting will never be sent, so they count as dropped (lossless ones excepted). */
   discardWaiting(): void {
     while (this.waiting.length > 0) {
       const frame = this.waiting.shift()!;
       this.waitingBytes -= frame.bytes;
+      // A lossless event is not lost: the client's resume gets it from the history.
+      if (frame.lossless) continue;
       this.droppedEvents++;
       this.listener.dropped(frame, 'closed');
     }
   }
 
+  /** A newer event replaces the waiting ones; lossless ones keep their place. */
   private dropWaiting(reason: 'replaced'): void {
-    while (this.waiting.length > 0) this.dropOldest(reason);
+    const kept = this.waiting.filter((frame) => frame.lossless);
+    while (this.waiting.length > 0) {
+      const frame = this.waiting.shift()!;
+      if (frame.lossless) continue;
+      this.waitingBytes -= frame.bytes;
+      this.droppedEvents++;
+      this.setBehind(true);
+      this.listener.dropped(frame, reason);
+    }
+    this.waiting.push(...kept);
   }
 
   private dropOldest(reason: DropReason): void {
     const frame = this.waiting.shift()!;
     this.waitingBytes -= frame.bytes;
+    if (frame.lossless) {
+      this.overrun = true;
+      this.listener.overrun?.(frame);
+      return;
+    }
     this.droppedEvents++;
     this.setBehind(true);
     this.listener.dropped(frame, reason);

@@ -7,6 +7,6 @@ export {
   type SseSink,
 } from './backpressure-writer.js';
 export { EventSchedule } from './event-schedule.js';
-export { MessageFramer } from './message-framer.js';
+export { type EventParts, frameEvent, MessageFramer } from './message-framer.js';
 export { PayloadPool } from './payload-pool.js';
 export { encodeComment, encodeEvent, type SseEvent } from './sse-frames.js';

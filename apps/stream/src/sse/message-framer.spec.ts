@@ -1,20 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { MessageFramer } from './message-framer.js';
+import { frameEvent, MessageFramer } from './message-framer.js';
 import { PayloadPool } from './payload-pool.js';
 
 describe(MessageFramer.name, () => {
-  it('frames a message event whose data is the JSON {host, seq, timestamp, payload}', () => {
+  it('makes the data line of a generated event: the JSON {host, seq, timestamp, payload}', () => {
     const pool = new PayloadPool(1000, 2);
     const sut = new MessageFramer('pod-"a"', pool);
-    const frame = sut.frame(42, 1_700_000_000_000, 1234.5);
-    const text = Buffer.concat(frame.chunks).toString();
-    assert.equal(frame.seq, 42);
-    assert.equal(frame.dueAt, 1234.5);
-    assert.equal(frame.bytes, Buffer.byteLength(text));
-    const match = /^id: 42\ndata: (.*)\n\n$/s.exec(text);
-    assert.ok(match, text.slice(0, 80));
-    const data = JSON.parse(match[1]!);
+    const data = JSON.parse(Buffer.concat(sut.data(42, 1_700_000_000_000)).toString());
     assert.deepEqual(Object.keys(data), ['host', 'seq', 'timestamp', 'payload']);
     assert.equal(data.host, 'pod-"a"');
     assert.equal(data.seq, 42);
@@ -25,7 +18,25 @@ describe(MessageFramer.name, () => {
   it('reuses the pooled payload buffers instead of copying them', () => {
     const pool = new PayloadPool(64, 1);
     const sut = new MessageFramer('h', pool);
-    assert.equal(sut.frame(1, 0, 0).chunks[1], sut.frame(2, 0, 0).chunks[1]);
+    assert.equal(sut.data(1, 0)[1], sut.data(2, 0)[1]);
+  });
+});
+
+describe(frameEvent.name, () => {
+  it('frames id, event and one data line, counting its bytes, and keeps the data chunks as they are', () => {
+    const data = [Buffer.from('{"a":'), Buffer.from('"é"}')];
+    const sut = frameEvent({ id: '3.0-0.0123456789abcdef', event: 'price', data, seq: 3, dueAt: 12.5, lossless: true });
+    const text = Buffer.concat(sut.chunks).toString();
+    assert.equal(text, 'id: 3.0-0.0123456789abcdef\nevent: price\ndata: {"a":"é"}\n\n');
+    assert.equal(sut.bytes, Buffer.byteLength(text));
+    assert.equal(sut.chunks[1], data[0]);
+    assert.deepEqual([sut.seq, sut.dueAt, sut.lossless], [3, 12.5, true]);
+  });
+
+  it('leaves the event line out for the default event', () => {
+    const sut = frameEvent({ id: '1.0-0.0123456789abcdef', data: [Buffer.from('1')], seq: 1, dueAt: 0 });
+    assert.equal(Buffer.concat(sut.chunks).toString(), 'id: 1.0-0.0123456789abcdef\ndata: 1\n\n');
+    assert.equal(sut.lossless, false);
   });
 });
 

@@ -1,40 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AppError } from '@app/errors';
-import { continueSequence, MAX_EVENT_ID, parseLastEventId, parseSequenceAnchor } from './sequence-anchor.js';
-
-describe(parseLastEventId.name, () => {
-  it('reads the seq of the last event the client received', () => {
-    assert.equal(parseLastEventId('1234'), 1234);
-    assert.equal(parseLastEventId(' 7 '), 7);
-    assert.equal(parseLastEventId('0'), 0);
-  });
-
-  it('treats an absent or empty header as a new stream', () => {
-    assert.equal(parseLastEventId(undefined), undefined);
-    assert.equal(parseLastEventId(''), undefined);
-    assert.equal(parseLastEventId('  '), undefined);
-  });
-
-  it('refuses anything that is not a seq this stream could have sent with 400 INVALID_LAST_EVENT_ID', () => {
-    for (const bad of [
-      'abc',
-      '-1',
-      '1.5',
-      '12abc',
-      '0x10',
-      String(MAX_EVENT_ID + 1),
-      '99999999999999999',
-      ['1', '2'],
-    ]) {
-      assert.throws(
-        () => parseLastEventId(bad),
-        (error: unknown) => error instanceof AppError && error.code === 'INVALID_LAST_EVENT_ID' && error.status === 400,
-        JSON.stringify(bad),
-      );
-    }
-  });
-});
+import { continueSequence, MAX_EVENT_ID, parseSequenceAnchor } from './sequence-anchor.js';
 
 describe(continueSequence.name, () => {
   const anchor = { seq: 100, timestamp: 1_000_000, periodMs: 250 };

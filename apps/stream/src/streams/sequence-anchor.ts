@@ -1,5 +1,3 @@
-import { AppError } from '@app/errors';
-
 /**
  * Where a pair's sequence stands, so that whichever pod serves the pair next continues it: event
  * `seq` carried the wall-clock `timestamp` (epoch ms), and one event falls due every `periodMs`
@@ -12,24 +10,8 @@ export interface SequenceAnchor {
   readonly periodMs: number;
 }
 
-/** The largest `Last-Event-ID` accepted: far beyond any real sequence, well inside exact integers. */
+/** The largest seq: far beyond any real sequence, well inside exact integers; after it the sequence starts again at 1. */
 export const MAX_EVENT_ID = 2 ** 50;
-
-/**
- * The `Last-Event-ID` request header: the `seq` of the last event the client received. Absent
- * or empty (EventSource sends none before its first event) → undefined. Anything but a decimal
- * integer in [0, 2^50] is a 400: our ids are always such integers, so another value is a bug.
- */
-export function parseLastEventId(header: string | string[] | undefined): number | undefined {
-  if (header === undefined) return undefined;
-  const raw = (Array.isArray(header) ? header.join(',') : header).trim();
-  if (raw === '') return undefined;
-  const seq = /^\d{1,16}$/.test(raw) ? Number(raw) : Number.NaN;
-  if (!(seq <= MAX_EVENT_ID)) {
-    throw AppError.of('INVALID_LAST_EVENT_ID', { max: MAX_EVENT_ID, value: raw });
-  }
-  return seq;
-}
 
 /**
  * The seq a resumed stream continues after, so that the gap the client counts equals the events

@@ -9,6 +9,7 @@ export type RejectReason =
   | 'not_found'
   | 'not_bound'
   | 'in_use'
+  | 'too_many'
   | 'unavailable'
   | 'full'
   | 'draining';

@@ -4,7 +4,7 @@ import type { ServerResponse } from 'node:http';
 import { describe, it, type TestContext } from 'node:test';
 import { loadConfig } from '@app/config';
 import type { HeldLock } from '@app/lock';
-import { MessageFramer, PayloadPool } from '../sse/index.js';
+import { GeneratorSource } from '../sources/generator-source.js';
 import type { StreamMetrics } from './stream-metrics.js';
 import { type CloseReason, StreamSession } from './stream-session.js';
 
@@ -119,13 +119,15 @@ function session(startSeq = 0, heldLock: HeldLock = lock) {
     pod: 'pod-a',
     response: response as unknown as ServerResponse,
     lock: heldLock,
-    framer: new MessageFramer('pod-a', new PayloadPool(64, 2)),
     settings,
     lockTtlMs: 15_000,
     metrics,
-    startSeq,
+    session: '0123456789abcdef',
+    resume: startSeq === 0 ? undefined : { seq: startSeq },
     onClosed: (closed) => closedCalls.push(closed),
   });
+  const generator = new GeneratorSource(settings, 'pod-a', async () => undefined);
+  const start = () => sut.start([generator.feed(sut, startSeq)]);
   const events = () =>
     [...response.text.matchAll(/"seq":(\d+),"timestamp":(\d+)/g)].map((m) => ({
       seq: Number(m[1]),
@@ -133,7 +135,7 @@ function session(startSeq = 0, heldLock: HeldLock = lock) {
     }));
   /** The closing events (`lock-lost`, `reconnect`) written, in order. */
   const closingEvents = () => [...response.text.matchAll(/^event: (lock-lost|reconnect)$/gm)].map((m) => m[1]);
-  return { sut, events, response, closedCalls, closingEvents };
+  return { sut, start, events, response, closedCalls, closingEvents };
 }
 
 /** Starts a session with a fake lock, past its first events. */
@@ -141,7 +143,7 @@ function liveSession(t: TestContext) {
   const clock = clocks(t);
   const fakeLock = new FakeLock();
   const parts = session(0, fakeLock);
-  parts.sut.start();
+  parts.start();
   clock.advance(1000);
   return { ...parts, clock, fakeLock };
 }
@@ -173,8 +175,8 @@ const ENDINGS: { reason: CloseReason; cause: string; end: (s: ReturnType<typeof 
 describe(StreamSession.name, () => {
   it('keeps sending its events on schedule when the wall clock steps back 60 s', (t) => {
     const clock = clocks(t);
-    const { sut, events } = session();
-    sut.start();
+    const { sut, start, events } = session();
+    start();
     clock.advance(2000);
     assert.equal(events().length, 8);
     clock.stepWallClock(-60_000);
@@ -189,8 +191,8 @@ describe(StreamSession.name, () => {
 
   it('stamps each event with the wall clock, steps included', (t) => {
     const clock = clocks(t);
-    const { sut, events } = session();
-    sut.start();
+    const { sut, start, events } = session();
+    start();
     clock.advance(1000);
     const before = events().at(-1)!.timestamp;
     clock.stepWallClock(-60_000);
@@ -201,8 +203,8 @@ describe(StreamSession.name, () => {
 
   it('continues the sequence after the seq it resumes from, and remembers where it stands', (t) => {
     const clock = clocks(t);
-    const { sut, events } = session(41);
-    sut.start();
+    const { sut, start, events } = session(41);
+    start();
     assert.equal(sut.anchor().seq, 41);
     clock.advance(1000);
     assert.deepEqual(

@@ -1,19 +1,19 @@
 import type { ServerResponse } from 'node:http';
 import type { AppConfig } from '@app/config';
 import type { HeldLock } from '@app/lock';
-import {
-  BackpressureWriter,
-  type DeliveryListener,
-  encodeComment,
-  encodeEvent,
-  EventSchedule,
-  type MessageFramer,
-} from '../sse/index.js';
+import type { SourceEvent, SourceFeed, SourceTarget } from '../sources/stream-source.js';
+import { BackpressureWriter, type DeliveryListener, encodeComment, encodeEvent, frameEvent } from '../sse/index.js';
+import { formatEventId, NO_ENTRY, type ResumePoint, type StreamPosition } from './event-id.js';
 import type { SequenceAnchor } from './sequence-anchor.js';
 import type { SocketTuning } from './socket-tuning.js';
 import type { StreamMetrics } from './stream-metrics.js';
 
-export type CloseReason = 'client' | 'lock-lost' | 'shutdown' | 'stalled' | 'error';
+/**
+ * Why a stream ended. `resume`: it could not deliver its events losslessly (a reader too slow
+ * for its published events, a broken feed) and asks the client to reconnect and resume;
+ * `taken-over`: its own client reconnected elsewhere, so this connection is dead.
+ */
+export type CloseReason = 'client' | 'lock-lost' | 'shutdown' | 'stalled' | 'error' | 'resume' | 'taken-over';
 
 export interface SessionOptions {
   readonly userId: string;
@@ -21,16 +21,17 @@ export interface SessionOptions {
   readonly pod: string;
   readonly response: ServerResponse;
   readonly lock: HeldLock;
-  readonly framer: MessageFramer;
   readonly settings: AppConfig['stream'];
   readonly lockTtlMs: number;
   readonly metrics: StreamMetrics;
+  /** The client session this stream serves (16 hex digits); every event id carries it. */
+  readonly session: string;
+  /** What the client's `Last-Event-ID` said; undefined for a new client session. */
+  readonly resume?: ResumePoint;
   /** Socket options; absent in unit tests of the session alone. */
   readonly socketTuning?: SocketTuning;
-  /** The seq the stream continues after: 0 for a new stream, more when it resumes (`Last-Event-ID`). */
-  readonly startSeq?: number;
   /** Called once, synchronously, when the session ends for any reason. */
-  readonly onClosed: (session: StreamSession) => void;
+  readonly onClosed: (session: StreamSession, reason: CloseReason) => void;
 }
 
 /** How long an ended stream may take to flush its last frame before its socket is destroyed. */
@@ -43,21 +44,24 @@ export const RETRY_MS = 1000;
 const monotonicNow = () => performance.now();
 
 /**
- * One live SSE stream. Owns its timers, its writer and its lock: whatever ends it — the client
- * leaving, lock loss, a stall, shutdown — it stops writing, releases the lock once and reports once.
+ * One live SSE stream. Owns its timers, its writer, its sources' feeds and its lock: whatever
+ * ends it — the client leaving, lock loss, a stall, shutdown — it stops writing, releases the
+ * lock once and reports once. The sources hand it events (it is their `SourceTarget`); it never
+ * knows which source an event came from.
  */
-export class StreamSession {
+export class StreamSession implements SourceTarget {
   readonly writer: BackpressureWriter;
-  private seq: number;
-  /** Wall-clock timestamp of event `seq` (or of the start, before the first event). */
+  private position: StreamPosition;
+  /** Wall-clock timestamp of generated event `position.seq` (or of the start, before the first one). */
   private seqTimestamp = Date.now();
-  private schedule: EventSchedule | undefined;
-  private ticker: NodeJS.Timeout | undefined;
+  private feeds: readonly SourceFeed[] = [];
+  private watchdog: NodeJS.Timeout | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private closed: Promise<void> | undefined;
 
   constructor(private readonly o: SessionOptions) {
-    this.seq = o.startSeq ?? 0;
+    const resume = o.resume;
+    this.position = { seq: resume?.seq ?? 0, entry: resume?.entry ?? NO_ENTRY, session: o.session };
     const { metrics, response, socketTuning } = o;
     const listener: DeliveryListener = {
       sent(frame) {
@@ -70,6 +74,7 @@ export class StreamSession {
         metrics.eventsDropped.inc();
       },
       behindChanged: (behind) => socketTuning?.behind(response.socket, behind),
+      overrun: () => void this.close('resume'),
     };
     this.writer = new BackpressureWriter(
       o.response,
@@ -94,13 +99,30 @@ export class StreamSession {
     return this.o.profileId;
   }
 
+  get resume(): ResumePoint | undefined {
+    return this.o.resume;
+  }
+
+  get fencingToken(): number {
+    return this.o.lock.fencingToken;
+  }
+
   get isClosed(): boolean {
     return this.closed !== undefined;
   }
 
-  /** Where this stream's sequence stands, for the pod that serves the pair next. */
+  /** The id of the last event sent (the `hello` carries the starting one). */
+  get eventId(): string {
+    return formatEventId(this.position);
+  }
+
+  /** Where this stream's generated sequence stands, for the pod that serves the pair next. */
   anchor(): SequenceAnchor {
-    return { seq: this.seq, timestamp: this.seqTimestamp, periodMs: 1000 / this.o.settings.eventsPerSecond };
+    return {
+      seq: this.position.seq,
+      timestamp: this.seqTimestamp,
+      periodMs: 1000 / this.o.settings.eventsPerSecond,
+    };
   }
 
   /** How late the oldest event waiting for this socket already is, in ms. */
@@ -108,9 +130,21 @@ export class StreamSession {
     return this.writer.lagMs(now);
   }
 
-  /** Sends `retry` and `hello`, then events at the configured rate until closed. */
-  start(): void {
+  /**
+   * Sends `retry` and `hello` (whose `id:` is where the client starts, so even a client that got
+   * nothing else resumes losslessly), then hands the sources' events over until closed.
+   */
+  start(feeds: readonly SourceFeed[] = []): void {
     const { response, lock, settings } = this.o;
+    this.feeds = feeds;
+    for (const feed of feeds) {
+      const { seq, entry } = feed.startsAt;
+      this.position = {
+        ...this.position,
+        ...(seq === undefined ? {} : { seq }),
+        ...(entry === undefined ? {} : { entry }),
+      };
+    }
     response.once('close', () => void this.close('client'));
     response.on('error', () => void this.close('error'));
     // The kernel took what it held back: hand over what waits (or drop what is now too late).
@@ -120,13 +154,43 @@ export class StreamSession {
     this.control(
       encodeEvent({
         event: 'hello',
+        id: this.eventId,
         data: JSON.stringify({ pod: this.o.pod, fencingToken: lock.fencingToken, lockTtlMs: this.o.lockTtlMs }),
       }),
     );
     this.seqTimestamp = Date.now();
-    this.schedule = new EventSchedule(1000 / settings.eventsPerSecond, monotonicNow());
-    this.ticker = setInterval(() => this.tick(), Math.max(1, Math.round(1000 / settings.eventsPerSecond)));
+    this.watchdog = setInterval(() => this.watch(), Math.max(1, Math.round(1000 / settings.eventsPerSecond)));
     this.heartbeat = setInterval(() => this.control(encodeComment('heartbeat')), settings.heartbeatMs);
+    for (const feed of feeds) feed.start();
+  }
+
+  /** A source's event: framed with the id of the position it moves the client to, then offered to the writer. */
+  emit(event: SourceEvent): void {
+    if (this.closed) return;
+    // Never stream without a valid lock: loss is also checked here, not only by the renew loop.
+    if (!this.o.lock.isValid()) {
+      void this.close('lock-lost');
+      return;
+    }
+    if (event.seq !== undefined) {
+      this.position = { ...this.position, seq: event.seq };
+      this.seqTimestamp = event.timestamp ?? Date.now();
+    }
+    if (event.entry !== undefined) this.position = { ...this.position, entry: event.entry };
+    const frame = frameEvent({
+      id: this.eventId,
+      event: event.event,
+      data: event.data,
+      seq: this.position.seq,
+      dueAt: event.dueAt,
+      lossless: event.lossless,
+    });
+    this.writer.offer(frame, monotonicNow());
+  }
+
+  /** A source cannot go on losslessly: the client reconnects and resumes from its last id. */
+  fail(): void {
+    void this.close('resume');
   }
 
   /**
@@ -142,24 +206,13 @@ export class StreamSession {
     return this.closed;
   }
 
-  private tick(): void {
-    // Never stream without a valid lock: loss is also checked here, not only by the renew loop.
+  private watch(): void {
     if (!this.o.lock.isValid()) {
       void this.close('lock-lost');
       return;
     }
     const now = monotonicNow();
-    const schedule = this.schedule!;
-    // The timer drifts late under load: every event that is due is offered, each with its due time.
-    const due = schedule.take(now);
-    if (due > 0) {
-      const timestamp = Date.now();
-      for (let i = 0; i < due; i++) {
-        this.seq++;
-        this.writer.offer(this.o.framer.frame(this.seq, timestamp, schedule.dueAt(i, due)), now);
-      }
-      this.seqTimestamp = timestamp;
-    }
+    this.writer.flush(now);
     if (this.writer.stalledFor(now) > this.o.settings.stallTimeoutMs) void this.close('stalled');
   }
 
@@ -171,21 +224,24 @@ export class StreamSession {
   }
 
   private async finish(reason: CloseReason): Promise<void> {
-    clearInterval(this.ticker);
+    clearInterval(this.watchdog);
     clearInterval(this.heartbeat);
+    for (const feed of this.feeds) feed.close();
     // Events still waiting are never sent: dropped, and the closing event names the last seq, so
     // the client can count them as a gap like any other drop.
     this.writer.discardWaiting();
-    this.o.onClosed(this);
+    this.o.onClosed(this, reason);
     const { response } = this.o;
-    const last = JSON.stringify({ pod: this.o.pod, lastSeq: this.seq });
+    const last = { pod: this.o.pod, lastSeq: this.position.seq };
     if (reason === 'lock-lost') {
       this.o.metrics.lockLost.inc();
-      this.control(encodeEvent({ event: 'lock-lost', data: last }));
+      this.control(encodeEvent({ event: 'lock-lost', data: JSON.stringify(last) }));
     } else if (reason === 'shutdown') {
-      this.control(encodeEvent({ event: 'reconnect', data: last }));
+      this.control(encodeEvent({ event: 'reconnect', data: JSON.stringify(last) }));
+    } else if (reason === 'resume') {
+      this.control(encodeEvent({ event: 'reconnect', data: JSON.stringify({ ...last, reason: 'resume' }) }));
     }
-    if (reason === 'stalled' || reason === 'error') {
+    if (reason === 'stalled' || reason === 'error' || reason === 'taken-over') {
       response.destroy();
     } else {
       response.end();

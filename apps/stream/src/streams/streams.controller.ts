@@ -7,9 +7,10 @@ export class StreamsController {
   constructor(private readonly streams: StreamsService) {}
 
   /**
-   * `text/event-stream` for one (user, profile) pair. Refusals come before any byte, as JSON:
-   * 400 bad id, 404 unknown, 403 not bound, 409 in use elsewhere, 503 (+ Retry-After) when
-   * Redis or base is down or the pod is full.
+   * `text/event-stream` for one (user, profile) pair. Refusals come before any byte: as JSON with
+   * their status (400, 401, 403, 404, 409, 429, 503 + Retry-After), or — to a standard
+   * EventSource, for those retrying can fix — as a short `refused` stream with `retry:`. HEAD
+   * answers the headers only and never takes the lock.
    */
   @Get(':userId/:profileId')
   async stream(
@@ -18,8 +19,8 @@ export class StreamsController {
     @Req() request: FastifyRequest,
     @Res() reply: FastifyReply,
   ): Promise<void> {
-    await this.streams.open(userId, profileId, request.raw, reply.raw);
-    // The socket belongs to the session now (or was released because the client left).
+    await this.streams.serve(userId, profileId, request.raw, reply.raw);
+    // The socket belongs to the session now (or was answered, or released because the client left).
     reply.hijack();
   }
 }

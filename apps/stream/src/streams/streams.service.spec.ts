@@ -9,11 +9,14 @@ import { AppError, type ErrorCode } from '@app/errors';
 import { Readiness } from '@app/health';
 import type { HeldLock, PairLock } from '@app/lock';
 import { MetricsService } from '@app/metrics';
+import { GeneratorSource } from '../sources/generator-source.js';
+import type { PairChannels } from '../sources/pair-channels.js';
 import type { SequenceAnchor } from './sequence-anchor.js';
 import type { SequenceAnchors } from './sequence-anchors.js';
 import type { SocketTuning } from './socket-tuning.js';
 import { type RejectReason, StreamMetrics } from './stream-metrics.js';
 import { StreamsService } from './streams.service.js';
+import type { UserStreamCap, UserStreamPlace } from './user-stream-cap.js';
 
 const ALICE = 'a11ce000-0000-4000-8000-000000000001';
 const BOB = 'b0b00000-0000-4000-8000-000000000002';
@@ -111,8 +114,11 @@ class FakeLock {
     return this.held.filter((held) => held.releases === 0).length;
   }
 
-  async acquire(userId: string, profileId: string): Promise<HeldLock> {
+  readonly sessions: string[] = [];
+
+  async acquire(userId: string, profileId: string, { session }: { session: string }): Promise<HeldLock> {
     this.acquired.push(`${userId}/${profileId}`);
+    this.sessions.push(session);
     this.beforeGrant();
     if (this.refuseWith) throw this.refuseWith;
     const held = new FakeHeldLock();
@@ -127,6 +133,41 @@ class FakeAnchors {
   save = async (): Promise<void> => {};
 }
 
+/** The per-user cap: reserves unless `full`; remembers what was reserved and released. */
+class FakeCap {
+  full = false;
+  readonly reserved: UserStreamPlace[] = [];
+  readonly released: UserStreamPlace[] = [];
+
+  async reserve(userId: string, profileId: string, owner: string): Promise<UserStreamPlace> {
+    if (this.full) throw AppError.of('TOO_MANY_STREAMS', { maxPerUser: 3 });
+    const place = { userId, member: `${profileId}:${owner}` };
+    this.reserved.push(place);
+    return place;
+  }
+
+  async refresh(): Promise<void> {}
+
+  async release(place: UserStreamPlace): Promise<void> {
+    this.released.push(place);
+  }
+}
+
+/** Pair channels: subscriptions always succeed; take-over notices are recorded. */
+class FakeChannels {
+  subscribed = 0;
+  readonly takeOvers: number[] = [];
+
+  async subscribe(): Promise<{ unsubscribe: () => void; live: boolean }> {
+    this.subscribed++;
+    return { unsubscribe: () => this.subscribed--, live: true };
+  }
+
+  async announceTakeOver(_userId: string, _profileId: string, fencingToken: number): Promise<void> {
+    this.takeOvers.push(fencingToken);
+  }
+}
+
 /** Socket options are the kernel's business: nothing to set on a fake socket. */
 class FakeSocketTuning {
   readonly cutsBehindQueues = false;
@@ -135,15 +176,24 @@ class FakeSocketTuning {
 }
 
 /** A client request that may already have gone; and the response the service would write to. */
-function exchange({ token, gone = false, lastEventId }: { token?: string; gone?: boolean; lastEventId?: string } = {}) {
+function exchange({
+  token,
+  gone = false,
+  lastEventId,
+  method = 'GET',
+  accept,
+}: { token?: string; gone?: boolean; lastEventId?: string; method?: string; accept?: string } = {}) {
   const writes: unknown[] = [];
   const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
   if (lastEventId !== undefined) headers['last-event-id'] = lastEventId;
-  const request = { headers, destroyed: gone } as unknown as IncomingMessage;
+  if (accept !== undefined) headers.accept = accept;
+  const request = { headers, destroyed: gone, method } as unknown as IncomingMessage;
   const response = {
     destroyed: gone,
+    headersSent: false,
     socket: { destroyed: gone },
     writeHead: (...args: unknown[]) => writes.push(args),
+    end: (body?: Buffer) => writes.push(['end', body?.toString()]),
     flushHeaders: () => {},
   } as unknown as ServerResponse;
   return { request, response, writes };
@@ -155,12 +205,15 @@ describe(StreamsService.name, () => {
   let lock: FakeLock;
   let readiness: Readiness;
   let metrics: StreamMetrics;
+  let cap: FakeCap;
+  let channels: FakeChannels;
   let sut: StreamsService;
 
   function build(maxConnections?: number): StreamsService {
     metrics = new StreamMetrics(new MetricsService());
+    const settings = config(maxConnections);
     return new StreamsService(
-      config(maxConnections),
+      settings,
       base as unknown as BaseClient,
       auth as unknown as Authenticator,
       lock as unknown as PairLock,
@@ -168,6 +221,9 @@ describe(StreamsService.name, () => {
       metrics,
       new FakeAnchors() as unknown as SequenceAnchors,
       new FakeSocketTuning() as unknown as SocketTuning,
+      cap as unknown as UserStreamCap,
+      channels as unknown as PairChannels,
+      [new GeneratorSource(settings.stream, settings.podName, async () => undefined)],
     );
   }
 
@@ -175,6 +231,8 @@ describe(StreamsService.name, () => {
     auth = new FakeAuth();
     base = new FakeBase();
     lock = new FakeLock();
+    cap = new FakeCap();
+    channels = new FakeChannels();
     readiness = new Readiness();
     sut = build();
   });
@@ -245,7 +303,7 @@ describe(StreamsService.name, () => {
       await refused(401, 'UNAUTHENTICATED', { token: null, lastEventId: 'x' });
       readiness.markDraining();
       const error = await refused(400, 'INVALID_LAST_EVENT_ID', { lastEventId: '12abc' });
-      assert.match(error.message, /Last-Event-ID must be the seq of an event this stream sent .*got "12abc"/);
+      assert.match(error.message, /Last-Event-ID must be the id of an event this stream sent .*got "12abc"/);
       assert.deepEqual([base.asked, lock.acquired], [[], []]);
       assert.deepEqual(await rejections(), { unauthenticated: 1, bad_request: 1 });
     });
@@ -368,6 +426,91 @@ describe(StreamsService.name, () => {
         [1],
       );
       assert.deepEqual(await rejections(), { draining: 1 });
+    });
+  });
+
+  describe('the per-user cap', () => {
+    it('answers 429 TOO_MANY_STREAMS with Retry-After at the cap, before the lock is touched', async () => {
+      cap.full = true;
+      const error = await refused(429, 'TOO_MANY_STREAMS');
+      assert.equal(error.retryAfterSeconds, 5);
+      assert.deepEqual(lock.acquired, []);
+      assert.deepEqual(await rejections(), { too_many: 1 });
+    });
+
+    it('gives the place back when the lock refuses the pair', async () => {
+      lock.refuseWith = AppError.of('PROFILE_IN_USE');
+      await refused(409, 'PROFILE_IN_USE');
+      assert.deepEqual(cap.released, cap.reserved);
+      assert.equal(cap.reserved.length, 1);
+    });
+  });
+
+  describe('HEAD', () => {
+    it('answers the stream headers after the checks, and never reserves a place or takes the lock', async () => {
+      const { request, response, writes } = exchange({ token: ALICE, method: 'HEAD' });
+      await sut.serve(ALICE, PROFILE, request, response);
+      assert.equal((writes[0] as [number])[0], 200);
+      assert.deepEqual(writes[1], ['end', undefined]);
+      assert.deepEqual([lock.acquired, cap.reserved, base.asked.length], [[], [], 1]);
+    });
+  });
+
+  describe('client sessions', () => {
+    it('names a new session for a client without a Last-Event-ID, and locks the pair for it', async () => {
+      const { request, response } = exchange({ token: ALICE, gone: true });
+      await sut.open(ALICE, PROFILE, request, response);
+      assert.match(lock.sessions[0]!, /^[0-9a-f]{16}$/);
+      assert.deepEqual(channels.takeOvers, []);
+    });
+
+    it('passes a resumed session on to the lock (which may take the pair over) and announces the take-over', async () => {
+      const { request, response } = exchange({ token: ALICE, gone: true, lastEventId: '7.0-0.0123456789abcdef' });
+      await sut.open(ALICE, PROFILE, request, response);
+      assert.deepEqual(lock.sessions, ['0123456789abcdef']);
+      assert.deepEqual(channels.takeOvers, [42]);
+    });
+  });
+
+  describe('refusals to a standard EventSource', () => {
+    async function served(accept: string | undefined) {
+      const { request, response, writes } = exchange({ token: ALICE, accept });
+      const outcome = await sut.serve(ALICE, PROFILE, request, response).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      return { outcome, writes };
+    }
+
+    it('tells a client that accepts only text/event-stream to retry, in a 200 stream, when retrying can fix it', async () => {
+      lock.refuseWith = AppError.of('PROFILE_IN_USE');
+      const { outcome, writes } = await served('text/event-stream');
+      assert.equal(outcome, undefined);
+      assert.equal((writes[0] as [number, Record<string, string>])[0], 200);
+      assert.match((writes[0] as [number, Record<string, string>])[1]['Content-Type']!, /^text\/event-stream/);
+      const body = (writes[1] as [string, string])[1];
+      const match = /^retry: (\d+)\n\nevent: refused\ndata: (.*)\n\n$/.exec(body);
+      assert.ok(match, body);
+      assert.ok(Number(match[1]) >= 2000 && Number(match[1]) <= 3000, match[1]);
+      assert.deepEqual(JSON.parse(match[2]!).code, 'PROFILE_IN_USE');
+    });
+
+    it('answers JSON with the status to a client that accepts JSON (ours, curl) or says nothing', async () => {
+      lock.refuseWith = AppError.of('PROFILE_IN_USE');
+      for (const accept of ['text/event-stream, application/json', '*/*', undefined]) {
+        const { outcome, writes } = await served(accept);
+        assert.ok(outcome instanceof AppError && outcome.status === 409, String(accept));
+        assert.deepEqual(writes, []);
+      }
+    });
+
+    it('keeps final refusals (not bound, bad token) as their status, which ends an EventSource for good', async () => {
+      base.answer = async () => {
+        throw AppError.of('BINDING_NOT_FOUND', { userId: ALICE, profileId: PROFILE });
+      };
+      const { outcome, writes } = await served('text/event-stream');
+      assert.ok(outcome instanceof AppError && outcome.status === 403);
+      assert.deepEqual(writes, []);
     });
   });
 

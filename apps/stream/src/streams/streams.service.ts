@@ -1,4 +1,5 @@
-import { type BeforeApplicationShutdown, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { type BeforeApplicationShutdown, Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Authenticator } from '@app/auth';
 import { BaseClient } from '@app/base-client';
@@ -6,15 +7,18 @@ import { type AppConfig, InjectConfig } from '@app/config';
 import { AppError } from '@app/errors';
 import { Readiness } from '@app/health';
 import { isUuid } from '@app/http';
-import { PairLock } from '@app/lock';
-import { MessageFramer, PayloadPool } from '../sse/index.js';
-import { continueSequence, parseLastEventId } from './sequence-anchor.js';
+import { type HeldLock, PairLock } from '@app/lock';
+import { PairChannels } from '../sources/pair-channels.js';
+import { type SourceFeed, STREAM_SOURCES, type StreamSource } from '../sources/stream-source.js';
+import { isSession, newSession, parseLastEventId, type ResumePoint } from './event-id.js';
+import { acceptsJsonRefusals, streamRefusal } from './refusal.js';
 import { SEQUENCE_ANCHOR_REFRESH_MS, SequenceAnchors } from './sequence-anchors.js';
 import { SocketTuning } from './socket-tuning.js';
 import { type RejectReason, StreamMetrics } from './stream-metrics.js';
 import { StreamSession } from './stream-session.js';
+import { UserStreamCap, type UserStreamPlace } from './user-stream-cap.js';
 
-const SSE_HEADERS = {
+export const SSE_HEADERS = {
   'Content-Type': 'text/event-stream; charset=utf-8',
   'Cache-Control': 'no-cache, no-transform',
   Connection: 'keep-alive',
@@ -33,10 +37,12 @@ const SHUTDOWN_RELEASE_MS = 5000;
 export class StreamsService implements OnModuleInit, BeforeApplicationShutdown {
   private readonly logger = new Logger(StreamsService.name);
   private readonly sessions = new Set<StreamSession>();
-  private readonly framer: MessageFramer;
+  /** Each live stream's place among its user's streams. */
+  private readonly places = new Map<StreamSession, UserStreamPlace>();
   /** Requests admitted but not yet streaming (binding check and lock in flight). */
   private pending = 0;
   private anchorRefresh: NodeJS.Timeout | undefined;
+  private placeRefresh: NodeJS.Timeout | undefined;
 
   constructor(
     @InjectConfig() private readonly config: AppConfig,
@@ -47,8 +53,10 @@ export class StreamsService implements OnModuleInit, BeforeApplicationShutdown {
     private readonly metrics: StreamMetrics,
     private readonly anchors: SequenceAnchors,
     private readonly socketTuning: SocketTuning,
+    private readonly cap: UserStreamCap,
+    private readonly channels: PairChannels,
+    @Inject(STREAM_SOURCES) private readonly sources: readonly StreamSource[],
   ) {
-    this.framer = new MessageFramer(config.podName, new PayloadPool(config.stream.eventBytes));
     metrics.bindGauges(
       () => this.sessions.size,
       () => this.lock.heldCount,
@@ -60,10 +68,15 @@ export class StreamsService implements OnModuleInit, BeforeApplicationShutdown {
     );
   }
 
-  /** Live streams save where their sequences stand, so a pod that dies leaves them resumable. */
+  /**
+   * Live streams save where their sequences stand, so a pod that dies leaves them resumable, and
+   * renew their places among their users' streams with their locks.
+   */
   onModuleInit(): void {
     this.anchorRefresh = setInterval(() => void this.saveAnchors([...this.sessions]), SEQUENCE_ANCHOR_REFRESH_MS);
     this.anchorRefresh.unref();
+    this.placeRefresh = setInterval(() => void this.cap.refresh([...this.places.values()]), this.config.lock.renewMs);
+    this.placeRefresh.unref();
   }
 
   get activeConnections(): number {
@@ -71,10 +84,26 @@ export class StreamsService implements OnModuleInit, BeforeApplicationShutdown {
   }
 
   /**
-   * Every refusal happens here, before a byte of the stream is written, as an `AppError` the
-   * exception filter turns into a JSON answer with the right status. In this order: malformed
-   * ids, the user's token (nothing about the pair is looked up for a client that may not see it),
-   * a malformed Last-Event-ID, this pod's state, the binding, the lock.
+   * Opens the stream, or answers the refusal: as JSON with its status for a client that takes
+   * JSON refusals (ours, curl), and as a 200 `text/event-stream` that says `refused` with a
+   * `retry:` for a standard EventSource when retrying can fix it (see docs/standard-clients.md).
+   */
+  async serve(userId: string, profileId: string, request: IncomingMessage, response: ServerResponse): Promise<void> {
+    try {
+      await this.open(userId, profileId, request, response);
+    } catch (error) {
+      const refusal = acceptsJsonRefusals(request.headers.accept) ? undefined : streamRefusal(error);
+      if (!refusal || response.headersSent) throw error;
+      response.writeHead(200, SSE_HEADERS);
+      response.end(request.method === 'HEAD' ? undefined : refusal.body);
+    }
+  }
+
+  /**
+   * Every refusal happens here, before a byte of the stream is written, as an `AppError`. In
+   * this order: malformed ids, the user's token (nothing about the pair is looked up for a client
+   * that may not see it), a malformed Last-Event-ID, this pod's state, the binding, the user's
+   * cap, the lock. A HEAD request stops before the cap: it never holds anything.
    */
   async open(userId: string, profileId: string, request: IncomingMessage, response: ServerResponse): Promise<void> {
     if (!isUuid(userId) || !isUuid(profileId)) {
@@ -83,9 +112,9 @@ export class StreamsService implements OnModuleInit, BeforeApplicationShutdown {
     const user = userId.toLowerCase();
     const profile = profileId.toLowerCase();
     await this.authorize(request, user);
-    let lastEventId: number | undefined;
+    let resume: ResumePoint | undefined;
     try {
-      lastEventId = parseLastEventId(request.headers['last-event-id']);
+      resume = parseLastEventId(request.headers['last-event-id']);
     } catch (error) {
       throw this.reject('bad_request', error);
     }
@@ -95,14 +124,28 @@ export class StreamsService implements OnModuleInit, BeforeApplicationShutdown {
     if (this.sessions.size + this.pending >= this.config.stream.maxConnections) {
       throw this.reject('full', AppError.of('POD_FULL', { maxConnections: this.config.stream.maxConnections }));
     }
+    // A reconnect of the same client session (its id names it) may take the pair over from its dead predecessor.
+    const session = isSession(resume?.session) ? resume.session : newSession();
     this.pending++;
-    let held;
+    let held: HeldLock;
+    let place: UserStreamPlace;
     try {
       await this.checkBinding(user, profile);
+      if (request.method === 'HEAD') {
+        response.writeHead(200, SSE_HEADERS);
+        response.end();
+        return;
+      }
+      try {
+        place = await this.cap.reserve(user, profile, randomBytes(8).toString('hex'));
+      } catch (error) {
+        throw this.reject('too_many', error);
+      }
       const started = performance.now();
       try {
-        held = await this.lock.acquire(user, profile, { pod: this.config.podName });
+        held = await this.lock.acquire(user, profile, { pod: this.config.podName, session });
       } catch (error) {
+        void this.cap.release(place);
         throw this.reject(
           error instanceof AppError && error.code === 'PROFILE_IN_USE' ? 'in_use' : 'unavailable',
           error,
@@ -112,46 +155,89 @@ export class StreamsService implements OnModuleInit, BeforeApplicationShutdown {
     } finally {
       this.pending--;
     }
-    // A resumed stream continues its sequence where the previous one (here or on another pod) left it.
-    const startSeq =
-      lastEventId === undefined ? 0 : continueSequence(lastEventId, await this.anchors.read(user, profile), Date.now());
-    // The client may have gone while we checked and locked: give the pair back at once.
-    if (request.destroyed || response.destroyed || response.socket?.destroyed !== false) {
-      await held.release();
-      return;
-    }
-    if (this.readiness.draining) {
-      await held.release();
-      throw this.reject('draining', AppError.of('DRAINING'));
-    }
-    this.socketTuning.apply(response.socket);
-    response.writeHead(200, SSE_HEADERS);
-    response.flushHeaders();
-    const session = new StreamSession({
+    await this.stream({ user, profile, session, resume, held, place, request, response });
+  }
+
+  /** The pair is ours: subscribe its channel, open its sources, then stream. Anything failing gives everything back. */
+  private async stream(o: {
+    user: string;
+    profile: string;
+    session: string;
+    resume: ResumePoint | undefined;
+    held: HeldLock;
+    place: UserStreamPlace;
+    request: IncomingMessage;
+    response: ServerResponse;
+  }): Promise<void> {
+    const { user, profile, held, place, request, response } = o;
+    let unsubscribe = () => undefined as void;
+    const stream: StreamSession = new StreamSession({
       userId: user,
       profileId: profile,
       pod: this.config.podName,
       response,
       lock: held,
-      framer: this.framer,
       settings: this.config.stream,
       lockTtlMs: this.config.lock.ttlMs,
       metrics: this.metrics,
       socketTuning: this.socketTuning,
-      startSeq,
-      onClosed: (closed) => {
+      session: o.session,
+      resume: o.resume,
+      onClosed: (closed, reason) => {
         this.sessions.delete(closed);
-        void this.saveAnchors([closed]);
+        this.places.delete(closed);
+        unsubscribe();
+        void this.cap.release(place);
+        // A stream its own client replaced must not set the pair's sequence back.
+        if (reason !== 'taken-over') void this.saveAnchors([closed]);
       },
     });
-    this.sessions.add(session);
-    session.start();
-    void this.saveAnchors([session]);
+    const feeds: SourceFeed[] = [];
+    const giveBack = async () => {
+      for (const feed of feeds) feed.close();
+      unsubscribe();
+      await Promise.all([held.release(), this.cap.release(place)]);
+    };
+    try {
+      // Best effort, like every use of REDIS_URL on a stream's way: the lock's renewal is the guarantee.
+      ({ unsubscribe } = await this.channels.subscribe(user, profile, {
+        message: (message) => {
+          if (message.kind === 'taken-over' && message.fencingToken > held.fencingToken)
+            void stream.close('taken-over');
+        },
+      }));
+      // The session's previous connection (dead, or it would not have reconnected) stops at once.
+      if (o.resume?.session === o.session) await this.channels.announceTakeOver(user, profile, held.fencingToken);
+      for (const source of this.sources) feeds.push(await source.open(stream));
+    } catch (error) {
+      await giveBack();
+      throw this.reject(
+        'unavailable',
+        error instanceof AppError ? error : AppError.dependencyUnavailable('redis', error),
+      );
+    }
+    // The client may have gone while we checked and locked: give the pair back at once.
+    if (request.destroyed || response.destroyed || response.socket?.destroyed !== false) {
+      await giveBack();
+      return;
+    }
+    if (this.readiness.draining) {
+      await giveBack();
+      throw this.reject('draining', AppError.of('DRAINING'));
+    }
+    this.socketTuning.apply(response.socket);
+    response.writeHead(200, SSE_HEADERS);
+    response.flushHeaders();
+    this.sessions.add(stream);
+    this.places.set(stream, place);
+    stream.start(feeds);
+    void this.saveAnchors([stream]);
   }
 
   /** SIGTERM: not ready, no new streams, every client told to reconnect elsewhere, every lock released. */
   async beforeApplicationShutdown(): Promise<void> {
     clearInterval(this.anchorRefresh);
+    clearInterval(this.placeRefresh);
     this.readiness.markDraining();
     const live = [...this.sessions];
     if (live.length > 0) this.logger.log(`draining ${live.length} streams`);
