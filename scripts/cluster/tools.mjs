@@ -36,6 +36,9 @@ export const ADAPTER_VERSION = 'v0.12.0';
 /** Prometheus 3.5.1: the Go module of Prometheus 3.x is versioned v0.3xx. */
 export const PROMETHEUS_MODULE_VERSION = 'v0.305.1';
 export const PROMETHEUS_VERSION = '3.5.1';
+/** The cluster DNS: CoreDNS built with only the plugins the cluster's Corefile uses. */
+export const COREDNS_VERSION = 'v1.12.4';
+export const METRICS_SERVER_VERSION = 'v0.8.0';
 
 const log = (line) => process.stderr.write(`[cluster-tools] ${line}\n`);
 const seconds = (since) => `${((Date.now() - since) / 1000).toFixed(0)} s`;
@@ -102,7 +105,7 @@ async function kubernetesModule(go) {
   return moduleDir;
 }
 
-const KUBERNETES_COMMANDS = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl'];
+const KUBERNETES_COMMANDS = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl', 'kubelet', 'kube-proxy'];
 
 /** Version-stamped commands of k8s.io/kubernetes (without the stamp the server says v0.0.0-master and kubectl's skew check fails). */
 async function buildKubernetesCommands(go, out, names) {
@@ -180,7 +183,43 @@ async function buildPrometheus(go, out) {
   });
 }
 
+/** The plugins compiled into CoreDNS, in the order of its own plugin.cfg (the order they run in). */
+const COREDNS_PLUGINS = ['reload', 'ready', 'health', 'prometheus', 'errors', 'log', 'loadbalance', 'cache', 'kubernetes'];
+
+async function buildCoreDns(go, out) {
+  // CoreDNS's own main with every plugin pulls in each cloud provider's SDK; a main of our own
+  // registers the few the cluster's Corefile names (CoreDNS's documented way to trim a build).
+  const src = path.join(CLUSTER_CACHE, 'src', `coredns-${COREDNS_VERSION}`);
+  rmSync(src, { recursive: true, force: true });
+  mkdirSync(src, { recursive: true });
+  writeFileSync(path.join(src, 'go.mod'), 'module local/kubescaler-coredns\n\ngo 1.24.0\n');
+  const imports = COREDNS_PLUGINS.map((name) => `\t_ "github.com/coredns/coredns/plugin/${name}"`).join('\n');
+  writeFileSync(
+    path.join(src, 'main.go'),
+    `package main\n\nimport (\n\t"github.com/coredns/coredns/core/dnsserver"\n\t"github.com/coredns/coredns/coremain"\n${imports}\n)\n\n` +
+      `func init() {\n\tdnsserver.Directives = []string{${COREDNS_PLUGINS.map((n) => `"${n}"`).join(', ')}}\n}\n\n` +
+      'func main() {\n\tcoremain.Run()\n}\n',
+  );
+  await run(go, ['get', `github.com/coredns/coredns@${COREDNS_VERSION}`], { cwd: src, env: goEnv() });
+  await run(go, ['mod', 'tidy'], { cwd: src, env: goEnv() });
+  const ldflags = `-s -w -X github.com/coredns/coredns/coremain.GitCommit=${COREDNS_VERSION}`;
+  await run(go, ['build', `-ldflags=${ldflags}`, '-o', path.join(out, 'coredns'), '.'], { cwd: src, env: goEnv() });
+}
+
+async function buildMetricsServer(go, out) {
+  const dir = await downloadModule(go, 'sigs.k8s.io/metrics-server', METRICS_SERVER_VERSION);
+  const src = path.join(CLUSTER_CACHE, 'src', `metrics-server-${METRICS_SERVER_VERSION}`);
+  writableCopy(dir, src);
+  const v = 'sigs.k8s.io/metrics-server/pkg/version';
+  const ldflags = `-s -w -X ${v}.gitVersion=${METRICS_SERVER_VERSION} -X ${v}.gitCommit=module -X ${v}.buildDate=2025-01-01T00:00:00Z`;
+  await run(go, ['build', `-ldflags=${ldflags}`, '-o', path.join(out, 'metrics-server'), './cmd/metrics-server'], {
+    cwd: src,
+    env: goEnv(),
+  });
+}
+
 const CONTROL_PLANE = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'];
+const NODE = ['kubelet', 'kube-proxy'];
 const PARTS = [
   {
     name: `kubernetes-v${KUBERNETES_VERSION}`,
@@ -194,6 +233,14 @@ const PARTS = [
     build: (go, out) => buildKubernetesCommands(go, out, ['kubectl']),
     bins: ['kubectl'],
   },
+  {
+    name: `kubernetes-node-v${KUBERNETES_VERSION}`,
+    after: `kubectl-v${KUBERNETES_VERSION}`,
+    build: (go, out) => buildKubernetesCommands(go, out, NODE),
+    bins: NODE,
+  },
+  { name: `coredns-${COREDNS_VERSION}`, build: buildCoreDns, bins: ['coredns'] },
+  { name: `metrics-server-${METRICS_SERVER_VERSION}`, build: buildMetricsServer, bins: ['metrics-server'] },
   // Its marker names what the part holds since its node stages live beside it (an older cache rebuilds).
   { name: `kwok-${KWOK_VERSION}`, marker: '.installed-with-stages', build: buildKwok, bins: ['kwok'] },
   { name: `prometheus-adapter-${ADAPTER_VERSION}`, build: buildAdapter, bins: ['prometheus-adapter'] },
