@@ -105,7 +105,14 @@ async function kubernetesModule(go) {
   return moduleDir;
 }
 
-const KUBERNETES_COMMANDS = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl', 'kubelet', 'kube-proxy'];
+const KUBERNETES_COMMANDS = [
+  'kube-apiserver',
+  'kube-controller-manager',
+  'kube-scheduler',
+  'kubectl',
+  'kubelet',
+  'kube-proxy',
+];
 
 /** Version-stamped commands of k8s.io/kubernetes (without the stamp the server says v0.0.0-master and kubectl's skew check fails). */
 async function buildKubernetesCommands(go, out, names) {
@@ -184,7 +191,17 @@ async function buildPrometheus(go, out) {
 }
 
 /** The plugins compiled into CoreDNS, in the order of its own plugin.cfg (the order they run in). */
-const COREDNS_PLUGINS = ['reload', 'ready', 'health', 'prometheus', 'errors', 'log', 'loadbalance', 'cache', 'kubernetes'];
+const COREDNS_PLUGINS = [
+  'reload',
+  'ready',
+  'health',
+  'prometheus',
+  'errors',
+  'log',
+  'loadbalance',
+  'cache',
+  'kubernetes',
+];
 
 async function buildCoreDns(go, out) {
   // CoreDNS's own main with every plugin pulls in each cloud provider's SDK; a main of our own

@@ -55,13 +55,25 @@ let queue = Promise.resolve();
  * (as root) if it is not on PATH; resolves to its full path.
  */
 export function ensureDebianCommand({ command, pkg, log = () => {} }) {
-  const next = queue.then(() => install({ command, pkg, log }));
+  const next = queue.then(() => install({ command, pkg, log, find: () => findOnPath(command) }));
   queue = next.catch(() => {});
   return next;
 }
 
-async function install({ command, pkg, log }) {
-  const found = await findOnPath(command);
+/** Makes the file `file` exist (a plugin, a library: not a command on PATH) by installing Debian's `pkg`. */
+export function ensureDebianFile({ file, pkg, log = () => {} }) {
+  const find = () =>
+    fs.access(file).then(
+      () => file,
+      () => null,
+    );
+  const next = queue.then(() => install({ command: file, pkg, log, find }));
+  queue = next.catch(() => {});
+  return next;
+}
+
+async function install({ command, pkg, log, find }) {
+  const found = await find();
   if (found) return found;
   const packages = [pkg].flat();
   pkg = packages.join(' ');
@@ -84,8 +96,8 @@ async function install({ command, pkg, log }) {
     result = await aptGet(args, log);
   }
   if (!result.ok) throw new Error(`apt-get install ${pkg} failed:\n${result.output.trimEnd()}`);
-  const installed = await findOnPath(command);
-  if (!installed) throw new Error(`apt-get installed ${pkg}, but ${command} is still not on PATH`);
+  const installed = await find();
+  if (!installed) throw new Error(`apt-get installed ${pkg}, but ${command} is still not there`);
   log(`${pkg}: installed`);
   return installed;
 }

@@ -6,23 +6,17 @@ import { execFileAsync } from './processes.js';
 
 /** What one run adds on top of k8s/overlays/local. */
 export interface RunWiring {
-  /** The port the local prometheus-adapter listens on (the APIServices and its ExternalName Service). */
-  readonly adapterPort: number;
   /** Replace the overlay's generated Secrets with these values (tests: the run's own secrets). */
   readonly adminToken?: string;
   readonly authSecret?: string;
 }
 
 /**
- * The kustomization a run applies: k8s/overlays/local as it is, plus the run's adapter port and,
- * when given, its own secrets (kept in the run directory, never in the checkout).
+ * The kustomization a run applies: k8s/overlays/local as it is, plus, when given, the run's own
+ * secrets (kept in the run directory, never in the checkout).
  */
 export function runKustomization(dir: string, overlay: string, wiring: RunWiring): string {
   mkdirSync(dir, { recursive: true });
-  const port = (target: Record<string, string>, jsonPath: string) => ({
-    target,
-    patch: JSON.stringify([{ op: 'replace', path: jsonPath, value: wiring.adapterPort }]),
-  });
   const secrets = [
     wiring.adminToken && { name: 'kubescaler-admin', literals: [`ADMIN_TOKEN=${wiring.adminToken}`] },
     wiring.authSecret && { name: 'kubescaler-auth', literals: [`AUTH_JWT_SECRET=${wiring.authSecret}`] },
@@ -31,10 +25,6 @@ export function runKustomization(dir: string, overlay: string, wiring: RunWiring
     apiVersion: 'kustomize.config.k8s.io/v1beta1',
     kind: 'Kustomization',
     resources: [path.relative(dir, overlay)],
-    patches: [
-      port({ kind: 'Service', name: 'prometheus-adapter' }, '/spec/ports/0/port'),
-      port({ kind: 'APIService' }, '/spec/service/port'),
-    ],
     ...(secrets.length ? { secretGenerator: secrets.map((secret) => ({ ...secret, behavior: 'replace' })) } : {}),
   };
   writeFileSync(path.join(dir, 'kustomization.yaml'), stringify(kustomization), { mode: 0o600 });
