@@ -6,14 +6,17 @@ import { execFileAsync } from './processes.js';
 
 /** What one run adds on top of k8s/overlays/local. */
 export interface RunWiring {
+  /** Image references the run's images replace (`kubescaler` → `kubescaler:<content hash>`). */
+  readonly images?: ReadonlyArray<{ name: string; newName?: string; newTag?: string }>;
   /** Replace the overlay's generated Secrets with these values (tests: the run's own secrets). */
   readonly adminToken?: string;
   readonly authSecret?: string;
 }
 
 /**
- * The kustomization a run applies: k8s/overlays/local as it is, plus, when given, the run's own
- * secrets (kept in the run directory, never in the checkout).
+ * The kustomization a run applies: k8s/overlays/local as it is, plus the tag of the app image
+ * this run built and, when given, the run's own secrets (kept in the run directory, never in
+ * the checkout).
  */
 export function runKustomization(dir: string, overlay: string, wiring: RunWiring): string {
   mkdirSync(dir, { recursive: true });
@@ -25,6 +28,7 @@ export function runKustomization(dir: string, overlay: string, wiring: RunWiring
     apiVersion: 'kustomize.config.k8s.io/v1beta1',
     kind: 'Kustomization',
     resources: [path.relative(dir, overlay)],
+    ...(wiring.images?.length ? { images: wiring.images } : {}),
     ...(secrets.length ? { secretGenerator: secrets.map((secret) => ({ ...secret, behavior: 'replace' })) } : {}),
   };
   writeFileSync(path.join(dir, 'kustomization.yaml'), stringify(kustomization), { mode: 0o600 });

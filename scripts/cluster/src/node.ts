@@ -113,6 +113,9 @@ export class Node {
     await ip('link', 'add', network.bridge, 'type', 'bridge');
     await ip('addr', 'add', `${network.nodeIp}/${prefix}`, 'dev', network.bridge);
     await ip('link', 'set', network.bridge, 'up');
+    // The Service range is the bridge's too: a Service address nothing answers for never takes
+    // the default route off the machine (the route goes with the bridge).
+    await ip('route', 'add', network.serviceCidr, 'dev', network.bridge);
     // Service traffic is DNAT-ed on the host and routed back onto the bridge; bridged replies
     // between two pods pass iptables so the DNAT is undone.
     host.setSysctl('net/ipv4/ip_forward', '1');
