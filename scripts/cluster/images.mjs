@@ -352,6 +352,9 @@ async function debianImage(builder, { key, ref, hash, packages, hook, hookEnv, c
       `--include=${packages.join(',')}`,
       '--aptopt=APT::Install-Recommends "false"',
       ...DPKG_EXCLUDES.map((option) => `--dpkgopt=${option}`),
+      // Java's postinst registers its man page with update-alternatives, which fails when the
+      // excluded man directory does not exist (Debian's slim images keep it for that reason).
+      '--essential-hook=mkdir -p "$1/usr/share/man/man1"',
       `--customize-hook=${path.join(RECIPES, hook)} "$1"`,
       DEBIAN_SUITE,
       tarball,
