@@ -641,18 +641,15 @@ const IMAGES = [
 /** The names `ensureImages` knows (its `only` option picks among these keys). */
 export const IMAGE_KEYS = IMAGES.map((image) => image.key);
 
-/** Drops the store's run-time state when nothing of it is mounted (after a reboot or a crash). */
-async function resetStaleRunroot(dirs) {
-  const mounts = await fs.readFile('/proc/self/mountinfo', 'utf8');
-  if (!mounts.includes(dirs.base)) await fs.rm(dirs.runroot, { recursive: true, force: true });
-}
 
 async function prepare(root, log) {
   const dirs = cacheDirs(root);
   await Promise.all(
     [dirs.storage, dirs.runroot, dirs.tmp, dirs.work, dirs.downloads].map((dir) => fs.mkdir(dir, { recursive: true })),
   );
-  await resetStaleRunroot(dirs);
+  // Every buildah runs in a mount namespace of its own, so no mount outlives it: what the
+  // runroot says is mounted is stale at a new start (after a crash or a reboot, say) and goes.
+  await fs.rm(dirs.runroot, { recursive: true, force: true });
   await fs.mkdir(dirs.runroot, { recursive: true });
   await fs.writeFile(
     dirs.storageConf,
@@ -665,7 +662,14 @@ async function prepare(root, log) {
     ['runc', 'runc'],
   ].map(([command, pkg]) => ensureDebianCommand({ command, pkg, log })));
   if (!existsSync(RUNC)) throw new Error(`runc is not at ${RUNC}`);
-  return new Builder(dirs, log);
+  const builder = new Builder(dirs, log);
+  // Working containers are transient (from, add, commit): any left belong to an interrupted run.
+  await builder.buildah(['rm', '--all']);
+  for (const dir of [dirs.work, dirs.tmp]) {
+    await fs.rm(dir, { recursive: true, force: true });
+    await fs.mkdir(dir, { recursive: true });
+  }
+  return builder;
 }
 
 /** Builds and exports one image unless its archive for the current inputs exists. */
@@ -688,12 +692,19 @@ async function ensureImage(builder, image, context) {
     const size = (await fs.stat(archive)).size / 1e6;
     context.log(`${name}: ready in ${seconds(started)} (${size.toFixed(0)} MB, ${path.relative(context.root, archive)})`);
   }
-  // Older archives of this image and, for hash-tagged images, their older tags.
+  // Older archives of this image and, for hash-tagged images, their older tags in the store (the
+  // build's cached layers stay).
   for (const file of await fs.readdir(builder.dirs.base)) {
     if (file.startsWith(`${image.key}-`) && file.endsWith('.tar') && file !== path.basename(archive)) {
       const rest = file.slice(image.key.length + 1, -'.tar'.length);
       if (/^[0-9a-f]+$/.test(rest)) await fs.rm(path.join(builder.dirs.base, file), { force: true });
     }
+  }
+  if (!image.name) {
+    const repository = ref.slice(0, ref.lastIndexOf(':'));
+    const stored = (await builder.buildah(['images', '--format', '{{.Name}}:{{.Tag}}'])).split('\n');
+    const older = stored.filter((tagged) => tagged.startsWith(`${repository}:`) && tagged !== ref);
+    if (older.length) await builder.buildah(['rmi', ...older]);
   }
   return { key: image.key, name, ref, archive, hash };
 }
