@@ -90,7 +90,8 @@ function dockerfileNode(root) {
   const match = /^ARG NODE_IMAGE=node:((\d+\.\d+\.\d+)-(\w+)-slim)\s*$/m.exec(dockerfile);
   if (!match) throw new Error('Dockerfile: no `ARG NODE_IMAGE=node:<version>-<suite>-slim` line');
   const [, tag, version, suite] = match;
-  if (suite !== DEBIAN_SUITE) throw new Error(`Dockerfile names Debian ${suite}; the base image recipe makes ${DEBIAN_SUITE}`);
+  if (suite !== DEBIAN_SUITE)
+    throw new Error(`Dockerfile names Debian ${suite}; the base image recipe makes ${DEBIAN_SUITE}`);
   const npm = BUNDLED_NPM[version];
   if (!npm) throw new Error(`Dockerfile names Node ${version}: add the npm its release bundles to BUNDLED_NPM`);
   return { tag, version, npm, ref: `localhost/node:${tag}` };
@@ -151,10 +152,14 @@ class Builder {
   /** The input hash recorded on an image of the store, or null when it is not there. */
   async storedInputs(ref) {
     const format = `{{index .OCIv1.Config.Labels "${INPUTS_LABEL}"}}`;
-    const result = await runCollecting('unshare', this.buildahArgs(['inspect', '--type', 'image', '--format', format, ref]), {
-      env: this.env,
-      cwd: this.dirs.work,
-    });
+    const result = await runCollecting(
+      'unshare',
+      this.buildahArgs(['inspect', '--type', 'image', '--format', format, ref]),
+      {
+        env: this.env,
+        cwd: this.dirs.work,
+      },
+    );
     return result.ok ? result.output.trim() : null;
   }
 
@@ -234,7 +239,10 @@ function dockerignoreFilter(text) {
         .map((part) =>
           part === '**'
             ? '.*'
-            : part.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]'),
+            : part
+                .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+                .replace(/\*/g, '[^/]*')
+                .replace(/\?/g, '[^/]'),
         )
         .join('/')
         .replace(/\.\*\//g, '(?:.*/)?');
@@ -256,8 +264,12 @@ function dockerignoreFilter(text) {
  * (untracked but not git-ignored), present on disk, that .dockerignore keeps.
  */
 async function appContextFiles(root, builder) {
-  const output = await builder.run('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: root });
-  const keep = dockerignoreFilter(existsSync(path.join(root, '.dockerignore')) ? readFileSync(path.join(root, '.dockerignore'), 'utf8') : '');
+  const output = await builder.run('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], {
+    cwd: root,
+  });
+  const keep = dockerignoreFilter(
+    existsSync(path.join(root, '.dockerignore')) ? readFileSync(path.join(root, '.dockerignore'), 'utf8') : '',
+  );
   const files = [];
   for (const file of new Set(output.split('\0').filter(Boolean))) {
     if (!keep(file)) continue;
@@ -295,7 +307,8 @@ async function stagedImage(builder, { key, ref, hash, files, dirs, config }) {
   await fs.rm(tarball, { force: true });
 }
 
-const PASSWD = 'root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n';
+const PASSWD =
+  'root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n';
 const GROUP = 'root:x:0:\nnobody:x:65534:\nnonroot:x:65532:\n';
 
 /** The files every image on the empty base has (what distroless/static gives upstream's images). */
@@ -307,7 +320,10 @@ function staticBase() {
       { path: 'etc/nsswitch.conf', content: 'hosts: files dns\n' },
       { path: 'etc/ssl/certs/ca-certificates.crt', source: HOST_CA_BUNDLE },
     ],
-    dirs: [{ path: 'tmp', mode: 0o1777 }, { path: 'home/nonroot', owner: 65532, mode: 0o700 }],
+    dirs: [
+      { path: 'tmp', mode: 0o1777 },
+      { path: 'home/nonroot', owner: 65532, mode: 0o700 },
+    ],
   };
 }
 
@@ -319,8 +335,19 @@ function goImage({ key, name, tool, binaryPath, user, cmd = [], workdir = '/', d
     lane: 'light',
     async inputs({ tools }) {
       const binary = tools[tool];
-      if (!binary || !existsSync(binary)) throw new Error(`${name}: the ${tool} binary is missing (${binary ?? 'not in tools'})`);
-      return { binary: await fileHash(binary), ca: await fileHash(HOST_CA_BUNDLE), binaryPath, user, cmd, workdir, dirs, files, ports };
+      if (!binary || !existsSync(binary))
+        throw new Error(`${name}: the ${tool} binary is missing (${binary ?? 'not in tools'})`);
+      return {
+        binary: await fileHash(binary),
+        ca: await fileHash(HOST_CA_BUNDLE),
+        binaryPath,
+        user,
+        cmd,
+        workdir,
+        dirs,
+        files,
+        ports,
+      };
     },
     async build(builder, { tools, ref, hash }) {
       const base = staticBase();
@@ -380,7 +407,14 @@ async function npmPackages(builder, specs) {
       await fs.mkdir(temp, { recursive: true });
       const output = await builder.run('npm', ['pack', '--json', '--pack-destination', temp, spec], { cwd: temp });
       const [{ filename }] = JSON.parse(output.slice(output.indexOf('[')));
-      await builder.run('tar', ['-xzf', path.join(temp, filename), '-C', temp, '--strip-components=1', '--no-same-owner']);
+      await builder.run('tar', [
+        '-xzf',
+        path.join(temp, filename),
+        '-C',
+        temp,
+        '--strip-components=1',
+        '--no-same-owner',
+      ]);
       await fs.rm(path.join(temp, filename));
       await fs.rm(dir, { recursive: true, force: true });
       await fs.rename(temp, dir);
@@ -445,7 +479,9 @@ const APP = {
     return {
       revision: 1,
       dockerfile: await fileHash(path.join(root, 'Dockerfile')),
-      dockerignore: existsSync(path.join(root, '.dockerignore')) ? await fileHash(path.join(root, '.dockerignore')) : null,
+      dockerignore: existsSync(path.join(root, '.dockerignore'))
+        ? await fileHash(path.join(root, '.dockerignore'))
+        : null,
       context: sha256(hashes.join('\n')),
       base: await nodeBaseInputs(root),
       files,
@@ -464,14 +500,20 @@ const APP = {
     await builder.buildah(
       [
         'build',
-        '--runtime', RUNC,
-        '--network', 'host',
+        '--runtime',
+        RUNC,
+        '--network',
+        'host',
         '--pull=never',
         '--layers',
-        '--build-arg', `NODE_IMAGE=${base.ref}`,
-        '--label', `${INPUTS_LABEL}=${hash}`,
-        '--file', path.join(root, 'Dockerfile'),
-        '--tag', ref,
+        '--build-arg',
+        `NODE_IMAGE=${base.ref}`,
+        '--label',
+        `${INPUTS_LABEL}=${hash}`,
+        '--file',
+        path.join(root, 'Dockerfile'),
+        '--tag',
+        ref,
         context,
       ],
       { cwd: root },
@@ -517,7 +559,13 @@ const REDIS = {
   lane: 'heavy',
   packages: ['redis-server', 'redis-tools'],
   async inputs() {
-    return { revision: 1, suite: DEBIAN_SUITE, packages: this.packages, dpkg: DPKG_EXCLUDES, hook: await fileHash(path.join(RECIPES, 'redis.sh')) };
+    return {
+      revision: 1,
+      suite: DEBIAN_SUITE,
+      packages: this.packages,
+      dpkg: DPKG_EXCLUDES,
+      hook: await fileHash(path.join(RECIPES, 'redis.sh')),
+    };
   },
   async build(builder, { ref, hash }) {
     await debianImage(builder, {
@@ -556,10 +604,28 @@ const CASSANDRA = {
     if (!existsSync(path.join(cqlsh, 'cqlshlib'))) {
       await fs.rm(cqlsh, { recursive: true, force: true });
       await builder.run('python3', [
-        '-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', '--quiet',
-        '--target', cqlsh, '--no-deps', '--only-binary=:all:',
-        '--implementation', 'cp', '--python-version', CQLSH_PYTHON.version, '--abi', CQLSH_PYTHON.abi,
-        '--platform', 'manylinux2014_x86_64', '--platform', 'manylinux_2_17_x86_64', '--platform', 'manylinux_2_28_x86_64',
+        '-m',
+        'pip',
+        'install',
+        '--disable-pip-version-check',
+        '--no-input',
+        '--quiet',
+        '--target',
+        cqlsh,
+        '--no-deps',
+        '--only-binary=:all:',
+        '--implementation',
+        'cp',
+        '--python-version',
+        CQLSH_PYTHON.version,
+        '--abi',
+        CQLSH_PYTHON.abi,
+        '--platform',
+        'manylinux2014_x86_64',
+        '--platform',
+        'manylinux_2_17_x86_64',
+        '--platform',
+        'manylinux_2_28_x86_64',
         ...CQLSH_REQUIREMENTS,
       ]);
     }
@@ -641,7 +707,6 @@ const IMAGES = [
 /** The names `ensureImages` knows (its `only` option picks among these keys). */
 export const IMAGE_KEYS = IMAGES.map((image) => image.key);
 
-
 async function prepare(root, log) {
   const dirs = cacheDirs(root);
   await Promise.all(
@@ -655,12 +720,14 @@ async function prepare(root, log) {
     dirs.storageConf,
     `# Written by scripts/cluster/images.mjs: the local cluster's image store.\n[storage]\ndriver = "overlay"\ngraphroot = "${dirs.storage}"\nrunroot = "${dirs.runroot}"\n`,
   );
-  await Promise.all([
-    ['buildah', 'buildah'],
-    ['skopeo', 'skopeo'],
-    ['mmdebstrap', 'mmdebstrap'],
-    ['runc', 'runc'],
-  ].map(([command, pkg]) => ensureDebianCommand({ command, pkg, log })));
+  await Promise.all(
+    [
+      ['buildah', 'buildah'],
+      ['skopeo', 'skopeo'],
+      ['mmdebstrap', 'mmdebstrap'],
+      ['runc', 'runc'],
+    ].map(([command, pkg]) => ensureDebianCommand({ command, pkg, log })),
+  );
   if (!existsSync(RUNC)) throw new Error(`runc is not at ${RUNC}`);
   const builder = new Builder(dirs, log);
   // Working containers are transient (from, add, commit): any left belong to an interrupted run.
@@ -690,7 +757,9 @@ async function ensureImage(builder, image, context) {
     await builder.buildah(['push', '--quiet', '--format', 'oci', ref, `oci-archive:${temp}:${ref}`]);
     await fs.rename(temp, archive);
     const size = (await fs.stat(archive)).size / 1e6;
-    context.log(`${name}: ready in ${seconds(started)} (${size.toFixed(0)} MB, ${path.relative(context.root, archive)})`);
+    context.log(
+      `${name}: ready in ${seconds(started)} (${size.toFixed(0)} MB, ${path.relative(context.root, archive)})`,
+    );
   }
   // Older archives of this image and, for hash-tagged images, their older tags in the store (the
   // build's cached layers stay).
