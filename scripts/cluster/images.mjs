@@ -823,8 +823,10 @@ export async function ensureImages({ root = ROOT, tools = {}, log = () => {}, on
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const log = (line) => process.stderr.write(`[images] ${line}\n`);
   try {
-    const { ensureClusterTools } = await import('./tools.mjs');
     const only = process.argv.slice(2);
+    const unknown = only.filter((key) => !IMAGE_KEYS.includes(key));
+    if (unknown.length) throw new Error(`unknown images: ${unknown.join(', ')} (known: ${IMAGE_KEYS.join(', ')})`);
+    const { ensureClusterTools } = await import('./tools.mjs');
     const tools = await ensureClusterTools();
     const images = await ensureImages({ tools, log, ...(only.length ? { only } : {}) });
     process.stdout.write(`${JSON.stringify(images, null, 2)}\n`);
