@@ -21,10 +21,10 @@ import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 
-import { ensureClusterImages } from './cluster/images.mjs';
+import { ensureImages } from './cluster/images.mjs';
 import { startIngress } from './cluster/ingress.mjs';
 import { CLUSTER_CACHE, COREDNS_VERSION, ensureClusterTools, METRICS_SERVER_VERSION } from './cluster/tools.mjs';
-import { ensureDebianCommand, ensureDebianFile, findOnPath } from './infra/apt.mjs';
+import { ensureDebianCommand, ensureDebianPackages, findOnPath } from './infra/apt.mjs';
 import { freePort } from './infra/ports.mjs';
 import { ensureK8sTools } from './k8s-tools.mjs';
 import { build, ensureDependencies, log, ROOT } from './lib/project.mjs';
@@ -53,7 +53,7 @@ try {
     ensureK8sTools(),
     ensureNodePackages(),
   ]);
-  const images = await ensureClusterImages({ root: ROOT, tools, log: (line) => log(`[images] ${line}`) });
+  const images = await ensureImages({ root: ROOT, tools, log: (line) => log(`[images] ${line}`) });
   const ports = await planPorts(PORT_NAMES);
   const secrets = overlaySecrets();
 
@@ -152,7 +152,7 @@ async function ensureNodePackages() {
   const found = {};
   for (const { command, pkg } of packages) found[command] = await ensureDebianCommand({ command, pkg, log });
   // The bridge, host-local and loopback plugins containerd's CRI plugin runs (bin_dir /usr/lib/cni).
-  await ensureDebianFile({ file: '/usr/lib/cni/bridge', pkg: 'containernetworking-plugins', log });
+  await ensureDebianPackages({ packages: ['containernetworking-plugins'], log });
   return { containerd: found.containerd, ctr: await findOnPath('ctr'), iptables: found.iptables };
 }
 

@@ -5,7 +5,7 @@
 // leaves them out). The local-cluster e2e (which builds the control plane once into
 // .cache/cluster/) runs alone after the others.
 import { spawn } from 'node:child_process';
-import { ensureClusterImages } from './cluster/images.mjs';
+import { ensureImages } from './cluster/images.mjs';
 import { ensureClusterTools } from './cluster/tools.mjs';
 import { ensureDebianCommand } from './infra/apt.mjs';
 import { ensureNginx } from './infra/nginx.mjs';
@@ -44,7 +44,7 @@ try {
     clusterFiles.length > 0 && ensureK8sTools(),
     // The cluster's binaries, then its images (they embed some of the binaries).
     clusterFiles.length > 0 &&
-      ensureClusterTools().then((tools) => ensureClusterImages({ root: ROOT, tools, log: (line) => log(`[images] ${line}`) })),
+      ensureClusterTools().then((tools) => ensureImages({ root: ROOT, tools, log: (line) => log(`[images] ${line}`) })),
   ]);
   // Every app a test starts inherits the run's user-token secret; the helpers mint tokens with it.
   const env = { ...process.env, ...infraEnv, AUTH_JWT_SECRET: authSecret().value, NODE_ENV: 'test' };

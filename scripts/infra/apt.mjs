@@ -55,34 +55,50 @@ let queue = Promise.resolve();
  * (as root) if it is not on PATH; resolves to its full path.
  */
 export function ensureDebianCommand({ command, pkg, log = () => {} }) {
-  const next = queue.then(() => install({ command, pkg, log, find: () => findOnPath(command) }));
+  const next = queue.then(() => install({ command, pkg, log }));
   queue = next.catch(() => {});
   return next;
 }
 
-/** Makes the file `file` exist (a plugin, a library: not a command on PATH) by installing Debian's `pkg`. */
-export function ensureDebianFile({ file, pkg, log = () => {} }) {
-  const find = () =>
-    fs.access(file).then(
-      () => file,
-      () => null,
-    );
-  const next = queue.then(() => install({ command: file, pkg, log, find }));
+/** Debian packages (names) that dpkg does not list as installed. */
+async function missingPackages(packages) {
+  const result = await runCollecting('dpkg-query', ['-W', '-f=${Package} ${db:Status-Status}\\n', ...packages]);
+  const installed = new Set(
+    result.output
+      .split('\n')
+      .filter((line) => line.endsWith(' installed'))
+      .map((line) => line.split(' ')[0]),
+  );
+  return packages.filter((name) => !installed.has(name));
+}
+
+/**
+ * Makes the Debian `packages` installed (libraries and tools that provide no command of their own
+ * to look for, e.g. libc6-dev), with apt-get as root when dpkg lacks any of them.
+ */
+export function ensureDebianPackages({ packages, log = () => {} }) {
+  const next = queue.then(async () => {
+    const missing = await missingPackages(packages);
+    if (!missing.length) return;
+    await install({ command: null, pkg: missing, log });
+    const still = await missingPackages(missing);
+    if (still.length) throw new Error(`apt-get ran, but ${still.join(' ')} still not installed`);
+  });
   queue = next.catch(() => {});
   return next;
 }
 
-async function install({ command, pkg, log, find }) {
-  const found = await find();
+async function install({ command, pkg, log }) {
+  const found = command && (await findOnPath(command));
   if (found) return found;
   const packages = [pkg].flat();
   pkg = packages.join(' ');
   const manualHint = `install it yourself (Debian/Ubuntu: apt-get install -y ${pkg}) and retry`;
   if (!(await findOnPath('apt-get'))) {
-    throw new Error(`${command} is not on PATH and apt-get is not available; ${manualHint}`);
+    throw new Error(`${command ?? pkg} is missing and apt-get is not available; ${manualHint}`);
   }
   if (process.getuid?.() !== 0) {
-    throw new Error(`${command} is not on PATH and installing it needs root; ${manualHint}`);
+    throw new Error(`${command ?? pkg} is missing and installing it needs root; ${manualHint}`);
   }
 
   log(`${pkg}: installing with apt-get (first run only)…`);
@@ -96,8 +112,9 @@ async function install({ command, pkg, log, find }) {
     result = await aptGet(args, log);
   }
   if (!result.ok) throw new Error(`apt-get install ${pkg} failed:\n${result.output.trimEnd()}`);
-  const installed = await find();
-  if (!installed) throw new Error(`apt-get installed ${pkg}, but ${command} is still not there`);
+  if (!command) return null;
+  const installed = await findOnPath(command);
+  if (!installed) throw new Error(`apt-get installed ${pkg}, but ${command} is still not on PATH`);
   log(`${pkg}: installed`);
   return installed;
 }
