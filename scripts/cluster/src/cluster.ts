@@ -128,7 +128,10 @@ export class LocalCluster {
 
     await this.applyAddons();
     const manifests = path.join(options.dir, 'manifests');
+    const app = options.images.find((image) => image.name.startsWith('kubescaler:'));
+    if (!app) throw new Error('no kubescaler image among the images');
     const wiring = runKustomization(manifests, path.join(options.root, 'k8s', 'overlays', 'local'), {
+      images: [{ name: 'kubescaler', newTag: app.name.slice('kubescaler:'.length) }],
       adminToken: options.adminToken,
       authSecret: options.authSecret,
     });
@@ -319,49 +322,61 @@ export class LocalCluster {
   }
 
   /**
-   * Stops everything it started: the controllers first (so nothing recreates pods), then every
-   * pod deleted through the API, so the kubelet ends each as Kubernetes does (preStop, SIGTERM,
-   * grace period: streams send `reconnect` and release their locks), then the node and the
-   * control plane by PID. The host guard undoes the rest.
+   * Stops everything it started: first the workloads, deleted through the API while the
+   * controllers still run (the garbage collector deletes their pods, the kubelet ends each as
+   * Kubernetes does — preStop, SIGTERM, grace period: streams send `reconnect` and release their
+   * locks — and the Job controller lets its pod go); the apps before the data tier, so Redis
+   * still takes the lock releases. Then the node and the control plane by PID. The host guard
+   * undoes the rest.
    */
   async stop(): Promise<void> {
     this.controlPlane.stopping = true;
-    const byName = (name: string) => this.controlPlane.processes.find((p) => p.name === name);
-    await byName('kube-controller-manager')?.stop();
-    if (this.controlPlane.api && this.node.processes.some((p) => p.name === 'kubelet' && p.running)) {
+    const kubelet = this.node.processes.find((p) => p.name === 'kubelet');
+    if (this.controlPlane.api && kubelet?.running) {
       try {
-        await this.deleteAllPods();
+        await this.deleteWorkloads();
       } catch (error) {
-        this.options.log(`pods not deleted through the API: ${(error as Error).message}`);
+        this.options.log(`workloads not deleted through the API: ${(error as Error).message}`);
       }
     }
+    const byName = (name: string) => this.controlPlane.processes.find((p) => p.name === name);
+    await byName('kube-controller-manager')?.stop();
     await this.node.stop();
     await this.controlPlane.stop();
   }
 
-  /**
-   * The apps' pods first (streams hand over while Redis still takes their lock releases), then
-   * every other pod (data, monitoring, add-ons); each through the API, ended by the kubelet.
-   */
-  private async deleteAllPods(): Promise<void> {
-    const rounds: Array<{ namespace: string; selector?: string }[]> = [
-      [{ namespace: NAMESPACE, selector: 'app.kubernetes.io/component=app' }],
-      [{ namespace: NAMESPACE }, { namespace: 'kube-system' }],
+  private async deleteWorkloads(): Promise<void> {
+    const app = `?labelSelector=${encodeURIComponent('app.kubernetes.io/component=app')}`;
+    const rounds: Array<{ pods: string[]; delete: string[] }> = [
+      {
+        pods: [`/api/v1/namespaces/${NAMESPACE}/pods${app}`],
+        delete: [
+          `/apis/autoscaling/v2/namespaces/${NAMESPACE}/horizontalpodautoscalers`,
+          `/apis/apps/v1/namespaces/${NAMESPACE}/deployments${app}`,
+          `/apis/batch/v1/namespaces/${NAMESPACE}/jobs`,
+        ],
+      },
+      {
+        pods: [`/api/v1/namespaces/${NAMESPACE}/pods`, '/api/v1/namespaces/kube-system/pods'],
+        delete: [
+          `/apis/apps/v1/namespaces/${NAMESPACE}/deployments`,
+          `/apis/apps/v1/namespaces/${NAMESPACE}/statefulsets`,
+          '/apis/apps/v1/namespaces/kube-system/deployments',
+        ],
+      },
     ];
     for (const round of rounds) {
-      const query = (selector?: string) => (selector ? `?labelSelector=${encodeURIComponent(selector)}` : '');
-      for (const { namespace, selector } of round) {
-        await this.api.request('DELETE', `/api/v1/namespaces/${namespace}/pods${query(selector)}`);
+      for (const collection of round.delete) {
+        await this.api.request('DELETE', collection, {
+          apiVersion: 'v1',
+          kind: 'DeleteOptions',
+          propagationPolicy: 'Background',
+        });
       }
       await waitUntil(
-        'the pods ended by the kubelet',
+        'their pods ended by the kubelet',
         async () => {
-          const counts = await Promise.all(
-            round.map(
-              async ({ namespace, selector }) =>
-                (await this.api.get(`/api/v1/namespaces/${namespace}/pods${query(selector)}`)).items.length,
-            ),
-          );
+          const counts = await Promise.all(round.pods.map(async (list) => (await this.api.get(list)).items.length));
           return counts.every((count) => count === 0);
         },
         { timeoutMs: 150_000, everyMs: 500 },

@@ -6,6 +6,7 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  realpathSync,
   rmSync,
   statSync,
   writeFileSync,
@@ -211,7 +212,9 @@ export class HostGuard {
 
   /** Notes a run directory whose mounts must go at the end. */
   addRunDir(dir: string): void {
-    this.record.runDirs.push(dir);
+    // As /proc/self/mountinfo names it (the checkout may sit behind a symbolic link).
+    mkdirSync(dir, { recursive: true });
+    this.record.runDirs.push(realpathSync(dir));
     this.save();
   }
 
@@ -231,6 +234,24 @@ export class HostGuard {
     const start = processStart(pid);
     if (start) this.record.processes.push({ name, pid, start });
     this.save();
+  }
+
+  /**
+   * The kubelet's cgroup root in every cgroup v1 hierarchy (the kubelet wants it to exist; its
+   * cpuset gets the parent's CPUs and memory nodes, as a new cpuset cgroup starts with none).
+   */
+  createCgroupRoot(): void {
+    for (const entry of readdirSync('/sys/fs/cgroup', { withFileTypes: true })) {
+      if (!entry.isDirectory() || entry.name === 'unified') continue;
+      const parent = path.join('/sys/fs/cgroup', entry.name);
+      if (!existsSync(path.join(parent, 'cgroup.procs'))) continue;
+      const dir = path.join(parent, KUBELET_CGROUP_ROOT);
+      mkdirSync(dir, { recursive: true });
+      for (const file of ['cpuset.cpus', 'cpuset.mems']) {
+        if (existsSync(path.join(parent, file)))
+          writeFileSync(path.join(dir, file), readFileSync(path.join(parent, file), 'utf8').trim());
+      }
+    }
   }
 
   /** Sets a sysctl (its original value is already recorded). */

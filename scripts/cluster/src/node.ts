@@ -17,9 +17,12 @@ export interface NodeNetwork {
   readonly dnsIp: string;
 }
 
-/** An image archive to load into the node's containerd, under the names the manifests use. */
+/** An image archive to load into the node's containerd (scripts/cluster/images.mjs builds them). */
 export interface NodeImage {
+  /** The name as the manifests write it (`redis:7.4.6-alpine`). */
   readonly name: string;
+  /** The full reference the archive holds, which the CRI plugin looks up (`docker.io/library/redis:7.4.6-alpine`). */
+  readonly ref: string;
   readonly archive: string;
 }
 
@@ -77,39 +80,28 @@ export class Node {
     const ip = (...args: string[]) => execFileAsync('ip', args);
     const iptables = (...args: string[]) => execFileAsync(binaries.iptables, ['-w', ...args]);
     const prefix = network.podCidr.split('/')[1];
-    // No pod traffic leaves the machine, and nothing from outside reaches a pod: first rules of FORWARD.
-    await iptables(
-      '-I',
-      'FORWARD',
-      '1',
-      '-s',
-      network.podCidr,
-      '!',
-      '-o',
-      network.bridge,
-      '-m',
-      'comment',
-      '--comment',
-      RULE_COMMENT,
-      '-j',
-      'DROP',
-    );
-    await iptables(
-      '-I',
-      'FORWARD',
-      '1',
-      '-d',
-      network.podCidr,
-      '!',
-      '-i',
-      network.bridge,
-      '-m',
-      'comment',
-      '--comment',
-      RULE_COMMENT,
-      '-j',
-      'DROP',
-    );
+    // No pod traffic leaves the machine, and nothing from outside reaches a pod. In mangle's
+    // FORWARD, which every forwarded packet passes before filter's, where kube-proxy puts its
+    // own jumps first.
+    for (const rule of [
+      ['-s', network.podCidr, '!', '-o', network.bridge],
+      ['-d', network.podCidr, '!', '-i', network.bridge],
+    ]) {
+      await iptables(
+        '-t',
+        'mangle',
+        '-I',
+        'FORWARD',
+        '1',
+        ...rule,
+        '-m',
+        'comment',
+        '--comment',
+        RULE_COMMENT,
+        '-j',
+        'DROP',
+      );
+    }
     await ip('link', 'add', network.bridge, 'type', 'bridge');
     await ip('addr', 'add', `${network.nodeIp}/${prefix}`, 'dev', network.bridge);
     await ip('link', 'set', network.bridge, 'up');
@@ -245,15 +237,11 @@ oom_score = 0
 
   private async loadImages(): Promise<void> {
     for (const image of this.options.images) {
-      const imported = await this.ctr('images', 'import', '--all-platforms', image.archive);
-      // The archive's own name (whatever it was built as) gets the name the manifests use.
-      const source = /^unpacking (\S+) /m.exec(imported)?.[1];
-      const wanted = normalizeImageName(image.name);
-      if (source && source !== wanted) await this.ctr('images', 'tag', '--force', source, wanted);
-      if (!(await this.ctr('images', 'ls', '-q')).split('\n').includes(wanted)) {
-        throw new Error(`image ${image.name} not in containerd after importing ${image.archive}:\n${imported}`);
-      }
+      await this.ctr('images', 'import', image.archive);
     }
+    const present = new Set((await this.ctr('images', 'ls', '-q')).split('\n'));
+    const missing = this.options.images.filter((image) => !present.has(image.ref));
+    if (missing.length) throw new Error(`not in containerd after import: ${missing.map((i) => i.ref).join(', ')}`);
   }
 
   private startKubelet(pki: Pki, server: string): void {
@@ -263,6 +251,7 @@ oom_score = 0
     this.options.host.addRunDir(kubeletDir);
     // No nameserver: pods with dnsPolicy Default resolve nothing, every other pod only the
     // cluster's names (CoreDNS has no upstream either), so no query leaves the machine.
+    this.options.host.createCgroupRoot();
     const resolvConf = path.join(kubeletDir, 'resolv.conf');
     writeFileSync(resolvConf, '');
     this.kubeconfig = writeKubeconfig(path.join(kubeletDir, 'kubelet.kubeconfig'), {
@@ -366,12 +355,4 @@ iptables:
     this.stopping = true;
     for (const child of [...this.processes].reverse()) await child.stop(10_000);
   }
-}
-
-/** `kubescaler:0.1.0` → `docker.io/library/kubescaler:0.1.0`, as containerd names what the kubelet asks for. */
-export function normalizeImageName(name: string): string {
-  const first = name.split('/')[0]!;
-  const hasRegistry = name.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost');
-  const withRegistry = hasRegistry ? name : `docker.io/${name.includes('/') ? name : `library/${name}`}`;
-  return /:[^/]+$/.test(withRegistry) || withRegistry.includes('@') ? withRegistry : `${withRegistry}:latest`;
 }
