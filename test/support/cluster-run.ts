@@ -2,9 +2,17 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { REPO_ROOT } from '@app/testing';
+import { pathToFileURL } from 'node:url';
 import type { ClusterState } from '../../scripts/cluster/dist/cluster.js';
-import { KubeApi, type KubeObject } from '../../scripts/cluster/dist/kube-api.js';
+import type * as KubeApiModule from '../../scripts/cluster/dist/kube-api.js';
+import type { KubeApi, KubeObject } from '../../scripts/cluster/dist/kube-api.js';
 import { type Completed, runCommand } from '../k8s/rendered-manifests.js';
+
+// The cluster's own API client, from its compiled output: loaded by absolute path, since this
+// file runs from test/dist/, one level below where it is written.
+const { KubeApi: KubeApiClient } = (await import(
+  pathToFileURL(path.join(REPO_ROOT, 'scripts', 'cluster', 'dist', 'kube-api.js')).href
+)) as typeof KubeApiModule;
 
 /**
  * `npm run cluster` (node scripts/cluster.mjs) as a real process: started with `env`, ready once
@@ -56,7 +64,7 @@ export class ClusterRun {
       const statePath = /^CLUSTER_STATE=(.+)$/m.exec(out.text)?.[1];
       if (statePath && /^KUBECONFIG=\//m.test(out.text)) {
         const state = JSON.parse(readFileSync(statePath, 'utf8')) as ClusterState;
-        const api = new KubeApi({ server: state.server, ...state.admin });
+        const api = new KubeApiClient({ server: state.server, ...state.admin });
         return new ClusterRun(hostBefore, child, state, api, startedAt, performance.now(), out, exited);
       }
       if (gone) throw new Error(`npm run cluster exited before the cluster was ready:\n${out.text.slice(-8000)}`);

@@ -23,16 +23,6 @@ export interface KubeObject {
   [key: string]: unknown;
 }
 
-export interface KubeList<T extends KubeObject = KubeObject> {
-  metadata: { resourceVersion: string };
-  items: T[];
-}
-
-export interface WatchEvent<T extends KubeObject = KubeObject> {
-  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
-  object: T;
-}
-
 /** A non-2xx answer of the API server, with its Status body. */
 export class KubeApiError extends Error {
   constructor(
@@ -54,7 +44,7 @@ export interface KubeCredentials {
 
 /**
  * A small client of the Kubernetes API over HTTPS with a client certificate: JSON requests and
- * watches (newline-delimited JSON events). Enough for the kubelet and kube-proxy stand-ins.
+ * watches (newline-delimited JSON events). Enough for the run's own reads and waits.
  */
 export class KubeApi {
   private readonly agent: Agent;
@@ -126,175 +116,7 @@ export class KubeApi {
   }
 
   /** GET that answers undefined for 404. */
-  async find<T = any>(path: string): Promise<T | undefined> {
-    try {
-      return await this.get<T>(path);
-    } catch (error) {
-      if (error instanceof KubeApiError && error.status === 404) return undefined;
-      throw error;
-    }
-  }
-
-  /** Strategic merge patch (lists with a merge key, such as pod conditions, merge by that key). */
-  patchStatus(path: string, status: unknown): Promise<any> {
-    return this.request('PATCH', `${path}/status`, { status }, 'application/strategic-merge-patch+json');
-  }
-
-  /**
-   * Watches `path` (a list URL, query allowed) from `resourceVersion`, calling `onEvent` per event,
-   * until the server ends the watch or `signal` aborts. Resolves then; rejects on a non-200 start.
-   */
-  watch(
-    path: string,
-    resourceVersion: string,
-    onEvent: (event: WatchEvent) => void,
-    signal: AbortSignal,
-  ): Promise<void> {
-    const separator = path.includes('?') ? '&' : '?';
-    const full = `${path}${separator}watch=true&allowWatchBookmarks=true&resourceVersion=${encodeURIComponent(resourceVersion)}&timeoutSeconds=300`;
-    return new Promise<void>((resolve, reject) => {
-      if (signal.aborted) return resolve();
-      const req = httpsRequest(
-        {
-          host: this.host,
-          port: this.port,
-          method: 'GET',
-          path: full,
-          agent: this.agent,
-          signal,
-          headers: { 'user-agent': this.userAgent },
-        },
-        (res) => {
-          if (res.statusCode !== 200) {
-            let text = '';
-            res.on('data', (chunk) => (text += chunk));
-            res.on('end', () => reject(new KubeApiError(res.statusCode ?? 0, text, `watch ${path}`)));
-            return;
-          }
-          let buffered = '';
-          res.setEncoding('utf8');
-          res.on('data', (chunk: string) => {
-            buffered += chunk;
-            for (let newline = buffered.indexOf('\n'); newline >= 0; newline = buffered.indexOf('\n')) {
-              const line = buffered.slice(0, newline).trim();
-              buffered = buffered.slice(newline + 1);
-              if (line) onEvent(JSON.parse(line) as WatchEvent);
-            }
-          });
-          res.on('end', () => resolve());
-          res.on('error', () => resolve());
-          res.on('aborted', () => resolve());
-        },
-      );
-      req.on('error', (error) => (signal.aborted ? resolve() : reject(error)));
-      req.end();
-    });
-  }
-
   close(): void {
     this.agent.destroy();
-  }
-}
-
-/** Handlers of an Informer: called for every change seen (after the first list, too). */
-export interface InformerHandlers<T extends KubeObject> {
-  onChange?(object: T): void;
-  onDelete?(object: T): void;
-}
-
-const keyOf = (object: KubeObject): string => `${object.metadata.namespace ?? ''}/${object.metadata.name}`;
-
-/**
- * A cache of one list URL kept current by a watch (as client-go's informers do): lists, watches
- * from the list's resourceVersion, re-watches when the server closes the watch, and re-lists when
- * the version is too old (410 Gone).
- */
-export class Informer<T extends KubeObject = KubeObject> {
-  private readonly objects = new Map<string, T>();
-  private readonly abort = new AbortController();
-  private running: Promise<void> | undefined;
-
-  constructor(
-    private readonly api: KubeApi,
-    private readonly listPath: string,
-    private readonly handlers: InformerHandlers<T>,
-    private readonly onError: (error: unknown) => void = () => undefined,
-  ) {}
-
-  /** Resolves once the first list is in the cache and its handlers ran. */
-  async start(): Promise<void> {
-    let resourceVersion = await this.relist();
-    this.running = (async () => {
-      while (!this.abort.signal.aborted) {
-        let gone = false;
-        try {
-          await this.api.watch(
-            this.listPath,
-            resourceVersion,
-            (event) => {
-              if (event.type === 'ERROR') {
-                if ((event.object as any).code === 410) gone = true;
-                return;
-              }
-              resourceVersion = event.object.metadata.resourceVersion ?? resourceVersion;
-              if (event.type === 'BOOKMARK') return;
-              this.apply(event.type, event.object as T);
-            },
-            this.abort.signal,
-          );
-        } catch (error) {
-          if (this.abort.signal.aborted) break;
-          gone = error instanceof KubeApiError && error.status === 410;
-          if (!gone) {
-            this.onError(error);
-            await new Promise((done) => setTimeout(done, 500));
-          }
-        }
-        if (gone && !this.abort.signal.aborted) {
-          try {
-            resourceVersion = await this.relist();
-          } catch (error) {
-            this.onError(error);
-            await new Promise((done) => setTimeout(done, 500));
-          }
-        }
-      }
-    })();
-  }
-
-  /** Every cached object. */
-  list(): T[] {
-    return [...this.objects.values()];
-  }
-
-  get(namespace: string, name: string): T | undefined {
-    return this.objects.get(`${namespace}/${name}`);
-  }
-
-  async stop(): Promise<void> {
-    this.abort.abort();
-    await this.running;
-  }
-
-  private async relist(): Promise<string> {
-    const list = await this.api.get<KubeList<T>>(this.listPath);
-    const seen = new Set<string>();
-    for (const item of list.items) {
-      seen.add(keyOf(item));
-      this.apply('MODIFIED', item);
-    }
-    for (const [key, object] of this.objects) if (!seen.has(key)) this.apply('DELETED', object);
-    return list.metadata.resourceVersion;
-  }
-
-  private apply(type: WatchEvent['type'], object: T): void {
-    const key = keyOf(object);
-    if (type === 'DELETED') {
-      this.objects.delete(key);
-      this.handlers.onDelete?.(object);
-    } else {
-      this.objects.set(key, object);
-      this.handlers.onChange?.(object);
-    }
   }
 }

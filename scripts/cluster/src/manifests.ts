@@ -44,17 +44,6 @@ export async function render(kustomize: string, dir: string): Promise<{ yaml: st
   return { yaml: stdout, objects };
 }
 
-/** The first object of `kind` named `name` (generated names carry a hash suffix: prefix match). */
-export function findObject(objects: readonly KubeObject[], kind: string, name: string, generated = false): KubeObject {
-  const found = objects.find(
-    (o) =>
-      o.kind === kind &&
-      (generated ? /^(.*)-[a-z0-9]{10}$/.exec(o.metadata.name)?.[1] === name : o.metadata.name === name),
-  );
-  if (!found) throw new Error(`the rendered manifests have no ${kind} ${name}`);
-  return found;
-}
-
 /**
  * Applies rendered manifests for real with server-side apply: Namespaces first (namespaced
  * objects cannot be dry-run before their Namespace exists), then a server-side dry run of
