@@ -4,8 +4,9 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
 import { closeRedis, connectRedis, createRedisClient, pairKeys } from '@app/lock';
-import { eventually, request, testAuthSecret } from '@app/testing';
+import { eventually, REPO_ROOT, request, testAuthSecret } from '@app/testing';
 import type { KubeObject } from '../../scripts/cluster/dist/kube-api.js';
+import { runCommand } from '../k8s/rendered-manifests.js';
 import { ClusterRun, isRunning } from '../support/cluster-run.js';
 import type { SseClient } from '../support/sse-client.js';
 import { createPairs, helloOf, Metrics, openStream, type Pair } from '../support/stream-stack.js';
@@ -136,6 +137,15 @@ describe('npm run cluster: k8s/overlays/local on a real one-node Kubernetes, eve
     const version = await cluster.kubectl('version', '-o', 'json');
     assert.equal(version.code, 0, version.stderr);
     assert.equal(JSON.parse(version.stdout).serverVersion.gitVersion, 'v1.33.13');
+    // One cluster per machine: a second run refuses, whatever its name, and changes nothing.
+    const second = await runCommand(process.execPath, ['scripts/cluster.mjs'], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, CLUSTER_NAME: 'second' },
+      timeoutMs: 120_000,
+    });
+    assert.equal(second.code, 1, second.stdout + second.stderr);
+    assert.match(second.stderr, /a local cluster is already running on this machine \(pid \d+/);
+    assert.equal((await api().get(`/api/v1/nodes`)).items.length, 1, 'the running cluster is untouched');
     passed += 1;
   });
 
