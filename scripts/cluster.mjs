@@ -1,27 +1,32 @@
-// `npm run cluster`: a real Kubernetes control plane on this machine with kubescaler applied to it.
-// Installs and builds what is missing (the control plane once, cached in .cache/cluster/), provides
-// Cassandra and Redis like `npm start` (or uses CASSANDRA_CONTACT_POINTS / REDIS_URL), starts etcd,
-// kube-apiserver, kube-controller-manager, kube-scheduler, KWOK with one node whose pods are real
-// processes of the compiled apps (test/cluster/kubelet.ts), applies k8s/overlays/local server-side,
-// starts Prometheus and prometheus-adapter with that overlay's configuration, and once both HPAs
-// report real targets prints KUBECONFIG=<path> and `kubectl get hpa -n kubescaler`. Runs until
-// Ctrl-C / SIGTERM, then stops everything it started. See docs/cluster.md.
+// `npm run cluster`: a real one-node Kubernetes 1.33 on this machine with kubescaler applied to it.
+// Installs and builds what is missing (the Debian packages of the node, the Kubernetes binaries,
+// CoreDNS and metrics-server once from the Go module proxy, the images from the project's own
+// Dockerfile and Debian packages; all cached in .cache/), then starts the control plane (etcd,
+// kube-apiserver, kube-controller-manager, kube-scheduler), the node (containerd + runc with the
+// CNI bridge, kubelet, kube-proxy in iptables mode) on a bridge of its own whose pod traffic may
+// not leave the machine, the add-ons (CoreDNS without upstream, metrics-server, local storage),
+// applies k8s/overlays/local server-side — every pod in a real container — and serves its
+// Ingresses with nginx. Once both HPAs report real targets it prints KUBECONFIG=<path>,
+// `kubectl get hpa -n kubescaler` and the web client's address. Runs until Ctrl-C / SIGTERM, then
+// stops everything and undoes every host change (also those of a run that crashed, at the next
+// start). One cluster per machine: a second run refuses. See docs/cluster.md.
 //
 // Environment: CLUSTER_NAME (dev: run directory .cache/cluster/run/<name>), CLUSTER_PORT_BASE
-// (unset: free ports; else this port and the next 7), CLUSTER_POD_CIDR (127.0.2.0/24),
-// ADMIN_TOKEN / AUTH_JWT_SECRET (unset: k8s/overlays/local/*.env, generated when missing),
-// CASSANDRA_* / REDIS_* as for `npm start`.
+// (unset: free ports; else this port and the next 9), CLUSTER_POD_CIDR (10.244.0.0/24),
+// CLUSTER_SERVICE_CIDR (10.96.0.0/24), CLUSTER_BRIDGE (kubescaler0), ADMIN_TOKEN /
+// AUTH_JWT_SECRET (unset: k8s/overlays/local/*.env, generated when missing).
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 
-import { CLUSTER_CACHE, ensureClusterTools } from './cluster/tools.mjs';
+import { ensureImages } from './cluster/images.mjs';
+import { startIngress } from './cluster/ingress.mjs';
+import { CLUSTER_CACHE, COREDNS_VERSION, ensureClusterTools, METRICS_SERVER_VERSION } from './cluster/tools.mjs';
+import { ensureDebianCommand, ensureDebianPackages, findOnPath } from './infra/apt.mjs';
 import { freePort } from './infra/ports.mjs';
-import { acquireRunLock } from './infra/run-lock.mjs';
 import { ensureK8sTools } from './k8s-tools.mjs';
-import { provideInfra } from './lib/infra.mjs';
 import { build, ensureDependencies, log, ROOT } from './lib/project.mjs';
 import { Stack } from './lib/stack.mjs';
 
@@ -34,47 +39,53 @@ const name = process.env.CLUSTER_NAME ?? 'dev';
 try {
   if (!/^[a-z0-9][a-z0-9-]{0,40}$/.test(name))
     throw new Error('CLUSTER_NAME must be lower-case letters, digits and dashes');
-  const podCidr = process.env.CLUSTER_POD_CIDR ?? '127.0.2.0/24';
-  if (!/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}\/(2[0-9]|30)$/.test(podCidr)) {
-    throw new Error(`CLUSTER_POD_CIDR must be a loopback range (127.x.y.z/20 to /30), got ${podCidr}`);
-  }
-  stack.push('run lock', acquireRunLock(ROOT, `cluster-${name}`));
+  if (process.getuid?.() !== 0) throw new Error('npm run cluster needs root (a kubelet, containerd and iptables)');
+  const network = planNetwork();
   await ensureDependencies();
   await build();
-  const { LocalCluster } = await import('../test/dist/cluster/cluster.js');
-  const { PORT_NAMES } = await import('../test/dist/cluster/control-plane.js');
-  const [tools, k8sTools, infraEnv] = await Promise.all([
+  const { HostGuard } = await import('./cluster/dist/host.js');
+  const { LocalCluster } = await import('./cluster/dist/cluster.js');
+  const { PORT_NAMES } = await import('./cluster/dist/control-plane.js');
+  const host = await HostGuard.acquire(ROOT, (line) => log(`[cluster] ${line}`));
+  stack.push('host changes', () => host.release());
+  const [tools, k8sTools, nodeBinaries] = await Promise.all([
     ensureClusterTools(),
     ensureK8sTools(),
-    provideInfra(stack, {
-      name: `cluster-${name}`,
-      cqlPort: numberEnv('CASSANDRA_PORT'),
-      storagePort: numberEnv('CASSANDRA_STORAGE_PORT'),
-      redisPort: numberEnv('REDIS_PORT'),
-    }),
+    ensureNodePackages(),
   ]);
+  const images = await ensureImages({ root: ROOT, tools, log: (line) => log(`[images] ${line}`) });
   const ports = await planPorts(PORT_NAMES);
   const secrets = overlaySecrets();
-  const cassandra = (infraEnv.CASSANDRA_CONTACT_POINTS ?? process.env.CASSANDRA_CONTACT_POINTS).split(',')[0];
-  const redisUrl = new URL(infraEnv.REDIS_URL ?? process.env.REDIS_URL);
 
   const cluster = new LocalCluster({
     root: ROOT,
-    tools,
+    tools: { ...tools, ...nodeBinaries },
     kustomize: k8sTools.kustomize,
     dir: path.join(CLUSTER_CACHE, 'run', name),
     ports,
-    podCidr,
-    cassandra: cassandra.includes(':') ? cassandra : `${cassandra}:9042`,
-    redis: `${redisUrl.hostname}:${redisUrl.port || 6379}`,
+    network,
+    images,
+    addonVersions: { COREDNS_VERSION, METRICS_SERVER_VERSION },
+    host,
     adminToken: secrets.adminToken,
     authSecret: secrets.authSecret,
     log: (line) => log(`[cluster] ${line}`),
   });
   stack.push('cluster', () => cluster.stop());
   await cluster.start();
+  const ingress = await startIngress({
+    api: cluster.api,
+    root: ROOT,
+    dir: path.join(CLUSTER_CACHE, 'run', name, 'ingress'),
+    port: ports.ingress,
+    log: (line) => log(`[cluster] ${line}`),
+  });
+  stack.push('ingress', () => ingress.stop());
+  cluster.ingressUrl = ingress.url;
+  cluster.mark(`ingress (nginx from the Ingress objects) on ${ingress.url}`);
+  const stateFile = await cluster.writeState();
+  const state = JSON.parse(await import('node:fs').then((fs) => fs.readFileSync(stateFile, 'utf8')));
 
-  const state = cluster.state();
   const hpa = await promisify(execFile)(tools.kubectl, [
     '--kubeconfig',
     state.kubeconfig,
@@ -85,25 +96,64 @@ try {
   ]);
   const services = state.services
     .filter((s) => s.namespace === 'kubescaler')
-    .map((s) => `${s.name}:${s.port}→${s.local}`)
+    .map((s) => `${s.name}:${s.port}→${s.address}`)
     .join('  ');
   console.log(`
 KUBECONFIG=${state.kubeconfig}
 ${hpa.stdout.trimEnd()}
 
+  web client   ${ingress.url}/   (the Ingresses, served by nginx)
   kubectl      export KUBECONFIG=${state.kubeconfig}  (kubectl ${tools.kubectl})
-  Prometheus   ${state.prometheus}
   Services     ${services}
-  pods         real processes on ${podCidr}: kubectl get pods -n kubescaler -o wide
-  logs         ${state.logs}  (pods/<namespace>_<pod>/<container>.log, logs/, monitoring/)
+  pods         real containers on ${network.podCidr} (bridge ${network.bridge}): kubectl get pods -n kubescaler -o wide
+  logs         ${state.logs}  (logs/, manifests/; kubectl logs works)
   secrets      ${secrets.describe}
-CLUSTER_STATE=${path.join(state.logs, 'cluster.json')}
-  up in ${state.timings.at(-1).seconds.toFixed(1)} s. Ctrl-C stops everything.
+CLUSTER_STATE=${stateFile}
+  up in ${state.timings.at(-1).seconds.toFixed(1)} s. Ctrl-C stops everything and undoes every host change.
 `);
 } catch (error) {
   console.error(`[kubescaler] cluster failed: ${error.stack ?? error.message}`);
   await stack.stopAll();
   process.exit(1);
+}
+
+/** The node's network from CLUSTER_POD_CIDR, CLUSTER_SERVICE_CIDR and CLUSTER_BRIDGE. */
+function planNetwork() {
+  const cidr = (variable, fallback) => {
+    const value = process.env[variable] ?? fallback;
+    const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.0\/24$/.exec(value);
+    if (!match || match.slice(1).some((n) => Number(n) > 255))
+      throw new Error(`${variable} must be an IPv4 /24 (a.b.c.0/24), got ${value}`);
+    return value;
+  };
+  const podCidr = cidr('CLUSTER_POD_CIDR', '10.244.0.0/24');
+  const serviceCidr = cidr('CLUSTER_SERVICE_CIDR', '10.96.0.0/24');
+  if (podCidr === serviceCidr) throw new Error('CLUSTER_POD_CIDR and CLUSTER_SERVICE_CIDR must differ');
+  const bridge = process.env.CLUSTER_BRIDGE ?? 'kubescaler0';
+  if (!/^[a-z][a-z0-9]{0,14}$/.test(bridge)) throw new Error('CLUSTER_BRIDGE must be a short interface name');
+  const prefix = (c) => c.split('.').slice(0, 3).join('.');
+  return {
+    bridge,
+    podCidr,
+    serviceCidr,
+    nodeIp: `${prefix(podCidr)}.1`,
+    dnsIp: `${prefix(serviceCidr)}.10`,
+  };
+}
+
+/** containerd + runc, the CNI plugins, iptables and conntrack from Debian (apt, once). */
+async function ensureNodePackages() {
+  const packages = [
+    { command: 'containerd', pkg: 'containerd' },
+    { command: 'runc', pkg: 'runc' },
+    { command: 'iptables', pkg: 'iptables' },
+    { command: 'conntrack', pkg: 'conntrack' },
+  ];
+  const found = {};
+  for (const { command, pkg } of packages) found[command] = await ensureDebianCommand({ command, pkg, log });
+  // The bridge, host-local and loopback plugins containerd's CRI plugin runs (bin_dir /usr/lib/cni).
+  await ensureDebianPackages({ packages: ['containernetworking-plugins'], log });
+  return { containerd: found.containerd, ctr: await findOnPath('ctr'), iptables: found.iptables };
 }
 
 function numberEnv(name) {

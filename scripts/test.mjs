@@ -5,6 +5,7 @@
 // leaves them out). The local-cluster e2e (which builds the control plane once into
 // .cache/cluster/) runs alone after the others.
 import { spawn } from 'node:child_process';
+import { ensureImages } from './cluster/images.mjs';
 import { ensureClusterTools } from './cluster/tools.mjs';
 import { ensureDebianCommand } from './infra/apt.mjs';
 import { ensureNginx } from './infra/nginx.mjs';
@@ -30,8 +31,8 @@ try {
   // The lock guards the test data directory, so it is only needed when this run starts Cassandra.
   if (!process.env.CASSANDRA_CONTACT_POINTS) stack.push('run lock', acquireRunLock(ROOT, 'test'));
   // Tests start private redis-servers and nginx gateways and drive Debian's Chromium: all three
-  // install while Cassandra starts. The cluster e2e needs the local control plane (built once into
-  // .cache/cluster/, minutes cold).
+  // install while Cassandra starts. The cluster e2e needs the local Kubernetes binaries and images
+  // (built once into .cache/, minutes cold).
   const isCluster = (file) => /[/\\]cluster\.e2e-spec\.js$/.test(file);
   const clusterFiles = files.filter(isCluster);
   const otherFiles = files.filter((file) => !isCluster(file));
@@ -41,7 +42,9 @@ try {
     ensureNginx(log),
     ensureDebianCommand({ command: 'chromium', pkg: 'chromium', log }),
     clusterFiles.length > 0 && ensureK8sTools(),
-    clusterFiles.length > 0 && ensureClusterTools(),
+    // The cluster's binaries, then its images (they embed some of the binaries).
+    clusterFiles.length > 0 &&
+      ensureClusterTools().then((tools) => ensureImages({ root: ROOT, tools, log: (line) => log(`[images] ${line}`) })),
   ]);
   // Every app a test starts inherits the run's user-token secret; the helpers mint tokens with it.
   const env = { ...process.env, ...infraEnv, AUTH_JWT_SECRET: authSecret().value, NODE_ENV: 'test' };

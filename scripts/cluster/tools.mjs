@@ -1,9 +1,10 @@
-// The control plane of `npm run cluster` and the cluster e2e, built once from the Go module proxy
-// with the local Go toolchain and cached under .cache/cluster/ (binaries, Go module and build
-// caches), pinned:
+// The Kubernetes binaries of `npm run cluster` and the cluster e2e, built once from the Go module
+// proxy with the local Go toolchain and cached under .cache/cluster/ (binaries, Go module and
+// build caches), pinned:
 //   - kube-apiserver, kube-controller-manager, kube-scheduler, k8s.io/kubernetes v1.33.13
-//     kubectl (the server's own version)
-//   - kwok (fake nodes, pod IPs and phases)                     sigs.k8s.io/kwok v0.8.0
+//     kubectl, kubelet, kube-proxy (the server's own version)
+//   - CoreDNS (only the plugins the cluster's Corefile uses)    github.com/coredns/coredns v1.12.4
+//   - metrics-server                                           sigs.k8s.io/metrics-server v0.8.0
 //   - prometheus-adapter                                       sigs.k8s.io/prometheus-adapter v0.12.0
 //   - Prometheus 3.5.1 (kubernetes_sd)                          github.com/prometheus/prometheus v0.305.1
 //   - etcd from Debian's etcd-server, openssl from Debian (apt, like redis-server)
@@ -31,11 +32,13 @@ const STAGING_EXCEPTIONS = {
   'k8s.io/sample-cli-plugin': null,
   'k8s.io/sample-controller': null,
 };
-export const KWOK_VERSION = 'v0.8.0';
 export const ADAPTER_VERSION = 'v0.12.0';
 /** Prometheus 3.5.1: the Go module of Prometheus 3.x is versioned v0.3xx. */
 export const PROMETHEUS_MODULE_VERSION = 'v0.305.1';
 export const PROMETHEUS_VERSION = '3.5.1';
+/** The cluster DNS: CoreDNS built with only the plugins the cluster's Corefile uses. */
+export const COREDNS_VERSION = 'v1.12.4';
+export const METRICS_SERVER_VERSION = 'v0.8.0';
 
 const log = (line) => process.stderr.write(`[cluster-tools] ${line}\n`);
 const seconds = (since) => `${((Date.now() - since) / 1000).toFixed(0)} s`;
@@ -102,7 +105,14 @@ async function kubernetesModule(go) {
   return moduleDir;
 }
 
-const KUBERNETES_COMMANDS = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl'];
+const KUBERNETES_COMMANDS = [
+  'kube-apiserver',
+  'kube-controller-manager',
+  'kube-scheduler',
+  'kubectl',
+  'kubelet',
+  'kube-proxy',
+];
 
 /** Version-stamped commands of k8s.io/kubernetes (without the stamp the server says v0.0.0-master and kubectl's skew check fails). */
 async function buildKubernetesCommands(go, out, names) {
@@ -119,34 +129,6 @@ async function buildKubernetesCommands(go, out, names) {
   ].join(' ');
   const packages = names.map((name) => `k8s.io/kubernetes/cmd/${name}`);
   await run(go, ['build', `-ldflags=${ldflags}`, '-o', `${out}/`, ...packages], { cwd: moduleDir, env: goEnv() });
-}
-
-/** KWOK's own node stages (initialize, heartbeat), kept beside its binary. */
-const KWOK_NODE_STAGES = [
-  ['fast', 'node-initialize.yaml'],
-  ['heartbeat', 'node-heartbeat.yaml'],
-];
-
-async function buildKwok(go, out) {
-  await run(go, ['install', '-ldflags=-s -w', `sigs.k8s.io/kwok/cmd/kwok@${KWOK_VERSION}`], {
-    cwd: CLUSTER_CACHE,
-    env: goEnv({ GOBIN: out, GOFLAGS: '-trimpath -buildvcs=false' }),
-  });
-  // From the module `go install` just downloaded, so the part needs nothing of Go's caches later.
-  const stages = path.join(
-    CLUSTER_CACHE,
-    'go',
-    'mod',
-    'sigs.k8s.io',
-    `kwok@${KWOK_VERSION}`,
-    'kustomize',
-    'stage',
-    'node',
-  );
-  mkdirSync(path.join(out, 'stages'));
-  for (const [dir, file] of KWOK_NODE_STAGES) {
-    writeFileSync(path.join(out, 'stages', file), readFileSync(path.join(stages, dir, file)));
-  }
 }
 
 async function buildAdapter(go, out) {
@@ -180,7 +162,56 @@ async function buildPrometheus(go, out) {
   });
 }
 
+/**
+ * The plugins compiled into CoreDNS (directive, package under plugin/), in the order of its own
+ * plugin.cfg (the order they run in).
+ */
+const COREDNS_PLUGINS = [
+  ['reload', 'reload'],
+  ['ready', 'ready'],
+  ['health', 'health'],
+  ['prometheus', 'metrics'],
+  ['errors', 'errors'],
+  ['log', 'log'],
+  ['loadbalance', 'loadbalance'],
+  ['cache', 'cache'],
+  ['kubernetes', 'kubernetes'],
+];
+
+async function buildCoreDns(go, out) {
+  // CoreDNS's own main with every plugin pulls in each cloud provider's SDK; a main of our own
+  // registers the few the cluster's Corefile names (CoreDNS's documented way to trim a build).
+  const src = path.join(CLUSTER_CACHE, 'src', `coredns-${COREDNS_VERSION}`);
+  rmSync(src, { recursive: true, force: true });
+  mkdirSync(src, { recursive: true });
+  writeFileSync(path.join(src, 'go.mod'), 'module local/kubescaler-coredns\n\ngo 1.24.0\n');
+  const imports = COREDNS_PLUGINS.map(([, pkg]) => `\t_ "github.com/coredns/coredns/plugin/${pkg}"`).join('\n');
+  writeFileSync(
+    path.join(src, 'main.go'),
+    `package main\n\nimport (\n\t"github.com/coredns/coredns/core/dnsserver"\n\t"github.com/coredns/coredns/coremain"\n${imports}\n)\n\n` +
+      `func init() {\n\tdnsserver.Directives = []string{${COREDNS_PLUGINS.map(([directive]) => `"${directive}"`).join(', ')}}\n}\n\n` +
+      'func main() {\n\tcoremain.Run()\n}\n',
+  );
+  await run(go, ['get', `github.com/coredns/coredns@${COREDNS_VERSION}`], { cwd: src, env: goEnv() });
+  await run(go, ['mod', 'tidy'], { cwd: src, env: goEnv() });
+  const ldflags = `-s -w -X github.com/coredns/coredns/coremain.GitCommit=${COREDNS_VERSION}`;
+  await run(go, ['build', `-ldflags=${ldflags}`, '-o', path.join(out, 'coredns'), '.'], { cwd: src, env: goEnv() });
+}
+
+async function buildMetricsServer(go, out) {
+  const dir = await downloadModule(go, 'sigs.k8s.io/metrics-server', METRICS_SERVER_VERSION);
+  const src = path.join(CLUSTER_CACHE, 'src', `metrics-server-${METRICS_SERVER_VERSION}`);
+  writableCopy(dir, src);
+  const v = 'sigs.k8s.io/metrics-server/pkg/version';
+  const ldflags = `-s -w -X ${v}.gitVersion=${METRICS_SERVER_VERSION} -X ${v}.gitCommit=module -X ${v}.buildDate=2025-01-01T00:00:00Z`;
+  await run(go, ['build', `-ldflags=${ldflags}`, '-o', path.join(out, 'metrics-server'), './cmd/metrics-server'], {
+    cwd: src,
+    env: goEnv(),
+  });
+}
+
 const CONTROL_PLANE = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'];
+const NODE = ['kubelet', 'kube-proxy'];
 const PARTS = [
   {
     name: `kubernetes-v${KUBERNETES_VERSION}`,
@@ -194,8 +225,14 @@ const PARTS = [
     build: (go, out) => buildKubernetesCommands(go, out, ['kubectl']),
     bins: ['kubectl'],
   },
-  // Its marker names what the part holds since its node stages live beside it (an older cache rebuilds).
-  { name: `kwok-${KWOK_VERSION}`, marker: '.installed-with-stages', build: buildKwok, bins: ['kwok'] },
+  {
+    name: `kubernetes-node-v${KUBERNETES_VERSION}`,
+    after: `kubectl-v${KUBERNETES_VERSION}`,
+    build: (go, out) => buildKubernetesCommands(go, out, NODE),
+    bins: NODE,
+  },
+  { name: `coredns-${COREDNS_VERSION}`, build: buildCoreDns, bins: ['coredns'] },
+  { name: `metrics-server-${METRICS_SERVER_VERSION}`, build: buildMetricsServer, bins: ['metrics-server'] },
   { name: `prometheus-adapter-${ADAPTER_VERSION}`, build: buildAdapter, bins: ['prometheus-adapter'] },
   { name: `prometheus-${PROMETHEUS_VERSION}`, build: buildPrometheus, bins: ['prometheus'] },
 ];
@@ -205,8 +242,7 @@ export async function ensureClusterTools() {
   mkdirSync(path.join(CLUSTER_CACHE, 'bin'), { recursive: true });
   const go = goCommand();
   const started = Date.now();
-  const marker = (part) => part.marker ?? '.installed';
-  const missing = PARTS.filter((part) => !existsSync(path.join(CLUSTER_CACHE, 'bin', part.name, marker(part))));
+  const missing = PARTS.filter((part) => !existsSync(path.join(CLUSTER_CACHE, 'bin', part.name, '.installed')));
   if (missing.length) log(`building ${missing.map((p) => p.name).join(', ')} (one time, several minutes)…`);
   const etcd = ensureDebianCommand({ command: 'etcd', pkg: 'etcd-server', log });
   const openssl = ensureDebianCommand({ command: 'openssl', pkg: 'openssl', log });
@@ -216,7 +252,7 @@ export async function ensureClusterTools() {
     done.set(
       part.name,
       previous.then(() =>
-        installOnce(path.join(CLUSTER_CACHE, 'bin', part.name), marker(part), async (temp) => {
+        installOnce(path.join(CLUSTER_CACHE, 'bin', part.name), '.installed', async (temp) => {
           const partStarted = Date.now();
           await part.build(go, temp);
           for (const bin of part.bins) chmodSync(path.join(temp, bin), 0o755);
@@ -229,9 +265,6 @@ export async function ensureClusterTools() {
   if (missing.length) log(`cluster tools ready in ${seconds(started)}`);
   const tools = { etcd: await findOnPath('etcd'), openssl: await findOnPath('openssl') };
   for (const part of PARTS) for (const bin of part.bins) tools[bin] = path.join(CLUSTER_CACHE, 'bin', part.name, bin);
-  tools.kwokNodeStages = KWOK_NODE_STAGES.map(([, file]) =>
-    path.join(CLUSTER_CACHE, 'bin', `kwok-${KWOK_VERSION}`, 'stages', file),
-  );
   return tools;
 }
 
@@ -239,7 +272,7 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   try {
     process.stdout.write(`${JSON.stringify(await ensureClusterTools(), null, 2)}\n`);
   } catch (error) {
-    log(error instanceof Error ? error.message : String(error));
+    log(error instanceof Error ? (error.stack ?? error.message) : String(error));
     process.exit(1);
   }
 }

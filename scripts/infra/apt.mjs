@@ -60,17 +60,45 @@ export function ensureDebianCommand({ command, pkg, log = () => {} }) {
   return next;
 }
 
+/** Debian packages (names) that dpkg does not list as installed. */
+async function missingPackages(packages) {
+  const result = await runCollecting('dpkg-query', ['-W', '-f=${Package} ${db:Status-Status}\\n', ...packages]);
+  const installed = new Set(
+    result.output
+      .split('\n')
+      .filter((line) => line.endsWith(' installed'))
+      .map((line) => line.split(' ')[0]),
+  );
+  return packages.filter((name) => !installed.has(name));
+}
+
+/**
+ * Makes the Debian `packages` installed (libraries and tools that provide no command of their own
+ * to look for, e.g. libc6-dev), with apt-get as root when dpkg lacks any of them.
+ */
+export function ensureDebianPackages({ packages, log = () => {} }) {
+  const next = queue.then(async () => {
+    const missing = await missingPackages(packages);
+    if (!missing.length) return;
+    await install({ command: null, pkg: missing, log });
+    const still = await missingPackages(missing);
+    if (still.length) throw new Error(`apt-get ran, but ${still.join(' ')} still not installed`);
+  });
+  queue = next.catch(() => {});
+  return next;
+}
+
 async function install({ command, pkg, log }) {
-  const found = await findOnPath(command);
+  const found = command && (await findOnPath(command));
   if (found) return found;
   const packages = [pkg].flat();
   pkg = packages.join(' ');
   const manualHint = `install it yourself (Debian/Ubuntu: apt-get install -y ${pkg}) and retry`;
   if (!(await findOnPath('apt-get'))) {
-    throw new Error(`${command} is not on PATH and apt-get is not available; ${manualHint}`);
+    throw new Error(`${command ?? pkg} is missing and apt-get is not available; ${manualHint}`);
   }
   if (process.getuid?.() !== 0) {
-    throw new Error(`${command} is not on PATH and installing it needs root; ${manualHint}`);
+    throw new Error(`${command ?? pkg} is missing and installing it needs root; ${manualHint}`);
   }
 
   log(`${pkg}: installing with apt-get (first run only)…`);
@@ -84,6 +112,7 @@ async function install({ command, pkg, log }) {
     result = await aptGet(args, log);
   }
   if (!result.ok) throw new Error(`apt-get install ${pkg} failed:\n${result.output.trimEnd()}`);
+  if (!command) return null;
   const installed = await findOnPath(command);
   if (!installed) throw new Error(`apt-get installed ${pkg}, but ${command} is still not on PATH`);
   log(`${pkg}: installed`);

@@ -87,16 +87,20 @@ export function nginxSize(size) {
 /** `http://127.0.0.1:3000` → `127.0.0.1:3000`. */
 const hostPort = (url) => new URL(url).host;
 
+/**
+ * The location blocks of one route: `{path, exact?, deny?, upstream?, directives?}` (directives
+ * default to the tuning's, with its `stream` ones where `route.stream`).
+ */
 function locations(route, tuning) {
+  const proxy = route.directives ?? { ...tuning.proxy, ...(route.stream ? tuning.stream : {}) };
   const directives = route.deny
     ? ['deny all;']
     : [
         `proxy_pass http://kubescaler_${route.upstream};`,
-        ...Object.entries({ ...tuning.proxy, ...(route.stream ? tuning.stream : {}) }).map(
-          ([name, value]) => `${name} ${value};`,
-        ),
+        ...Object.entries(proxy).map(([name, value]) => `${name} ${value};`),
       ];
   const block = (match) => [`    location ${match} {`, ...directives.map((d) => `      ${d}`), '    }'];
+  if (route.exact) return block(`= ${route.path}`);
   // A Prefix path `/x` matches `/x` itself and everything under `/x/`, never `/xy`.
   return route.path === '/' ? block('/') : [...block(`= ${route.path}`), ...block(`${route.path}/`)];
 }
@@ -104,9 +108,26 @@ function locations(route, tuning) {
 /**
  * The nginx.conf of a gateway listening on `host:port` in front of `mainUrls` and `streamUrls`,
  * with every file it writes under `dir`. `tuning` replaces GATEWAY_TUNING (the benchmark's baseline).
+ * `routes` and `upstreams` (`[{name, urls, keepalive}]`) replace the gateway's own routes and its
+ * two upstreams (the local cluster's ingress, whose routes come from the Ingress objects).
  */
-export function gatewayConfig({ dir, host, port, mainUrls, streamUrls, tuning = GATEWAY_TUNING }) {
-  if (mainUrls.length === 0 || streamUrls.length === 0) throw new Error('the gateway needs main and stream upstreams');
+export function gatewayConfig({
+  dir,
+  host,
+  port,
+  mainUrls = [],
+  streamUrls = [],
+  tuning = GATEWAY_TUNING,
+  routes = GATEWAY_ROUTES,
+  // No idle connections kept to the stream pods: a connection that carried a fast stream has a
+  // receive buffer the kernel autotuned to megabytes, and a slow reader given it next would get
+  // a backlog of that size with no drop at the pod (measured: ages 9 s → 23 s, 0 gaps, in 40 s).
+  upstreams = [
+    { name: 'main', urls: mainUrls, keepalive: 16 },
+    { name: 'stream', urls: streamUrls, keepalive: 0 },
+  ],
+}) {
+  if (upstreams.some((u) => u.urls.length === 0)) throw new Error('every upstream of the gateway needs a server');
   const file = (name) => path.join(dir, name);
   const upstream = (name, urls, keepalive) => [
     `  upstream kubescaler_${name} {`,
@@ -154,17 +175,13 @@ export function gatewayConfig({ dir, host, port, mainUrls, streamUrls, tuning = 
     '                        \'$status $body_bytes_sent $request_time "$upstream_addr" "$upstream_status" "$http_user_agent"\';',
     `  access_log ${file('access.log')} kubescaler;`,
     '',
-    ...upstream('main', mainUrls, 16),
-    // No idle connections kept to the stream pods: a connection that carried a fast stream has a
-    // receive buffer the kernel autotuned to megabytes, and a slow reader given it next would get
-    // a backlog of that size with no drop at the pod (measured: ages 9 s → 23 s, 0 gaps, in 40 s).
-    ...upstream('stream', streamUrls, 0),
+    ...upstreams.flatMap((u) => upstream(u.name, u.urls, u.keepalive)),
     '',
     '  server {',
     `    listen ${host}:${port}${tuning.clientSndbuf ? ` sndbuf=${tuning.clientSndbuf}` : ''} backlog=4096;`,
     '    proxy_http_version 1.1;',
     ...FORWARDED_HEADERS.map(([name, value]) => `    proxy_set_header ${name} ${value};`),
-    ...GATEWAY_ROUTES.flatMap((route) => locations(route, tuning)),
+    ...routes.flatMap((route) => locations(route, tuning)),
     '  }',
     '}',
   ].join('\n')}\n`;

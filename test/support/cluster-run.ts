@@ -2,9 +2,17 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { REPO_ROOT } from '@app/testing';
-import type { ClusterState } from '../cluster/cluster.js';
-import { KubeApi, type KubeObject } from '../cluster/kube-api.js';
+import { pathToFileURL } from 'node:url';
+import type { ClusterState } from '../../scripts/cluster/dist/cluster.js';
+import type * as KubeApiModule from '../../scripts/cluster/dist/kube-api.js';
+import type { KubeApi, KubeObject } from '../../scripts/cluster/dist/kube-api.js';
 import { type Completed, runCommand } from '../k8s/rendered-manifests.js';
+
+// The cluster's own API client, from its compiled output: loaded by absolute path, since this
+// file runs from test/dist/, one level below where it is written.
+const { KubeApi: KubeApiClient } = (await import(
+  pathToFileURL(path.join(REPO_ROOT, 'scripts', 'cluster', 'dist', 'kube-api.js')).href
+)) as typeof KubeApiModule;
 
 /**
  * `npm run cluster` (node scripts/cluster.mjs) as a real process: started with `env`, ready once
@@ -13,6 +21,8 @@ import { type Completed, runCommand } from '../k8s/rendered-manifests.js';
  */
 export class ClusterRun {
   private constructor(
+    /** What the host had before the run: ip_forward and the KUBE-/CNI- iptables chains. */
+    readonly hostBefore: { ipForward: string; chains: string[] },
     readonly child: ChildProcess,
     readonly state: ClusterState,
     readonly api: KubeApi,
@@ -28,6 +38,10 @@ export class ClusterRun {
   }
 
   static async start(env: Record<string, string>, timeoutMs: number): Promise<ClusterRun> {
+    const hostBefore = {
+      ipForward: readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim(),
+      chains: await ownChains(),
+    };
     const startedAt = performance.now();
     const child = spawn(process.execPath, [path.join(REPO_ROOT, 'scripts', 'cluster.mjs')], {
       cwd: REPO_ROOT,
@@ -50,8 +64,8 @@ export class ClusterRun {
       const statePath = /^CLUSTER_STATE=(.+)$/m.exec(out.text)?.[1];
       if (statePath && /^KUBECONFIG=\//m.test(out.text)) {
         const state = JSON.parse(readFileSync(statePath, 'utf8')) as ClusterState;
-        const api = new KubeApi({ server: state.server, ...state.admin });
-        return new ClusterRun(child, state, api, startedAt, performance.now(), out, exited);
+        const api = new KubeApiClient({ server: state.server, ...state.admin });
+        return new ClusterRun(hostBefore, child, state, api, startedAt, performance.now(), out, exited);
       }
       if (gone) throw new Error(`npm run cluster exited before the cluster was ready:\n${out.text.slice(-8000)}`);
       if (performance.now() > deadline) {
@@ -67,11 +81,23 @@ export class ClusterRun {
     return runCommand(this.state.kubectl, ['--kubeconfig', this.state.kubeconfig, ...args], { timeoutMs: 60_000 });
   }
 
-  /** `http://<local forwarder>` of a Service port (the kube-proxy stand-in). */
+  /** `ctr` against the node's containerd (the kubelet's namespace). */
+  ctr(...args: string[]): Promise<Completed> {
+    return runCommand('ctr', ['--address', this.state.containerdSocket, '--namespace', 'k8s.io', ...args], {
+      timeoutMs: 60_000,
+    });
+  }
+
+  /** The KUBE-/CNI- iptables chains on the host now. */
+  ownChains(): Promise<string[]> {
+    return ownChains();
+  }
+
+  /** `http://<ClusterIP>:<port>` of a Service (the host reaches it through kube-proxy's rules). */
   serviceUrl(name: string, namespace = 'kubescaler'): string {
     const endpoint = this.state.services.find((s) => s.name === name && s.namespace === namespace);
-    if (!endpoint) throw new Error(`no forwarded Service ${namespace}/${name}`);
-    return `http://${endpoint.local}`;
+    if (!endpoint) throw new Error(`no Service ${namespace}/${name}`);
+    return `http://${endpoint.address}`;
   }
 
   /** The pods of one app (label app.kubernetes.io/name). */
@@ -82,7 +108,7 @@ export class ClusterRun {
     return list.items;
   }
 
-  /** PIDs of every process below the command (control plane, monitoring, pods' processes). */
+  /** PIDs of every process below the command (control plane, node agents, ingress; containers run under their shims). */
   descendants(): number[] {
     const parents = new Map<number, number[]>();
     for (const entry of readdirSync('/proc')) {
@@ -125,4 +151,19 @@ export function isRunning(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** Every KUBE-/CNI- chain of iptables and ip6tables (filter, nat, mangle), as `command/table/chain`. */
+async function ownChains(): Promise<string[]> {
+  const found: string[] = [];
+  for (const command of ['iptables', 'ip6tables']) {
+    for (const table of ['filter', 'nat', 'mangle']) {
+      const listed = await runCommand(command, ['-w', '-t', table, '-S'], { timeoutMs: 30_000 });
+      for (const line of listed.stdout.split('\n')) {
+        const chain = /^-N ((?:KUBE|CNI)-\S+)/.exec(line)?.[1];
+        if (chain) found.push(`${command}/${table}/${chain}`);
+      }
+    }
+  }
+  return found.sort();
 }

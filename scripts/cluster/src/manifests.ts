@@ -6,23 +6,20 @@ import { execFileAsync } from './processes.js';
 
 /** What one run adds on top of k8s/overlays/local. */
 export interface RunWiring {
-  /** The port the local prometheus-adapter listens on (the APIServices and its ExternalName Service). */
-  readonly adapterPort: number;
+  /** Image references the run's images replace (`kubescaler` → `kubescaler:<content hash>`). */
+  readonly images?: ReadonlyArray<{ name: string; newName?: string; newTag?: string }>;
   /** Replace the overlay's generated Secrets with these values (tests: the run's own secrets). */
   readonly adminToken?: string;
   readonly authSecret?: string;
 }
 
 /**
- * The kustomization a run applies: k8s/overlays/local as it is, plus the run's adapter port and,
- * when given, its own secrets (kept in the run directory, never in the checkout).
+ * The kustomization a run applies: k8s/overlays/local as it is, plus the tag of the app image
+ * this run built and, when given, the run's own secrets (kept in the run directory, never in
+ * the checkout).
  */
 export function runKustomization(dir: string, overlay: string, wiring: RunWiring): string {
   mkdirSync(dir, { recursive: true });
-  const port = (target: Record<string, string>, jsonPath: string) => ({
-    target,
-    patch: JSON.stringify([{ op: 'replace', path: jsonPath, value: wiring.adapterPort }]),
-  });
   const secrets = [
     wiring.adminToken && { name: 'kubescaler-admin', literals: [`ADMIN_TOKEN=${wiring.adminToken}`] },
     wiring.authSecret && { name: 'kubescaler-auth', literals: [`AUTH_JWT_SECRET=${wiring.authSecret}`] },
@@ -31,10 +28,7 @@ export function runKustomization(dir: string, overlay: string, wiring: RunWiring
     apiVersion: 'kustomize.config.k8s.io/v1beta1',
     kind: 'Kustomization',
     resources: [path.relative(dir, overlay)],
-    patches: [
-      port({ kind: 'Service', name: 'prometheus-adapter' }, '/spec/ports/0/port'),
-      port({ kind: 'APIService' }, '/spec/service/port'),
-    ],
+    ...(wiring.images?.length ? { images: wiring.images } : {}),
     ...(secrets.length ? { secretGenerator: secrets.map((secret) => ({ ...secret, behavior: 'replace' })) } : {}),
   };
   writeFileSync(path.join(dir, 'kustomization.yaml'), stringify(kustomization), { mode: 0o600 });
@@ -48,17 +42,6 @@ export async function render(kustomize: string, dir: string): Promise<{ yaml: st
     .map((doc) => doc.toJS() as KubeObject)
     .filter(Boolean);
   return { yaml: stdout, objects };
-}
-
-/** The first object of `kind` named `name` (generated names carry a hash suffix: prefix match). */
-export function findObject(objects: readonly KubeObject[], kind: string, name: string, generated = false): KubeObject {
-  const found = objects.find(
-    (o) =>
-      o.kind === kind &&
-      (generated ? /^(.*)-[a-z0-9]{10}$/.exec(o.metadata.name)?.[1] === name : o.metadata.name === name),
-  );
-  if (!found) throw new Error(`the rendered manifests have no ${kind} ${name}`);
-  return found;
 }
 
 /**

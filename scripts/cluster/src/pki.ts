@@ -15,19 +15,28 @@ export interface Pki {
   readonly frontProxyClientKey: string;
   readonly serviceAccountKey: string;
   readonly serviceAccountPub: string;
+  /** The kubelet's serving certificate (for the node IP), which the API server and metrics-server verify. */
+  readonly kubeletServingCert: string;
+  readonly kubeletServingKey: string;
   /** Client certificates by identity name (see CLIENTS). */
   readonly clients: Record<ClientName, { cert: string; key: string }>;
 }
 
+/** The node's name: its kubelet's identity (`system:node:<name>`, Node authorization) and the Node object's name. */
+export const NODE_NAME = 'kubescaler-node';
+
 /**
- * Client identities: the admin (group system:masters) for people, the node agents (KWOK, the
- * kubelet stand-in) and the run itself; the scheduler and the controller-manager as the users
- * the bootstrap RBAC policy binds.
+ * Client identities: the admin (group system:masters) for people and the run itself; the
+ * scheduler, the controller-manager and kube-proxy as the users the bootstrap RBAC policy binds;
+ * the kubelet as its node (Node authorizer); the API server towards the kubelets (logs, exec).
  */
 const CLIENTS = {
   admin: '/O=system:masters/CN=kubescaler-admin',
   'kube-controller-manager': '/CN=system:kube-controller-manager',
   'kube-scheduler': '/CN=system:kube-scheduler',
+  'kube-proxy': '/CN=system:kube-proxy',
+  kubelet: `/O=system:nodes/CN=system:node:${NODE_NAME}`,
+  'apiserver-kubelet-client': '/O=system:masters/CN=kube-apiserver-kubelet-client',
 } as const;
 export type ClientName = keyof typeof CLIENTS;
 
@@ -83,12 +92,13 @@ const CLIENT_EXT =
   'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n';
 
 /**
- * A fresh PKI with openssl: the cluster CA, the API server's serving certificate (for 127.0.0.1,
- * localhost and the in-cluster names of the `kubernetes` Service), client certificates, the
- * front-proxy CA and client the API server presents to aggregated API servers (prometheus-adapter),
- * and the service-account signing key pair.
+ * A fresh PKI with openssl: the cluster CA, the API server's serving certificate (for the node's
+ * address, 127.0.0.1, localhost and the in-cluster names and address of the `kubernetes`
+ * Service), the kubelet's serving certificate, client certificates, the front-proxy CA and client
+ * the API server presents to aggregated API servers (prometheus-adapter, metrics-server), and the
+ * service-account signing key pair.
  */
-export async function createPki(dir: string, serviceIp: string): Promise<Pki> {
+export async function createPki(dir: string, serviceIp: string, nodeIp: string): Promise<Pki> {
   mkdirSync(dir, { recursive: true });
   await Promise.all([
     selfSignedCa(dir, 'ca', '/CN=kubescaler-local-ca'),
@@ -101,14 +111,21 @@ export async function createPki(dir: string, serviceIp: string): Promise<Pki> {
     'kubernetes.default.svc',
     'kubernetes.default.svc.cluster.local',
   ];
-  const san = [...names.map((n) => `DNS:${n}`), 'IP:127.0.0.1', `IP:${serviceIp}`].join(',');
-  const [apiServer, frontProxyClient, ...clients] = await Promise.all([
+  const san = [...names.map((n) => `DNS:${n}`), 'IP:127.0.0.1', `IP:${serviceIp}`, `IP:${nodeIp}`].join(',');
+  const [apiServer, kubeletServing, frontProxyClient, ...clients] = await Promise.all([
     signedCert(
       dir,
       'apiserver',
       '/CN=kube-apiserver',
       'ca',
       `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=${san}\n`,
+    ),
+    signedCert(
+      dir,
+      'kubelet-serving',
+      `/O=system:nodes/CN=system:node:${NODE_NAME}`,
+      'ca',
+      `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:${NODE_NAME},IP:${nodeIp}\n`,
     ),
     signedCert(dir, 'front-proxy-client', '/CN=front-proxy-client', 'front-proxy-ca', CLIENT_EXT),
     ...Object.entries(CLIENTS).map(([name, subject]) => signedCert(dir, `client-${name}`, subject, 'ca', CLIENT_EXT)),
@@ -127,6 +144,8 @@ export async function createPki(dir: string, serviceIp: string): Promise<Pki> {
     frontProxyClientKey: frontProxyClient.key,
     serviceAccountKey: path.join(dir, 'sa.key'),
     serviceAccountPub: path.join(dir, 'sa.pub'),
+    kubeletServingCert: kubeletServing.cert,
+    kubeletServingKey: kubeletServing.key,
     clients: Object.fromEntries(clientEntries) as Pki['clients'],
   };
 }

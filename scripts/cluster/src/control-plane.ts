@@ -1,7 +1,8 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { KubeApi } from './kube-api.js';
 import { createPki, type Pki, writeKubeconfig } from './pki.js';
+import { firstAddress, type NodeNetwork } from './node.js';
 import { ManagedProcess, waitUntil } from './processes.js';
 
 /** The binaries the control plane runs (scripts/cluster/tools.mjs builds and lists them). */
@@ -11,22 +12,29 @@ export interface ClusterTools {
   readonly 'kube-controller-manager': string;
   readonly 'kube-scheduler': string;
   readonly kubectl: string;
-  readonly kwok: string;
+  readonly kubelet: string;
+  readonly 'kube-proxy': string;
+  readonly coredns: string;
+  readonly 'metrics-server': string;
   readonly prometheus: string;
   readonly 'prometheus-adapter': string;
-  readonly kwokNodeStages: readonly string[];
 }
 
-/** Every port the control plane and its monitoring listen on (all on 127.0.0.1). */
+/**
+ * Every port the cluster's host processes listen on: the API server and the kubelet on the node
+ * address (the pods reach them there), the rest on 127.0.0.1; the ingress on 127.0.0.1.
+ */
 export interface ClusterPorts {
   readonly etcdClient: number;
   readonly etcdPeer: number;
   readonly apiServer: number;
   readonly controllerManager: number;
   readonly scheduler: number;
-  readonly kwok: number;
-  readonly prometheus: number;
-  readonly adapter: number;
+  readonly kubelet: number;
+  readonly kubeletHealthz: number;
+  readonly proxyHealthz: number;
+  readonly proxyMetrics: number;
+  readonly ingress: number;
 }
 export const PORT_NAMES: ReadonlyArray<keyof ClusterPorts> = [
   'etcdClient',
@@ -34,35 +42,29 @@ export const PORT_NAMES: ReadonlyArray<keyof ClusterPorts> = [
   'apiServer',
   'controllerManager',
   'scheduler',
-  'kwok',
-  'prometheus',
-  'adapter',
+  'kubelet',
+  'kubeletHealthz',
+  'proxyHealthz',
+  'proxyMetrics',
+  'ingress',
 ];
 
 export interface ControlPlaneOptions {
   readonly tools: ClusterTools;
-  /** The run's directory (wiped first): PKI, etcd data, kubeconfigs, logs. */
+  /** The run's directory: PKI, etcd data, kubeconfigs, logs. */
   readonly dir: string;
   readonly ports: ClusterPorts;
-  /** The KWOK node's pod IPs. */
-  readonly podCidr: string;
-  /** Our pod stage for KWOK (IP and Pending phase; the kubelet stand-in does the rest). */
-  readonly podStages: string;
-  readonly nodeName: string;
+  readonly network: NodeNetwork;
+  /** Told of every process started (the host guard kills them after a crash). */
+  readonly track: (name: string, pid: number | undefined) => void;
   readonly log: (line: string) => void;
   readonly mark: (what: string) => void;
 }
 
-/** The Services' virtual IPs; nothing here dials them (no kube-proxy), a documentation range. */
-const SERVICE_CIDR = '198.51.100.0/24';
-const KUBERNETES_SERVICE_IP = '198.51.100.1';
-/** Written into the `kubernetes` Endpoints only (every client here talks to 127.0.0.1); a documentation address. */
-const ADVERTISE_ADDRESS = '192.0.2.2';
-
 /**
- * etcd, kube-apiserver (with API aggregation for prometheus-adapter), kube-controller-manager
- * (the controllers a Deployment, a Job and the HPAs need, each with its own ServiceAccount),
- * kube-scheduler and KWOK with one fake node whose pods get IPs from `podCidr`.
+ * etcd, kube-apiserver (on the node address, with API aggregation for prometheus-adapter and
+ * metrics-server), kube-controller-manager (every default controller, each with its own
+ * ServiceAccount) and kube-scheduler.
  */
 export class ControlPlane {
   readonly processes: ManagedProcess[] = [];
@@ -73,7 +75,7 @@ export class ControlPlane {
   readonly server: string;
 
   constructor(private readonly options: ControlPlaneOptions) {
-    this.server = `https://127.0.0.1:${options.ports.apiServer}`;
+    this.server = `https://${options.network.nodeIp}:${options.ports.apiServer}`;
   }
 
   private get logs(): string {
@@ -82,7 +84,6 @@ export class ControlPlane {
 
   async start(): Promise<void> {
     const { dir, ports, tools, mark } = this.options;
-    rmSync(dir, { recursive: true, force: true });
     mkdirSync(this.logs, { recursive: true });
     const etcd = this.spawn('etcd', tools.etcd, [
       '--name=kubescaler-local',
@@ -94,7 +95,8 @@ export class ControlPlane {
       `--initial-cluster=kubescaler-local=http://127.0.0.1:${ports.etcdPeer}`,
       '--log-level=warn',
     ]);
-    this.pki = await createPki(path.join(dir, 'pki'), KUBERNETES_SERVICE_IP);
+    const { network } = this.options;
+    this.pki = await createPki(path.join(dir, 'pki'), firstAddress(network.serviceCidr), network.nodeIp);
     mark('certificates');
     await waitUntil('etcd healthy', async () => (await fetch(`http://127.0.0.1:${ports.etcdClient}/health`)).ok, {
       timeoutMs: 60_000,
@@ -105,18 +107,26 @@ export class ControlPlane {
     const pki = this.pki;
     const apiserver = this.spawn('kube-apiserver', tools['kube-apiserver'], [
       `--etcd-servers=http://127.0.0.1:${ports.etcdClient}`,
-      '--bind-address=127.0.0.1',
+      // The pods reach it through the `kubernetes` Service, whose endpoint is this address.
+      `--bind-address=${network.nodeIp}`,
       `--secure-port=${ports.apiServer}`,
-      `--advertise-address=${ADVERTISE_ADDRESS}`,
+      `--advertise-address=${network.nodeIp}`,
       `--tls-cert-file=${pki.apiServerCert}`,
       `--tls-private-key-file=${pki.apiServerKey}`,
       `--client-ca-file=${pki.caCert}`,
       `--service-account-key-file=${pki.serviceAccountPub}`,
       `--service-account-signing-key-file=${pki.serviceAccountKey}`,
       '--service-account-issuer=https://kubernetes.default.svc',
-      `--service-cluster-ip-range=${SERVICE_CIDR}`,
+      `--service-cluster-ip-range=${network.serviceCidr}`,
+      '--service-node-port-range=30000-30999',
       '--authorization-mode=Node,RBAC',
       '--allow-privileged=false',
+      // Towards the kubelet (logs, exec, port-forward): its serving certificate is the cluster CA's.
+      `--kubelet-client-certificate=${pki.clients['apiserver-kubelet-client'].cert}`,
+      `--kubelet-client-key=${pki.clients['apiserver-kubelet-client'].key}`,
+      `--kubelet-certificate-authority=${pki.caCert}`,
+      // The node's host name resolves to 127.0.0.1 here; its InternalIP is the bridge address.
+      '--kubelet-preferred-address-types=InternalIP',
       // API aggregation: the API server proxies custom.metrics.k8s.io to the adapter as front-proxy-client.
       `--requestheader-client-ca-file=${pki.frontProxyCaCert}`,
       '--requestheader-allowed-names=front-proxy-client',
@@ -166,8 +176,6 @@ export class ControlPlane {
     };
     this.spawn('kube-controller-manager', tools['kube-controller-manager'], [
       ...component('kube-controller-manager', ports.controllerManager),
-      // No endpoint controllers: pod IPs here are loopback addresses, which Endpoints may not hold.
-      '--controllers=deployment,replicaset,horizontalpodautoscaling,job,ttl-after-finished,disruption,serviceaccount,serviceaccount-token,namespace,garbagecollector',
       '--use-service-account-credentials=true',
       `--service-account-private-key-file=${pki.serviceAccountKey}`,
       `--root-ca-file=${pki.caCert}`,
@@ -177,61 +185,7 @@ export class ControlPlane {
       '--horizontal-pod-autoscaler-cpu-initialization-period=15s',
     ]);
     this.spawn('kube-scheduler', tools['kube-scheduler'], component('kube-scheduler', ports.scheduler));
-    const stagesFile = path.join(dir, 'kwok-stages.yaml');
-    writeFileSync(
-      stagesFile,
-      [...tools.kwokNodeStages.map((file) => readFileSync(file, 'utf8')), this.options.podStages]
-        .map((doc) => doc.replace(/^---\n/, ''))
-        .join('\n---\n'),
-    );
-    this.spawn('kwok', tools.kwok, [
-      `--kubeconfig=${this.kubeconfig}`,
-      `--config=${stagesFile}`,
-      '--manage-all-nodes=false',
-      '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
-      `--cidr=${this.options.podCidr}`,
-      '--node-ip=127.0.0.1',
-      `--server-address=127.0.0.1:${ports.kwok}`,
-    ]);
-    await this.createNode();
-    mark('controller-manager, scheduler, KWOK node Ready');
-  }
-
-  private async createNode(): Promise<void> {
-    const name = this.options.nodeName;
-    await this.api.request('POST', '/api/v1/nodes', {
-      apiVersion: 'v1',
-      kind: 'Node',
-      metadata: {
-        name,
-        annotations: { 'node.alpha.kubernetes.io/ttl': '0', 'kwok.x-k8s.io/node': 'fake' },
-        labels: {
-          type: 'kwok',
-          'kubernetes.io/hostname': name,
-          'kubernetes.io/os': 'linux',
-          'kubernetes.io/arch': 'amd64',
-        },
-      },
-      status: {
-        allocatable: { cpu: '32', memory: '256Gi', pods: '110' },
-        capacity: { cpu: '32', memory: '256Gi', pods: '110' },
-      },
-    });
-    await waitUntil(
-      'KWOK node Ready',
-      async () => {
-        const node = await this.api.get(`/api/v1/nodes/${name}`);
-        return node.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True');
-      },
-      { timeoutMs: 60_000, alive: this.processes.find((p) => p.name === 'kwok') },
-    );
-    // Added at registration and removed by the node lifecycle controller, which does not run here.
-    await this.api.request(
-      'PATCH',
-      `/api/v1/nodes/${name}`,
-      { spec: { taints: null } },
-      'application/merge-patch+json',
-    );
+    mark('controller-manager, scheduler');
   }
 
   /** A token of a ServiceAccount (TokenRequest API), written to a file. */
@@ -259,6 +213,7 @@ export class ControlPlane {
   spawn(name: string, binary: string, args: string[]): ManagedProcess {
     const child = ManagedProcess.start(name, binary, args, { logFile: path.join(this.logs, `${name}.log`) });
     this.processes.push(child);
+    this.options.track(name, child.pid);
     child.exited.then(({ code, signal }) => {
       if (!this.stopping) this.options.log(`${name} exited (${signal ?? `code ${code}`}); see ${child.logFile}`);
     });
