@@ -27,6 +27,7 @@ export async function runMigrations(
   for (const migration of [...migrations].sort((a, b) => a.version - b.version)) {
     if (done.has(migration.version)) continue;
     for (const statement of migration.statements(ks)) await cql.executeDdl(statement);
+    await migration.run?.(cql, ks);
     await cql.execute(`INSERT INTO ${ks}.schema_migrations (version, description, applied_at) VALUES (?, ?, ?)`, [
       migration.version,
       migration.description,

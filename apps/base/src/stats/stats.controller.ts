@@ -1,0 +1,41 @@
+import { Controller, Get } from '@nestjs/common';
+import type { CountsDto, SuggestedDto } from '@app/base-client/contract';
+import { FreshValue } from '@app/http';
+import { RankingService } from '../ranking/ranking.service.js';
+import { TotalsRepository } from '../storage/totals.repository.js';
+
+/** Suggestions younger than this are answered as they are; up to the max age while one refresh runs. */
+export const SUGGESTED_FRESH_MS = 500;
+export const SUGGESTED_MAX_AGE_MS = 1000;
+
+/** Aggregates maintained with the writes: O(1) reads whatever the data size. */
+@Controller()
+export class StatsController {
+  private readonly suggestions: FreshValue<SuggestedDto>;
+
+  constructor(
+    ranking: RankingService,
+    private readonly totals: TotalsRepository,
+  ) {
+    this.suggestions = new FreshValue(
+      async () => {
+        const computedAt = new Date().toISOString();
+        return { items: await ranking.suggested(), computedAt };
+      },
+      SUGGESTED_FRESH_MS,
+      SUGGESTED_MAX_AGE_MS,
+    );
+  }
+
+  /** How many users and profiles exist (the `totals` counters). */
+  @Get('counts')
+  counts(): Promise<CountsDto> {
+    return this.totals.read();
+  }
+
+  /** Users bound to ≥ 2 profiles, most-bound first, at most 50; at most 1 s old, one computation at a time. */
+  @Get('suggested')
+  suggested(): Promise<SuggestedDto> {
+    return this.suggestions.get();
+  }
+}
