@@ -11,6 +11,10 @@ import { UsersModule } from './users/users.module.js';
 @Module({})
 export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
-    return rootModule(AppModule, config, HealthModule.forRoot(CASSANDRA_HEALTH), [UsersModule, ProfilesModule, StatsModule]);
+    return rootModule(AppModule, config, HealthModule.forRoot(CASSANDRA_HEALTH), [
+      UsersModule,
+      ProfilesModule,
+      StatsModule,
+    ]);
   }
 }

@@ -61,7 +61,10 @@ describe('data model on real Cassandra', () => {
     const byUser = (
       await cql.execute(`SELECT profile_id, user_id FROM ${ks}.user_profiles WHERE user_id IN ?`, [userIds])
     ).rows.map((row) => `${row.get('profile_id')}/${row.get('user_id')}`);
-    return { byProfile: byProfile.sort(), byUser: byUser.filter((key) => profileIds.includes(key.split('/')[0]!)).sort() };
+    return {
+      byProfile: byProfile.sort(),
+      byUser: byUser.filter((key) => profileIds.includes(key.split('/')[0]!)).sort(),
+    };
   }
 
   async function assertBothOrNeither(profileIds: string[], userIds: string[]): Promise<string[]> {
@@ -70,7 +73,8 @@ describe('data model on real Cassandra', () => {
     return byProfile;
   }
 
-  const newUsers = async (n: number) => (await users.createMany(Array.from({ length: n }, (_, i) => `u${i}`))).map((u) => u.id);
+  const newUsers = async (n: number) =>
+    (await users.createMany(Array.from({ length: n }, (_, i) => `u${i}`))).map((u) => u.id);
 
   /**
    * Runs `work` with Cassandra refusing the `nth` logged batch whose statements match `pattern`
@@ -80,7 +84,8 @@ describe('data model on real Cassandra', () => {
     const batch = cql.batch.bind(cql);
     let seen = 0;
     cql.batch = async (statements, logged) => {
-      if (statements.some((s) => pattern.test(s.query)) && ++seen >= nth) throw AppError.dependencyUnavailable('cassandra');
+      if (statements.some((s) => pattern.test(s.query)) && ++seen >= nth)
+        throw AppError.dependencyUnavailable('cassandra');
       return batch(statements, logged);
     };
     try {
@@ -99,7 +104,10 @@ describe('data model on real Cassandra', () => {
       await profiles.unbind(p.id, ids[0]!);
       assert.deepEqual(
         await assertBothOrNeither([p.id], ids),
-        ids.slice(1, 4).map((u) => `${p.id}/${u}`).sort(),
+        ids
+          .slice(1, 4)
+          .map((u) => `${p.id}/${u}`)
+          .sort(),
       );
       await users.delete(ids[1]!);
       assert.equal((await assertBothOrNeither([p.id], ids)).length, 2);
@@ -115,7 +123,9 @@ describe('data model on real Cassandra', () => {
       );
       const written = await cql.execute(`SELECT id FROM ${ks}.profiles WHERE name = ? ALLOW FILTERING`, ['Half']);
       assert.equal(written.rowLength, 0, 'the profile was taken back');
-      const rows = await cql.execute(`SELECT profile_id FROM ${ks}.user_profiles WHERE user_id IN ?`, [ids.slice(0, 100)]);
+      const rows = await cql.execute(`SELECT profile_id FROM ${ks}.user_profiles WHERE user_id IN ?`, [
+        ids.slice(0, 100),
+      ]);
       assert.equal(rows.rowLength, 0, 'no user keeps a binding to the profile taken back');
       assert.deepEqual(await totals.read(), before, 'the profile count is back where it was');
     });
@@ -128,12 +138,17 @@ describe('data model on real Cassandra', () => {
       });
       const profileIds = made.map((p) => p.id);
       assert.equal(await bindings.countOf(u!), 250);
-      await withBatchFailing(/^DELETE FROM \S+\.profile_users/, 2, () => assert.rejects(users.delete(u!), isUnavailable));
+      await withBatchFailing(/^DELETE FROM \S+\.profile_users/, 2, () =>
+        assert.rejects(users.delete(u!), isUnavailable),
+      );
       const left = await assertBothOrNeither(profileIds, [u!]);
       assert.ok(left.length > 0 && left.length < 250, `${left.length} bindings left half-way`);
       await assert.rejects(users.delete(u!), (error: AppError) => error.code === 'USER_NOT_FOUND');
       assert.deepEqual(await assertBothOrNeither(profileIds, [u!]), []);
-      assert.equal((await ranking.suggested()).some((s) => s.id === u), false);
+      assert.equal(
+        (await ranking.suggested()).some((s) => s.id === u),
+        false,
+      );
     });
   });
 
@@ -146,7 +161,9 @@ describe('data model on real Cassandra', () => {
       await Promise.all([
         ...made.slice(5, 15).map((u) => users.delete(u.id)),
         // Two DELETEs of one user at once: one answers 404, the user counts once.
-        ...made.slice(0, 5).flatMap((u) => [users.delete(u.id).catch(() => 'twice'), users.delete(u.id).catch(() => 'twice')]),
+        ...made
+          .slice(0, 5)
+          .flatMap((u) => [users.delete(u.id).catch(() => 'twice'), users.delete(u.id).catch(() => 'twice')]),
         ...madeProfiles.slice(0, 4).map((p) => profiles.delete(p.id)),
       ]);
       assert.deepEqual(await totals.read(), {
@@ -155,7 +172,7 @@ describe('data model on real Cassandra', () => {
       });
     });
 
-    it("ranks a user by its exact binding count after concurrent binds and unbinds", async () => {
+    it('ranks a user by its exact binding count after concurrent binds and unbinds', async () => {
       const [shared, other] = await newUsers(2);
       const made = await Promise.all(Array.from({ length: 30 }, (_, i) => profiles.create(`r${i}`, [])));
       await Promise.all([
@@ -174,9 +191,17 @@ describe('data model on real Cassandra', () => {
         ],
       );
       const counts = top.map((s) => s.profileCount);
-      assert.deepEqual(counts, [...counts].sort((a, b) => b - a), 'most-bound first');
+      assert.deepEqual(
+        counts,
+        [...counts].sort((a, b) => b - a),
+        'most-bound first',
+      );
       await Promise.all(made.slice(0, 2).map((p) => profiles.unbind(p.id, other!)));
-      assert.equal((await ranking.suggested()).some((s) => s.id === other), false, 'one binding left: not shared');
+      assert.equal(
+        (await ranking.suggested()).some((s) => s.id === other),
+        false,
+        'one binding left: not shared',
+      );
     });
 
     it('leaves out a ranking row that lost a race (its count is not the ranked one)', async () => {
@@ -185,7 +210,10 @@ describe('data model on real Cassandra', () => {
       assert.ok(p1 && p2);
       await cql.execute(`INSERT INTO ${ks}.shared_users (bucket, bound, user_id) VALUES (0, 999, ?)`, [u]);
       const mine = (await ranking.suggested()).filter((s) => s.id === u);
-      assert.deepEqual(mine.map((s) => s.profileCount), [2]);
+      assert.deepEqual(
+        mine.map((s) => s.profileCount),
+        [2],
+      );
     });
   });
 
@@ -203,8 +231,18 @@ describe('data model on real Cassandra', () => {
         await cql.execute(`INSERT INTO ${old}.users (id, name, created_at) VALUES (?, ?, ?)`, [id, name, new Date()]);
       }
       const [p1, p2] = [randomUUID(), randomUUID()];
-      await cql.execute(`INSERT INTO ${old}.profiles (id, name, users, created_at) VALUES (?, ?, ?, ?)`, [p1, 'One', [a, b], new Date()]);
-      await cql.execute(`INSERT INTO ${old}.profiles (id, name, users, created_at) VALUES (?, ?, ?, ?)`, [p2, 'Two', [a], new Date()]);
+      await cql.execute(`INSERT INTO ${old}.profiles (id, name, users, created_at) VALUES (?, ?, ?, ?)`, [
+        p1,
+        'One',
+        [a, b],
+        new Date(),
+      ]);
+      await cql.execute(`INSERT INTO ${old}.profiles (id, name, users, created_at) VALUES (?, ?, ?, ?)`, [
+        p2,
+        'Two',
+        [a],
+        new Date(),
+      ]);
       try {
         assert.deepEqual(await runMigrations(cql, oldConfig, MIGRATIONS.slice(0, 4)), [3, 4]);
         // The data step again: it is idempotent (a crash before it was recorded repeats it).

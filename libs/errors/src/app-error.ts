@@ -42,7 +42,8 @@ export class AppError extends Error {
     this.name = 'AppError';
     const entry: CatalogEntry<never> = ERROR_CATALOG[code];
     this.status = entry.status;
-    this.retryAfterSeconds = retryAfterSeconds ?? (typeof entry.retryAfterSeconds === 'number' ? entry.retryAfterSeconds : undefined);
+    this.retryAfterSeconds =
+      retryAfterSeconds ?? (typeof entry.retryAfterSeconds === 'number' ? entry.retryAfterSeconds : undefined);
     this.challenge = options.challenge;
   }
 

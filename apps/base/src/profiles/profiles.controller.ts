@@ -40,7 +40,9 @@ export class ProfilesController {
   /** Many profiles with users made for them and existing users bound (admin): `{items}` in order. */
   @Post('batch')
   @UseGuards(AdminGuard)
-  async createMany(@Body({ schema: createProfilesSchema }) body: CreateProfilesBody): Promise<Items<CreatedProfileDto>> {
+  async createMany(
+    @Body({ schema: createProfilesSchema }) body: CreateProfilesBody,
+  ): Promise<Items<CreatedProfileDto>> {
     return { items: await this.profiles.createMany(body) };
   }
 

@@ -106,7 +106,10 @@ export class ProfilesService {
     const firstUsers = await mapWithConcurrency(rows.items, READ_CONCURRENCY, (row) =>
       this.bindings.firstUsersOf(row.id, PROFILE_USERS_PREVIEW + 1),
     );
-    return toPaged({ items: rows.items.map((row, i) => toProfileDto(row, firstUsers[i]!)), nextPage: rows.nextPage }, (dto) => dto);
+    return toPaged(
+      { items: rows.items.map((row, i) => toProfileDto(row, firstUsers[i]!)), nextPage: rows.nextPage },
+      (dto) => dto,
+    );
   }
 
   /** A page of the profile's user ids, in id order. */

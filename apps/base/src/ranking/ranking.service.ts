@@ -68,9 +68,7 @@ export class RankingService {
     ]);
     return current.flatMap((row, i) => {
       const name = names.get(row.userId);
-      return name === undefined
-        ? []
-        : [{ id: row.userId, name, profileIds: profileIds[i]!, profileCount: row.bound }];
+      return name === undefined ? [] : [{ id: row.userId, name, profileIds: profileIds[i]!, profileCount: row.bound }];
     });
   }
 }

@@ -26,7 +26,10 @@ export class TestdataPlan {
     readonly sharedUsers: number,
   ) {
     this.names = new SeededNames(seed);
-    this.profilesPerBatch = Math.max(1, Math.min(1000, Math.floor(BINDINGS_PER_BATCH / Math.max(1, usersPerProfile + sharedUsers))));
+    this.profilesPerBatch = Math.max(
+      1,
+      Math.min(1000, Math.floor(BINDINGS_PER_BATCH / Math.max(1, usersPerProfile + sharedUsers))),
+    );
   }
 
   get totalUsers(): number {

@@ -62,7 +62,12 @@ export class TestdataService implements OnApplicationShutdown {
       id,
       state: 'running',
       pod: this.config.podName,
-      request: { profiles: request.profiles, usersPerProfile: request.usersPerProfile, sharedUsers: request.sharedUsers, seed },
+      request: {
+        profiles: request.profiles,
+        usersPerProfile: request.usersPerProfile,
+        sharedUsers: request.sharedUsers,
+        seed,
+      },
       planned: { users: plan.totalUsers, profiles: plan.profiles },
       created: { users: 0, profiles: 0 },
       startedAt: now,
@@ -231,7 +236,11 @@ export class TestdataService implements OnApplicationShutdown {
           `${reason}. Whole batches written: ${job.created.users} users, ${job.created.profiles} profiles; ` +
           `batches in flight at the failure may be partly written (GET /main/testdata counts what exists).`;
         this.logger.warn(`test data job ${job.id} failed: ${job.error}`);
-        throw AppError.of('DEPENDENCY_UNAVAILABLE', { created: { ...job.created }, seed: plan.seed, reason }, { cause: error });
+        throw AppError.of(
+          'DEPENDENCY_UNAVAILABLE',
+          { created: { ...job.created }, seed: plan.seed, reason },
+          { cause: error },
+        );
       }
       throw error;
     } finally {
