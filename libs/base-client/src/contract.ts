@@ -29,27 +29,24 @@ export const nameSchema = z
 /** An id in a body: any UUID, answered lower-cased. */
 export const uuidSchema = z.uuid({ version: undefined, error: 'must be a UUID' }).transform((id) => id.toLowerCase());
 
-/** `?limit=&page=` of every list endpoint; `page` is the opaque `nextPage` of the previous page. */
-export const pageQuerySchema = z.object({
-  limit: z.coerce
-    .number({ error: 'limit must be a number' })
-    .int('limit must be a whole number')
-    .min(1, 'limit must be at least 1')
-    .max(MAX_PAGE_LIMIT, `limit must be at most ${MAX_PAGE_LIMIT}`)
-    .default(DEFAULT_PAGE_LIMIT),
-  page: z.string().min(1).max(4096).optional(),
-});
+/** `?limit=&page=`: `limit` 1–`max`, `page` the opaque `nextPage` of the previous page. */
+const pageQuery = (max: number, byDefault: number) =>
+  z.object({
+    limit: z.coerce
+      .number({ error: 'limit must be a number' })
+      .int('limit must be a whole number')
+      .min(1, 'limit must be at least 1')
+      .max(max, `limit must be at most ${max}`)
+      .default(byDefault),
+    page: z.string().min(1).max(4096).optional(),
+  });
+
+/** Every list endpoint's paging. */
+export const pageQuerySchema = pageQuery(MAX_PAGE_LIMIT, DEFAULT_PAGE_LIMIT);
 export type PageQuery = z.infer<typeof pageQuerySchema>;
 
 /** `GET /users/:id/profiles`, `GET /profiles/:id/users`: bindings, up to 10,000 a page. */
-export const bindingPageQuerySchema = pageQuerySchema.extend({
-  limit: z.coerce
-    .number({ error: 'limit must be a number' })
-    .int('limit must be a whole number')
-    .min(1, 'limit must be at least 1')
-    .max(MAX_BINDING_PAGE_LIMIT, `limit must be at most ${MAX_BINDING_PAGE_LIMIT}`)
-    .default(DEFAULT_BINDING_PAGE_LIMIT),
-});
+export const bindingPageQuerySchema = pageQuery(MAX_BINDING_PAGE_LIMIT, DEFAULT_BINDING_PAGE_LIMIT);
 
 /** `POST /users`, `PUT /users/:id`. */
 export const userBodySchema = z.strictObject({ name: nameSchema });
