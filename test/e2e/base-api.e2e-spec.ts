@@ -295,10 +295,12 @@ describe('base API on a real port', () => {
         made.body.items.map((p: { newUserIds: string[] }) => p.newUserIds.length),
         [60, 60, 60],
       );
-      assert.deepEqual((await call('GET', '/counts')).body, {
-        users: before.users + 2 + 180,
-        profiles: before.profiles + 3,
-      });
+      const after = (await call('GET', '/counts')).body;
+      assert.deepEqual([after.users, after.profiles], [before.users + 2 + 180, before.profiles + 3]);
+      assert.ok(after.examples.length > 0 && after.examples.length <= 5);
+      for (const { userId, profileId } of after.examples) {
+        assert.equal((await call('GET', `/profiles/${profileId}/users/${userId}`)).status, 204);
+      }
       const suggested = await eventually(async () => {
         const res = await call('GET', '/suggested');
         const mine = res.body.items.filter((u: { id: string }) => sharedIds.includes(u.id));

@@ -164,10 +164,12 @@ export interface SuggestedDto {
   computedAt: string;
 }
 
-/** `GET /counts`: how many users and profiles exist (maintained counters). */
+/** `GET /counts`: how many users and profiles exist (maintained counters), and a few bound pairs. */
 export interface CountsDto {
   users: number;
   profiles: number;
+  /** Up to 5 pairs: the first user of each of the first profiles that have one. */
+  examples: { userId: string; profileId: string }[];
 }
 
 /** A list answer that is not paged (`GET /users/:id/profiles`). */

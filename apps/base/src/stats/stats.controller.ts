@@ -2,7 +2,10 @@ import { Controller, Get } from '@nestjs/common';
 import type { CountsDto, SuggestedDto } from '@app/base-client/contract';
 import { FreshValue } from '@app/http';
 import { RankingService } from '../ranking/ranking.service.js';
+import { ProfilesService } from '../profiles/profiles.service.js';
 import { TotalsRepository } from '../storage/totals.repository.js';
+
+const EXAMPLES = 5;
 
 /** Suggestions younger than this are answered as they are; up to the max age while one refresh runs. */
 export const SUGGESTED_FRESH_MS = 500;
@@ -16,6 +19,7 @@ export class StatsController {
   constructor(
     ranking: RankingService,
     private readonly totals: TotalsRepository,
+    private readonly profiles: ProfilesService,
   ) {
     this.suggestions = new FreshValue(
       async () => {
@@ -27,10 +31,11 @@ export class StatsController {
     );
   }
 
-  /** How many users and profiles exist (the `totals` counters). */
+  /** How many users and profiles exist (the `totals` counters), and a few bound pairs: O(1). */
   @Get('counts')
-  counts(): Promise<CountsDto> {
-    return this.totals.read();
+  async counts(): Promise<CountsDto> {
+    const [totals, examples] = await Promise.all([this.totals.read(), this.profiles.examplePairs(EXAMPLES)]);
+    return { ...totals, examples };
   }
 
   /** Users bound to ≥ 2 profiles, most-bound first, at most 50; at most 1 s old, one computation at a time. */

@@ -105,10 +105,8 @@ export class TestdataService implements OnApplicationShutdown {
 
   /** How much data there is (maintained counters: O(1)), with a few ready-made stream page links. */
   async counts(): Promise<TestdataCounts> {
-    const [counts, firstProfiles] = await Promise.all([this.base.counts(), this.base.listProfiles(EXAMPLES)]);
-    const examples = firstProfiles.items.flatMap((profile) =>
-      profile.userIds[0] ? [exampleLink(profile.userIds[0], profile.id)] : [],
-    );
+    const counts = await this.base.counts();
+    const examples = counts.examples.map((pair) => exampleLink(pair.userId, pair.profileId));
     return { users: counts.users, profiles: counts.profiles, examples };
   }
 
