@@ -3,8 +3,8 @@ import { getJson } from './api.js';
 const POLL_MS = 1000;
 
 /**
- * The test-data panel: counts (`GET /main/testdata`), the latest creation's progress
- * (`GET /main/testdata/job`, polled every second while it runs), and a form that starts a creation
+ * The test-data panel: counts and the latest creation's progress (`GET /main/testdata`, polled
+ * every second while a creation runs), and a form that starts a creation
  * (`POST /main/testdata` with `wait: false`) or cancels it (`DELETE /main/testdata/job`) with the
  * admin token typed in (kept in this tab only).
  */
@@ -23,38 +23,35 @@ export function testdataPanel($) {
   $('job-token').value = sessionStorage.getItem('kubescaler-admin-token') ?? '';
   $('job-token').onchange = () => sessionStorage.setItem('kubescaler-admin-token', token());
 
-  const showCounts = () =>
-    getJson('/main/testdata').then(
-      (counts) =>
-        ($('counts').textContent =
-          `${counts.users.toLocaleString()} users, ${counts.profiles.toLocaleString()} profiles`),
-      (error) => ($('counts').textContent = `counts: ${error.message}`),
-    );
-
   let timer;
-  const showJob = async () => {
+  /** Counts and the latest creation from `GET /main/testdata`; polled every second while one runs. */
+  const show = async () => {
     clearTimeout(timer);
-    let job;
+    let data;
     try {
-      job = await getJson('/main/testdata/job');
+      data = await getJson('/main/testdata');
     } catch (error) {
-      $('job').textContent = error.status === 404 ? 'No creation has run recently.' : `job: ${error.message}`;
-      $('job-progress').hidden = true;
-      $('job-cancel').disabled = true;
+      $('counts').textContent = `counts: ${error.message}`;
       return;
     }
-    const done =
+    $('counts').textContent = `${data.users.toLocaleString()} users, ${data.profiles.toLocaleString()} profiles`;
+    const job = data.job;
+    $('job-progress').hidden = !job;
+    $('job-cancel').disabled = job?.state !== 'running';
+    if (!job) {
+      $('job').textContent = 'No creation has run recently.';
+      return;
+    }
+    const made =
       `${job.created.users.toLocaleString()} of ${job.planned.users.toLocaleString()} users, ` +
       `${job.created.profiles.toLocaleString()} of ${job.planned.profiles.toLocaleString()} profiles`;
     $('job').textContent =
-      `Creation ${job.state} (pod ${job.pod}): ${done}, ${job.usersPerSecond.toLocaleString()} users/s` +
+      `Creation ${job.state} (pod ${job.pod}): ${made}, ${job.usersPerSecond.toLocaleString()} users/s` +
       (job.error ? ` — ${job.error}` : '');
-    $('job-progress').hidden = false;
+    $('job').dataset.state = job.state;
     $('job-progress').max = job.planned.profiles;
     $('job-progress').value = job.created.profiles;
-    $('job-cancel').disabled = job.state !== 'running';
-    void showCounts();
-    if (job.state === 'running') timer = setTimeout(showJob, POLL_MS);
+    if (job.state === 'running') timer = setTimeout(show, POLL_MS);
   };
 
   $('job-form').addEventListener('submit', async (event) => {
@@ -71,14 +68,13 @@ export function testdataPanel($) {
       $('job').textContent = `Not started: ${error.message}`;
       return;
     }
-    void showJob();
+    void show();
   });
   $('job-cancel').onclick = () =>
     admin('DELETE', '/main/testdata/job').then(
-      showJob,
+      show,
       (error) => ($('job').textContent = `Not cancelled: ${error.message}`),
     );
 
-  void showCounts();
-  void showJob();
+  void show();
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { REPO_ROOT, request, testInfra } from '@app/testing';
-import { createPairs, startSystem, type System } from '../support/system.js';
+import { ADMIN_TOKEN, createPairs, startSystem, type System } from '../support/system.js';
 
 /** Screenshots land here (ignored by git) as artifacts of the run. */
 const ARTIFACTS = join(REPO_ROOT, 'test-results');
@@ -225,6 +225,28 @@ describe('web client in Chromium', () => {
     await page.click('#login-form button');
     await page.waitForSelector(`#profiles a.live`, { state: 'detached', timeout: 12_000 });
     assert.deepEqual(problems.get(page), [], 'no console error, no 404 (favicon included)');
+    await page.close();
+  });
+
+  it("shows a creation's progress on the landing page, started and cancelled there with the admin token", async () => {
+    const page = watch(await browser.newPage());
+    await page.goto(`${system.gateway.url}/`);
+    await page.waitForFunction(() =>
+      /\d+ users, \d+ profiles/.test(document.querySelector('#counts')?.textContent ?? ''),
+    );
+    await page.fill('#job-profiles', '3000');
+    await page.fill('#job-users', '10');
+    await page.fill('#job-shared', '2');
+    await page.fill('#job-token', ADMIN_TOKEN);
+    await page.click('#job-form button[type="submit"]');
+    await page.waitForSelector('#job[data-state="running"]', { timeout: 10_000 });
+    assert.match((await page.locator('#job').textContent()) ?? '', /of 30,002 users, .* of 3,000 profiles/);
+    assert.equal(await page.locator('#job-progress').isVisible(), true);
+    await page.click('#job-cancel');
+    await page.waitForSelector('#job[data-state="cancelled"]', { timeout: 20_000 });
+    const value = Number(await page.locator('#job-progress').getAttribute('value'));
+    assert.ok(value > 0 && value < 3000, `progress stopped at ${value} of 3000 profiles`);
+    assert.deepEqual(problems.get(page), []);
     await page.close();
   });
 

@@ -49,6 +49,8 @@ export interface TestdataCounts {
   users: number;
   profiles: number;
   examples: ExampleLink[];
+  /** The latest creation, when one ran recently (what `GET /main/testdata/job` answers). */
+  job?: TestdataJob;
 }
 
 export type JobState = 'running' | 'done' | 'failed' | 'cancelled';

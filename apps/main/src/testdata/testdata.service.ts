@@ -103,11 +103,14 @@ export class TestdataService implements OnApplicationShutdown {
     return job;
   }
 
-  /** How much data there is (maintained counters: O(1)), with a few ready-made stream page links. */
+  /**
+   * How much data there is (maintained counters: O(1)), with a few ready-made stream page links,
+   * and the latest creation's state when one ran recently (best effort: Redis down leaves it out).
+   */
   async counts(): Promise<TestdataCounts> {
-    const counts = await this.base.counts();
+    const [counts, job] = await Promise.all([this.base.counts(), this.store.load().catch(() => undefined)]);
     const examples = counts.examples.map((pair) => exampleLink(pair.userId, pair.profileId));
-    return { users: counts.users, profiles: counts.profiles, examples };
+    return { users: counts.users, profiles: counts.profiles, examples, ...(job ? { job } : {}) };
   }
 
   /**
