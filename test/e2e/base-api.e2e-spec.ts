@@ -349,6 +349,9 @@ describe('base API on a real port', () => {
         'of pager 3',
         'wide',
       ]);
+      const ids = await call('GET', `/users/${u.id}/profile-ids`);
+      assert.deepEqual([...ids.body.items].sort(), all.body.items.map((p: { id: string }) => p.id).sort());
+      assertError(await call('GET', `/users/${randomUUID()}/profile-ids`), 404, 'USER_NOT_FOUND');
       assertError(await call('GET', `/users/${u.id}/profiles?limit=10001`), 400, 'VALIDATION_FAILED');
       assertError(await call('GET', `/profiles/${randomUUID()}/users`), 404, 'PROFILE_NOT_FOUND');
     });

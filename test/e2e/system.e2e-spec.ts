@@ -210,12 +210,13 @@ describe('the whole system through the gateway with two stream replicas', () => 
 
   it('runs a long creation as a job: progress from any call, one at a time (429 + Retry-After), cancellable', async () => {
     assert.equal((await gw('DELETE', '/main/testdata', { headers: admin })).status, 204);
-    const body = { profiles: 3000, usersPerProfile: 10, sharedUsers: 5, seed: 9, wait: false };
+    // 27 batches of 38 profiles: the cancel lands while most are still to come.
+    const body = { profiles: 1000, usersPerProfile: 100, sharedUsers: 5, seed: 9, wait: false };
     const started = await gw('POST', '/main/testdata', { body, headers: admin });
     assert.equal(started.status, 202, JSON.stringify(started.body));
     assert.equal(started.headers.get('location'), '/main/testdata/job');
     assert.equal(started.body.state, 'running');
-    assert.deepEqual(started.body.planned, { users: 30_005, profiles: 3000 });
+    assert.deepEqual(started.body.planned, { users: 100_005, profiles: 1000 });
 
     // While it runs, a second creation and a drop are refused at once.
     for (const [method, again] of [
@@ -244,7 +245,7 @@ describe('the whole system through the gateway with two stream replicas', () => 
       return job;
     }, 20_000);
     assert.equal(ended.state, 'cancelled', JSON.stringify(ended));
-    assert.ok(ended.created.profiles < 3000, `${ended.created.profiles} profiles made before the cancel took`);
+    assert.ok(ended.created.profiles < 1000, `${ended.created.profiles} profiles made before the cancel took`);
     const counts = (await gw('GET', '/main/testdata')).body;
     assert.deepEqual(
       [counts.users, counts.profiles],

@@ -78,6 +78,11 @@ export class BaseClient {
     return this.call('GET', `/users/${userId}/profiles${query({ limit, page })}`);
   }
 
+  /** A page of the user's profile ids only, up to 10,000 a page. */
+  profileIdsOf(userId: string, limit = MAX_BINDING_PAGE_LIMIT, page?: string): Promise<Paged<string>> {
+    return this.call('GET', `/users/${userId}/profile-ids${query({ limit, page })}`);
+  }
+
   /** Every profile of the user, a page of 10,000 at a time while the caller iterates. */
   allProfilesOf(userId: string): AsyncGenerator<ProfileRefDto> {
     return pageThrough((page) => this.profilesOf(userId, MAX_BINDING_PAGE_LIMIT, page));

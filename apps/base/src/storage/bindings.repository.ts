@@ -27,6 +27,7 @@ export class BindingsRepository {
       usersOf: `SELECT user_id FROM ${pu} WHERE profile_id = ?`,
       firstUsersOf: `SELECT user_id FROM ${pu} WHERE profile_id = ? LIMIT ?`,
       profilesOf: `SELECT profile_id, profile_name FROM ${up} WHERE user_id = ?`,
+      profileIdsOf: `SELECT profile_id FROM ${up} WHERE user_id = ?`,
       firstProfilesOf: `SELECT profile_id FROM ${up} WHERE user_id = ? LIMIT ?`,
       countOf: `SELECT COUNT(*) AS n FROM ${up} WHERE user_id = ?`,
       // Conditional: a rename racing an unbind must not bring the row back.
@@ -75,6 +76,12 @@ export class BindingsRepository {
       items: rows.map((row) => ({ id: String(row.get('profile_id')), name: row.get('profile_name') as string })),
       nextPage,
     };
+  }
+
+  /** A page of the user's profile ids only (what a login needs), in profile id order. */
+  async profileIdsOf(userId: string, limit: number, pageToken: string | undefined): Promise<RowPage<string>> {
+    const { rows, nextPage } = await this.cql.page(this.q.profileIdsOf, [userId], limit, pageToken);
+    return { items: rows.map((row) => String(row.get('profile_id'))), nextPage };
   }
 
   /** The user's first `limit` profile ids, in id order. */

@@ -75,6 +75,15 @@ export class UsersController {
     await this.users.delete(id);
   }
 
+  /** The user's profile ids, paged (up to 10,000 a page): what a login reads. */
+  @Get(':id/profile-ids')
+  profileIds(
+    @IdParam('id') id: string,
+    @Query({ schema: bindingPageQuerySchema }) query: PageQuery,
+  ): Promise<Paged<string>> {
+    return this.users.profileIdsOf(id, query.limit, query.page);
+  }
+
   /** The user's profiles `{id, name}`, paged (up to 10,000 a page). */
   @Get(':id/profiles')
   profiles(

@@ -84,6 +84,13 @@ export class UsersService {
     return toPaged(profiles, (profile) => profile);
   }
 
+  /** A page of the user's profile ids only (a login's question), from its own partition. */
+  async profileIdsOf(id: string, limit: number, page: string | undefined): Promise<Paged<string>> {
+    const [user, ids] = await Promise.all([this.users.findById(id), this.bindings.profileIdsOf(id, limit, page)]);
+    if (!user) throw AppError.of('USER_NOT_FOUND', { userId: id });
+    return toPaged(ids, (profileId) => profileId);
+  }
+
   /** Re-ranks users in the suggestions (after bulk binding with `rank: false`). */
   async rank(userIds: readonly string[]): Promise<void> {
     await this.ranking.rerank(userIds);

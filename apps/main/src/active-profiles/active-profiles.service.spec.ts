@@ -19,12 +19,12 @@ function record(pod: string, since: string): LaunchedRecord {
 function fakes(profiles: ProfileRefDto[] | AppError, records: Record<string, LaunchedRecord>, pageSize = 10_000) {
   const calls: string[] = [];
   const base = {
-    async profilesOf(userId: string, _limit: number | undefined, page?: string) {
-      calls.push(`base.profilesOf ${userId}${page ? ` page ${page}` : ''}`);
+    async profileIdsOf(userId: string, _limit: number | undefined, page?: string) {
+      calls.push(`base.profileIdsOf ${userId}${page ? ` page ${page}` : ''}`);
       if (profiles instanceof AppError) throw profiles;
       const from = Number(page ?? 0);
       const next = from + pageSize < profiles.length ? { nextPage: String(from + pageSize) } : {};
-      return { items: profiles.slice(from, from + pageSize), ...next };
+      return { items: profiles.slice(from, from + pageSize).map((p) => p.id), ...next };
     },
   };
   const launched = {
@@ -50,7 +50,7 @@ describe(ActiveProfilesService.name, () => {
         { profileId: 'p1', pod: 'stream-b', since: '2026-01-01T11:00:00.000Z' },
       ],
     });
-    assert.deepEqual(calls, [`base.profilesOf ${USER}`, `launched.readMany ${USER} [p1,p2,p3]`]);
+    assert.deepEqual(calls, [`base.profileIdsOf ${USER}`, `launched.readMany ${USER} [p1,p2,p3]`]);
   });
 
   it('reads the lock servers once per page of profiles when the user has more than one page', async () => {
@@ -64,9 +64,9 @@ describe(ActiveProfilesService.name, () => {
       ['p1', 'p3'],
     );
     assert.deepEqual(calls, [
-      `base.profilesOf ${USER}`,
+      `base.profileIdsOf ${USER}`,
       `launched.readMany ${USER} [p1,p2]`,
-      `base.profilesOf ${USER} page 2`,
+      `base.profileIdsOf ${USER} page 2`,
       `launched.readMany ${USER} [p3]`,
     ]);
   });
@@ -80,6 +80,6 @@ describe(ActiveProfilesService.name, () => {
     const notFound = AppError.of('USER_NOT_FOUND', { userId: USER });
     const { sut, calls } = fakes(notFound, {});
     await assert.rejects(sut.login(USER), (error) => error === notFound);
-    assert.deepEqual(calls, [`base.profilesOf ${USER}`]);
+    assert.deepEqual(calls, [`base.profileIdsOf ${USER}`]);
   });
 });

@@ -21,7 +21,7 @@ export class ActiveProfilesService {
   ) {}
 
   /**
-   * The user's profile ids from base (a page of up to 10,000 from the user's own partition), then
+   * The user's profile ids from base (ids only, a page of up to 10,000 from the user's own partition), then
    * ONE round trip to each lock server (in parallel) for all their launched records — per page,
    * so a user bound to more profiles than one page holds costs one more of each.
    */
@@ -29,11 +29,8 @@ export class ActiveProfilesService {
     const activeProfiles: ActiveProfile[] = [];
     let page: string | undefined;
     do {
-      const profiles = await this.base.profilesOf(userId, undefined, page);
-      const records = await this.launched.readMany(
-        userId,
-        profiles.items.map((profile) => profile.id),
-      );
+      const profiles = await this.base.profileIdsOf(userId, undefined, page);
+      const records = await this.launched.readMany(userId, profiles.items);
       for (const [profileId, record] of records) {
         activeProfiles.push({ profileId, pod: record.pod, since: record.since.toISOString() });
       }
