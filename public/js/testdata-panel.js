@@ -10,16 +10,17 @@ const POLL_MS = 1000;
  */
 export function testdataPanel($) {
   const token = () => $('job-token').value.trim();
-  const admin = (method, path, body) =>
-    fetch(path, {
-      method,
-      headers: { authorization: `Bearer ${token()}`, 'content-type': 'application/json', accept: 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    }).then(async (response) => {
-      const answer = await response.json().catch(() => ({}));
-      if (!response.ok) throw new Error(answer.message ?? `HTTP ${response.status}`);
-      return answer;
-    });
+  const admin = (method, path, body) => {
+    const headers = { authorization: `Bearer ${token()}`, accept: 'application/json' };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    return fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) }).then(
+      async (response) => {
+        const answer = await response.json().catch(() => ({}));
+        if (!response.ok) throw new Error(answer.message ?? `HTTP ${response.status}`);
+        return answer;
+      },
+    );
+  };
   $('job-token').value = sessionStorage.getItem('kubescaler-admin-token') ?? '';
   $('job-token').onchange = () => sessionStorage.setItem('kubescaler-admin-token', token());
 
