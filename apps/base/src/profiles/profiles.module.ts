@@ -8,6 +8,5 @@ import { ProfilesService } from './profiles.service.js';
   imports: [StorageModule, RankingModule],
   controllers: [ProfilesController],
   providers: [ProfilesService],
-  exports: [ProfilesService],
 })
 export class ProfilesModule {}

@@ -112,13 +112,6 @@ export class ProfilesService {
     );
   }
 
-  /** The first user of each of the first `count` profiles that have one: O(count). */
-  async examplePairs(count: number): Promise<{ userId: string; profileId: string }[]> {
-    const { items } = await this.profiles.page(count, undefined);
-    const first = await Promise.all(items.map((row) => this.bindings.firstUsersOf(row.id, 1)));
-    return items.flatMap((row, i) => (first[i]![0] ? [{ userId: first[i]![0], profileId: row.id }] : []));
-  }
-
   /** A page of the profile's user ids, in id order. */
   async usersOf(id: string, limit: number, page: string | undefined): Promise<Paged<string>> {
     const [row, userIds] = await Promise.all([this.profiles.findById(id), this.bindings.usersOf(id, limit, page)]);

@@ -2,7 +2,7 @@ import { Controller, Get } from '@nestjs/common';
 import type { CountsDto, SuggestedDto } from '@app/base-client/contract';
 import { FreshValue } from '@app/http';
 import { RankingService } from '../ranking/ranking.service.js';
-import { ProfilesService } from '../profiles/profiles.service.js';
+import { BindingsRepository } from '../storage/bindings.repository.js';
 import { TotalsRepository } from '../storage/totals.repository.js';
 
 const EXAMPLES = 5;
@@ -19,7 +19,7 @@ export class StatsController {
   constructor(
     ranking: RankingService,
     private readonly totals: TotalsRepository,
-    private readonly profiles: ProfilesService,
+    private readonly bindings: BindingsRepository,
   ) {
     this.suggestions = new FreshValue(
       async () => {
@@ -34,7 +34,7 @@ export class StatsController {
   /** How many users and profiles exist (the `totals` counters), and a few bound pairs: O(1). */
   @Get('counts')
   async counts(): Promise<CountsDto> {
-    const [totals, examples] = await Promise.all([this.totals.read(), this.profiles.examplePairs(EXAMPLES)]);
+    const [totals, examples] = await Promise.all([this.totals.read(), this.bindings.examplePairs(EXAMPLES)]);
     return { ...totals, examples };
   }
 

@@ -30,6 +30,8 @@ export class BindingsRepository {
       profileIdsOf: `SELECT profile_id FROM ${up} WHERE user_id = ?`,
       firstProfilesOf: `SELECT profile_id FROM ${up} WHERE user_id = ? LIMIT ?`,
       countOf: `SELECT COUNT(*) AS n FROM ${up} WHERE user_id = ?`,
+      // The first user of the first profiles in token order: one short range read.
+      examples: `SELECT profile_id, user_id FROM ${pu} PER PARTITION LIMIT 1 LIMIT ?`,
       // Conditional: a rename racing an unbind must not bring the row back.
       rename: `UPDATE ${up} SET profile_name = ? WHERE user_id = ? AND profile_id = ? IF EXISTS`,
       truncateUsers: `TRUNCATE ${pu}`,
@@ -88,6 +90,12 @@ export class BindingsRepository {
   async firstProfilesOf(userId: string, limit: number): Promise<string[]> {
     const rows = (await this.cql.execute(this.q.firstProfilesOf, [userId, limit])).rows;
     return rows.map((row) => String(row.get('profile_id')));
+  }
+
+  /** Up to `limit` bound pairs, one per profile (the first profiles in token order): O(limit). */
+  async examplePairs(limit: number): Promise<{ userId: string; profileId: string }[]> {
+    const rows = (await this.cql.execute(this.q.examples, [limit])).rows;
+    return rows.map((row) => ({ userId: String(row.get('user_id')), profileId: String(row.get('profile_id')) }));
   }
 
   /** How many profiles the user is bound to: one partition, O(its bindings). */

@@ -150,8 +150,10 @@ export class TestdataService implements OnApplicationShutdown {
     let lastSave = 0;
     let lastRerank = performance.now();
     let reranking: Promise<void> | undefined;
+    // The slot's lease and the job's record stay alive even while a slow batch holds up progress.
     const lease = setInterval(() => {
       this.store.renew(job.id).catch(() => undefined);
+      this.store.save(job).catch(() => undefined);
     }, RUNNING_LEASE_MS / 3);
 
     const rerank = async () => {
