@@ -306,7 +306,7 @@ describe('base API on a real port', () => {
         const mine = res.body.items.filter((u: { id: string }) => sharedIds.includes(u.id));
         assert.equal(mine.length, 2, JSON.stringify(res.body));
         return mine;
-      }, 5000);
+      }, 10_000);
       for (const user of suggested) {
         assert.equal(user.profileCount, 3);
         assert.deepEqual([...user.profileIds].sort(), made.body.items.map((p: { id: string }) => p.id).sort());

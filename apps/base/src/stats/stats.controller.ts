@@ -8,8 +8,8 @@ import { TotalsRepository } from '../storage/totals.repository.js';
 const EXAMPLES = 5;
 
 /** Suggestions younger than this are answered as they are; up to the max age while one refresh runs. */
-export const SUGGESTED_FRESH_MS = 500;
-export const SUGGESTED_MAX_AGE_MS = 1000;
+export const SUGGESTED_FRESH_MS = 1000;
+export const SUGGESTED_MAX_AGE_MS = 5000;
 
 /** Aggregates maintained with the writes: O(1) reads whatever the data size. */
 @Controller()
@@ -38,7 +38,7 @@ export class StatsController {
     return { ...totals, examples };
   }
 
-  /** Users bound to ≥ 2 profiles, most-bound first, at most 50; at most 1 s old, one computation at a time. */
+  /** Users bound to ≥ 2 profiles, most-bound first, at most 50; at most 5 s old (usually 1), one computation at a time. */
   @Get('suggested')
   suggested(): Promise<SuggestedDto> {
     return this.suggestions.get();
