@@ -44,6 +44,8 @@ export default tseslint.config(
           'addEventListener',
           'AbortController',
           'TextDecoder',
+          'sessionStorage',
+          'clearTimeout',
         ].map((name) => [name, 'readonly']),
       ),
     },

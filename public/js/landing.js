@@ -1,6 +1,7 @@
 import { el, getJson } from './api.js';
 import { auth, ensureSignedInAs, ready, renderSession, signInButton } from './auth.js';
 import { markLivePairs } from './live-marks.js';
+import { testdataPanel } from './testdata-panel.js';
 
 const $ = (id) => document.getElementById(id);
 const PAGE = 20;
@@ -131,8 +132,10 @@ pagedTable(
     for (const userId of profile.userIds.slice(0, 12)) {
       users.append(streamLink(userId, profile.id, userId.slice(0, 8)), ' ');
     }
-    if (profile.userIds.length > 12)
-      users.append(el('span', `+${profile.userIds.length - 12} more`, { class: 'muted' }));
+    if (profile.userIds.length > 12 || profile.moreUsers)
+      users.append(
+        el('span', profile.moreUsers ? '+ more' : `+${profile.userIds.length - 12} more`, { class: 'muted' }),
+      );
     if (profile.userIds.length === 0) users.append(el('span', 'no users', { class: 'muted' }));
     row.append(el('td', profile.name), users);
     return row;
@@ -155,6 +158,8 @@ pagedTable('users', '/main/users', (user) => {
   return row;
 });
 
+testdataPanel($);
+
 getJson('/main/suggested')
   .then(({ items }) => {
     const target = $('suggested');
@@ -164,8 +169,9 @@ getJson('/main/suggested')
     }
     const list = el('ul');
     for (const user of items) {
-      const item = el('li', `${user.name}: `);
+      const item = el('li', `${user.name} (${user.profileCount} profiles): `);
       for (const profileId of user.profileIds) item.append(streamLink(user.id, profileId, profileId.slice(0, 8)), ' ');
+      if (user.profileCount > user.profileIds.length) item.append(el('span', '…', { class: 'muted' }));
       list.append(item);
     }
     target.className = '';

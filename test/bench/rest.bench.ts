@@ -7,53 +7,23 @@
 // Each login carries its user's own token (HS256, minted before the run), as a client's would.
 import { Agent, request } from 'undici';
 import { mintUserToken } from '@app/testing';
-import { Histogram, type Percentiles } from '../load/histogram.js';
-import { Figure, loadGenerator, log, scale, sleep, startServer, startSystem } from '../load/bench-kit.js';
+import {
+  Figure,
+  loadGenerator,
+  log,
+  scale,
+  startServer,
+  startSystem,
+  type Steady,
+  steadyRate,
+} from '../load/bench-kit.js';
 
 const { RATE, WARM_UP_S, SECONDS, LIVE_STREAMS } = scale({
   full: { RATE: 200, WARM_UP_S: 3, SECONDS: 15, LIVE_STREAMS: 100 },
   smoke: { RATE: 20, WARM_UP_S: 1, SECONDS: 2, LIVE_STREAMS: 5 },
 });
 
-interface Steady {
-  latency: Percentiles;
-  sent: number;
-  errors: number;
-  achievedPerSecond: number;
-}
-
 const agent = new Agent({ connections: 128, keepAliveTimeout: 30_000, pipelining: 1 });
-
-/** Sends `rate` requests a second for `seconds`, on schedule, and reports latency from each request's send. */
-async function steadyRate(rate: number, seconds: number, call: (i: number) => Promise<boolean>): Promise<Steady> {
-  const latency = new Histogram();
-  const pending: Promise<void>[] = [];
-  let errors = 0;
-  let sent = 0;
-  const started = performance.now();
-  const end = started + seconds * 1000;
-  while (performance.now() < end) {
-    const due = Math.floor(((performance.now() - started) / 1000) * rate);
-    while (sent < due) {
-      const t0 = performance.now();
-      const i = sent++;
-      pending.push(
-        call(i).then(
-          (ok) => {
-            latency.record(performance.now() - t0);
-            if (!ok) errors++;
-          },
-          () => {
-            errors++;
-          },
-        ),
-      );
-    }
-    await sleep(1);
-  }
-  await Promise.all(pending);
-  return { latency: latency.summary(), sent, errors, achievedPerSecond: sent / ((performance.now() - started) / 1000) };
-}
 
 async function get(url: string, expect: (body: any) => boolean, token?: string): Promise<boolean> {
   const headers = token ? { authorization: `Bearer ${token}` } : {};

@@ -229,6 +229,29 @@ describe('web client in Chromium', () => {
     await page.close();
   });
 
+  it("shows a creation's progress on the landing page, started and cancelled there with the admin token", async () => {
+    const page = watch(await browser.newPage());
+    await page.goto(`${system.gateway.url}/`);
+    await page.waitForFunction(() =>
+      /\d+ users, \d+ profiles/.test(document.querySelector('#counts')?.textContent ?? ''),
+    );
+    // 25 batches of 20 profiles: the cancel lands while most are still to come.
+    await page.fill('#job-profiles', '500');
+    await page.fill('#job-users', '200');
+    await page.fill('#job-shared', '0');
+    await page.fill('#job-token', ADMIN_TOKEN);
+    await page.click('#job-form button[type="submit"]');
+    await page.waitForSelector('#job[data-state="running"]', { timeout: 10_000 });
+    assert.match((await page.locator('#job').textContent()) ?? '', /of 100,000 users, .* of 500 profiles/);
+    assert.equal(await page.locator('#job-progress').isVisible(), true);
+    await page.click('#job-cancel');
+    await page.waitForSelector('#job[data-state="cancelled"]', { timeout: 30_000 });
+    const value = Number(await page.locator('#job-progress').getAttribute('value'));
+    assert.ok(value > 0 && value < 500, `progress stopped at ${value} of 500 profiles`);
+    assert.deepEqual(problems.get(page), []);
+    await page.close();
+  });
+
   it('sends Last-Event-ID with the last seq it received when it reconnects to another pod', async () => {
     const [pair] = await createPairs(system.base.url, 1);
     const { userId, profileId } = pair!;

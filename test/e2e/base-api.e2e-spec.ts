@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { type AppProcess, request, startApp, testInfra, uniqueKeyspace } from '@app/testing';
+import { type AppProcess, eventually, request, startApp, testInfra, uniqueKeyspace } from '@app/testing';
 
 const ADMIN_TOKEN = 'e2e-admin-token-0123456789';
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -250,6 +250,110 @@ describe('base API on a real port', () => {
       const profile = (await call('POST', '/profiles', { body: { name: 'temp' } })).body.id;
       assert.equal((await call('DELETE', `/profiles/${profile}`)).status, 204);
       assertError(await call('GET', `/profiles/${profile}`), 404, 'PROFILE_NOT_FOUND');
+    });
+  });
+
+  describe('bulk creation, maintained aggregates and paged bindings', () => {
+    it('creates users and profiles in batches (admin only), counted at once, with shared users ranked', async () => {
+      const before = (await call('GET', '/counts')).body;
+      assertError(await call('POST', '/users/batch', { body: { names: ['x'] } }), 401, 'UNAUTHENTICATED');
+      assertError(
+        await call('POST', '/profiles/batch', { body: { profiles: [{ name: 'x' }] } }),
+        401,
+        'UNAUTHENTICATED',
+      );
+      assertError(
+        await call('POST', '/users/batch', { body: { names: [] }, headers: admin }),
+        400,
+        'VALIDATION_FAILED',
+      );
+      assertError(
+        await call('POST', '/users/batch', { body: { names: Array(10_001).fill('n') }, headers: admin }),
+        400,
+        'VALIDATION_FAILED',
+      );
+      const shared = await call('POST', '/users/batch', { body: { names: ['S1', 'S2'] }, headers: admin });
+      assert.equal(shared.status, 201, JSON.stringify(shared.body));
+      const sharedIds = shared.body.items.map((u: { id: string }) => u.id);
+      const unknown = await call('POST', '/profiles/batch', {
+        body: { profiles: [{ name: 'x', userIds: [randomUUID()] }] },
+        headers: admin,
+      });
+      assertError(unknown, 422, 'UNKNOWN_USERS');
+      const made = await call('POST', '/profiles/batch', {
+        body: {
+          profiles: Array.from({ length: 3 }, (_, i) => ({
+            name: `bulk ${i}`,
+            newUsers: Array.from({ length: 60 }, (_, u) => `bulk ${i}.${u}`),
+            userIds: sharedIds,
+          })),
+        },
+        headers: admin,
+      });
+      assert.equal(made.status, 201, JSON.stringify(made.body));
+      assert.deepEqual(
+        made.body.items.map((p: { newUserIds: string[] }) => p.newUserIds.length),
+        [60, 60, 60],
+      );
+      const after = (await call('GET', '/counts')).body;
+      assert.deepEqual([after.users, after.profiles], [before.users + 2 + 180, before.profiles + 3]);
+      assert.ok(after.examples.length > 0 && after.examples.length <= 5);
+      for (const { userId, profileId } of after.examples) {
+        assert.equal((await call('GET', `/profiles/${profileId}/users/${userId}`)).status, 204);
+      }
+      const suggested = await eventually(async () => {
+        const res = await call('GET', '/suggested');
+        const mine = res.body.items.filter((u: { id: string }) => sharedIds.includes(u.id));
+        assert.equal(mine.length, 2, JSON.stringify(res.body));
+        return mine;
+      }, 10_000);
+      for (const user of suggested) {
+        assert.equal(user.profileCount, 3);
+        assert.deepEqual([...user.profileIds].sort(), made.body.items.map((p: { id: string }) => p.id).sort());
+        assert.match(user.name, /^S[12]$/);
+      }
+    });
+
+    it("pages a profile's users and a user's profiles; a profile shows its first 100 users", async () => {
+      const [u] = (await call('POST', '/users/batch', { body: { names: ['pager'] }, headers: admin })).body.items;
+      const made = await call('POST', '/profiles/batch', {
+        body: {
+          profiles: [
+            { name: 'wide', newUsers: Array.from({ length: 150 }, (_, i) => `w${i}`), userIds: [u.id] },
+            ...Array.from({ length: 4 }, (_, i) => ({ name: `of pager ${i}`, userIds: [u.id] })),
+          ],
+        },
+        headers: admin,
+      });
+      const wide = made.body.items[0].id;
+      const profile = (await call('GET', `/profiles/${wide}`)).body;
+      assert.equal(profile.userIds.length, 100);
+      assert.equal(profile.moreUsers, true);
+      const seen: string[] = [];
+      let page: string | undefined;
+      do {
+        const res = await call('GET', `/profiles/${wide}/users?limit=40${page ? `&page=${page}` : ''}`);
+        assert.equal(res.status, 200);
+        seen.push(...res.body.items);
+        page = res.body.nextPage;
+      } while (page);
+      assert.equal(new Set(seen).size, 151);
+      const ofUser = await call('GET', `/users/${u.id}/profiles?limit=2`);
+      assert.equal(ofUser.body.items.length, 2);
+      assert.ok(ofUser.body.nextPage);
+      const all = await call('GET', `/users/${u.id}/profiles`);
+      assert.deepEqual(all.body.items.map((p: { id: string; name: string }) => p.name).sort(), [
+        'of pager 0',
+        'of pager 1',
+        'of pager 2',
+        'of pager 3',
+        'wide',
+      ]);
+      const ids = await call('GET', `/users/${u.id}/profile-ids`);
+      assert.deepEqual([...ids.body.items].sort(), all.body.items.map((p: { id: string }) => p.id).sort());
+      assertError(await call('GET', `/users/${randomUUID()}/profile-ids`), 404, 'USER_NOT_FOUND');
+      assertError(await call('GET', `/users/${u.id}/profiles?limit=10001`), 400, 'VALIDATION_FAILED');
+      assertError(await call('GET', `/profiles/${randomUUID()}/users`), 404, 'PROFILE_NOT_FOUND');
     });
   });
 

@@ -4,6 +4,11 @@ import { after, before, describe, it } from 'node:test';
 import { eventually, mintUserToken, request, testInfra } from '@app/testing';
 import { ADMIN_TOKEN, createPairs, startSystem, type System } from '../support/system.js';
 
+function assertError404(res: { status: number; body: { code?: string } }): void {
+  assert.equal(res.status, 404, JSON.stringify(res.body));
+  assert.equal(res.body.code, 'NO_TESTDATA_JOB');
+}
+
 /** Opens an SSE stream through `url` with its user's token and resolves once its `hello` event arrived. */
 async function openStream(url: string): Promise<{ hello: { pod: string; fencingToken: number }; close(): void }> {
   const controller = new AbortController();
@@ -123,14 +128,16 @@ describe('the whole system through the gateway with two stream replicas', () => 
     );
     assert.equal((await gw('DELETE', '/main/testdata')).status, 401);
     const bad = [
-      { profiles: 1001 },
+      { profiles: 100_001 },
       { profiles: 0 },
-      { usersPerProfile: 1001 },
-      { sharedUsers: 101 },
+      { usersPerProfile: 10_001 },
+      { sharedUsers: 1001 },
       { profiles: 1.5 },
       { profiles: '10' },
-      { usersPerProfile: 900, sharedUsers: 101 },
-      { profiles: 1000, usersPerProfile: 101 },
+      { usersPerProfile: 9000, sharedUsers: 1001 },
+      { profiles: 100_000, usersPerProfile: 11 },
+      { profiles: 10_000, usersPerProfile: 100, sharedUsers: 101 },
+      { wait: 'no' },
       { seed: -1 },
       { colour: 'red' },
     ];
@@ -161,12 +168,13 @@ describe('the whole system through the gateway with two stream replicas', () => 
     assert.equal(created.body.seed, 1234);
     assert.equal(created.body.sharedUserIds.length, 2);
 
-    const suggested = await gw('GET', '/main/suggested');
-    assert.equal(suggested.status, 200);
-    assert.deepEqual(
-      suggested.body.items.map((u: { id: string }) => u.id).sort(),
-      [...created.body.sharedUserIds].sort(),
-    );
+    // The suggestions are at most 5 s old.
+    const suggested = await eventually(async () => {
+      const res = await gw('GET', '/main/suggested');
+      assert.equal(res.status, 200);
+      assert.deepEqual(res.body.items.map((u: { id: string }) => u.id).sort(), [...created.body.sharedUserIds].sort());
+      return res;
+    }, 10_000);
     for (const user of suggested.body.items) {
       const profiles = await request(system.base.url, 'GET', `/users/${user.id}/profiles`);
       assert.equal(profiles.body.items.length, 6);
@@ -198,6 +206,63 @@ describe('the whole system through the gateway with two stream replicas', () => 
     assert.deepEqual(await gw('GET', '/main/testdata').then((r) => [r.body.users, r.body.profiles]), [0, 0]);
     assert.equal((await gw('POST', '/main/testdata', { body, headers: admin })).status, 201);
     assert.deepEqual(await names(), first);
+  });
+
+  it('runs a long creation as a job: progress from any call, one at a time (429 + Retry-After), cancellable', async () => {
+    assert.equal((await gw('DELETE', '/main/testdata', { headers: admin })).status, 204);
+    // 27 batches of 38 profiles: the cancel lands while most are still to come.
+    const body = { profiles: 1000, usersPerProfile: 100, sharedUsers: 5, seed: 9, wait: false };
+    const started = await gw('POST', '/main/testdata', { body, headers: admin });
+    assert.equal(started.status, 202, JSON.stringify(started.body));
+    assert.equal(started.headers.get('location'), '/main/testdata/job');
+    assert.equal(started.body.state, 'running');
+    assert.deepEqual(started.body.planned, { users: 100_005, profiles: 1000 });
+
+    // While it runs, a second creation and a drop are refused at once.
+    for (const [method, again] of [
+      ['POST', { ...body, wait: true }],
+      ['DELETE', undefined],
+    ] as const) {
+      const busy = await gw(method, '/main/testdata', { body: again, headers: admin });
+      assert.equal(busy.status, 429, `${method} → ${busy.status} ${JSON.stringify(busy.body)}`);
+      assert.equal(busy.body.code, 'TESTDATA_BUSY');
+      assert.equal(busy.headers.get('retry-after'), '5');
+      assert.equal(busy.body.details.jobId, started.body.id);
+    }
+    assert.equal((await gw('DELETE', '/main/testdata/job')).status, 401, 'cancelling needs the admin token');
+
+    const progressing = await eventually(async () => {
+      const job = (await gw('GET', '/main/testdata/job')).body;
+      assert.ok(job.created.profiles > 0, JSON.stringify(job));
+      return job;
+    }, 20_000);
+    assert.equal(progressing.id, started.body.id);
+    const cancel = await gw('DELETE', '/main/testdata/job', { headers: admin });
+    assert.equal(cancel.status, 202, JSON.stringify(cancel.body));
+    const ended = await eventually(async () => {
+      const job = (await gw('GET', '/main/testdata/job')).body;
+      assert.notEqual(job.state, 'running');
+      return job;
+    }, 20_000);
+    assert.equal(ended.state, 'cancelled', JSON.stringify(ended));
+    assert.ok(ended.created.profiles < 1000, `${ended.created.profiles} profiles made before the cancel took`);
+    const counts = (await gw('GET', '/main/testdata')).body;
+    assert.deepEqual(
+      [counts.users, counts.profiles],
+      [ended.created.users, ended.created.profiles],
+      'it says what exists',
+    );
+    assertError404(await gw('DELETE', '/main/testdata/job', { headers: admin }));
+
+    // Once it ended the slot is free again.
+    const next = await gw('POST', '/main/testdata', {
+      body: { profiles: 2, usersPerProfile: 1, sharedUsers: 0 },
+      headers: admin,
+    });
+    assert.equal(next.status, 201, JSON.stringify(next.body));
+    const done = (await gw('GET', '/main/testdata/job')).body;
+    assert.equal(done.state, 'done');
+    assert.deepEqual(done.created, { users: 2, profiles: 2 });
   });
 
   it('pages users and profiles through main', async () => {

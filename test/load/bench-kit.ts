@@ -6,7 +6,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { type AppProcess, freePort, launchNodeApp, RedisServer, REPO_ROOT, startApp, testInfra } from '@app/testing';
 import { kernelSockets } from '../support/kernel-sockets.js';
-import { round } from './histogram.js';
+import { Histogram, type Percentiles, round } from './histogram.js';
 import {
   Counters,
   LoadGenerator,
@@ -515,4 +515,49 @@ export class Figure {
 export function loadSummary(result: LoadResult): Record<string, unknown> {
   const { series: _series, options: _options, ...rest } = result;
   return rest;
+}
+
+// --- steady request rates ---------------------------------------------------------------------
+
+/** What an open-loop run at a steady rate measured. */
+export interface Steady {
+  latency: Percentiles;
+  sent: number;
+  errors: number;
+  achievedPerSecond: number;
+}
+
+/** Sends `rate` requests a second for `seconds`, on schedule, and reports latency from each request's send. */
+export async function steadyRate(
+  rate: number,
+  seconds: number,
+  call: (i: number) => Promise<boolean>,
+): Promise<Steady> {
+  const latency = new Histogram();
+  const pending: Promise<void>[] = [];
+  let errors = 0;
+  let sent = 0;
+  const started = performance.now();
+  const end = started + seconds * 1000;
+  while (performance.now() < end) {
+    const due = Math.floor(((performance.now() - started) / 1000) * rate);
+    while (sent < due) {
+      const t0 = performance.now();
+      const i = sent++;
+      pending.push(
+        call(i).then(
+          (ok) => {
+            latency.record(performance.now() - t0);
+            if (!ok) errors++;
+          },
+          () => {
+            errors++;
+          },
+        ),
+      );
+    }
+    await sleep(1);
+  }
+  await Promise.all(pending);
+  return { latency: latency.summary(), sent, errors, achievedPerSecond: sent / ((performance.now() - started) / 1000) };
 }

@@ -4,12 +4,17 @@ import { HealthModule } from '@app/health';
 import { rootModule } from '@app/http';
 import { CASSANDRA_HEALTH } from './cassandra/cassandra.module.js';
 import { ProfilesModule } from './profiles/profiles.module.js';
+import { StatsModule } from './stats/stats.module.js';
 import { UsersModule } from './users/users.module.js';
 
 /** base: owns Cassandra and serves users, profiles and their bindings. Internal only. */
 @Module({})
 export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
-    return rootModule(AppModule, config, HealthModule.forRoot(CASSANDRA_HEALTH), [UsersModule, ProfilesModule]);
+    return rootModule(AppModule, config, HealthModule.forRoot(CASSANDRA_HEALTH), [
+      UsersModule,
+      ProfilesModule,
+      StatsModule,
+    ]);
   }
 }

@@ -1,11 +1,19 @@
 import { Pool } from 'undici';
 import { AppError, type ErrorCode, isErrorCode } from '@app/errors';
 import {
+  type CountsDto,
+  type CreatedProfileDto,
   type CreateProfileBody,
+  type CreateProfilesBody,
+  type CreateUsersBody,
   type Items,
+  MAX_BINDING_PAGE_LIMIT,
   MAX_PAGE_LIMIT,
   type Paged,
   type ProfileDto,
+  type ProfileRefDto,
+  type RankUsersBody,
+  type SuggestedDto,
   type UserBody,
   type UserDto,
 } from './contract.js';
@@ -65,8 +73,46 @@ export class BaseClient {
     return this.call('GET', `/users/${id}`);
   }
 
-  async profilesOf(userId: string): Promise<ProfileDto[]> {
-    return (await this.call<Items<ProfileDto>>('GET', `/users/${userId}/profiles`)).items;
+  /** A page of the user's profiles (`{id, name}`), up to 10,000 a page. */
+  profilesOf(userId: string, limit = MAX_BINDING_PAGE_LIMIT, page?: string): Promise<Paged<ProfileRefDto>> {
+    return this.call('GET', `/users/${userId}/profiles${query({ limit, page })}`);
+  }
+
+  /** A page of the user's profile ids only, up to 10,000 a page. */
+  profileIdsOf(userId: string, limit = MAX_BINDING_PAGE_LIMIT, page?: string): Promise<Paged<string>> {
+    return this.call('GET', `/users/${userId}/profile-ids${query({ limit, page })}`);
+  }
+
+  /** Every profile of the user, a page of 10,000 at a time while the caller iterates. */
+  allProfilesOf(userId: string): AsyncGenerator<ProfileRefDto> {
+    return pageThrough((page) => this.profilesOf(userId, MAX_BINDING_PAGE_LIMIT, page));
+  }
+
+  /** How many users and profiles exist. */
+  counts(): Promise<CountsDto> {
+    return this.call('GET', '/counts');
+  }
+
+  /** Users bound to ≥ 2 profiles, most-bound first (at most 50). */
+  suggested(): Promise<SuggestedDto> {
+    return this.call('GET', '/suggested');
+  }
+
+  /** Many users at once (admin); `timeoutMs` replaces the client's deadline for this call. */
+  async createUsers(names: readonly string[], timeoutMs?: number): Promise<UserDto[]> {
+    const body: CreateUsersBody = { names: [...names] };
+    return (await this.call<Items<UserDto>>('POST', '/users/batch', body, true, timeoutMs)).items;
+  }
+
+  /** Many profiles with users made for them and existing users bound (admin). */
+  async createProfiles(body: CreateProfilesBody, timeoutMs?: number): Promise<CreatedProfileDto[]> {
+    return (await this.call<Items<CreatedProfileDto>>('POST', '/profiles/batch', body, true, timeoutMs)).items;
+  }
+
+  /** Re-ranks users in the suggestions (admin). */
+  async rankUsers(userIds: readonly string[], timeoutMs?: number): Promise<void> {
+    const body: RankUsersBody = { userIds: [...userIds] };
+    await this.call('POST', '/users/rank', body, true, timeoutMs);
   }
 
   createUser(name: string): Promise<UserDto> {
@@ -93,12 +139,12 @@ export class BaseClient {
     throw unexpectedAnswer(statusCode, 'GET', path);
   }
 
-  async deleteAllUsers(): Promise<void> {
-    await this.call('DELETE', '/users', undefined, true);
+  async deleteAllUsers(timeoutMs?: number): Promise<void> {
+    await this.call('DELETE', '/users', undefined, true, timeoutMs);
   }
 
-  async deleteAllProfiles(): Promise<void> {
-    await this.call('DELETE', '/profiles', undefined, true);
+  async deleteAllProfiles(timeoutMs?: number): Promise<void> {
+    await this.call('DELETE', '/profiles', undefined, true, timeoutMs);
   }
 
   /** Readiness probe of base itself (its own Cassandra check included). */
@@ -110,8 +156,8 @@ export class BaseClient {
     return this.pool.close();
   }
 
-  private async call<T>(method: string, path: string, body?: unknown, admin = false): Promise<T> {
-    const { statusCode, payload } = await this.send(method, path, body, admin);
+  private async call<T>(method: string, path: string, body?: unknown, admin = false, timeoutMs?: number): Promise<T> {
+    const { statusCode, payload } = await this.send(method, path, body, admin, timeoutMs);
     if (statusCode >= 200 && statusCode < 300) return payload as T;
     const known = statusCode >= 400 && statusCode < 500 ? knownError(statusCode, payload) : undefined;
     throw known ?? unexpectedAnswer(statusCode, method, path);
@@ -123,6 +169,7 @@ export class BaseClient {
     path: string,
     body?: unknown,
     admin = false,
+    timeoutMs = this.options.timeoutMs,
   ): Promise<{ statusCode: number; payload: unknown }> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
@@ -134,7 +181,9 @@ export class BaseClient {
         path,
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.options.timeoutMs),
+        signal: AbortSignal.timeout(timeoutMs),
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
       });
     } catch (error) {
       throw AppError.dependencyUnavailable('base', error);

@@ -42,10 +42,11 @@ describe(AppError.name, () => {
 
   it('carries the Retry-After of its entry: every 503 and 429 has one, no other status does', () => {
     for (const code of CODES) {
-      const entry: { status: number; retryAfterSeconds?: number } = ERROR_CATALOG[code];
+      const entry: { status: number; retryAfterSeconds?: unknown } = ERROR_CATALOG[code];
       assert.equal(entry.retryAfterSeconds !== undefined, entry.status === 503 || entry.status === 429, code);
     }
     assert.equal(AppError.of('TOO_MANY_STREAMS', { maxPerUser: 10 }).retryAfterSeconds, 5);
+    assert.equal(AppError.of('TESTDATA_BUSY', { jobId: 'j', retryAfterSeconds: 7 }).retryAfterSeconds, 7);
     assert.equal(AppError.of('DRAINING').retryAfterSeconds, 1);
     assert.equal(AppError.of('POD_FULL', { maxConnections: 3 }).retryAfterSeconds, 1);
     assert.equal(AppError.of('USER_NOT_FOUND', { userId: 'u' }).retryAfterSeconds, undefined);

@@ -36,12 +36,14 @@ export class AppError extends Error {
     message: string,
     readonly details: unknown,
     options: AppErrorOptions,
+    retryAfterSeconds?: number,
   ) {
     super(message, { cause: options.cause });
     this.name = 'AppError';
     const entry: CatalogEntry<never> = ERROR_CATALOG[code];
     this.status = entry.status;
-    this.retryAfterSeconds = entry.retryAfterSeconds;
+    this.retryAfterSeconds =
+      retryAfterSeconds ?? (typeof entry.retryAfterSeconds === 'number' ? entry.retryAfterSeconds : undefined);
     this.challenge = options.challenge;
   }
 
@@ -50,7 +52,8 @@ export class AppError extends Error {
     // The parameter types are checked at the call (AppErrorArgs); the entry reads what it declared.
     const entry = ERROR_CATALOG[code] as unknown as CatalogEntry<unknown>;
     const message = typeof entry.message === 'string' ? entry.message : entry.message(params);
-    return new AppError(code, message, entry.details?.(params), options);
+    const retryAfter = typeof entry.retryAfterSeconds === 'function' ? entry.retryAfterSeconds(params) : undefined;
+    return new AppError(code, message, entry.details?.(params), options, retryAfter);
   }
 
   /** `dependency` (base, redis, cassandra, the identity provider) cannot be reached: 503 with `Retry-After`. */

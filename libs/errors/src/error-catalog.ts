@@ -64,6 +64,19 @@ export const ERROR_CATALOG = {
     details: (p: { unknownUserIds: readonly string[] }) => ({ unknownUserIds: p.unknownUserIds }),
   },
   UNPROCESSABLE_ENTITY: { status: 422, message: 'Unprocessable entity' },
+  NO_TESTDATA_JOB: { status: 404, message: 'No test-data creation has run recently' },
+  TESTDATA_CANCELLED: {
+    status: 409,
+    message: (p: Stopped) =>
+      `Test data creation was cancelled after ${p.created.users} users and ${p.created.profiles} profiles`,
+    details: (p: Stopped) => ({ created: p.created, seed: p.seed }),
+  },
+  TESTDATA_BUSY: {
+    status: 429,
+    message: (p: Busy) => `A test-data creation or drop is running (${p.jobId}); wait for it or cancel it`,
+    details: (p: Busy) => ({ jobId: p.jobId }),
+    retryAfterSeconds: (p: Busy) => p.retryAfterSeconds,
+  },
   INTERNAL: { status: 500, message: 'Internal server error' },
   DEPENDENCY_UNAVAILABLE: {
     status: 503,
@@ -96,8 +109,8 @@ export interface CatalogEntry<P = never> {
   readonly message: string | ((params: P) => string);
   /** The answer's `details`, from the same parameters. */
   readonly details?: (params: P) => unknown;
-  /** Seconds for a `Retry-After` header. */
-  readonly retryAfterSeconds?: number;
+  /** Seconds for a `Retry-After` header (fixed, or from the parameters). */
+  readonly retryAfterSeconds?: number | ((params: P) => number);
 }
 
 /** Event names the stream itself sends: a publisher may not use them. */
@@ -105,6 +118,9 @@ export const RESERVED_EVENT_NAMES = ['hello', 'lock-lost', 'reconnect', 'refused
 
 type Unauthenticated =
   { token: keyof typeof MISSING_TOKEN } | { token: 'invalid'; transport: string; problem: string; reason: string };
+
+type Stopped = { created: { users: number; profiles: number }; seed: number };
+type Busy = { jobId: string; retryAfterSeconds: number };
 
 type Unavailable =
   | { dependency: string }

@@ -14,3 +14,4 @@ export { IdParam, isUuid, ParseIdPipe } from './ids.js';
 export { mapWithConcurrency } from './concurrency.js';
 export { rootModule } from './root-module.js';
 export { ACCESS_TOKEN_PARAM, redactAccessTokens } from './redact.js';
+export { FreshValue } from './fresh-value.js';

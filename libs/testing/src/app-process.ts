@@ -24,7 +24,9 @@ export { launchNodeApp };
 export async function startApp(
   app: 'base' | 'main' | 'stream',
   env: Record<string, string | undefined>,
-  timeoutMs = 20_000,
+  // base creates a new keyspace's tables at start; Cassandra applies schema changes one at a
+  // time, so with several suites starting at once on a busy machine that can take a while.
+  timeoutMs = app === 'base' ? 60_000 : 20_000,
 ): Promise<AppProcess> {
   return launchNodeApp({
     script: resolve(REPO_ROOT, `apps/${app}/dist/main.js`),

@@ -21,6 +21,12 @@ const OUTAGE_CODES = new Set<number>([
 export type Row = cassandra.types.Row;
 export type Params = readonly unknown[];
 
+/** One statement of a batch or of a concurrent run. */
+export interface Statement {
+  query: string;
+  params: Params;
+}
+
 export interface Page {
   rows: Row[];
   /** Opaque token for the next page; undefined on the last page. */
@@ -88,6 +94,34 @@ export class Cql {
     } catch (error) {
       if (pageState !== undefined && isInvalidRequest(error)) throw AppError.of('INVALID_PAGE_TOKEN');
       throw error;
+    }
+  }
+
+  /**
+   * Statements as one batch. Logged: once the batch log has it, every statement applies, so rows
+   * of several tables that serve one fact appear in all of them or in none. Unlogged: only for
+   * statements of one partition (applied together without the batch log).
+   */
+  async batch(statements: readonly Statement[], logged: boolean): Promise<void> {
+    if (statements.length === 0) return;
+    const queries = statements.map(({ query, params }) => ({ query, params: params as unknown[] }));
+    await this.withDeadline(this.client.batch(queries, { prepare: true, logged }));
+  }
+
+  /**
+   * The same prepared statement for each parameter list, at most `concurrency` in flight (the
+   * driver's `executeConcurrent`); rejects with the first failure, after which no new one starts.
+   */
+  async concurrent(query: string, paramsList: readonly Params[], concurrency: number): Promise<void> {
+    if (paramsList.length === 0) return;
+    try {
+      await cassandra.concurrent.executeConcurrent(this.client, query, paramsList as unknown[][], {
+        concurrencyLevel: concurrency,
+        raiseOnFirstError: true,
+        collectResults: false,
+      });
+    } catch (error) {
+      throw this.translate(error);
     }
   }
 

@@ -1,6 +1,6 @@
 import type { AppConfig } from '@app/config';
 import type { Cql } from '../cassandra/cql.js';
-import { type Migration, MIGRATIONS } from './migrations.js';
+import { FRESH_SCHEMA, type Migration, MIGRATIONS } from './migrations.js';
 
 /**
  * Creates the keyspace (replication from config) and applies every migration not yet recorded in
@@ -24,9 +24,16 @@ export async function runMigrations(
     (await cql.execute(`SELECT version FROM ${ks}.schema_migrations`)).rows.map((row) => row.get('version') as number),
   );
   const applied: number[] = [];
+  // A new keyspace takes the current schema in one step; only the full list of migrations knows it.
+  const fresh = done.size === 0 && migrations === MIGRATIONS;
+  // Distinct tables, so the coordinator may apply them in any order: one round trip's wait, not seven.
+  if (fresh) await Promise.all(FRESH_SCHEMA(ks).map((statement) => cql.executeDdl(statement)));
   for (const migration of [...migrations].sort((a, b) => a.version - b.version)) {
     if (done.has(migration.version)) continue;
-    for (const statement of migration.statements(ks)) await cql.executeDdl(statement);
+    if (!fresh) {
+      for (const statement of migration.statements(ks)) await cql.executeDdl(statement);
+      await migration.run?.(cql, ks);
+    }
     await cql.execute(`INSERT INTO ${ks}.schema_migrations (version, description, applied_at) VALUES (?, ?, ?)`, [
       migration.version,
       migration.description,

@@ -1,6 +1,11 @@
 import { Body, Controller, Delete, Get, HttpCode, Post, Put, Query, Res, UseGuards } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import {
+  bindingPageQuerySchema,
+  type CreatedProfileDto,
+  type CreateProfilesBody,
+  createProfilesSchema,
+  type Items,
   type CreateProfileBody,
   createProfileSchema,
   type PageQuery,
@@ -32,6 +37,15 @@ export class ProfilesController {
     return profile;
   }
 
+  /** Many profiles with users made for them and existing users bound (admin): `{items}` in order. */
+  @Post('batch')
+  @UseGuards(AdminGuard)
+  async createMany(
+    @Body({ schema: createProfilesSchema }) body: CreateProfilesBody,
+  ): Promise<Items<CreatedProfileDto>> {
+    return { items: await this.profiles.createMany(body) };
+  }
+
   @Delete()
   @UseGuards(AdminGuard)
   @HttpCode(204)
@@ -56,6 +70,15 @@ export class ProfilesController {
   @HttpCode(204)
   async delete(@IdParam('id') id: string): Promise<void> {
     await this.profiles.delete(id);
+  }
+
+  /** The profile's user ids, paged (up to 10,000 a page). */
+  @Get(':id/users')
+  users(
+    @IdParam('id') id: string,
+    @Query({ schema: bindingPageQuerySchema }) query: PageQuery,
+  ): Promise<Paged<string>> {
+    return this.profiles.usersOf(id, query.limit, query.page);
   }
 
   @Get(':id/users/:userId')

@@ -10,8 +10,26 @@ export interface UserRow {
 export interface ProfileRow {
   id: string;
   name: string;
-  userIds: string[];
   createdAt: Date;
+}
+
+/** One user ↔ profile binding, with the profile's name as `user_profiles` keeps it. */
+export interface BindingRow {
+  profileId: string;
+  profileName: string;
+  userId: string;
+}
+
+/** A profile as a user's list of profiles holds it. */
+export interface ProfileRef {
+  id: string;
+  name: string;
+}
+
+/** A row of the ranking of shared users. */
+export interface RankRow {
+  userId: string;
+  bound: number;
 }
 
 export interface RowPage<T> {
@@ -30,13 +48,7 @@ export function toUserRow(row: Row): UserRow {
 }
 
 export function toProfileRow(row: Row): ProfileRow {
-  const users = (row.get('users') as unknown[] | null) ?? [];
-  return {
-    id: String(row.get('id')),
-    name: row.get('name') as string,
-    userIds: users.map(String).sort(),
-    createdAt: row.get('created_at') as Date,
-  };
+  return { id: String(row.get('id')), name: row.get('name') as string, createdAt: row.get('created_at') as Date };
 }
 
 /** Result of a conditional (`IF EXISTS`) write. */

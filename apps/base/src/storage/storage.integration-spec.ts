@@ -7,6 +7,7 @@ import { ConfigModule } from '@app/config';
 import { testConfig, testInfra, uniqueKeyspace } from '@app/testing';
 import { Cql } from '../cassandra/cql.js';
 import { runMigrations } from '../migrations/migration-runner.js';
+import { BindingsRepository } from './bindings.repository.js';
 import { ProfilesRepository } from './profiles.repository.js';
 import { StorageModule } from './storage.module.js';
 import { UsersRepository } from './users.repository.js';
@@ -17,6 +18,7 @@ describe('storage on real Cassandra', () => {
   let moduleRef: TestingModule;
   let users: UsersRepository;
   let profiles: ProfilesRepository;
+  let bindings: BindingsRepository;
   let cql: Cql;
 
   before(async () => {
@@ -24,6 +26,7 @@ describe('storage on real Cassandra', () => {
     await moduleRef.init();
     users = moduleRef.get(UsersRepository);
     profiles = moduleRef.get(ProfilesRepository);
+    bindings = moduleRef.get(BindingsRepository);
     cql = moduleRef.get(Cql);
   });
 
@@ -39,22 +42,20 @@ describe('storage on real Cassandra', () => {
       const versions = (await cql.execute(`SELECT version FROM ${config.cassandra.keyspace}.schema_migrations`)).rows
         .map((row) => row.get('version') as number)
         .sort();
-      assert.deepEqual(versions, [1, 2]);
+      assert.deepEqual(versions, [1, 2, 3, 4, 5]);
       assert.deepEqual(await runMigrations(cql, config.cassandra), []);
     });
 
-    it('creates the SAI index on profiles.users', async () => {
-      const rows = (
-        await cql.execute('SELECT index_name, options FROM system_schema.indexes WHERE keyspace_name = ?', [
-          config.cassandra.keyspace,
-        ])
-      ).rows;
-      const index = rows.find((row) => row.get('index_name') === 'profiles_users_idx');
-      assert.ok(index, 'profiles_users_idx exists');
-      assert.match(
-        String((index.get('options') as Record<string, string>).class_name),
-        /^(sai|.*StorageAttachedIndex)$/,
+    it('leaves no secondary index and no set column: every query is served by a table', async () => {
+      const indexes = await cql.execute('SELECT index_name FROM system_schema.indexes WHERE keyspace_name = ?', [
+        config.cassandra.keyspace,
+      ]);
+      assert.equal(indexes.rowLength, 0);
+      const columns = await cql.execute(
+        'SELECT column_name FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ?',
+        [config.cassandra.keyspace, 'profiles'],
       );
+      assert.deepEqual(columns.rows.map((row) => row.get('column_name')).sort(), ['created_at', 'id', 'name']);
     });
   });
 
@@ -115,37 +116,53 @@ describe('storage on real Cassandra', () => {
   });
 
   describe(ProfilesRepository.name, () => {
-    it('finds the profiles of a user through the index, and bind/unbind are idempotent', async () => {
-      const u = user('Bound');
-      await users.insert(u);
-      const p1 = { id: randomUUID(), name: 'P1', userIds: [u.id], createdAt: new Date() };
-      const p2 = { id: randomUUID(), name: 'P2', userIds: [], createdAt: new Date() };
-      await profiles.insert(p1);
-      await profiles.insert(p2);
-      assert.deepEqual(
-        (await profiles.findByUser(u.id)).map((p) => p.id),
-        [p1.id],
-      );
-
-      assert.equal(await profiles.bind(p2.id, u.id), true);
-      assert.equal(await profiles.bind(p2.id, u.id), true);
-      assert.deepEqual((await profiles.findByUser(u.id)).map((p) => p.id).sort(), [p1.id, p2.id].sort());
-      assert.deepEqual([...((await profiles.findUserIds(p2.id)) ?? [])], [u.id]);
-
-      assert.equal(await profiles.unbind(p2.id, u.id), true);
-      assert.equal(await profiles.unbind(p2.id, u.id), true);
-      assert.deepEqual(
-        (await profiles.findByUser(u.id)).map((p) => p.id),
-        [p1.id],
-      );
-    });
-
-    it('refuses to bind to or rename a profile that does not exist, without creating it', async () => {
+    it('refuses to rename a profile that does not exist, without creating it', async () => {
       const ghost = randomUUID();
-      assert.equal(await profiles.bind(ghost, randomUUID()), false);
       assert.equal(await profiles.rename(ghost, 'x'), false);
       assert.equal(await profiles.findById(ghost), undefined);
-      assert.equal(await profiles.findUserIds(ghost), undefined);
+    });
+  });
+
+  describe(BindingsRepository.name, () => {
+    it('writes a binding to both tables, reads it from each side, and removes it from both', async () => {
+      const u = user('Bound');
+      await users.insert(u);
+      const p = { id: randomUUID(), name: 'P', createdAt: new Date() };
+      await profiles.insert(p);
+      await bindings.bind([{ profileId: p.id, profileName: p.name, userId: u.id }]);
+      await bindings.bind([{ profileId: p.id, profileName: p.name, userId: u.id }]);
+      assert.equal(await bindings.isBound(p.id, u.id), true);
+      assert.deepEqual((await bindings.profilesOf(u.id, 10, undefined)).items, [{ id: p.id, name: 'P' }]);
+      assert.deepEqual((await bindings.usersOf(p.id, 10, undefined)).items, [u.id]);
+      assert.equal(await bindings.countOf(u.id), 1);
+      assert.equal(await bindings.renameFor(u.id, p.id, 'Q'), true);
+      assert.deepEqual((await bindings.profilesOf(u.id, 10, undefined)).items, [{ id: p.id, name: 'Q' }]);
+
+      await bindings.unbind([{ profileId: p.id, userId: u.id }]);
+      assert.equal(await bindings.isBound(p.id, u.id), false);
+      assert.equal(await bindings.countOf(u.id), 0);
+      assert.equal(await bindings.renameFor(u.id, p.id, 'R'), false, 'a rename never brings a removed binding back');
+      assert.deepEqual((await bindings.profilesOf(u.id, 10, undefined)).items, []);
+    });
+
+    it("pages a profile's users, each once, in the table's order", async () => {
+      const p = { id: randomUUID(), name: 'Wide', createdAt: new Date() };
+      const ids = Array.from({ length: 250 }, () => randomUUID());
+      await bindings.bind(
+        ids.map((userId) => ({ profileId: p.id, profileName: p.name, userId })),
+        4,
+      );
+      const seen: string[] = [];
+      let token: string | undefined;
+      do {
+        const page = await bindings.usersOf(p.id, 100, token);
+        assert.ok(page.items.length <= 100);
+        seen.push(...page.items);
+        token = page.nextPage;
+      } while (token);
+      assert.equal(new Set(seen).size, seen.length, 'no user twice');
+      assert.deepEqual([...seen].sort(), [...ids].sort());
+      assert.deepEqual(await bindings.firstUsersOf(p.id, 3), seen.slice(0, 3));
     });
   });
 });

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { Cql } from '../cassandra/cql.js';
+import { Cql, type Params } from '../cassandra/cql.js';
 import { type RowPage, toUserRow, type UserRow, wasApplied } from './rows.js';
 
 /** The `users` table. One statement per method, typed rows, nothing about HTTP. */
@@ -13,6 +13,7 @@ export class UsersRepository {
       insert: `INSERT INTO ${t} (id, name, created_at) VALUES (?, ?, ?)`,
       byId: `SELECT id, name, created_at FROM ${t} WHERE id = ?`,
       existing: `SELECT id FROM ${t} WHERE id IN ?`,
+      names: `SELECT id, name FROM ${t} WHERE id IN ?`,
       page: `SELECT id, name, created_at FROM ${t}`,
       rename: `UPDATE ${t} SET name = ? WHERE id = ? IF EXISTS`,
       delete: `DELETE FROM ${t} WHERE id = ? IF EXISTS`,
@@ -22,6 +23,12 @@ export class UsersRepository {
 
   async insert(user: UserRow): Promise<void> {
     await this.cql.execute(this.q.insert, [user.id, user.name, user.createdAt]);
+  }
+
+  /** Many new users, `concurrency` writes in flight (each user is its own partition: no batch). */
+  async insertMany(users: readonly UserRow[], concurrency: number): Promise<void> {
+    const params: Params[] = users.map((u) => [u.id, u.name, u.createdAt]);
+    await this.cql.concurrent(this.q.insert, params, concurrency);
   }
 
   async findById(id: string): Promise<UserRow | undefined> {
@@ -34,6 +41,13 @@ export class UsersRepository {
     if (ids.length === 0) return new Set();
     const rows = await this.cql.all(this.q.existing, [ids]);
     return new Set(rows.map((row) => String(row.get('id'))));
+  }
+
+  /** The names of those of `ids` that exist (at most a few hundred ids: one multi-partition read). */
+  async findNames(ids: readonly string[]): Promise<Map<string, string>> {
+    if (ids.length === 0) return new Map();
+    const rows = (await this.cql.execute(this.q.names, [ids])).rows;
+    return new Map(rows.map((row) => [String(row.get('id')), row.get('name') as string]));
   }
 
   async page(limit: number, pageToken: string | undefined): Promise<RowPage<UserRow>> {

@@ -1,11 +1,16 @@
 import { Body, Controller, Delete, Get, HttpCode, Post, Put, Query, Res, UseGuards } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import {
+  bindingPageQuerySchema,
+  type CreateUsersBody,
+  createUsersSchema,
   type Items,
   type PageQuery,
   pageQuerySchema,
   type Paged,
-  type ProfileDto,
+  type ProfileRefDto,
+  type RankUsersBody,
+  rankUsersSchema,
   type UserBody,
   userBodySchema,
   type UserDto,
@@ -32,6 +37,21 @@ export class UsersController {
     return user;
   }
 
+  /** Many users at once (admin): `{items}` in `names` order. */
+  @Post('batch')
+  @UseGuards(AdminGuard)
+  async createMany(@Body({ schema: createUsersSchema }) body: CreateUsersBody): Promise<Items<UserDto>> {
+    return { items: await this.users.createMany(body.names) };
+  }
+
+  /** Re-ranks users in the suggestions after bulk binding without it (admin). */
+  @Post('rank')
+  @UseGuards(AdminGuard)
+  @HttpCode(204)
+  async rank(@Body({ schema: rankUsersSchema }) body: RankUsersBody): Promise<void> {
+    await this.users.rank(body.userIds);
+  }
+
   @Delete()
   @UseGuards(AdminGuard)
   @HttpCode(204)
@@ -55,8 +75,21 @@ export class UsersController {
     await this.users.delete(id);
   }
 
+  /** The user's profile ids, paged (up to 10,000 a page): what a login reads. */
+  @Get(':id/profile-ids')
+  profileIds(
+    @IdParam('id') id: string,
+    @Query({ schema: bindingPageQuerySchema }) query: PageQuery,
+  ): Promise<Paged<string>> {
+    return this.users.profileIdsOf(id, query.limit, query.page);
+  }
+
+  /** The user's profiles `{id, name}`, paged (up to 10,000 a page). */
   @Get(':id/profiles')
-  profiles(@IdParam('id') id: string): Promise<Items<ProfileDto>> {
-    return this.users.profilesOf(id);
+  profiles(
+    @IdParam('id') id: string,
+    @Query({ schema: bindingPageQuerySchema }) query: PageQuery,
+  ): Promise<Paged<ProfileRefDto>> {
+    return this.users.profilesOf(id, query.limit, query.page);
   }
 }

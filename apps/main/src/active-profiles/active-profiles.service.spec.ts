@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { BaseClient, ProfileDto } from '@app/base-client';
+import type { BaseClient, ProfileRefDto } from '@app/base-client';
 import { AppError } from '@app/errors';
 import type { LaunchedRecord, LaunchedRecords } from '@app/lock';
 import { ActiveProfilesService } from './active-profiles.service.js';
 
 const USER = 'a11ce000-0000-4000-8000-000000000001';
 
-function profile(id: string): ProfileDto {
-  return { id, name: `profile ${id}`, userIds: [USER], createdAt: '2026-01-01T00:00:00.000Z' };
+function profile(id: string): ProfileRefDto {
+  return { id, name: `profile ${id}` };
 }
 
 function record(pod: string, since: string): LaunchedRecord {
@@ -16,13 +16,15 @@ function record(pod: string, since: string): LaunchedRecord {
 }
 
 /** base's profiles of the user, and the lock servers' launched records, from memory; every call recorded. */
-function fakes(profiles: ProfileDto[] | AppError, records: Record<string, LaunchedRecord>) {
+function fakes(profiles: ProfileRefDto[] | AppError, records: Record<string, LaunchedRecord>, pageSize = 10_000) {
   const calls: string[] = [];
   const base = {
-    async profilesOf(userId: string) {
-      calls.push(`base.profilesOf ${userId}`);
+    async profileIdsOf(userId: string, _limit: number | undefined, page?: string) {
+      calls.push(`base.profileIdsOf ${userId}${page ? ` page ${page}` : ''}`);
       if (profiles instanceof AppError) throw profiles;
-      return profiles;
+      const from = Number(page ?? 0);
+      const next = from + pageSize < profiles.length ? { nextPage: String(from + pageSize) } : {};
+      return { items: profiles.slice(from, from + pageSize).map((p) => p.id), ...next };
     },
   };
   const launched = {
@@ -48,7 +50,25 @@ describe(ActiveProfilesService.name, () => {
         { profileId: 'p1', pod: 'stream-b', since: '2026-01-01T11:00:00.000Z' },
       ],
     });
-    assert.deepEqual(calls, [`base.profilesOf ${USER}`, `launched.readMany ${USER} [p1,p2,p3]`]);
+    assert.deepEqual(calls, [`base.profileIdsOf ${USER}`, `launched.readMany ${USER} [p1,p2,p3]`]);
+  });
+
+  it('reads the lock servers once per page of profiles when the user has more than one page', async () => {
+    const { sut, calls } = fakes(
+      [profile('p1'), profile('p2'), profile('p3')],
+      { p3: record('stream-a', '2026-01-01T10:00:00.000Z'), p1: record('stream-b', '2026-01-01T09:00:00.000Z') },
+      2,
+    );
+    assert.deepEqual(
+      (await sut.login(USER)).activeProfiles.map((active) => active.profileId),
+      ['p1', 'p3'],
+    );
+    assert.deepEqual(calls, [
+      `base.profileIdsOf ${USER}`,
+      `launched.readMany ${USER} [p1,p2]`,
+      `base.profileIdsOf ${USER} page 2`,
+      `launched.readMany ${USER} [p3]`,
+    ]);
   });
 
   it('answers no live profiles when none of them streams, or the user has none', async () => {
@@ -60,6 +80,6 @@ describe(ActiveProfilesService.name, () => {
     const notFound = AppError.of('USER_NOT_FOUND', { userId: USER });
     const { sut, calls } = fakes(notFound, {});
     await assert.rejects(sut.login(USER), (error) => error === notFound);
-    assert.deepEqual(calls, [`base.profilesOf ${USER}`]);
+    assert.deepEqual(calls, [`base.profileIdsOf ${USER}`]);
   });
 });

@@ -20,16 +20,23 @@ export class ActiveProfilesService {
     private readonly launched: LaunchedRecords,
   ) {}
 
-  /** The user's profiles from base, then ONE round trip to each lock server (in parallel) for all their launched records. */
+  /**
+   * The user's profile ids from base (ids only, a page of up to 10,000 from the user's own partition), then
+   * ONE round trip to each lock server (in parallel) for all their launched records — per page,
+   * so a user bound to more profiles than one page holds costs one more of each.
+   */
   async login(userId: string): Promise<Login> {
-    const profiles = await this.base.profilesOf(userId);
-    const records = await this.launched.readMany(
-      userId,
-      profiles.map((profile) => profile.id),
-    );
-    const activeProfiles = [...records]
-      .map(([profileId, record]) => ({ profileId, pod: record.pod, since: record.since.toISOString() }))
-      .sort((a, b) => a.since.localeCompare(b.since));
+    const activeProfiles: ActiveProfile[] = [];
+    let page: string | undefined;
+    do {
+      const profiles = await this.base.profileIdsOf(userId, undefined, page);
+      const records = await this.launched.readMany(userId, profiles.items);
+      for (const [profileId, record] of records) {
+        activeProfiles.push({ profileId, pod: record.pod, since: record.since.toISOString() });
+      }
+      page = profiles.nextPage;
+    } while (page);
+    activeProfiles.sort((a, b) => a.since.localeCompare(b.since));
     return { userId, activeProfiles };
   }
 }

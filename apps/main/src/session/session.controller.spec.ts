@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Authenticator, type Principal } from '@app/auth';
-import type { BaseClient, ProfileDto, UserDto } from '@app/base-client';
+import type { BaseClient, UserDto } from '@app/base-client';
 import { type AppConfig, loadConfig } from '@app/config';
 import { AppError } from '@app/errors';
 import { DevLoginController } from './dev-login.controller.js';
@@ -26,9 +26,9 @@ function fakeBase(profiles: { id: string; name: string }[] = []): BaseClient {
       known(id);
       return { id, name: 'Ann', createdAt: CREATED_AT };
     },
-    async profilesOf(id: string): Promise<ProfileDto[]> {
+    async *allProfilesOf(id: string) {
       known(id);
-      return profiles.map((p) => ({ ...p, userIds: [id], createdAt: CREATED_AT }));
+      yield* profiles;
     },
   } as unknown as BaseClient;
 }

@@ -22,12 +22,18 @@ export class SessionController {
   @Access({ kind: 'signed-in' })
   async me(@CurrentPrincipal() principal: Principal): Promise<Me> {
     const user = principal as Extract<Principal, { kind: 'user' }>;
-    const [stored, profiles] = await Promise.all([this.base.getUser(user.userId), this.base.profilesOf(user.userId)]);
+    const profiles: { id: string; name: string }[] = [];
+    const [stored] = await Promise.all([
+      this.base.getUser(user.userId),
+      (async () => {
+        for await (const profile of this.base.allProfilesOf(user.userId)) profiles.push(profile);
+      })(),
+    ]);
     return {
       userId: stored.id,
       name: stored.name,
       expiresAt: user.expiresAt.toISOString(),
-      profiles: profiles.map(({ id, name }) => ({ id, name })).sort((a, b) => a.name.localeCompare(b.name)),
+      profiles: profiles.sort((a, b) => a.name.localeCompare(b.name)),
     };
   }
 

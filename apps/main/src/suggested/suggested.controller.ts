@@ -1,6 +1,7 @@
 import { Controller, Get, UseGuards } from '@nestjs/common';
 import { Access, AuthGuard } from '@app/auth';
-import { SuggestedService, type SuggestedUser } from './suggested.service.js';
+import type { SuggestedDto } from '@app/base-client';
+import { SuggestedService } from './suggested.service.js';
 
 @Controller('suggested')
 export class SuggestedController {
@@ -10,7 +11,7 @@ export class SuggestedController {
   @Get()
   @UseGuards(AuthGuard)
   @Access({ kind: 'directory' })
-  suggested(): Promise<{ items: SuggestedUser[] }> {
+  suggested(): Promise<SuggestedDto> {
     return this.suggestions.suggested();
   }
 }
