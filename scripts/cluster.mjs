@@ -17,7 +17,7 @@
 // AUTH_JWT_SECRET (unset: k8s/overlays/local/*.env, generated when missing).
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 
@@ -84,7 +84,7 @@ try {
   cluster.ingressUrl = ingress.url;
   cluster.mark(`ingress (nginx from the Ingress objects) on ${ingress.url}`);
   const stateFile = await cluster.writeState();
-  const state = JSON.parse(await import('node:fs').then((fs) => fs.readFileSync(stateFile, 'utf8')));
+  const state = JSON.parse(readFileSync(stateFile, 'utf8'));
 
   const hpa = await promisify(execFile)(tools.kubectl, [
     '--kubeconfig',
