@@ -6,7 +6,7 @@ import type { KubeObject } from './kube-api.js';
 import { applyServerSide, render, runKustomization } from './manifests.js';
 import { Node, type NodeBinaries, type NodeImage, type NodeNetwork } from './node.js';
 import { NODE_NAME } from './pki.js';
-import { waitUntil } from './processes.js';
+import { execFileAsync, waitUntil } from './processes.js';
 
 export const NAMESPACE = 'kubescaler';
 export { NODE_NAME };
@@ -128,7 +128,7 @@ export class LocalCluster {
 
     await this.applyAddons();
     const manifests = path.join(options.dir, 'manifests');
-    const app = options.images.find((image) => image.name.startsWith('kubescaler:'));
+    const app = options.images.find((image) => image.key === 'kubescaler');
     if (!app) throw new Error('no kubescaler image among the images');
     const wiring = runKustomization(manifests, path.join(options.root, 'k8s', 'overlays', 'local'), {
       images: [{ name: 'kubescaler', newTag: app.name.slice('kubescaler:'.length) }],
@@ -209,7 +209,6 @@ export class LocalCluster {
 
   /** kubectl with the admin kubeconfig. */
   async kubectl(...args: string[]): Promise<string> {
-    const { execFileAsync } = await import('./processes.js');
     const { stdout } = await execFileAsync(this.options.tools.kubectl, ['--kubeconfig', this.kubeconfig, ...args], {
       maxBuffer: 16 * 1024 * 1024,
     });

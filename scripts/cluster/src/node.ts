@@ -19,6 +19,8 @@ export interface NodeNetwork {
 
 /** An image archive to load into the node's containerd (scripts/cluster/images.mjs builds them). */
 export interface NodeImage {
+  /** Which image it is (`kubescaler`, `pause`, `redis`, …). */
+  readonly key: string;
   /** The name as the manifests write it (`redis:7.4.6-alpine`). */
   readonly name: string;
   /** The full reference the archive holds, which the CRI plugin looks up (`docker.io/library/redis:7.4.6-alpine`). */
@@ -45,9 +47,6 @@ export interface NodeOptions {
   readonly log: (line: string) => void;
   readonly mark: (what: string) => void;
 }
-
-/** The sandbox (pause) image containerd starts every pod with; one of the images loaded. */
-export const PAUSE_IMAGE = 'localhost/pause:3.10';
 
 /** `10.244.0.0/24` → `10.244.0.1` (the bridge's address). */
 export function firstAddress(cidr: string): string {
@@ -177,6 +176,9 @@ export class Node {
     );
     const config = path.join(root, 'config.toml');
     mkdirSync(root, { recursive: true });
+    // Every pod's sandbox: the pause image among those loaded.
+    const pause = this.options.images.find((image) => image.key === 'pause');
+    if (!pause) throw new Error('no pause image among the images');
     // containerd 1.6 (Debian). runc, not crun (crun refuses this machine's hybrid cgroups);
     // restrict_oom_score_adj: without CAP_SYS_RESOURCE a negative oom_score_adj fails the sandbox.
     writeFileSync(
@@ -190,7 +192,7 @@ oom_score = 0
   address = "${this.containerdSocket}"
 
 [plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "${PAUSE_IMAGE}"
+  sandbox_image = "${pause.name}"
   restrict_oom_score_adj = true
   disable_tcp_service = true
   stream_server_address = "127.0.0.1"
