@@ -755,6 +755,23 @@ describe('Kubernetes manifests (k8s/), rendered and validated offline', () => {
       }
     });
 
+    it('gives main the publisher tokens from the optional Secret kubescaler-publish, and no other app', () => {
+      for (const overlay of each()) {
+        for (const app of APP_NAMES) {
+          const ref = env(mainContainer(workload(overlay, app)), 'PUBLISH_TOKENS')?.valueFrom?.secretKeyRef;
+          if (app !== 'main') {
+            assert.equal(ref, undefined, `${app} takes no publishes`);
+            continue;
+          }
+          // Optional: without the Secret only the admin token publishes.
+          assert.deepEqual(ref, { name: 'kubescaler-publish', key: 'PUBLISH_TOKENS', optional: true });
+        }
+        for (const cm of ofKind(overlay, 'ConfigMap')) {
+          assert.ok(!('PUBLISH_TOKENS' in (cm.data ?? {})), `${cm.metadata.name} holds publisher tokens`);
+        }
+      }
+    });
+
     it('turns development sign-in on in minikube only, never in base or production', () => {
       const devLogin = (overlay: RenderedOverlay) =>
         loadConfig('main', {
