@@ -135,7 +135,9 @@ describe('load generator and bench script (smoke)', () => {
       assert.deepEqual([kinds.fast.started, kinds.slow.started, kinds.stalled.started], [24, 3, 3]);
       // Fast readers keep up with 20 events/s: no gaps, about the full rate, low latency.
       assert.equal(kinds.fast.gaps, 0);
-      assert.ok(kinds.fast.messages >= 24 * 20 * 2, `fast readers got ${kinds.fast.messages} events`);
+      // Each fast reader holds its stream for the last ≥ 2.5 s of the 4 s run: at least 1.5 s of
+      // events each, whatever the box's load delays of the ramp (the rate itself is checked below).
+      assert.ok(kinds.fast.messages >= 24 * 20 * 1.5, `fast readers got ${kinds.fast.messages} events`);
       assert.ok(kinds.fast.rateFraction && kinds.fast.rateFraction.p50 > 0.9, JSON.stringify(kinds.fast.rateFraction));
       assert.ok(
         kinds.fast.latency.count === kinds.fast.messages && kinds.fast.latency.p50 < 100,
