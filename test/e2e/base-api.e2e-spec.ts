@@ -45,6 +45,43 @@ describe('base API on a real port', () => {
     await base?.stop();
   });
 
+  describe('callers', () => {
+    it('refuses every request without a credential 401 — reads, writes, binds and unknown routes — and changes nothing', async () => {
+      const user = await createUser('guarded');
+      const profile = (await call('POST', '/profiles', { body: { name: 'guarded', userIds: [] } })).body.id;
+      const attempts: Array<[string, string, unknown?]> = [
+        ['GET', '/users'],
+        ['GET', `/users/${user}`],
+        ['POST', '/users', { name: 'intruder' }],
+        ['PUT', `/users/${user}`, { name: 'renamed' }],
+        ['DELETE', `/users/${user}`],
+        ['PUT', `/profiles/${profile}/users/${user}`],
+        ['DELETE', `/profiles/${profile}`],
+        ['GET', '/no-such-route'],
+      ];
+      for (const [method, path, body] of attempts) {
+        for (const headers of [{}, { authorization: 'Bearer a-guess-at-the-token-0123' }] as Record<string, string>[]) {
+          const res = await call(method, path, { body, headers, auth: 'none' });
+          assertError(res, 401, 'UNAUTHENTICATED');
+          assert.match(res.headers.get('www-authenticate') ?? '', /^Bearer/);
+        }
+      }
+      assert.equal((await call('GET', `/users/${user}`)).body.name, 'guarded');
+      assert.deepEqual((await call('GET', `/profiles/${profile}`)).body.userIds, []);
+    });
+
+    it('answers the admin token as well as the internal service credential', async () => {
+      assert.equal((await call('GET', '/users?limit=1', { headers: admin })).status, 200);
+      assert.equal((await call('GET', '/users?limit=1')).status, 200);
+    });
+
+    it('leaves the probes and /metrics open to whoever the network lets reach them', async () => {
+      for (const path of ['/health/live', '/health/ready', '/metrics']) {
+        assert.equal((await call('GET', path, { auth: 'none' })).status, 200, path);
+      }
+    });
+  });
+
   describe('health and metrics', () => {
     it('is live and ready with Cassandra up', async () => {
       assert.equal((await call('GET', '/health/live')).status, 200);
@@ -256,12 +293,9 @@ describe('base API on a real port', () => {
   describe('bulk creation, maintained aggregates and paged bindings', () => {
     it('creates users and profiles in batches (admin only), counted at once, with shared users ranked', async () => {
       const before = (await call('GET', '/counts')).body;
-      assertError(await call('POST', '/users/batch', { body: { names: ['x'] } }), 401, 'UNAUTHENTICATED');
-      assertError(
-        await call('POST', '/profiles/batch', { body: { profiles: [{ name: 'x' }] } }),
-        401,
-        'UNAUTHENTICATED',
-      );
+      // The service credential is not the admin token.
+      assertError(await call('POST', '/users/batch', { body: { names: ['x'] } }), 403, 'FORBIDDEN');
+      assertError(await call('POST', '/profiles/batch', { body: { profiles: [{ name: 'x' }] } }), 403, 'FORBIDDEN');
       assertError(
         await call('POST', '/users/batch', { body: { names: [] }, headers: admin }),
         400,
@@ -358,12 +392,17 @@ describe('base API on a real port', () => {
   });
 
   describe('drop-all endpoints', () => {
-    it('require the admin token: 401 without, 403 with a wrong one', async () => {
+    it('require the admin token: 401 without any credential, 403 with the service credential, 401 with a wrong one', async () => {
       for (const path of ['/users', '/profiles']) {
-        const missing = await call('DELETE', path);
+        const missing = await call('DELETE', path, { auth: 'none' });
         assertError(missing, 401, 'UNAUTHENTICATED');
         assert.equal(missing.headers.get('www-authenticate'), 'Bearer');
-        assertError(await call('DELETE', path, { headers: { authorization: 'Bearer wrong-token' } }), 403, 'FORBIDDEN');
+        assertError(await call('DELETE', path), 403, 'FORBIDDEN');
+        assertError(
+          await call('DELETE', path, { headers: { authorization: 'Bearer wrong-token' } }),
+          401,
+          'UNAUTHENTICATED',
+        );
         assertError(await call('DELETE', path, { headers: { authorization: ADMIN_TOKEN } }), 401, 'UNAUTHENTICATED');
       }
       assert.ok((await countUsers()) > 0, 'nothing was dropped');
@@ -390,12 +429,10 @@ describe('base without an ADMIN_TOKEN', () => {
     await base?.stop();
   });
 
-  it('refuses the drop-all endpoints whatever token is sent', async () => {
-    const attempts: Record<string, string>[] = [{}, { authorization: 'Bearer anything-at-all-0123456789' }];
-    for (const headers of attempts) {
-      const res = await request(base.url, 'DELETE', '/users', { headers });
-      assert.equal(res.status, 403);
-      assert.equal(res.body.code, 'ADMIN_DISABLED');
-    }
+  it('refuses the drop-all endpoints to its peers: the service credential is no admin token', async () => {
+    const res = await request(base.url, 'DELETE', '/users');
+    assert.equal(res.status, 403);
+    assert.equal(res.body.code, 'ADMIN_DISABLED');
+    assert.equal((await request(base.url, 'DELETE', '/users', { auth: 'none' })).status, 401);
   });
 });

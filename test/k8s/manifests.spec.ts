@@ -23,6 +23,7 @@ import {
   selects,
   SECRET_FILES,
   THROWAWAY_ADMIN_TOKEN,
+  THROWAWAY_INTERNAL_TOKEN,
   THROWAWAY_AUTH_SECRET,
   type Workload,
   workload,
@@ -671,8 +672,10 @@ describe('Kubernetes manifests (k8s/), rendered and validated offline', () => {
             PORT: env(container, 'PORT')?.value,
             POD_NAME: `${app}-0`,
             ADMIN_TOKEN: THROWAWAY_ADMIN_TOKEN,
+            INTERNAL_TOKEN: THROWAWAY_INTERNAL_TOKEN,
             AUTH_JWT_SECRET: authSecret,
           });
+          assert.equal(config.internalToken, THROWAWAY_INTERNAL_TOKEN, `${app} holds the service credential`);
           assert.equal(config.http.port, APPS[app]);
           assert.equal(config.auth.mode, 'jwt', `${app}: users' tokens are checked`);
         }
@@ -735,6 +738,19 @@ describe('Kubernetes manifests (k8s/), rendered and validated offline', () => {
       }
     });
 
+    it('takes INTERNAL_TOKEN for base, main, stream and the migration Job from the generated Secret kubescaler-internal', () => {
+      for (const overlay of each()) {
+        const secret = generated(overlay, 'Secret', 'kubescaler-internal');
+        assert.deepEqual(Object.keys(secret.data), ['INTERNAL_TOKEN']);
+        assert.equal(Buffer.from(secret.data.INTERNAL_TOKEN, 'base64').toString(), THROWAWAY_INTERNAL_TOKEN);
+        for (const name of KUBESCALER_WORKLOADS) {
+          const ref = env(mainContainer(workload(overlay, name)), 'INTERNAL_TOKEN')?.valueFrom?.secretKeyRef;
+          assert.deepEqual(ref, { name: secret.metadata.name, key: 'INTERNAL_TOKEN' }, name);
+        }
+        for (const cm of ofKind(overlay, 'ConfigMap')) assert.ok(!('INTERNAL_TOKEN' in (cm.data ?? {})));
+      }
+    });
+
     it('takes AUTH_JWT_SECRET for main and stream from the generated Secret kubescaler-auth, never a literal', () => {
       for (const overlay of each()) {
         const secret = generated(overlay, 'Secret', 'kubescaler-auth');
@@ -786,7 +802,7 @@ describe('Kubernetes manifests (k8s/), rendered and validated offline', () => {
       }
       const tracked = await runCommand('git', ['ls-files', '--', 'k8s']);
       assert.equal(tracked.code, 0, tracked.stderr);
-      assert.doesNotMatch(tracked.stdout, /admin-token\.env|auth-secret\.env/);
+      assert.doesNotMatch(tracked.stdout, /admin-token\.env|auth-secret\.env|internal-token\.env/);
     });
 
     it('pauses in preStop and allows enough grace to drain streams and release locks', () => {

@@ -34,6 +34,11 @@ export interface AppConfig {
   readonly http: { readonly host: string; readonly port: number };
   /** Undefined when no token is configured: admin endpoints then refuse every call. */
   readonly adminToken: string | undefined;
+  /**
+   * The internal service credential (`INTERNAL_TOKEN`): main and stream send it to base, base
+   * accepts it (or the admin token) and nothing else. Unset: base takes the admin token only.
+   */
+  readonly internalToken: string | undefined;
   readonly auth: AuthConfig;
   readonly baseUrl: string;
   readonly cassandra: {

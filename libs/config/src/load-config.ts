@@ -34,6 +34,7 @@ const envSchema = z
     POD_NAME: z.string().min(1).max(253).optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'log', 'debug', 'verbose']).default('log'),
     ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+    INTERNAL_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
     BASE_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:3001'),
     CASSANDRA_CONTACT_POINTS: list(hostPort).default(['127.0.0.1:9042']),
     CASSANDRA_LOCAL_DC: z.string().min(1).default('datacenter1'),
@@ -147,7 +148,12 @@ const authSchema = (app: AppName) =>
     });
 
 /** Variables whose values never appear in an error message. */
-const SECRET_VARIABLES: ReadonlySet<string> = new Set(['ADMIN_TOKEN', 'AUTH_JWT_SECRET', 'PUBLISH_TOKENS']);
+const SECRET_VARIABLES: ReadonlySet<string> = new Set([
+  'ADMIN_TOKEN',
+  'INTERNAL_TOKEN',
+  'AUTH_JWT_SECRET',
+  'PUBLISH_TOKENS',
+]);
 
 /** Thrown by `loadConfig`; its message names every bad variable. */
 export class ConfigError extends Error {
@@ -186,6 +192,7 @@ export function loadConfig(app: AppName, env: Readonly<Record<string, string | u
     logLevel: e.LOG_LEVEL,
     http: { host: e.HOST, port: e.PORT ?? DEFAULT_PORTS[app] },
     adminToken: e.ADMIN_TOKEN,
+    internalToken: e.INTERNAL_TOKEN,
     auth: {
       mode: a.AUTH_MODE,
       jwtSecret: a.AUTH_JWT_SECRET,
