@@ -13,6 +13,7 @@ import { acquireRunLock } from './infra/run-lock.mjs';
 import { ensureK8sTools } from './k8s-tools.mjs';
 import { provideInfra } from './lib/infra.mjs';
 import { build, ensureDependencies, lint, log, ROOT, specFiles } from './lib/project.mjs';
+import { UNTHROTTLED } from './lib/app-env.mjs';
 import { authSecret, internalToken } from './lib/secrets.mjs';
 import { Stack } from './lib/stack.mjs';
 
@@ -53,6 +54,9 @@ try {
     ...infraEnv,
     AUTH_JWT_SECRET: authSecret().value,
     INTERNAL_TOKEN: internalToken().value,
+    // Every test client is 127.0.0.1: the per-client rate limits would throttle the suite. Tests of
+    // the limits themselves start their apps with their own low values.
+    ...UNTHROTTLED,
     NODE_ENV: 'test',
   };
   const runFiles = (list, { concurrency, timeoutMs }) => {

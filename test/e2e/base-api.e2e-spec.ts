@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { type AppProcess, eventually, request, startApp, testInfra, uniqueKeyspace } from '@app/testing';
+import { headerOf, rawExchange } from '../support/raw-http.js';
 
 const ADMIN_TOKEN = 'e2e-admin-token-0123456789';
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -79,6 +80,49 @@ describe('base API on a real port', () => {
       for (const path of ['/health/live', '/health/ready', '/metrics']) {
         assert.equal((await call('GET', path, { auth: 'none' })).status, 200, path);
       }
+    });
+  });
+
+  describe('names and bodies', () => {
+    it('refuses names with NUL, CR/LF, bidi controls, only invisible characters or lone surrogates 400 INVALID_NAME', async () => {
+      const bad = ['a\u0000b', 'a\r\nSet-Cookie: x', 'abc\u202etxt.exe', '\u200b\u200c\u200d', 'a\ud800', '\udc00'];
+      for (const name of bad) {
+        assertError(await call('POST', '/users', { body: { name } }), 400, 'INVALID_NAME');
+      }
+      const user = await createUser('Zoë 山田 👩‍💻');
+      assertError(await call('PUT', `/users/${user}`, { body: { name: 'x\u202ey' } }), 400, 'INVALID_NAME');
+      assertError(await call('POST', '/profiles', { body: { name: '\u0000', userIds: [] } }), 400, 'INVALID_NAME');
+      assert.equal((await call('GET', `/users/${user}`)).body.name, 'Zoë 山田 👩‍💻');
+    });
+
+    it('refuses a body that is not valid UTF-8 400 INVALID_ENCODING instead of storing U+FFFD', async () => {
+      const body = Buffer.concat([Buffer.from('{"name":"ab'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]);
+      const token = process.env.INTERNAL_TOKEN!;
+      const res = await rawExchange(
+        base.url,
+        Buffer.concat([
+          Buffer.from(
+            `POST /users HTTP/1.1\r\nHost: base\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\n` +
+              `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n`,
+          ),
+          body,
+        ]),
+      );
+      assert.equal(res.status, 400, res.head);
+      assert.equal(JSON.parse(res.body).code, 'INVALID_ENCODING');
+    });
+
+    it("answers the HTTP parser's refusals in the catalog JSON: a bad header 400 BAD_REQUEST, huge headers 431", async () => {
+      const bad = await rawExchange(base.url, 'GET /users HTTP/1.1\r\nHost: base\r\nBad Header\r\n\r\n');
+      assert.equal(bad.status, 400, bad.head);
+      assert.deepEqual(JSON.parse(bad.body).code, 'BAD_REQUEST');
+      assert.match(headerOf(bad.head, 'content-type') ?? '', /^application\/json/);
+      const huge = await rawExchange(
+        base.url,
+        `GET /users HTTP/1.1\r\nHost: base\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+      );
+      assert.equal(huge.status, 431, huge.head);
+      assert.deepEqual(JSON.parse(huge.body).code, 'HEADERS_TOO_LARGE');
     });
   });
 

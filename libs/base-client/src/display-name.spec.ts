@@ -28,6 +28,10 @@ describe(displayNameProblem.name, () => {
     }
   });
 
+  it('leaves the empty name to the length rule', () => {
+    assert.equal(displayNameProblem(''), undefined);
+  });
+
   it('refuses lone surrogates, which no encoding can carry', () => {
     for (const name of ['a\ud800', '\udc00b', 'x\ud83dy']) {
       assert.match(displayNameProblem(name) ?? '', /surrogate/, JSON.stringify(name));

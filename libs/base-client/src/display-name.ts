@@ -6,7 +6,7 @@ const CONTROL = /[\u0000-\u001f\u007f-\u009f]/u;
 /** Bidirectional formatting: embeddings, overrides (U+202E), isolates, marks. */
 const BIDI = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
 /** What renders as nothing: white space, format characters (zero-width and the like), fillers. */
-const INVISIBLE = /^[\s\p{Cf}\u115f\u1160\u3164\uffa0\u2800]*$/u;
+const INVISIBLE = /^[\s\p{Cf}\u115f\u1160\u3164\uffa0\u2800]+$/u;
 
 /**
  * Why `name` cannot be a display name, or undefined when it can: control characters (NUL, CR/LF

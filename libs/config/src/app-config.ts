@@ -82,4 +82,13 @@ export interface AppConfig {
     /** Publisher credentials (`PUBLISH_TOKENS`): bearer tokens that may publish to any pair. */
     readonly tokens: readonly string[];
   };
+  /** Calls per client (`X-Real-IP`) and minute in each replica, beyond which → 429 `RATE_LIMITED`; 0 = no limit. */
+  readonly rateLimits: {
+    /** `POST /main/dev-login`. */
+    readonly signInPerMinute: number;
+    /** `GET /main/login/:userId` (the live-profile look-up). */
+    readonly loginPerMinute: number;
+    /** `GET /stream/:userId/:profileId`, refused ones included. */
+    readonly streamOpensPerMinute: number;
+  };
 }

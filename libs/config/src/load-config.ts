@@ -64,6 +64,10 @@ const envSchema = z
     STREAM_HISTORY_MAX_EVENTS: int(1, 100_000).default(1000),
     STREAM_HISTORY_MAX_AGE_MS: int(1000, 7 * 24 * 3_600_000).default(600_000),
     PUBLISH_MAX_DATA_BYTES: int(2, 1024 * 1024 - 1024).default(64 * 1024),
+    // Per client (X-Real-IP) and minute, in each replica; 0 is no limit.
+    RATE_LIMIT_SIGN_IN_PER_MINUTE: int(0, 100_000_000).default(10),
+    RATE_LIMIT_LOGIN_PER_MINUTE: int(0, 100_000_000).default(60),
+    RATE_LIMIT_STREAM_OPENS_PER_MINUTE: int(0, 100_000_000).default(120),
     PUBLISH_TOKENS: list(z.string().min(16, 'each token must be at least 16 characters')).optional(),
   })
   .refine((env) => env.LOCK_RENEW_MS * 2 <= env.LOCK_TTL_MS, {
@@ -231,6 +235,11 @@ export function loadConfig(app: AppName, env: Readonly<Record<string, string | u
     },
     history: { maxEvents: e.STREAM_HISTORY_MAX_EVENTS, maxAgeMs: e.STREAM_HISTORY_MAX_AGE_MS },
     publish: { maxDataBytes: e.PUBLISH_MAX_DATA_BYTES, tokens: e.PUBLISH_TOKENS ?? [] },
+    rateLimits: {
+      signInPerMinute: e.RATE_LIMIT_SIGN_IN_PER_MINUTE,
+      loginPerMinute: e.RATE_LIMIT_LOGIN_PER_MINUTE,
+      streamOpensPerMinute: e.RATE_LIMIT_STREAM_OPENS_PER_MINUTE,
+    },
   });
 }
 
