@@ -94,6 +94,7 @@ try {
   stream       ${streamUrls.join(', ')}
   admin token  ${adminToken}${admin.generated ? ' (generated for this run)' : ' (from ADMIN_TOKEN)'}
   token secret ${secret.value}${secret.generated ? ' (AUTH_JWT_SECRET, generated for this run)' : ' (from AUTH_JWT_SECRET)'}
+  service token ${internal.value}${internal.generated ? ' (INTERNAL_TOKEN: what base asks of its callers, generated for this run)' : ' (from INTERNAL_TOKEN)'}
   sign in      ${env.AUTH_DEV_LOGIN === 'true' ? '"sign in as" on the web client (development sign-in)' : 'with a user token (development sign-in is off)'}
 ${demo}
   Ctrl-C stops everything.
