@@ -213,6 +213,33 @@ describe('main: who may see which user, and development sign-in', () => {
     });
   });
 
+  describe('signing out', () => {
+    it('revokes the session: a copy of the cookie is refused afterwards by main and by stream', async () => {
+      const signIn = await request(devMain.url, 'POST', '/main/dev-login', { body: { userId: bob.userId } });
+      assert.equal(signIn.status, 200);
+      const cookie = setCookie(signIn.headers)!;
+      const session = { cookie: `${cookie.name}=${cookie.value}` };
+      assert.equal((await request(devMain.url, 'GET', '/main/me', { headers: session })).status, 200);
+      const out = await request(devMain.url, 'POST', '/main/logout', { headers: session });
+      assert.equal(out.status, 204);
+      assert.equal(setCookie(out.headers)?.value, '', 'the cookie is cleared too');
+      for (const [app, path] of [
+        [devMain, '/main/me'],
+        [main, '/main/me'],
+        [stream, streamPath(bob)],
+      ] as const) {
+        const res = await request(app.url, 'GET', path, { headers: session });
+        assert.equal(res.status, 401, `${path}: ${JSON.stringify(res.body)}`);
+        assert.equal(res.body.details?.reason, 'revoked', path);
+      }
+      assert.equal(
+        (await request(main.url, 'GET', '/main/me', { auth: { userId: bob.userId } })).status,
+        200,
+        "the user's other tokens still work",
+      );
+    });
+  });
+
   describe('the web client', () => {
     it('is served with a strict Content-Security-Policy, nosniff, no framing and no Referer', async () => {
       for (const path of ['/', `/index/${alice.userId}/${alice.profileId}`, '/js/landing.js', '/style.css', '/nope']) {

@@ -10,6 +10,7 @@ import {
   type RemoteJWKSet,
 } from 'jose';
 import { isUuid } from '@app/http';
+import { MAX_TOKEN_ID_LENGTH } from './revoked-tokens.js';
 
 /** The only signing algorithm of the shared secret. */
 export const SECRET_ALGORITHMS = ['HS256'] as const;
@@ -18,7 +19,7 @@ export const KEY_SET_ALGORITHMS = ['RS256', 'ES256'] as const;
 
 /** Why a token was refused; a stable word for tests and logs (never the token itself). */
 export type TokenRejection =
-  'malformed' | 'algorithm' | 'signature' | 'unknown-key' | 'expired' | 'not-yet-valid' | 'claims';
+  'malformed' | 'algorithm' | 'signature' | 'unknown-key' | 'expired' | 'not-yet-valid' | 'claims' | 'revoked';
 
 /** The token is not acceptable: the client's fault (401). */
 export class TokenRejectedError extends Error {
@@ -45,6 +46,8 @@ export interface VerifiedToken {
   /** The user-id claim (`sub` by default): a UUID, lower-cased. */
   readonly userId: string;
   readonly expiresAt: Date;
+  /** The token's `jti`, when it has a usable one: what signing out revokes. */
+  readonly tokenId?: string;
 }
 
 export interface KeySetOptions {
@@ -127,7 +130,11 @@ export class TokenVerifier {
     if (Number.isNaN(expiresAt.getTime())) {
       throw new TokenRejectedError('claims', `the token's "exp" claim is not a date`);
     }
-    return { userId: userId.toLowerCase(), expiresAt };
+    const tokenId =
+      typeof payload.jti === 'string' && payload.jti !== '' && payload.jti.length <= MAX_TOKEN_ID_LENGTH
+        ? payload.jti
+        : undefined;
+    return { userId: userId.toLowerCase(), expiresAt, ...(tokenId ? { tokenId } : {}) };
   }
 
   /** jose calls this with the (not yet verified) header, after checking `alg` against `algorithms`. */
