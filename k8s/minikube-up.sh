@@ -15,6 +15,7 @@ IMAGE="kubescaler:dev"
 OVERLAY="k8s/overlays/minikube"
 TOKEN_FILE="$OVERLAY/admin-token.env"
 AUTH_FILE="$OVERLAY/auth-secret.env"
+INTERNAL_FILE="$OVERLAY/internal-token.env"
 
 log() { printf '[minikube-up] %s\n' "$*"; }
 die() { printf '[minikube-up] %s\n' "$*" >&2; exit 1; }
@@ -55,6 +56,11 @@ if [[ ! -s "$AUTH_FILE" ]]; then
   log "generating the user-token secret in $AUTH_FILE (git-ignored)"
   secret="$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')"
   (umask 077 && printf 'AUTH_JWT_SECRET=%s\n' "$secret" >"$AUTH_FILE")
+fi
+if [[ ! -s "$INTERNAL_FILE" ]]; then
+  log "generating the internal service credential in $INTERNAL_FILE (git-ignored)"
+  internal="$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')"
+  (umask 077 && printf 'INTERNAL_TOKEN=%s\n' "$internal" >"$INTERNAL_FILE")
 fi
 
 apps_existed="$(kube -n "$NAMESPACE" get deployment stream --ignore-not-found -o name)"

@@ -13,7 +13,8 @@ import * as prettier from 'prettier';
 import { acquireRunLock } from './infra/run-lock.mjs';
 import { provideInfra } from './lib/infra.mjs';
 import { build, ensureDependencies, log, ROOT } from './lib/project.mjs';
-import { authSecret } from './lib/secrets.mjs';
+import { UNTHROTTLED } from './lib/app-env.mjs';
+import { authSecret, internalToken } from './lib/secrets.mjs';
 import { Stack } from './lib/stack.mjs';
 
 /** The standard set, in the order of the results table (figures a–g, then j). */
@@ -44,6 +45,9 @@ try {
   const env = { ...process.env, ...(await provideInfra(stack, { name: 'bench', fresh: true })) };
   // The apps verify users' tokens with it; the load generator mints one per stream from it.
   env.AUTH_JWT_SECRET = authSecret().value;
+  env.INTERNAL_TOKEN = internalToken().value;
+  // Load comes from one address: the per-client rate limits would throttle it.
+  Object.assign(env, UNTHROTTLED);
   const date = started.toISOString().slice(0, 10);
   const outDir = path.resolve(process.env.BENCH_OUT_DIR ?? path.join(ROOT, 'bench/results'));
   const stem = wanted.length ? `${date}-${wanted.join('+')}` : date;

@@ -14,7 +14,7 @@
 // Environment: CLUSTER_NAME (dev: run directory .cache/cluster/run/<name>), CLUSTER_PORT_BASE
 // (unset: free ports; else this port and the next 9), CLUSTER_POD_CIDR (10.244.0.0/24),
 // CLUSTER_SERVICE_CIDR (10.96.0.0/24), CLUSTER_BRIDGE (kubescaler0), ADMIN_TOKEN /
-// AUTH_JWT_SECRET (unset: k8s/overlays/local/*.env, generated when missing).
+// AUTH_JWT_SECRET / INTERNAL_TOKEN (unset: k8s/overlays/local/*.env, generated when missing).
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -69,6 +69,7 @@ try {
     host,
     adminToken: secrets.adminToken,
     authSecret: secrets.authSecret,
+    internalToken: secrets.internalToken,
     log: (line) => log(`[cluster] ${line}`),
   });
   stack.push('cluster', () => cluster.stop());
@@ -181,7 +182,11 @@ async function planPorts(names) {
  * missing (as k8s/minikube-up.sh does for the minikube overlay).
  */
 function overlaySecrets() {
-  const files = { ADMIN_TOKEN: ['admin-token.env', 24], AUTH_JWT_SECRET: ['auth-secret.env', 32] };
+  const files = {
+    ADMIN_TOKEN: ['admin-token.env', 24],
+    AUTH_JWT_SECRET: ['auth-secret.env', 32],
+    INTERNAL_TOKEN: ['internal-token.env', 32],
+  };
   for (const [variable, [file, bytes]] of Object.entries(files)) {
     const target = path.join(OVERLAY, file);
     if (existsSync(target)) continue;
@@ -190,9 +195,10 @@ function overlaySecrets() {
   }
   const adminToken = process.env.ADMIN_TOKEN || undefined;
   const authSecret = process.env.AUTH_JWT_SECRET || undefined;
+  const internalToken = process.env.INTERNAL_TOKEN || undefined;
   const describe =
-    adminToken || authSecret
-      ? 'ADMIN_TOKEN / AUTH_JWT_SECRET from the environment'
-      : `k8s/overlays/local/admin-token.env and auth-secret.env (Secrets kubescaler-admin, kubescaler-auth)`;
-  return { adminToken, authSecret, describe };
+    adminToken || authSecret || internalToken
+      ? 'ADMIN_TOKEN / AUTH_JWT_SECRET / INTERNAL_TOKEN from the environment where set'
+      : `k8s/overlays/local/admin-token.env, auth-secret.env and internal-token.env (Secrets kubescaler-admin, kubescaler-auth, kubescaler-internal)`;
+  return { adminToken, authSecret, internalToken, describe };
 }

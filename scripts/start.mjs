@@ -5,11 +5,12 @@
 // and development sign-in is on (AUTH_DEV_LOGIN=true unless set). Ctrl-C stops everything it started.
 import { ensureNginx } from './infra/nginx.mjs';
 import { acquireRunLock } from './infra/run-lock.mjs';
+import { localAppEnv } from './lib/app-env.mjs';
 import { startAppProcess } from './lib/apps.mjs';
 import { startGateway } from './lib/gateway.mjs';
 import { provideInfra } from './lib/infra.mjs';
 import { build, ensureDependencies, log, ROOT } from './lib/project.mjs';
-import { authSecret, envOrGenerated } from './lib/secrets.mjs';
+import { authSecret, envOrGenerated, internalToken } from './lib/secrets.mjs';
 import { Stack } from './lib/stack.mjs';
 
 const stack = new Stack();
@@ -47,14 +48,15 @@ try {
   const admin = envOrGenerated('ADMIN_TOKEN', 24);
   const adminToken = admin.value;
   const secret = authSecret();
-  const env = {
-    ...infraEnv,
-    ADMIN_TOKEN: adminToken,
-    AUTH_JWT_SECRET: secret.value,
-    // The local system is for development: "sign in as" any user from the landing page.
-    AUTH_DEV_LOGIN: process.env.AUTH_DEV_LOGIN ?? 'true',
-    BASE_URL: process.env.BASE_URL ?? `http://127.0.0.1:${ports.base}`,
-  };
+  const internal = internalToken();
+  const env = localAppEnv({
+    infraEnv,
+    adminToken,
+    authSecret: secret.value,
+    internalToken: internal.value,
+    devLogin: process.env.AUTH_DEV_LOGIN,
+    baseUrl: process.env.BASE_URL ?? `http://127.0.0.1:${ports.base}`,
+  });
   const onExit = (label) => (code, signal) => {
     if (stopping) return;
     log(`${label} stopped unexpectedly (${signal ?? `exit ${code}`}); stopping everything`);
@@ -82,16 +84,17 @@ try {
   });
   stack.push('gateway', gateway.close);
 
-  const demo = await createDemoDataIfEmpty(baseUrl, gateway.url, adminToken);
+  const demo = await createDemoDataIfEmpty(baseUrl, gateway.url, adminToken, internal.value);
   log(`up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   console.log(`
   web client   ${gateway.url}/
   gateway      ${gateway.url}   (nginx: /main/* → main, everything else → ${replicas} stream replica${replicas > 1 ? 's' : ''}; logs in ${gateway.dir})
   main         ${mainUrl}
-  base         ${baseUrl}   (internal)
+  base         ${baseUrl}   (internal: INTERNAL_TOKEN or the admin token)
   stream       ${streamUrls.join(', ')}
   admin token  ${adminToken}${admin.generated ? ' (generated for this run)' : ' (from ADMIN_TOKEN)'}
   token secret ${secret.value}${secret.generated ? ' (AUTH_JWT_SECRET, generated for this run)' : ' (from AUTH_JWT_SECRET)'}
+  service token ${internal.value}${internal.generated ? ' (INTERNAL_TOKEN: what base asks of its callers, generated for this run)' : ' (from INTERNAL_TOKEN)'}
   sign in      ${env.AUTH_DEV_LOGIN === 'true' ? '"sign in as" on the web client (development sign-in)' : 'with a user token (development sign-in is off)'}
 ${demo}
   Ctrl-C stops everything.
@@ -103,8 +106,10 @@ ${demo}
 }
 
 /** Seeds demo data through main when base has no users, so the landing page has something to show. */
-async function createDemoDataIfEmpty(baseUrl, gatewayUrl, adminToken) {
-  const users = await (await fetch(`${baseUrl}/users?limit=1`)).json();
+async function createDemoDataIfEmpty(baseUrl, gatewayUrl, adminToken, serviceToken) {
+  const users = await (
+    await fetch(`${baseUrl}/users?limit=1`, { headers: { authorization: `Bearer ${serviceToken}` } })
+  ).json();
   if (users.items?.length > 0) return '';
   const response = await fetch(`${gatewayUrl}/main/testdata`, {
     method: 'POST',

@@ -13,7 +13,8 @@ import { acquireRunLock } from './infra/run-lock.mjs';
 import { ensureK8sTools } from './k8s-tools.mjs';
 import { provideInfra } from './lib/infra.mjs';
 import { build, ensureDependencies, lint, log, ROOT, specFiles } from './lib/project.mjs';
-import { authSecret } from './lib/secrets.mjs';
+import { UNTHROTTLED } from './lib/app-env.mjs';
+import { authSecret, internalToken } from './lib/secrets.mjs';
 import { Stack } from './lib/stack.mjs';
 
 const started = Date.now();
@@ -47,7 +48,17 @@ try {
       ensureClusterTools().then((tools) => ensureImages({ root: ROOT, tools, log: (line) => log(`[images] ${line}`) })),
   ]);
   // Every app a test starts inherits the run's user-token secret; the helpers mint tokens with it.
-  const env = { ...process.env, ...infraEnv, AUTH_JWT_SECRET: authSecret().value, NODE_ENV: 'test' };
+  // ... and the internal service credential base asks of main and stream (the helpers send it to base).
+  const env = {
+    ...process.env,
+    ...infraEnv,
+    AUTH_JWT_SECRET: authSecret().value,
+    INTERNAL_TOKEN: internalToken().value,
+    // Every test client is 127.0.0.1: the per-client rate limits would throttle the suite. Tests of
+    // the limits themselves start their apps with their own low values.
+    ...UNTHROTTLED,
+    NODE_ENV: 'test',
+  };
   const runFiles = (list, { concurrency, timeoutMs }) => {
     const runner = spawn(
       process.execPath,

@@ -64,6 +64,61 @@ export const GATEWAY_ROUTES = Object.freeze([
   { path: '/', upstream: 'stream' },
 ]);
 
+/**
+ * What nginx answers itself — a refused path, a request it cannot parse or will not take, an
+ * upstream that is down — in the apps' error contract (libs/errors' catalog: `{statusCode, code,
+ * message}`, the code's own status), never nginx's HTML pages. `from`: the nginx statuses each
+ * answers (494 is nginx's "request header too large", answered 431 as the apps do). The apps'
+ * own error answers pass through untouched (`proxy_intercept_errors` stays off).
+ */
+export const GATEWAY_ERRORS = Object.freeze([
+  { status: 400, code: 'BAD_REQUEST', message: 'Bad request: not valid HTTP, or no Host header', from: [400] },
+  { status: 403, code: 'FORBIDDEN', message: 'This path is not served through the gateway', from: [403] },
+  { status: 404, code: 'ROUTE_NOT_FOUND', message: 'No such route', from: [404] },
+  { status: 405, code: 'METHOD_NOT_ALLOWED', message: 'Method not allowed', from: [405] },
+  { status: 408, code: 'REQUEST_TIMEOUT', message: 'The request was not received in time', from: [408] },
+  { status: 413, code: 'PAYLOAD_TOO_LARGE', message: 'Request body is too large (at most 1 MiB)', from: [413] },
+  { status: 414, code: 'URI_TOO_LONG', message: 'The request URI is too long', from: [414] },
+  { status: 431, code: 'HEADERS_TOO_LARGE', message: 'The request headers are too large', from: [494] },
+  { status: 500, code: 'INTERNAL', message: 'Internal server error', from: [500] },
+  { status: 501, code: 'NOT_IMPLEMENTED', message: 'Not implemented', from: [501] },
+  { status: 502, code: 'BAD_GATEWAY', message: 'The service behind the gateway did not answer', from: [502] },
+  { status: 503, code: 'SERVICE_UNAVAILABLE', message: 'Service unavailable', from: [503], retryAfterSeconds: 1 },
+  {
+    status: 504,
+    code: 'GATEWAY_TIMEOUT',
+    message: 'The service behind the gateway did not answer in time',
+    from: [504],
+  },
+]);
+
+/** Where the gateway's error answers live: internal locations, which a client asking for them gets 404 from. */
+export const GATEWAY_ERROR_PREFIX = '/_kubescaler/error/';
+
+/**
+ * The server-level lines that answer GATEWAY_ERRORS: an `error_page` per status and an internal
+ * location per answer. Internal URI locations, not named ones (`@x`): nginx cannot redirect a
+ * request whose request line did not parse to a named location (it answers 500 instead).
+ */
+function errorPages(errors = GATEWAY_ERRORS) {
+  return errors.flatMap(({ status, code, message, from, retryAfterSeconds }) => {
+    const body = JSON.stringify({ statusCode: status, code, message });
+    if (/['$\\]/.test(body)) throw new Error(`gateway error ${code}: its text cannot hold ' $ or \\`);
+    return [
+      ...from.map(
+        (nginxStatus) =>
+          `    error_page ${nginxStatus} ${nginxStatus === status ? '' : `=${status} `}${GATEWAY_ERROR_PREFIX}${status};`,
+      ),
+      `    location = ${GATEWAY_ERROR_PREFIX}${status} {`,
+      '      internal;',
+      '      default_type "application/json; charset=utf-8";',
+      ...(retryAfterSeconds ? [`      add_header Retry-After ${retryAfterSeconds} always;`] : []),
+      `      return ${status} '${body}';`,
+      '    }',
+    ];
+  });
+}
+
 /** Request headers every upstream sees (as ingress-nginx sets them); responses never carry them. */
 const FORWARDED_HEADERS = [
   ['Host', '$http_host'],
@@ -96,6 +151,9 @@ function locations(route, tuning) {
   const directives = route.deny
     ? ['deny all;']
     : [
+        // HTTP/1.0 may leave Host out; nginx would then forward an empty one. Refused instead (400).
+        // Here rather than in the server block, whose rewrite rules run again for the error answer.
+        'if ($http_host = "") { return 400; }',
         `proxy_pass http://kubescaler_${route.upstream};`,
         ...Object.entries(proxy).map(([name, value]) => `${name} ${value};`),
       ];
@@ -159,17 +217,19 @@ export function gatewayConfig({
     '  client_body_buffer_size 1m;',
     '  keepalive_timeout 75s;',
     '',
-    // The access log never holds a token: `?access_token=` (any case) is logged as [redacted];
-    // a query with several of them, or with a percent-encoded parameter name (which could decode
-    // to one), is logged as [redacted] whole. The path is logged as the client sent it.
+    // The access log never holds a token: `?access_token=` (any case, after `&` or `;`) is logged
+    // as [redacted]; a query with several of them, or with a percent-encoded parameter name (which
+    // could decode to one), is logged as [redacted] whole. The path is logged as the client sent
+    // it, up to any `;` parameters (`/x;access_token=…`), which are logged as [redacted].
     '  map $request_uri $kubescaler_log_path {',
+    '    "~^([^?;]*);" "$1;[redacted]";',
     '    "~^([^?]*)" $1;',
     '  }',
     '  map $args $kubescaler_log_args {',
     '    default $args;',
-    '    "~(^|&)[^=&]*%" "[redacted]";',
-    '    "~*(^|&)access_token=.*&access_token(=|&|$)" "[redacted]";',
-    '    "~*^(.*&)?access_token=[^&]*(&.*)?$" "$1access_token=[redacted]$2";',
+    '    "~(^|[&;])[^=&;]*%" "[redacted]";',
+    '    "~*(^|[&;])access_token=.*[&;]access_token(=|[&;]|$)" "[redacted]";',
+    '    "~*^(.*[&;])?access_token=[^&;]*([&;].*)?$" "$1access_token=[redacted]$2";',
     '  }',
     '  log_format kubescaler \'$remote_addr [$time_iso8601] "$request_method $kubescaler_log_path$is_args$kubescaler_log_args $server_protocol" \'',
     '                        \'$status $body_bytes_sent $request_time "$upstream_addr" "$upstream_status" "$http_user_agent"\';',
@@ -181,6 +241,7 @@ export function gatewayConfig({
     `    listen ${host}:${port}${tuning.clientSndbuf ? ` sndbuf=${tuning.clientSndbuf}` : ''} backlog=4096;`,
     '    proxy_http_version 1.1;',
     ...FORWARDED_HEADERS.map(([name, value]) => `    proxy_set_header ${name} ${value};`),
+    ...errorPages(),
     ...routes.flatMap((route) => locations(route, tuning)),
     '  }',
     '}',

@@ -13,3 +13,8 @@ export function envOrGenerated(name, bytes) {
 export function authSecret() {
   return envOrGenerated('AUTH_JWT_SECRET', 32);
 }
+
+/** The internal service credential of a run (base accepts it from main and stream): `INTERNAL_TOKEN`, or 32 random bytes. */
+export function internalToken() {
+  return envOrGenerated('INTERNAL_TOKEN', 32);
+}

@@ -49,7 +49,12 @@ try {
   const endpoints: [string, (i: number) => Promise<boolean>][] = [
     [
       'base GET /users/:id/profiles',
-      (i) => get(`${system.base.url}/users/${users[i % users.length]}/profiles`, (b) => b.items.length === 1),
+      (i) =>
+        get(
+          `${system.base.url}/users/${users[i % users.length]}/profiles`,
+          (b) => b.items.length === 1,
+          process.env.INTERNAL_TOKEN,
+        ),
     ],
     // Users 0…2×LIVE_STREAMS−1 in turn: half of them have their profile live right now.
     [

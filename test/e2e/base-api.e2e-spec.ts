@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { type AppProcess, eventually, request, startApp, testInfra, uniqueKeyspace } from '@app/testing';
+import { headerOf, rawExchange } from '../support/raw-http.js';
 
 const ADMIN_TOKEN = 'e2e-admin-token-0123456789';
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -43,6 +44,86 @@ describe('base API on a real port', () => {
   after(async () => {
     await call('DELETE', '/users', { headers: admin });
     await base?.stop();
+  });
+
+  describe('callers', () => {
+    it('refuses every request without a credential 401 — reads, writes, binds and unknown routes — and changes nothing', async () => {
+      const user = await createUser('guarded');
+      const profile = (await call('POST', '/profiles', { body: { name: 'guarded', userIds: [] } })).body.id;
+      const attempts: Array<[string, string, unknown?]> = [
+        ['GET', '/users'],
+        ['GET', `/users/${user}`],
+        ['POST', '/users', { name: 'intruder' }],
+        ['PUT', `/users/${user}`, { name: 'renamed' }],
+        ['DELETE', `/users/${user}`],
+        ['PUT', `/profiles/${profile}/users/${user}`],
+        ['DELETE', `/profiles/${profile}`],
+        ['GET', '/no-such-route'],
+      ];
+      for (const [method, path, body] of attempts) {
+        for (const headers of [{}, { authorization: 'Bearer a-guess-at-the-token-0123' }] as Record<string, string>[]) {
+          const res = await call(method, path, { body, headers, auth: 'none' });
+          assertError(res, 401, 'UNAUTHENTICATED');
+          assert.match(res.headers.get('www-authenticate') ?? '', /^Bearer/);
+        }
+      }
+      assert.equal((await call('GET', `/users/${user}`)).body.name, 'guarded');
+      assert.deepEqual((await call('GET', `/profiles/${profile}`)).body.userIds, []);
+    });
+
+    it('answers the admin token as well as the internal service credential', async () => {
+      assert.equal((await call('GET', '/users?limit=1', { headers: admin })).status, 200);
+      assert.equal((await call('GET', '/users?limit=1')).status, 200);
+    });
+
+    it('leaves the probes and /metrics open to whoever the network lets reach them', async () => {
+      for (const path of ['/health/live', '/health/ready', '/metrics']) {
+        assert.equal((await call('GET', path, { auth: 'none' })).status, 200, path);
+      }
+    });
+  });
+
+  describe('names and bodies', () => {
+    it('refuses names with NUL, CR/LF, bidi controls, only invisible characters or lone surrogates 400 INVALID_NAME', async () => {
+      const bad = ['a\u0000b', 'a\r\nSet-Cookie: x', 'abc\u202etxt.exe', '\u200b\u200c\u200d', 'a\ud800', '\udc00'];
+      for (const name of bad) {
+        assertError(await call('POST', '/users', { body: { name } }), 400, 'INVALID_NAME');
+      }
+      const user = await createUser('Zoë 山田 👩‍💻');
+      assertError(await call('PUT', `/users/${user}`, { body: { name: 'x\u202ey' } }), 400, 'INVALID_NAME');
+      assertError(await call('POST', '/profiles', { body: { name: '\u0000', userIds: [] } }), 400, 'INVALID_NAME');
+      assert.equal((await call('GET', `/users/${user}`)).body.name, 'Zoë 山田 👩‍💻');
+    });
+
+    it('refuses a body that is not valid UTF-8 400 INVALID_ENCODING instead of storing U+FFFD', async () => {
+      const body = Buffer.concat([Buffer.from('{"name":"ab'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]);
+      const token = process.env.INTERNAL_TOKEN!;
+      const res = await rawExchange(
+        base.url,
+        Buffer.concat([
+          Buffer.from(
+            `POST /users HTTP/1.1\r\nHost: base\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\n` +
+              `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n`,
+          ),
+          body,
+        ]),
+      );
+      assert.equal(res.status, 400, res.head);
+      assert.equal(JSON.parse(res.body).code, 'INVALID_ENCODING');
+    });
+
+    it("answers the HTTP parser's refusals in the catalog JSON: a bad header 400 BAD_REQUEST, huge headers 431", async () => {
+      const bad = await rawExchange(base.url, 'GET /users HTTP/1.1\r\nHost: base\r\nBad Header\r\n\r\n');
+      assert.equal(bad.status, 400, bad.head);
+      assert.deepEqual(JSON.parse(bad.body).code, 'BAD_REQUEST');
+      assert.match(headerOf(bad.head, 'content-type') ?? '', /^application\/json/);
+      const huge = await rawExchange(
+        base.url,
+        `GET /users HTTP/1.1\r\nHost: base\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+      );
+      assert.equal(huge.status, 431, huge.head);
+      assert.deepEqual(JSON.parse(huge.body).code, 'HEADERS_TOO_LARGE');
+    });
   });
 
   describe('health and metrics', () => {
@@ -256,12 +337,9 @@ describe('base API on a real port', () => {
   describe('bulk creation, maintained aggregates and paged bindings', () => {
     it('creates users and profiles in batches (admin only), counted at once, with shared users ranked', async () => {
       const before = (await call('GET', '/counts')).body;
-      assertError(await call('POST', '/users/batch', { body: { names: ['x'] } }), 401, 'UNAUTHENTICATED');
-      assertError(
-        await call('POST', '/profiles/batch', { body: { profiles: [{ name: 'x' }] } }),
-        401,
-        'UNAUTHENTICATED',
-      );
+      // The service credential is not the admin token.
+      assertError(await call('POST', '/users/batch', { body: { names: ['x'] } }), 403, 'FORBIDDEN');
+      assertError(await call('POST', '/profiles/batch', { body: { profiles: [{ name: 'x' }] } }), 403, 'FORBIDDEN');
       assertError(
         await call('POST', '/users/batch', { body: { names: [] }, headers: admin }),
         400,
@@ -358,12 +436,17 @@ describe('base API on a real port', () => {
   });
 
   describe('drop-all endpoints', () => {
-    it('require the admin token: 401 without, 403 with a wrong one', async () => {
+    it('require the admin token: 401 without any credential, 403 with the service credential, 401 with a wrong one', async () => {
       for (const path of ['/users', '/profiles']) {
-        const missing = await call('DELETE', path);
+        const missing = await call('DELETE', path, { auth: 'none' });
         assertError(missing, 401, 'UNAUTHENTICATED');
         assert.equal(missing.headers.get('www-authenticate'), 'Bearer');
-        assertError(await call('DELETE', path, { headers: { authorization: 'Bearer wrong-token' } }), 403, 'FORBIDDEN');
+        assertError(await call('DELETE', path), 403, 'FORBIDDEN');
+        assertError(
+          await call('DELETE', path, { headers: { authorization: 'Bearer wrong-token' } }),
+          401,
+          'UNAUTHENTICATED',
+        );
         assertError(await call('DELETE', path, { headers: { authorization: ADMIN_TOKEN } }), 401, 'UNAUTHENTICATED');
       }
       assert.ok((await countUsers()) > 0, 'nothing was dropped');
@@ -390,12 +473,10 @@ describe('base without an ADMIN_TOKEN', () => {
     await base?.stop();
   });
 
-  it('refuses the drop-all endpoints whatever token is sent', async () => {
-    const attempts: Record<string, string>[] = [{}, { authorization: 'Bearer anything-at-all-0123456789' }];
-    for (const headers of attempts) {
-      const res = await request(base.url, 'DELETE', '/users', { headers });
-      assert.equal(res.status, 403);
-      assert.equal(res.body.code, 'ADMIN_DISABLED');
-    }
+  it('refuses the drop-all endpoints to its peers: the service credential is no admin token', async () => {
+    const res = await request(base.url, 'DELETE', '/users');
+    assert.equal(res.status, 403);
+    assert.equal(res.body.code, 'ADMIN_DISABLED');
+    assert.equal((await request(base.url, 'DELETE', '/users', { auth: 'none' })).status, 401);
   });
 });

@@ -5,7 +5,9 @@ import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { eventually, freePort, mintUserToken, request, startApp, testInfra } from '@app/testing';
+import { isErrorCode, statusOf } from '@app/errors';
 import { type AccessLogEntry, rawGet, readAccessLog } from '../support/gateway-log.js';
+import { headerOf, rawExchange } from '../support/raw-http.js';
 import { tcpSockets } from '../support/socket-memory.js';
 import { SseClient } from '../support/sse-client.js';
 import { helloOf, Metrics, openStream, type Pair, QUICK_STREAM_ENV, streamPath } from '../support/stream-stack.js';
@@ -309,7 +311,7 @@ describe('the nginx gateway as the apps see it', () => {
   });
 
   it('passes ?access_token= to the app untouched but never writes it to its logs', async () => {
-    const secrets = Array.from({ length: 7 }, () => `SECRET${randomUUID().replaceAll('-', '')}`);
+    const secrets = Array.from({ length: 9 }, () => `SECRET${randomUUID().replaceAll('-', '')}`);
     const targets = [
       `/stream/${randomUUID()}/${randomUUID()}?access_token=${secrets[0]}`,
       `/main/users?limit=1&access_token=${secrets[1]}&page=abc`,
@@ -317,6 +319,8 @@ describe('the nginx gateway as the apps see it', () => {
       `/?access_token=${secrets[3]}&x=1&access_token=${secrets[4]}`,
       `/?access%5Ftoken=${secrets[5]}`,
       `/index/a/b?a=1&access_token=${secrets[6]}`,
+      `/?a=1;access_token=${secrets[7]}`,
+      `/index/a/b;access_token=${secrets[8]}?x=1`,
     ];
     for (const target of targets) {
       assert.equal((await rawGet(gateway.url, target, { 'user-agent': 'token-check' })).status, 200, target);
@@ -336,6 +340,54 @@ describe('the nginx gateway as the apps see it', () => {
       '/?[redacted]',
       '/?[redacted]',
       '/index/a/b?a=1&access_token=[redacted]',
+      '/?a=1;access_token=[redacted]',
+      '/index/a/b;[redacted]?x=1',
     ]);
+  });
+
+  it('answers what it refuses itself in the catalog JSON, never an HTML page: no Host, 403, 405, 413, 414, 431, 501', async () => {
+    const host = 'Host: gateway\r\nConnection: close\r\n';
+    const cases: Array<[request: string, status: number]> = [
+      ['GET / HTTP/1.0\r\n\r\n', 400],
+      ['HELLO\r\n\r\n', 400],
+      [`GET /metrics HTTP/1.1\r\n${host}\r\n`, 403],
+      [`GET /health/ready HTTP/1.0\r\n${host}\r\n`, 403],
+      [`TRACE / HTTP/1.1\r\n${host}\r\n`, 405],
+      [`GET /_kubescaler/error/400 HTTP/1.1\r\n${host}\r\n`, 404],
+      [`POST /main/testdata HTTP/1.1\r\n${host}Content-Type: application/json\r\nContent-Length: 2000000\r\n\r\n`, 413],
+      [`GET /${'a'.repeat(10_000)} HTTP/1.1\r\n${host}\r\n`, 414],
+      [`GET / HTTP/1.1\r\n${host}Cookie: ${'c'.repeat(20_000)}\r\n\r\n`, 431],
+      [`GET / HTTP/1.1\r\n${host}Transfer-Encoding: gzip\r\n\r\n`, 501],
+    ];
+    const before = seen.length;
+    for (const [raw, status] of cases) {
+      const label = raw.slice(0, 40);
+      const res = await rawExchange(gateway.url, raw);
+      assert.equal(res.status, status, `${label}: ${res.head}`);
+      assert.match(headerOf(res.head, 'content-type') ?? '', /^application\/json/, label);
+      const body = JSON.parse(res.body) as { statusCode: number; code: string; message: string };
+      assert.equal(body.statusCode, status, label);
+      assert.ok(
+        isErrorCode(body.code) && statusOf(body.code) === status,
+        `${label}: ${body.code} is the catalog's code for ${status}`,
+      );
+      assert.equal(typeof body.message, 'string');
+    }
+    assert.equal(seen.length, before, 'none of them reached the app');
+  });
+
+  it('answers an upstream that is down 502 BAD_GATEWAY in the catalog JSON', async () => {
+    const dead = `http://127.0.0.1:${await freePort()}`;
+    const lonely = await startGateway(dead, [dead]);
+    try {
+      const res = await rawExchange(
+        lonely.url,
+        'GET /main/users HTTP/1.1\r\nHost: gateway\r\nConnection: close\r\n\r\n',
+      );
+      assert.equal(res.status, 502, res.head);
+      assert.equal(JSON.parse(res.body).code, 'BAD_GATEWAY');
+    } finally {
+      await lonely.close();
+    }
   });
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { decodeJwt } from 'jose';
+import { decodeJwt, SignJWT } from 'jose';
 import {
   type AppProcess,
   mintUserToken,
@@ -153,6 +153,136 @@ describe('main: who may see which user, and development sign-in', () => {
     it('needs a user: 401 anonymous, 403 for the admin token', async () => {
       assert.equal((await request(main.url, 'GET', '/main/me')).status, 401);
       assert.equal((await request(main.url, 'GET', '/main/me', { headers: admin })).status, 403);
+    });
+  });
+
+  describe('rate limits per client (X-Real-IP) and minute', () => {
+    let limitedMain: AppProcess;
+    let limitedStream: AppProcess;
+    const LOW = {
+      RATE_LIMIT_SIGN_IN_PER_MINUTE: '2',
+      RATE_LIMIT_LOGIN_PER_MINUTE: '2',
+      RATE_LIMIT_STREAM_OPENS_PER_MINUTE: '2',
+    };
+    before(async () => {
+      [limitedMain, limitedStream] = await Promise.all([
+        startApp('main', { BASE_URL: base.url, ADMIN_TOKEN, AUTH_DEV_LOGIN: 'true', ...LOW }),
+        startApp('stream', { BASE_URL: base.url, STREAM_EVENTS_PER_SECOND: '20', STREAM_EVENT_BYTES: '256', ...LOW }),
+      ]);
+    });
+    after(async () => {
+      await Promise.all([limitedMain, limitedStream].map((app) => app?.stop()));
+    });
+    const client = (ip: string) => ({ 'x-real-ip': ip });
+    const assertLimited = (res: { status: number; headers: Headers; body: any }, label: string) => {
+      assert.equal(res.status, 429, `${label}: ${JSON.stringify(res.body)}`);
+      assert.equal(res.body.code, 'RATE_LIMITED', label);
+      const retryAfter = Number(res.headers.get('retry-after'));
+      assert.ok(retryAfter >= 1 && retryAfter <= 60, `${label}: Retry-After ${retryAfter}`);
+    };
+
+    it('refuses a third sign-in in a minute 429 with Retry-After, and counts other clients apart', async () => {
+      const signIn = (ip: string) =>
+        request(limitedMain.url, 'POST', '/main/dev-login', { body: { userId: alice.userId }, headers: client(ip) });
+      for (let i = 0; i < 2; i++) assert.equal((await signIn('198.51.100.1')).status, 200);
+      assertLimited(await signIn('198.51.100.1'), 'sign-in');
+      assert.equal((await signIn('198.51.100.2')).status, 200, 'another client');
+    });
+
+    it('refuses a third live-profile look-up in a minute 429, refused look-ups counted too', async () => {
+      const login = (auth: RequestOptions['auth']) =>
+        request(limitedMain.url, 'GET', `/main/login/${alice.userId}`, { auth, headers: client('198.51.100.3') });
+      assert.equal((await login('none')).status, 401);
+      assert.equal((await login('auto')).status, 200);
+      assertLimited(await login('auto'), 'look-up');
+    });
+
+    it('refuses a third stream open in a minute 429 as JSON, and as a retrying refused event to an EventSource', async () => {
+      const open = (headers: Record<string, string>) =>
+        request(limitedStream.url, 'GET', streamPath(alice), {
+          auth: 'none',
+          headers: { ...client('198.51.100.4'), ...headers },
+        });
+      assert.equal((await open({})).status, 401);
+      assert.equal((await open({})).status, 401);
+      assertLimited(await open({}), 'stream open');
+      const standard = await open({ accept: 'text/event-stream' });
+      assert.equal(standard.status, 200, 'a standard EventSource never meets a refusal that ends it');
+      assert.match(String(standard.body), /event: refused\ndata: \{[^\n]*"code":"RATE_LIMITED"/);
+      assert.match(String(standard.body), /^retry: \d+/);
+    });
+  });
+
+  describe('signing out', () => {
+    it('revokes the session: a copy of the cookie is refused afterwards by main and by stream', async () => {
+      const signIn = await request(devMain.url, 'POST', '/main/dev-login', { body: { userId: bob.userId } });
+      assert.equal(signIn.status, 200);
+      const cookie = setCookie(signIn.headers)!;
+      const session = { cookie: `${cookie.name}=${cookie.value}` };
+      assert.equal((await request(devMain.url, 'GET', '/main/me', { headers: session })).status, 200);
+      const out = await request(devMain.url, 'POST', '/main/logout', { headers: session });
+      assert.equal(out.status, 204);
+      assert.equal(setCookie(out.headers)?.value, '', 'the cookie is cleared too');
+      for (const [app, path] of [
+        [devMain, '/main/me'],
+        [main, '/main/me'],
+        [stream, streamPath(bob)],
+      ] as const) {
+        const res = await request(app.url, 'GET', path, { headers: session });
+        assert.equal(res.status, 401, `${path}: ${JSON.stringify(res.body)}`);
+        assert.equal(res.body.details?.reason, 'revoked', path);
+      }
+      assert.equal(
+        (await request(main.url, 'GET', '/main/me', { auth: { userId: bob.userId } })).status,
+        200,
+        "the user's other tokens still work",
+      );
+    });
+  });
+
+  describe('the web client', () => {
+    it('is served with a strict Content-Security-Policy, nosniff, no framing and no Referer', async () => {
+      for (const path of ['/', `/index/${alice.userId}/${alice.profileId}`, '/js/landing.js', '/style.css', '/nope']) {
+        const res = await request(stream.url, 'GET', path);
+        const csp = res.headers.get('content-security-policy') ?? '';
+        assert.match(csp, /(^|; )default-src 'self'(;|$)/, path);
+        assert.match(csp, /(^|; )script-src 'self'(;|$)/, path);
+        assert.match(csp, /(^|; )frame-ancestors 'none'(;|$)/, path);
+        assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/, path);
+        assert.equal(res.headers.get('x-content-type-options'), 'nosniff', path);
+        assert.equal(res.headers.get('x-frame-options'), 'DENY', path);
+        assert.equal(res.headers.get('referrer-policy'), 'no-referrer', path);
+      }
+    });
+  });
+
+  describe('tokens signed with the right secret but carrying bad claims', () => {
+    const signed = (claims: Record<string, unknown>) =>
+      new SignJWT(claims)
+        .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+        .sign(new TextEncoder().encode(process.env.AUTH_JWT_SECRET!));
+
+    it('refuses an exp beyond any date 401 everywhere: /main/me, /main/login and /stream — never a 500', async () => {
+      const token = await signed({ sub: alice.userId, iat: Math.floor(Date.now() / 1000), exp: 1e15 });
+      const auth = { token };
+      for (const [app, path] of [
+        [main, '/main/me'],
+        [main, `/main/login/${alice.userId}`],
+        [stream, streamPath(alice)],
+      ] as const) {
+        const res = await request(app.url, 'GET', path, { auth });
+        assert.equal(res.status, 401, `${path}: ${JSON.stringify(res.body)}`);
+        assert.equal(res.body.code, 'UNAUTHENTICATED');
+      }
+    });
+
+    it('refuses a user id that is not a UUID 401 before it reaches base: padded, a query, a path', async () => {
+      const exp = Math.floor(Date.now() / 1000) + 600;
+      for (const sub of [` ${alice.userId}`, '?limit=1', `${alice.userId}/profiles`, '../profiles']) {
+        const res = await request(main.url, 'GET', '/main/me', { auth: { token: await signed({ sub, exp }) } });
+        assert.equal(res.status, 401, `${JSON.stringify(sub)}: ${JSON.stringify(res.body)}`);
+        assert.equal(res.body.code, 'UNAUTHENTICATED');
+      }
     });
   });
 

@@ -52,7 +52,11 @@ describe('k8s/overlays/local (the local cluster), rendered and validated offline
     const ours = new Map(local.objects.map((o) => [key(o), o]));
     const theirs = new Map(base.map((o) => [key(o), o]));
     const added = [...ours.keys()].filter((k) => !theirs.has(k)).sort();
-    assert.deepEqual(added, ['Secret/kubescaler/kubescaler-admin', 'Secret/kubescaler/kubescaler-auth']);
+    assert.deepEqual(added, [
+      'Secret/kubescaler/kubescaler-admin',
+      'Secret/kubescaler/kubescaler-auth',
+      'Secret/kubescaler/kubescaler-internal',
+    ]);
     assert.deepEqual(
       [...theirs.keys()].filter((k) => !ours.has(k)),
       [],
@@ -72,6 +76,7 @@ describe('k8s/overlays/local (the local cluster), rendered and validated offline
     assert.equal(generated(local, 'ConfigMap', 'kubescaler-config').data.AUTH_DEV_LOGIN, undefined);
     assert.ok(generated(local, 'Secret', 'kubescaler-auth').data.AUTH_JWT_SECRET);
     assert.ok(generated(local, 'Secret', 'kubescaler-admin').data.ADMIN_TOKEN);
+    assert.ok(generated(local, 'Secret', 'kubescaler-internal').data.INTERNAL_TOKEN);
   });
 
   it("keeps the base's HPA targets and bounds, with scale-down windows short enough for a test", () => {

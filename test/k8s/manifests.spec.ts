@@ -23,12 +23,14 @@ import {
   selects,
   SECRET_FILES,
   THROWAWAY_ADMIN_TOKEN,
+  THROWAWAY_INTERNAL_TOKEN,
   THROWAWAY_AUTH_SECRET,
   type Workload,
   workload,
   workloads,
 } from './rendered-manifests.js';
-import { ingressRoute, type NginxDirective, nginxRoute, parseNginxConfig } from './routing.js';
+import { allowedByPolicies, type PolicyPeer } from './network-policies.js';
+import { ingressRoute, isRoutedLocation, type NginxDirective, nginxRoute, parseNginxConfig } from './routing.js';
 import { tsProjectGraph } from './ts-projects.js';
 
 const OVERLAYS = ['minikube', 'production'] as const;
@@ -495,7 +497,7 @@ describe('Kubernetes manifests (k8s/), rendered and validated offline', () => {
       const locations = nginx
         .find((d) => d.name === 'http')!
         .block!.find((d) => d.name === 'server')!
-        .block!.filter((d) => d.name === 'location')
+        .block!.filter(isRoutedLocation)
         .map((d) => d.args.at(-1)!);
       for (const overlay of each()) {
         const ingresses = ofKind(overlay, 'Ingress');
@@ -671,8 +673,10 @@ describe('Kubernetes manifests (k8s/), rendered and validated offline', () => {
             PORT: env(container, 'PORT')?.value,
             POD_NAME: `${app}-0`,
             ADMIN_TOKEN: THROWAWAY_ADMIN_TOKEN,
+            INTERNAL_TOKEN: THROWAWAY_INTERNAL_TOKEN,
             AUTH_JWT_SECRET: authSecret,
           });
+          assert.equal(config.internalToken, THROWAWAY_INTERNAL_TOKEN, `${app} holds the service credential`);
           assert.equal(config.http.port, APPS[app]);
           assert.equal(config.auth.mode, 'jwt', `${app}: users' tokens are checked`);
         }
@@ -732,6 +736,90 @@ describe('Kubernetes manifests (k8s/), rendered and validated offline', () => {
           }
         }
         for (const cm of ofKind(overlay, 'ConfigMap')) assert.ok(!('ADMIN_TOKEN' in (cm.data ?? {})));
+      }
+    });
+
+    it('denies by default and lets through only what the system uses: base from its peers, the apps from the ingress, /metrics ports from Prometheus, DNS', () => {
+      for (const overlay of each()) {
+        const policies = ofKind(overlay, 'NetworkPolicy');
+        const deny = policies.find((p) => p.metadata.name === 'default-deny');
+        assert.deepEqual(deny?.spec, { podSelector: {}, policyTypes: ['Ingress', 'Egress'] }, overlay.name);
+        const pod = (name: string): PolicyPeer => {
+          const found = workloads(overlay).find(
+            (w) => w.obj.metadata.name === name || w.podLabels['app.kubernetes.io/name'] === name,
+          );
+          assert.ok(found, `${overlay.name}: no workload ${name}`);
+          return { namespace: 'kubescaler', labels: found.podLabels };
+        };
+        const ingressController: PolicyPeer = {
+          namespace: 'ingress-nginx',
+          labels: { 'app.kubernetes.io/name': 'ingress-nginx' },
+        };
+        const coreDns: PolicyPeer = { namespace: 'kube-system', labels: { 'k8s-app': 'kube-dns' } };
+        const stranger: PolicyPeer = { namespace: 'default', labels: { app: 'anything' } };
+        const can = (from: PolicyPeer, to: PolicyPeer, port: number, protocol = 'TCP') =>
+          allowedByPolicies(policies, from, to, port, protocol);
+        const [base, main, stream, migrate, cassandra, prometheus, adapter] = [
+          'base',
+          'main',
+          'stream',
+          'migrate',
+          'cassandra',
+          'prometheus',
+          'prometheus-adapter',
+        ].map(pod) as [PolicyPeer, PolicyPeer, PolicyPeer, PolicyPeer, PolicyPeer, PolicyPeer, PolicyPeer];
+        const redis = pod('redis-a');
+        const label = (what: string) => `${overlay.name}: ${what}`;
+        // What the system needs.
+        for (const peer of [main, stream, migrate])
+          assert.ok(can(peer, base, APPS.base), label(`${peer.labels['app.kubernetes.io/name']} → base`));
+        for (const app of [main, stream]) {
+          assert.ok(
+            can(ingressController, app, APPS[app.labels['app.kubernetes.io/name'] as 'main']),
+            label('ingress → app'),
+          );
+          assert.ok(can(app, redis, 6379), label('app → redis'));
+        }
+        for (const peer of [base, migrate]) assert.ok(can(peer, cassandra, 9042), label('→ cassandra'));
+        assert.ok(can(cassandra, cassandra, 7000), label('cassandra gossip'));
+        for (const app of APP_NAMES)
+          assert.ok(can(prometheus, pod(app), APPS[app]), label(`prometheus scrapes ${app}`));
+        assert.ok(can(adapter, prometheus, 9090), label('adapter → prometheus'));
+        for (const w of workloads(overlay)) {
+          const from = { namespace: 'kubescaler', labels: w.podLabels };
+          assert.ok(
+            can(from, coreDns, 53, 'UDP') && can(from, coreDns, 53, 'TCP'),
+            label(`${w.obj.metadata.name} resolves names`),
+          );
+        }
+        // What it must not allow.
+        for (const peer of [ingressController, stranger, redis, cassandra, adapter]) {
+          assert.ok(!can(peer, base, APPS.base), label(`base is closed to ${JSON.stringify(peer.labels)}`));
+        }
+        for (const app of [main, stream]) {
+          for (const peer of [stranger, base, redis, cassandra, migrate]) {
+            assert.ok(!can(peer, app, APPS[app.labels['app.kubernetes.io/name'] as 'main']), label('app port closed'));
+          }
+        }
+        for (const peer of [stranger, ingressController, base, migrate, prometheus])
+          assert.ok(!can(peer, redis, 6379), label('redis closed'));
+        for (const peer of [stranger, ingressController, main, stream])
+          assert.ok(!can(peer, cassandra, 9042), label('cassandra closed'));
+        assert.ok(!can(stranger, prometheus, 9090) && !can(main, prometheus, 9090), label('prometheus closed'));
+        assert.ok(!can(main, stranger, 443) && !can(base, stranger, 80), label('no egress to the world'));
+      }
+    });
+
+    it('takes INTERNAL_TOKEN for base, main, stream and the migration Job from the generated Secret kubescaler-internal', () => {
+      for (const overlay of each()) {
+        const secret = generated(overlay, 'Secret', 'kubescaler-internal');
+        assert.deepEqual(Object.keys(secret.data), ['INTERNAL_TOKEN']);
+        assert.equal(Buffer.from(secret.data.INTERNAL_TOKEN, 'base64').toString(), THROWAWAY_INTERNAL_TOKEN);
+        for (const name of KUBESCALER_WORKLOADS) {
+          const ref = env(mainContainer(workload(overlay, name)), 'INTERNAL_TOKEN')?.valueFrom?.secretKeyRef;
+          assert.deepEqual(ref, { name: secret.metadata.name, key: 'INTERNAL_TOKEN' }, name);
+        }
+        for (const cm of ofKind(overlay, 'ConfigMap')) assert.ok(!('INTERNAL_TOKEN' in (cm.data ?? {})));
       }
     });
 
@@ -803,7 +891,7 @@ describe('Kubernetes manifests (k8s/), rendered and validated offline', () => {
       }
       const tracked = await runCommand('git', ['ls-files', '--', 'k8s']);
       assert.equal(tracked.code, 0, tracked.stderr);
-      assert.doesNotMatch(tracked.stdout, /admin-token\.env|auth-secret\.env/);
+      assert.doesNotMatch(tracked.stdout, /admin-token\.env|auth-secret\.env|internal-token\.env/);
     });
 
     it('pauses in preStop and allows enough grace to drain streams and release locks', () => {

@@ -79,7 +79,9 @@ export const THROWAWAY_ADMIN_TOKEN = 'throwaway-test-token-0123456789abcdef';
 /** The throwaway user-token secret written into the temporary copy's auth-secret.env files. */
 export const THROWAWAY_AUTH_SECRET = 'throwaway-user-token-secret-0123456789abcdef';
 /** The generated secret files the overlays read and git never holds. */
-export const SECRET_FILES = ['admin-token.env', 'auth-secret.env'] as const;
+export const SECRET_FILES = ['admin-token.env', 'auth-secret.env', 'internal-token.env'] as const;
+/** The throwaway internal service credential written into the temporary copy's internal-token.env files. */
+export const THROWAWAY_INTERNAL_TOKEN = 'throwaway-internal-token-0123456789abcdef';
 
 /**
  * Renders each overlay from a temporary copy of k8s/ (with throwaway secret files, which
@@ -96,6 +98,7 @@ export async function renderOverlays(tools: ToolPaths, overlays: readonly string
       overlays.map(async (name) => {
         const dir = path.join(work, 'k8s', 'overlays', name);
         writeFileSync(path.join(dir, 'admin-token.env'), `ADMIN_TOKEN=${THROWAWAY_ADMIN_TOKEN}\n`);
+        writeFileSync(path.join(dir, 'internal-token.env'), `INTERNAL_TOKEN=${THROWAWAY_INTERNAL_TOKEN}\n`);
         writeFileSync(path.join(dir, 'auth-secret.env'), `AUTH_JWT_SECRET=${THROWAWAY_AUTH_SECRET}\n`);
         const built = await runCommand(tools.kustomize, ['build', dir]);
         if (built.code !== 0) throw new Error(`kustomize build overlays/${name} failed:\n${built.stderr}`);

@@ -88,6 +88,15 @@ function only(directives: NginxDirective[], name: string): NginxDirective {
 }
 
 /**
+ * Whether a location is one a client's path can reach: `internal` ones (the gateway's error
+ * answers) are reached only by `error_page`; asked for directly they answer 404, as the stream
+ * app does for a path it does not serve, so they are left out of the comparison.
+ */
+export function isRoutedLocation(directive: NginxDirective): boolean {
+  return directive.name === 'location' && !directive.block?.some((d) => d.name === 'internal');
+}
+
+/**
  * How nginx itself routes `path` under the one `server` of `config`: an exact location first,
  * else the longest prefix location (regex locations are refused: there must be none), with each
  * compared directive inherited from server and http as nginx does.
@@ -98,7 +107,7 @@ export function nginxRoute(config: NginxDirective[], path: string): RouteDecisio
   const upstreams = new Map(
     http.filter((d) => d.name === 'upstream').map((d) => [d.args[0]!, d.args[0]!.replace(/^kubescaler_/, '')]),
   );
-  const locations = server.filter((d) => d.name === 'location');
+  const locations = server.filter(isRoutedLocation);
   for (const location of locations) {
     if (location.args.length > 2 || (location.args.length === 2 && location.args[0] !== '=')) {
       throw new Error(`location ${location.args.join(' ')}: only exact and prefix locations are modelled`);

@@ -27,7 +27,9 @@ export async function readPairs(
   adminToken?: string,
 ): Promise<Pair[]> {
   const pairs: Pair[] = [];
-  const headers: Record<string, string> = adminToken ? { authorization: `Bearer ${adminToken}` } : {};
+  // base (prefix '') is internal: it asks for the service credential (INTERNAL_TOKEN) or the admin token.
+  const credential = adminToken ?? (prefix === '' ? process.env.INTERNAL_TOKEN : undefined);
+  const headers: Record<string, string> = credential ? { authorization: `Bearer ${credential}` } : {};
   let page: string | undefined;
   do {
     const query = new URLSearchParams({ limit: '1000', ...(page ? { page } : {}) });

@@ -1,8 +1,10 @@
 import { Injectable, Logger, Module, type OnApplicationBootstrap } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig, InjectConfig } from '@app/config';
 import type { HealthModuleOptions, ReadinessReport } from '@app/health';
+import { LockModule, REDIS_CLIENT } from '@app/lock';
 import { AuthGuard } from './access.js';
 import { Authenticator } from './authenticator.js';
+import { RedisRevokedTokens, type RevocationStore } from './revoked-tokens.js';
 
 /** What `/health/ready` says about authorization: `{mode}`, and a warning in open mode. */
 @Injectable()
@@ -23,11 +25,14 @@ const OPEN_WARNING = 'AUTH_MODE=open: no token is checked, anyone can open any s
  * Logs a warning at start when nothing is authorized.
  */
 @Module({
+  // Redis (REDIS_URL) keeps the signed-out sessions.
+  imports: [LockModule],
   providers: [
     {
       provide: Authenticator,
-      useFactory: (config: AppConfig) => new Authenticator(config.auth, config.adminToken),
-      inject: [APP_CONFIG],
+      useFactory: (config: AppConfig, redis: RevocationStore) =>
+        new Authenticator(config.auth, config.adminToken, undefined, new RedisRevokedTokens(redis)),
+      inject: [APP_CONFIG, REDIS_CLIENT],
     },
     AuthGuard,
     AuthReadinessReport,

@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import { type AuthConfig, loadConfig } from '@app/config';
 import { AppError } from '@app/errors';
 import { Authenticator, type Principal } from './authenticator.js';
+import type { RevokedTokens } from './revoked-tokens.js';
 import { signUserToken } from './user-token.js';
 
 const SECRET = 'authenticator-spec-secret-32-bytes!!';
@@ -111,5 +112,44 @@ describe(Authenticator.name, () => {
     const error = await refusal(() => unreachable.authenticate(bearer(rs256)));
     assert.deepEqual([error.status, error.code], [503, 'DEPENDENCY_UNAVAILABLE']);
     assert.equal(error.retryAfterSeconds, 1);
+  });
+});
+
+describe('Authenticator with a deny-list of revoked sessions', () => {
+  const alice = randomUUID();
+  const revoked = new Set<string>();
+  let down = false;
+  const list: RevokedTokens = {
+    async isRevoked(tokenId) {
+      if (down) throw new Error('ECONNREFUSED');
+      return revoked.has(tokenId);
+    },
+    async revoke(tokenId) {
+      revoked.add(tokenId);
+    },
+  };
+  const sut = new Authenticator(config(), ADMIN, undefined, list);
+
+  it("refuses a revoked token 401 (reason revoked) and still accepts the same user's other tokens", async () => {
+    const first = await tokenFor(alice);
+    const second = await tokenFor(alice);
+    const principal = await sut.authenticate(bearer(first));
+    assert.ok(principal.kind === 'user' && principal.tokenId, 'sessions carry a token id');
+    await list.revoke(principal.tokenId, principal.expiresAt);
+    const error = await refusal(() => sut.authenticate(bearer(first)));
+    assert.deepEqual(
+      [error.status, error.code, (error.details as { reason: string }).reason],
+      [401, 'UNAUTHENTICATED', 'revoked'],
+    );
+    assert.equal((await sut.authenticate(bearer(second))).kind, 'user');
+  });
+
+  it('falls back to the token alone while the deny-list cannot be read (never a 503 for every request)', async () => {
+    down = true;
+    try {
+      assert.equal((await sut.authenticate(bearer(await tokenFor(alice)))).kind, 'user');
+    } finally {
+      down = false;
+    }
   });
 });

@@ -1,12 +1,21 @@
+import { Logger } from '@nestjs/common';
 import type { AuthConfig } from '@app/config';
 import { AppError } from '@app/errors';
 import { SecretMatcher } from '@app/http';
 import { type CredentialSource, extractCredential, type Transport } from './credentials.js';
+import type { RevokedTokens } from './revoked-tokens.js';
 import { KeySetUnavailableError, TokenRejectedError, TokenVerifier, type KeySetOptions } from './token-verifier.js';
 
 /** Who is asking. */
 export type Principal =
-  | { readonly kind: 'user'; readonly userId: string; readonly expiresAt: Date; readonly transport: Transport }
+  | {
+      readonly kind: 'user';
+      readonly userId: string;
+      readonly expiresAt: Date;
+      readonly transport: Transport;
+      /** The token's `jti`, when it has one (what signing out revokes). */
+      readonly tokenId?: string;
+    }
   | { readonly kind: 'admin' }
   | { readonly kind: 'anonymous' };
 
@@ -31,10 +40,14 @@ export class Authenticator {
   private readonly verifier: TokenVerifier | undefined;
   private readonly admin: SecretMatcher;
 
+  private readonly logger = new Logger('Authenticator');
+
   constructor(
     readonly config: AuthConfig,
     adminToken: string | undefined,
     keySet?: KeySetOptions,
+    /** Signed-out sessions; without it a token is valid until its `exp`. */
+    private readonly revoked?: RevokedTokens,
   ) {
     this.admin = new SecretMatcher(adminToken);
     this.verifier =
@@ -70,7 +83,16 @@ export class Authenticator {
       if (!this.verifier) throw new TokenRejectedError('algorithm', 'no token verification is configured');
       if (credential.token === '') throw new TokenRejectedError('malformed', 'the token is empty');
       const verified = await this.verifier.verify(credential.token);
-      return { kind: 'user', userId: verified.userId, expiresAt: verified.expiresAt, transport: credential.transport };
+      if (verified.tokenId && (await this.isRevoked(verified.tokenId))) {
+        throw new TokenRejectedError('revoked', 'the session was signed out');
+      }
+      return {
+        kind: 'user',
+        userId: verified.userId,
+        expiresAt: verified.expiresAt,
+        transport: credential.transport,
+        ...(verified.tokenId ? { tokenId: verified.tokenId } : {}),
+      };
     } catch (error) {
       if (this.open) return ANONYMOUS;
       if (error instanceof TokenRejectedError) {
@@ -82,6 +104,28 @@ export class Authenticator {
       }
       if (error instanceof KeySetUnavailableError) throw AppError.dependencyUnavailable('identity provider', error);
       throw error;
+    }
+  }
+
+  /** Revokes the principal's token until it expires (signing out); nothing for a token without an id. */
+  async revoke(principal: Principal): Promise<void> {
+    if (principal.kind !== 'user' || !principal.tokenId || !this.revoked) return;
+    await this.revoked.revoke(principal.tokenId, principal.expiresAt);
+  }
+
+  /**
+   * Whether the deny-list names the token. A list that cannot be read (Redis down) does not make
+   * every request fail: the token is then judged on its own, as without a deny-list — logged.
+   */
+  private async isRevoked(tokenId: string): Promise<boolean> {
+    if (!this.revoked) return false;
+    try {
+      return await this.revoked.isRevoked(tokenId);
+    } catch (error) {
+      this.logger.warn(
+        `the list of signed-out sessions cannot be read: ${error instanceof Error ? error.message : String(error)}`,
+      );
+      return false;
     }
   }
 

@@ -38,6 +38,19 @@ describe(extractCredential.name, () => {
   it('decodes the query parameter and ignores a fragment', () => {
     assert.equal(extractCredential(request({}, '/s?access_token=a%2Eb#frag'))?.token, 'a.b');
   });
+
+  it('takes only a parameter literally named access_token, never one whose encoded name decodes to it', () => {
+    for (const query of [
+      '%61ccess_token=t',
+      'access%5Ftoken=t',
+      'ACCESS_TOKEN=t',
+      'access_token%3D=t',
+      '%2561ccess_token=t',
+    ]) {
+      assert.equal(extractCredential(request({}, `/s?${query}`)), undefined, query);
+    }
+    assert.equal(extractCredential(request({}, '/s?%61ccess_token=x&access_token=real'))?.token, 'real');
+  });
 });
 
 describe(cookieValue.name, () => {

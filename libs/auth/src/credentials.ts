@@ -34,11 +34,24 @@ export function extractCredential(source: CredentialSource): Credential | undefi
   return undefined;
 }
 
+/**
+ * The first `access_token` parameter of the query. Its name must be written literally: a name
+ * that only decodes to it (`%61ccess_token`) is another parameter, so what logs and messages
+ * redact and what authenticates can never disagree. The value is percent-decoded.
+ */
 function queryToken(url: string | undefined): string | undefined {
   const start = url?.indexOf('?') ?? -1;
   if (start < 0) return undefined;
-  const value = new URLSearchParams(url!.slice(start + 1).split('#')[0]).get(ACCESS_TOKEN_PARAM);
-  return value === null ? undefined : value.trim();
+  for (const pair of url!
+    .slice(start + 1)
+    .split('#')[0]!
+    .split('&')) {
+    const eq = pair.indexOf('=');
+    const name = eq < 0 ? pair : pair.slice(0, eq);
+    if (name !== ACCESS_TOKEN_PARAM) continue;
+    return new URLSearchParams(`v=${eq < 0 ? '' : pair.slice(eq + 1)}`).get('v')!.trim();
+  }
+  return undefined;
 }
 
 /** The value of cookie `name` in a `Cookie` header (RFC 6265 §5.4), or undefined. */

@@ -33,3 +33,10 @@ export {
   signUserToken,
   type UserTokenOptions,
 } from './user-token.js';
+export {
+  MAX_TOKEN_ID_LENGTH,
+  type RevocationStore,
+  RedisRevokedTokens,
+  type RevokedTokens,
+  revokedKey,
+} from './revoked-tokens.js';

@@ -10,6 +10,7 @@ import {
   type RemoteJWKSet,
 } from 'jose';
 import { isUuid } from '@app/http';
+import { MAX_TOKEN_ID_LENGTH } from './revoked-tokens.js';
 
 /** The only signing algorithm of the shared secret. */
 export const SECRET_ALGORITHMS = ['HS256'] as const;
@@ -18,7 +19,7 @@ export const KEY_SET_ALGORITHMS = ['RS256', 'ES256'] as const;
 
 /** Why a token was refused; a stable word for tests and logs (never the token itself). */
 export type TokenRejection =
-  'malformed' | 'algorithm' | 'signature' | 'unknown-key' | 'expired' | 'not-yet-valid' | 'claims';
+  'malformed' | 'algorithm' | 'signature' | 'unknown-key' | 'expired' | 'not-yet-valid' | 'claims' | 'revoked';
 
 /** The token is not acceptable: the client's fault (401). */
 export class TokenRejectedError extends Error {
@@ -42,9 +43,11 @@ export class KeySetUnavailableError extends Error {
 }
 
 export interface VerifiedToken {
-  /** The user-id claim (`sub` by default), lower-cased when it is a UUID (user ids are). */
+  /** The user-id claim (`sub` by default): a UUID, lower-cased. */
   readonly userId: string;
   readonly expiresAt: Date;
+  /** The token's `jti`, when it has a usable one: what signing out revokes. */
+  readonly tokenId?: string;
 }
 
 export interface KeySetOptions {
@@ -66,7 +69,7 @@ export interface TokenVerifierOptions {
   readonly issuer?: string;
   /** A token must name one of these in `aud`, when set. */
   readonly audience?: readonly string[];
-  /** The claim that holds the user id: a non-empty string or a whole number. Default `sub`. */
+  /** The claim that holds the user id (a UUID). Default `sub`. */
   readonly userClaim?: string;
   /** Allowed clock skew for `exp` and `nbf`. Default 5 s. */
   readonly clockToleranceSeconds?: number;
@@ -82,7 +85,7 @@ const HMAC_SHA256 = { name: 'HMAC', hash: 'SHA-256' } as const;
  *
  * The key is chosen by the token's `alg` among the algorithms configured, so `alg: none` and
  * algorithm confusion (an HS256 token "signed" with a provider's public key) never verify.
- * `exp` and the user-id claim (`sub`) are required; `nbf`, `iss` and `aud` are checked when present
+ * `exp` (a representable date) and the user-id claim (`sub`, a UUID) are required; `nbf`, `iss` and `aud` are checked when present
  * or configured.
  */
 export class TokenVerifier {
@@ -118,12 +121,20 @@ export class TokenVerifier {
     } catch (error) {
       throw classify(error);
     }
-    const claimed = payload[this.userClaim];
-    const userId = typeof claimed === 'number' && Number.isSafeInteger(claimed) ? String(claimed) : claimed;
-    if (typeof userId !== 'string' || userId.trim() === '') {
-      throw new TokenRejectedError('claims', `the token's "${this.userClaim}" claim is not a user id`);
+    // User ids are UUIDs: anything else (padding, a path or a query) never reaches a URL or a key.
+    const userId = payload[this.userClaim];
+    if (!isUuid(userId)) {
+      throw new TokenRejectedError('claims', `the token's "${this.userClaim}" claim is not a user id (a UUID)`);
     }
-    return { userId: isUuid(userId) ? userId.toLowerCase() : userId, expiresAt: new Date(payload.exp! * 1000) };
+    const expiresAt = new Date(payload.exp! * 1000);
+    if (Number.isNaN(expiresAt.getTime())) {
+      throw new TokenRejectedError('claims', `the token's "exp" claim is not a date`);
+    }
+    const tokenId =
+      typeof payload.jti === 'string' && payload.jti !== '' && payload.jti.length <= MAX_TOKEN_ID_LENGTH
+        ? payload.jti
+        : undefined;
+    return { userId: userId.toLowerCase(), expiresAt, ...(tokenId ? { tokenId } : {}) };
   }
 
   /** jose calls this with the (not yet verified) header, after checking `alg` against `algorithms`. */

@@ -4,11 +4,15 @@ import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { clearedSessionCookie, sessionCookie, signUserToken } from './user-token.js';
 
 describe(signUserToken.name, () => {
-  it('signs HS256 with sub, iat, exp and the optional issuer and audience', async () => {
+  it('signs HS256 with sub, iat, exp, a fresh jti and the optional issuer and audience', async () => {
     const now = new Date('2030-01-01T00:00:00Z');
     const sut = await signUserToken('s'.repeat(32), 'user-1', { ttlSeconds: 60, issuer: 'iss', audience: 'aud', now });
     assert.deepEqual(decodeProtectedHeader(sut.token), { alg: 'HS256', typ: 'JWT' });
-    assert.deepEqual(decodeJwt(sut.token), { sub: 'user-1', iat: 1893456000, exp: 1893456060, iss: 'iss', aud: 'aud' });
+    const { jti, ...claims } = decodeJwt(sut.token);
+    assert.deepEqual(claims, { sub: 'user-1', iat: 1893456000, exp: 1893456060, iss: 'iss', aud: 'aud' });
+    assert.match(jti ?? '', /^[0-9a-f-]{36}$/, 'a token id signing out can revoke');
+    const again = await signUserToken('s'.repeat(32), 'user-1', { ttlSeconds: 60, now });
+    assert.notEqual(decodeJwt(again.token).jti, jti, 'one per token');
     assert.equal(sut.expiresAt.toISOString(), '2030-01-01T00:01:00.000Z');
   });
 

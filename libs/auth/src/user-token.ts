@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { SESSION_COOKIE } from './credentials.js';
 
@@ -12,7 +13,10 @@ export interface UserTokenOptions {
   readonly now?: Date;
 }
 
-/** An HS256 user token: `sub` (and `userClaim`) = the user id, `iat`, `exp`, and `iss` / `aud` when given. */
+/**
+ * An HS256 user token: `sub` (and `userClaim`) = the user id, `iat`, `exp`, a fresh `jti` (what
+ * signing out revokes), and `iss` / `aud` when given.
+ */
 export async function signUserToken(
   secret: string,
   userId: string,
@@ -22,7 +26,7 @@ export async function signUserToken(
   const expiresAt = issuedAt + options.ttlSeconds;
   const claims = options.userClaim && options.userClaim !== 'sub' ? { [options.userClaim]: userId } : {};
   let jwt = new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setSubject(userId);
-  jwt = jwt.setIssuedAt(issuedAt).setExpirationTime(expiresAt);
+  jwt = jwt.setIssuedAt(issuedAt).setExpirationTime(expiresAt).setJti(randomUUID());
   if (options.issuer) jwt = jwt.setIssuer(options.issuer);
   if (options.audience)
     jwt = jwt.setAudience(typeof options.audience === 'string' ? options.audience : [...options.audience]);

@@ -24,7 +24,11 @@ export class BaseHealthIndicator implements HealthIndicator {
       provide: BaseClient,
       inject: [APP_CONFIG],
       useFactory: (config: AppConfig) =>
-        new BaseClient(config.baseUrl, { timeoutMs: BASE_TIMEOUT_MS, adminToken: config.adminToken }),
+        new BaseClient(config.baseUrl, {
+          timeoutMs: BASE_TIMEOUT_MS,
+          adminToken: config.adminToken,
+          internalToken: config.internalToken,
+        }),
     },
     BaseHealthIndicator,
   ],

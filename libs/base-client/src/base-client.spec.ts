@@ -78,7 +78,11 @@ describe(BaseClient.name, () => {
   let sut: BaseClient;
 
   before(async () => {
-    sut = new BaseClient(await base.listen(), { timeoutMs: TIMEOUT_MS, adminToken: 'the-admin-token' });
+    sut = new BaseClient(await base.listen(), {
+      timeoutMs: TIMEOUT_MS,
+      adminToken: 'the-admin-token',
+      internalToken: 'the-internal-service-token',
+    });
   });
 
   after(async () => {
@@ -215,18 +219,40 @@ describe(BaseClient.name, () => {
       assert.deepEqual(JSON.parse(create!.body), { name: 'Ann' });
     });
 
-    it('sends the admin token with the drop-all calls only', async () => {
+    it('sends the admin token with the drop-all calls and the internal service token with every other', async () => {
       base.answer = (_request, response) => response.writeHead(204).end();
       await sut.deleteAllUsers();
       await sut.deleteAllProfiles();
+      await sut.assertBound(USER, PROFILE);
       base.answer = (_request, response) => json(response, 200, { items: [] });
       await sut.listUsers(1);
+      await sut.ping();
       assert.deepEqual(
         base.seen.map((seen) => [`${seen.method} ${seen.url}`, seen.headers.authorization]),
         [
           ['DELETE /users', 'Bearer the-admin-token'],
           ['DELETE /profiles', 'Bearer the-admin-token'],
-          ['GET /users?limit=1', undefined],
+          [`GET /profiles/${PROFILE}/users/${USER}`, 'Bearer the-internal-service-token'],
+          ['GET /users?limit=1', 'Bearer the-internal-service-token'],
+          ['GET /health/ready', 'Bearer the-internal-service-token'],
+        ],
+      );
+    });
+
+    it('puts every id into the path as one percent-encoded segment, never as a path or a query', async () => {
+      base.answer = (_request, response) => json(response, 200, { id: USER, name: 'Ann', createdAt: 'now', items: [] });
+      await sut.getUser('?limit=1');
+      await sut.profilesOf('../profiles');
+      await sut.profileIdsOf(' x/y#z');
+      base.answer = (_request, response) => response.writeHead(204).end();
+      await sut.assertBound('a/b', '?c');
+      assert.deepEqual(
+        base.seen.map((seen) => seen.url),
+        [
+          '/users/%3Flimit%3D1',
+          '/users/..%2Fprofiles/profiles?limit=10000',
+          '/users/%20x%2Fy%23z/profile-ids?limit=10000',
+          '/profiles/%3Fc/users/a%2Fb',
         ],
       );
     });

@@ -23,6 +23,8 @@ export interface BaseClientOptions {
   timeoutMs: number;
   connections?: number;
   adminToken?: string;
+  /** The internal service credential (`INTERNAL_TOKEN`) base asks of its peers on every call. */
+  internalToken?: string;
 }
 
 /** The codes with which base says why a binding check did not pass. */
@@ -70,17 +72,17 @@ export class BaseClient {
   }
 
   getUser(id: string): Promise<UserDto> {
-    return this.call('GET', `/users/${id}`);
+    return this.call('GET', `/users/${segment(id)}`);
   }
 
   /** A page of the user's profiles (`{id, name}`), up to 10,000 a page. */
   profilesOf(userId: string, limit = MAX_BINDING_PAGE_LIMIT, page?: string): Promise<Paged<ProfileRefDto>> {
-    return this.call('GET', `/users/${userId}/profiles${query({ limit, page })}`);
+    return this.call('GET', `/users/${segment(userId)}/profiles${query({ limit, page })}`);
   }
 
   /** A page of the user's profile ids only, up to 10,000 a page. */
   profileIdsOf(userId: string, limit = MAX_BINDING_PAGE_LIMIT, page?: string): Promise<Paged<string>> {
-    return this.call('GET', `/users/${userId}/profile-ids${query({ limit, page })}`);
+    return this.call('GET', `/users/${segment(userId)}/profile-ids${query({ limit, page })}`);
   }
 
   /** Every profile of the user, a page of 10,000 at a time while the caller iterates. */
@@ -131,7 +133,7 @@ export class BaseClient {
    * `DEPENDENCY_UNAVAILABLE` for any other answer (fail closed: 200, 302, a code-less 404, 5xx…).
    */
   async assertBound(userId: string, profileId: string): Promise<void> {
-    const path = `/profiles/${profileId}/users/${userId}`;
+    const path = `/profiles/${segment(profileId)}/users/${segment(userId)}`;
     const { statusCode, payload } = await this.send('GET', path);
     if (statusCode === 204 && payload === undefined) return;
     const refusal = statusCode === 404 ? knownError(statusCode, payload) : undefined;
@@ -173,7 +175,8 @@ export class BaseClient {
   ): Promise<{ statusCode: number; payload: unknown }> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
-    if (admin && this.options.adminToken) headers.authorization = `Bearer ${this.options.adminToken}`;
+    const credential = admin && this.options.adminToken ? this.options.adminToken : this.options.internalToken;
+    if (credential) headers.authorization = `Bearer ${credential}`;
     let response;
     try {
       response = await this.pool.request({
@@ -223,6 +226,11 @@ function knownError(status: number, payload: unknown): AppError | undefined {
 
 function unexpectedAnswer(status: number, method: string, path: string): AppError {
   return AppError.dependencyUnavailable('base', new Error(`base answered ${status} to ${method} ${path}`));
+}
+
+/** One path segment: ids are validated upstream, and encoded here all the same, so none becomes a path or a query. */
+function segment(value: string): string {
+  return encodeURIComponent(value);
 }
 
 function query(params: Record<string, string | number | undefined>): string {

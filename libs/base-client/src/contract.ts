@@ -3,6 +3,7 @@
 // two sides cannot drift apart. Imported as `@app/base-client/contract`, which loads only zod
 // (no HTTP client, no Nest).
 import { z } from 'zod';
+import { displayNameProblem } from './display-name.js';
 
 export const MAX_PAGE_LIMIT = 1000;
 export const DEFAULT_PAGE_LIMIT = 100;
@@ -19,12 +20,19 @@ export const MAX_BATCH_USERS = 10_000;
 export const MAX_BATCH_PROFILES = 1000;
 export const MAX_BATCH_BINDINGS = 20_000;
 
-/** Display names: trimmed, 1–200 characters. */
+/**
+ * Display names: trimmed, 1–200 characters, plain visible text (`displayNameProblem`); a refused
+ * name is answered 400 `INVALID_NAME` (the issue's `params.code`).
+ */
 export const nameSchema = z
   .string({ error: 'name is required and must be a string' })
   .trim()
   .min(1, 'name must not be empty')
-  .max(MAX_NAME_LENGTH, `name must be at most ${MAX_NAME_LENGTH} characters`);
+  .max(MAX_NAME_LENGTH, `name must be at most ${MAX_NAME_LENGTH} characters`)
+  .superRefine((name, context) => {
+    const problem = displayNameProblem(name);
+    if (problem) context.addIssue({ code: 'custom', message: problem, params: { code: 'INVALID_NAME' } });
+  });
 
 /** An id in a body: any UUID, answered lower-cased. */
 export const uuidSchema = z.uuid({ version: undefined, error: 'must be a UUID' }).transform((id) => id.toLowerCase());

@@ -34,6 +34,11 @@ export interface AppConfig {
   readonly http: { readonly host: string; readonly port: number };
   /** Undefined when no token is configured: admin endpoints then refuse every call. */
   readonly adminToken: string | undefined;
+  /**
+   * The internal service credential (`INTERNAL_TOKEN`): main and stream send it to base, base
+   * accepts it (or the admin token) and nothing else. Unset: base takes the admin token only.
+   */
+  readonly internalToken: string | undefined;
   readonly auth: AuthConfig;
   readonly baseUrl: string;
   readonly cassandra: {
@@ -76,5 +81,14 @@ export interface AppConfig {
     readonly maxDataBytes: number;
     /** Publisher credentials (`PUBLISH_TOKENS`): bearer tokens that may publish to any pair. */
     readonly tokens: readonly string[];
+  };
+  /** Calls per client (`X-Real-IP`) and minute in each replica, beyond which → 429 `RATE_LIMITED`; 0 = no limit. */
+  readonly rateLimits: {
+    /** `POST /main/dev-login`. */
+    readonly signInPerMinute: number;
+    /** `GET /main/login/:userId` (the live-profile look-up). */
+    readonly loginPerMinute: number;
+    /** `GET /stream/:userId/:profileId`, refused ones included. */
+    readonly streamOpensPerMinute: number;
   };
 }

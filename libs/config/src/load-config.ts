@@ -34,6 +34,7 @@ const envSchema = z
     POD_NAME: z.string().min(1).max(253).optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'log', 'debug', 'verbose']).default('log'),
     ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+    INTERNAL_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
     BASE_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:3001'),
     CASSANDRA_CONTACT_POINTS: list(hostPort).default(['127.0.0.1:9042']),
     CASSANDRA_LOCAL_DC: z.string().min(1).default('datacenter1'),
@@ -63,6 +64,10 @@ const envSchema = z
     STREAM_HISTORY_MAX_EVENTS: int(1, 100_000).default(1000),
     STREAM_HISTORY_MAX_AGE_MS: int(1000, 7 * 24 * 3_600_000).default(600_000),
     PUBLISH_MAX_DATA_BYTES: int(2, 1024 * 1024 - 1024).default(64 * 1024),
+    // Per client (X-Real-IP) and minute, in each replica; 0 is no limit.
+    RATE_LIMIT_SIGN_IN_PER_MINUTE: int(0, 100_000_000).default(10),
+    RATE_LIMIT_LOGIN_PER_MINUTE: int(0, 100_000_000).default(60),
+    RATE_LIMIT_STREAM_OPENS_PER_MINUTE: int(0, 100_000_000).default(120),
     PUBLISH_TOKENS: list(z.string().min(16, 'each token must be at least 16 characters')).optional(),
   })
   .refine((env) => env.LOCK_RENEW_MS * 2 <= env.LOCK_TTL_MS, {
@@ -147,7 +152,12 @@ const authSchema = (app: AppName) =>
     });
 
 /** Variables whose values never appear in an error message. */
-const SECRET_VARIABLES: ReadonlySet<string> = new Set(['ADMIN_TOKEN', 'AUTH_JWT_SECRET', 'PUBLISH_TOKENS']);
+const SECRET_VARIABLES: ReadonlySet<string> = new Set([
+  'ADMIN_TOKEN',
+  'INTERNAL_TOKEN',
+  'AUTH_JWT_SECRET',
+  'PUBLISH_TOKENS',
+]);
 
 /** Thrown by `loadConfig`; its message names every bad variable. */
 export class ConfigError extends Error {
@@ -186,6 +196,7 @@ export function loadConfig(app: AppName, env: Readonly<Record<string, string | u
     logLevel: e.LOG_LEVEL,
     http: { host: e.HOST, port: e.PORT ?? DEFAULT_PORTS[app] },
     adminToken: e.ADMIN_TOKEN,
+    internalToken: e.INTERNAL_TOKEN,
     auth: {
       mode: a.AUTH_MODE,
       jwtSecret: a.AUTH_JWT_SECRET,
@@ -224,6 +235,11 @@ export function loadConfig(app: AppName, env: Readonly<Record<string, string | u
     },
     history: { maxEvents: e.STREAM_HISTORY_MAX_EVENTS, maxAgeMs: e.STREAM_HISTORY_MAX_AGE_MS },
     publish: { maxDataBytes: e.PUBLISH_MAX_DATA_BYTES, tokens: e.PUBLISH_TOKENS ?? [] },
+    rateLimits: {
+      signInPerMinute: e.RATE_LIMIT_SIGN_IN_PER_MINUTE,
+      loginPerMinute: e.RATE_LIMIT_LOGIN_PER_MINUTE,
+      streamOpensPerMinute: e.RATE_LIMIT_STREAM_OPENS_PER_MINUTE,
+    },
   });
 }
 

@@ -13,6 +13,15 @@ export const ERROR_CATALOG = {
     status: 400,
     message: (p: { value: unknown }) => `${JSON.stringify(p.value)} is not a valid id (expected a UUID)`,
   },
+  BAD_REQUEST: { status: 400, message: 'The request is not valid HTTP' },
+  INVALID_NAME: {
+    status: 400,
+    message: (p: { problem: string }) => p.problem,
+  },
+  INVALID_ENCODING: {
+    status: 400,
+    message: 'The request body is not valid UTF-8: nothing was read from it',
+  },
   INVALID_PAGE_TOKEN: { status: 400, message: 'The page token is not valid; start again without one' },
   INVALID_LAST_EVENT_ID: {
     status: 400,
@@ -54,6 +63,16 @@ export const ERROR_CATALOG = {
   PROFILE_NOT_FOUND: { status: 404, message: (p: { profileId: string }) => `Profile ${p.profileId} does not exist` },
   BINDING_NOT_FOUND: { status: 404, message: notBound },
   METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed' },
+  REQUEST_TIMEOUT: { status: 408, message: 'The request was not received in time' },
+  URI_TOO_LONG: { status: 414, message: 'The request URI is too long' },
+  HEADERS_TOO_LARGE: { status: 431, message: 'The request headers are too large' },
+  RATE_LIMITED: {
+    status: 429,
+    message: (p: RateLimited) =>
+      `Too many ${p.what} from this client: at most ${p.limit} a minute; try again in ${p.retryAfterSeconds} s`,
+    details: (p: RateLimited) => ({ limit: p.limit, windowSeconds: 60 }),
+    retryAfterSeconds: (p: RateLimited) => p.retryAfterSeconds,
+  },
   PROFILE_IN_USE: { status: 409, message: 'This profile is already streaming for this user elsewhere' },
   CONFLICT: { status: 409, message: 'Conflict' },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'Request body is too large' },
@@ -78,6 +97,9 @@ export const ERROR_CATALOG = {
     retryAfterSeconds: (p: Busy) => p.retryAfterSeconds,
   },
   INTERNAL: { status: 500, message: 'Internal server error' },
+  NOT_IMPLEMENTED: { status: 501, message: 'Not implemented' },
+  BAD_GATEWAY: { status: 502, message: 'The service behind the gateway did not answer' },
+  GATEWAY_TIMEOUT: { status: 504, message: 'The service behind the gateway did not answer in time' },
   DEPENDENCY_UNAVAILABLE: {
     status: 503,
     message: (p: Unavailable) =>
@@ -121,6 +143,7 @@ type Unauthenticated =
 
 type Stopped = { created: { users: number; profiles: number }; seed: number };
 type Busy = { jobId: string; retryAfterSeconds: number };
+type RateLimited = { what: string; limit: number; retryAfterSeconds: number };
 
 type Unavailable =
   | { dependency: string }
@@ -131,6 +154,8 @@ const MISSING_TOKEN = {
   'user-missing':
     'A user token is required: Authorization: Bearer <jwt>, the kubescaler_session cookie or ?access_token=',
   'admin-missing': 'Admin token required: send Authorization: Bearer <token>',
+  'service-missing':
+    'This service is internal: send Authorization: Bearer <INTERNAL_TOKEN> (the service credential) or the admin token',
 };
 
 const FORBIDDEN_BECAUSE = {
@@ -165,6 +190,9 @@ export const CODE_FOR_STATUS: Readonly<Partial<Record<number, ErrorCode>>> = Obj
   403: 'FORBIDDEN',
   404: 'ROUTE_NOT_FOUND',
   405: 'METHOD_NOT_ALLOWED',
+  408: 'REQUEST_TIMEOUT',
+  414: 'URI_TOO_LONG',
+  431: 'HEADERS_TOO_LARGE',
   409: 'CONFLICT',
   413: 'PAYLOAD_TOO_LARGE',
   415: 'UNSUPPORTED_MEDIA_TYPE',

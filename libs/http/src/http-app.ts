@@ -9,6 +9,8 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import type { AppConfig, LogLevel } from '@app/config';
 import { AppError } from '@app/errors';
 import { AppExceptionFilter } from './app-exception.filter.js';
+import { handleClientError } from './client-error.js';
+import { useStrictJsonParser } from './strict-json.js';
 
 /** Request bodies above this are refused with 413. */
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -25,24 +27,36 @@ export function nestLogLevels(level: LogLevel): NestLogLevel[] {
  */
 export function createFastifyAdapter(): FastifyAdapter {
   // While closing, requests still reach the app, which answers them with its own 503s (DRAINING).
-  const adapter = new FastifyAdapter({ bodyLimit: BODY_LIMIT_BYTES, return503OnClosing: false });
+  const adapter = new FastifyAdapter({
+    bodyLimit: BODY_LIMIT_BYTES,
+    return503OnClosing: false,
+    clientErrorHandler: handleClientError,
+  });
   adapter.getInstance().removeContentTypeParser('text/plain');
+  useStrictJsonParser(adapter.getInstance());
   return adapter;
 }
 
 /** The validation pipe every app uses: schema issues become one 400 `VALIDATION_FAILED`. */
 export function createValidationPipe(): StandardSchemaValidationPipe {
   return new StandardSchemaValidationPipe({
-    exceptionFactory: (issues) =>
-      AppError.of('VALIDATION_FAILED', {
-        problems: issues.map((issue) => {
-          const path = (issue.path ?? [])
-            .map((part) => (typeof part === 'object' ? String(part.key) : String(part)))
-            .join('.');
-          return path ? `${path}: ${issue.message}` : issue.message;
-        }),
-      }),
+    exceptionFactory: (issues) => {
+      const problems = issues.map((issue) => {
+        const path = (issue.path ?? [])
+          .map((part) => (typeof part === 'object' ? String(part.key) : String(part)))
+          .join('.');
+        return path ? `${path}: ${issue.message}` : issue.message;
+      });
+      // A refused display name (NUL, CR/LF, bidi controls …) has a code of its own.
+      return issues.some(isInvalidName)
+        ? AppError.of('INVALID_NAME', { problem: problems.join('; ') })
+        : AppError.of('VALIDATION_FAILED', { problems });
+    },
   });
+}
+
+function isInvalidName(issue: object): boolean {
+  return (issue as { params?: { code?: unknown } }).params?.code === 'INVALID_NAME';
 }
 
 /** Filter, validation and shutdown hooks shared by every app (and by tests that build one). */

@@ -15,3 +15,5 @@ export { mapWithConcurrency } from './concurrency.js';
 export { rootModule } from './root-module.js';
 export { ACCESS_TOKEN_PARAM, redactAccessTokens } from './redact.js';
 export { FreshValue } from './fresh-value.js';
+export { sendAppError } from './error-reply.js';
+export { ClientRateLimiter, clientAddress } from './rate-limiter.js';

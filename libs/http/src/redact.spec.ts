@@ -10,6 +10,16 @@ describe(redactAccessTokens.name, () => {
     );
   });
 
+  it('also redacts a parameter whose percent-encoded name decodes to access_token, and after ;', () => {
+    assert.equal(
+      redactAccessTokens('Route GET:/x?%61ccess_token=eyJ.a.b&access%5Ftoken=c.d not found'),
+      'Route GET:/x?%61ccess_token=[redacted]&access%5Ftoken=[redacted] not found',
+    );
+    assert.equal(redactAccessTokens('/x;access_token=a.b'), '/x;access_token=[redacted]');
+    assert.equal(redactAccessTokens('/x?%2561ccess_token=a.b'), '/x?%2561ccess_token=[redacted]');
+    assert.equal(redactAccessTokens('/x?%E0%A4%A=a.b'), '/x?%E0%A4%A=[redacted]', 'a name that does not decode');
+  });
+
   it('leaves text without the parameter alone', () => {
     assert.equal(redactAccessTokens('GET /stream/a/b?my_access_token_x=1'), 'GET /stream/a/b?my_access_token_x=1');
   });

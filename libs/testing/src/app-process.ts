@@ -15,6 +15,9 @@ export async function freePort(): Promise<number> {
 }
 
 export type AppProcess = NodeAppProcess;
+
+/** The base processes this test process started: `request` sends them the service credential. */
+const SERVICE_URLS = new Set<string>();
 export { launchNodeApp };
 
 /**
@@ -28,7 +31,7 @@ export async function startApp(
   // time, so with several suites starting at once on a busy machine that can take a while.
   timeoutMs = app === 'base' ? 60_000 : 20_000,
 ): Promise<AppProcess> {
-  return launchNodeApp({
+  const started = await launchNodeApp({
     script: resolve(REPO_ROOT, `apps/${app}/dist/main.js`),
     label: app,
     port: env.PORT ? Number(env.PORT) : await freePort(),
@@ -36,4 +39,16 @@ export async function startApp(
     env: { HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
     timeoutMs,
   });
+  if (app === 'base') SERVICE_URLS.add(started.url);
+  return started;
+}
+
+/** Whether `url` is a base this process started (its requests need the internal service credential). */
+export function isServiceUrl(url: string): boolean {
+  return SERVICE_URLS.has(url.replace(/\/+$/, ''));
+}
+
+/** The test run's internal service credential (`npm test` generates one and hands it to every app). */
+export function testInternalToken(): string | undefined {
+  return process.env.INTERNAL_TOKEN || undefined;
 }

@@ -1,3 +1,4 @@
+import { isServiceUrl, testInternalToken } from './app-process.js';
 import { type AuthOption, withAuth } from './auth.js';
 
 export interface JsonResponse<T = any> {
@@ -12,7 +13,11 @@ export interface RequestOptions {
   body?: unknown;
   rawBody?: string;
   headers?: Record<string, string>;
-  /** Default `'auto'`: a user's own path (`/main/login/:u`, `/stream/:u/:p`) carries that user's token. */
+  /**
+   * Default `'auto'`: a user's own path (`/main/login/:u`, `/stream/:u/:p`) carries that user's
+   * token, and a request to a base the test started carries the internal service credential
+   * (unless it sets its own `Authorization`).
+   */
   auth?: AuthOption;
 }
 
@@ -25,6 +30,11 @@ export async function request<T = any>(
 ): Promise<JsonResponse<T>> {
   const authorized = await withAuth(path, options.headers ?? {}, options.auth);
   const headers: Record<string, string> = { ...options.headers, ...authorized.headers };
+  const internal = testInternalToken();
+  const hasAuthorization = Object.keys(headers).some((name) => name.toLowerCase() === 'authorization');
+  if ((options.auth ?? 'auto') === 'auto' && internal && !hasAuthorization && isServiceUrl(baseUrl)) {
+    headers.authorization = `Bearer ${internal}`;
+  }
   let body: string | undefined = options.rawBody;
   if (options.body !== undefined) {
     body = JSON.stringify(options.body);

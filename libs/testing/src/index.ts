@@ -1,4 +1,12 @@
-export { type AppProcess, freePort, launchNodeApp, REPO_ROOT, startApp } from './app-process.js';
+export {
+  type AppProcess,
+  freePort,
+  isServiceUrl,
+  launchNodeApp,
+  REPO_ROOT,
+  startApp,
+  testInternalToken,
+} from './app-process.js';
 export { type JsonResponse, request, type RequestOptions } from './http.js';
 export { type AuthOption, mintUserToken, type MintOptions, pathUser, testAuthSecret, withAuth } from './auth.js';
 export { testConfig, testInfra, uniqueKeyspace } from './infra.js';

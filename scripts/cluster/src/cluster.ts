@@ -32,6 +32,7 @@ export interface LocalClusterOptions {
   /** The run's own secrets, replacing the overlay's generated ones (tests). */
   readonly adminToken?: string;
   readonly authSecret?: string;
+  readonly internalToken?: string;
   readonly log: (line: string) => void;
 }
 
@@ -134,6 +135,7 @@ export class LocalCluster {
       images: [{ name: 'kubescaler', newTag: app.name.slice('kubescaler:'.length) }],
       adminToken: options.adminToken,
       authSecret: options.authSecret,
+      internalToken: options.internalToken,
     });
     const rendered = await render(options.kustomize, wiring);
     this.objects = rendered.objects;

@@ -11,6 +11,7 @@ export interface RunWiring {
   /** Replace the overlay's generated Secrets with these values (tests: the run's own secrets). */
   readonly adminToken?: string;
   readonly authSecret?: string;
+  readonly internalToken?: string;
 }
 
 /**
@@ -23,6 +24,7 @@ export function runKustomization(dir: string, overlay: string, wiring: RunWiring
   const secrets = [
     wiring.adminToken && { name: 'kubescaler-admin', literals: [`ADMIN_TOKEN=${wiring.adminToken}`] },
     wiring.authSecret && { name: 'kubescaler-auth', literals: [`AUTH_JWT_SECRET=${wiring.authSecret}`] },
+    wiring.internalToken && { name: 'kubescaler-internal', literals: [`INTERNAL_TOKEN=${wiring.internalToken}`] },
   ].filter(Boolean) as Array<Record<string, unknown>>;
   const kustomization = {
     apiVersion: 'kustomize.config.k8s.io/v1beta1',

@@ -1,6 +1,7 @@
 import { Controller, Get, UseGuards } from '@nestjs/common';
 import { Access, AuthGuard } from '@app/auth';
 import { IdParam } from '@app/http';
+import { RateLimit, RateLimitGuard } from '../rate-limits/rate-limit.guard.js';
 import { ActiveProfilesService, type Login } from './active-profiles.service.js';
 
 @Controller('login')
@@ -12,7 +13,8 @@ export class ActiveProfilesController {
    * Only for that user's own token, or the admin token.
    */
   @Get(':userId')
-  @UseGuards(AuthGuard)
+  @UseGuards(RateLimitGuard, AuthGuard)
+  @RateLimit('login')
   @Access({ kind: 'user', param: 'userId' })
   login(@IdParam('userId') userId: string): Promise<Login> {
     return this.active.login(userId);

@@ -1,10 +1,11 @@
-import { Body, Controller, Get, HttpCode, Post, Res } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Post, Res, UseGuards } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { SESSION_TTL_SECONDS, sessionCookie, signUserToken } from '@app/auth';
 import { BaseClient } from '@app/base-client';
 import { type AppConfig, InjectConfig } from '@app/config';
 import { isUuid } from '@app/http';
+import { RateLimit, RateLimitGuard } from '../rate-limits/rate-limit.guard.js';
 import { isHttps } from './session.controller.js';
 
 const devLoginSchema = z.strictObject({
@@ -38,6 +39,8 @@ export class DevLoginController {
   /** Sets the `kubescaler_session` cookie for an existing user (404 `USER_NOT_FOUND` otherwise). */
   @Post()
   @HttpCode(200)
+  @UseGuards(RateLimitGuard)
+  @RateLimit('signIn')
   async signIn(
     @Body({ schema: devLoginSchema }) body: DevLogin,
     @Res({ passthrough: true }) reply: FastifyReply,

@@ -37,7 +37,12 @@ function fakeBase(profiles: { id: string; name: string }[] = []): BaseClient {
 function reply(request: { protocol?: string; headers?: Record<string, string | string[]> } = {}) {
   const set: Record<string, string> = {};
   const sut = {
-    request: { protocol: 'http', headers: {}, ...request },
+    request: {
+      protocol: 'http',
+      headers: {},
+      ...request,
+      raw: { headers: request.headers ?? {}, url: '/main/logout' },
+    },
     header(name: string, value: string) {
       set[name] = value;
       return sut;
@@ -54,6 +59,7 @@ describe(SessionController.name, () => {
         { id: 'p1', name: 'alpha' },
         { id: 'p3', name: 'Banjo' },
       ]),
+      new Authenticator(config().auth, undefined),
     );
     const expiresAt = new Date('2026-02-01T08:00:00.000Z');
     const principal: Principal = { kind: 'user', userId: ANN, expiresAt, transport: 'cookie' };
@@ -69,13 +75,13 @@ describe(SessionController.name, () => {
     });
   });
 
-  it('signs out by clearing the session cookie, Secure when served over HTTPS', () => {
-    const sut = new SessionController(fakeBase());
+  it('signs out by clearing the session cookie, Secure when served over HTTPS', async () => {
+    const sut = new SessionController(fakeBase(), new Authenticator(config().auth, undefined));
     const plain = reply();
-    sut.logout(plain.reply);
+    await sut.logout(plain.reply);
     assert.equal(plain.set['Set-Cookie'], 'kubescaler_session=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax');
     const tls = reply({ headers: { 'x-forwarded-proto': 'https' } });
-    sut.logout(tls.reply);
+    await sut.logout(tls.reply);
     assert.match(tls.set['Set-Cookie']!, /; Secure$/);
   });
 });

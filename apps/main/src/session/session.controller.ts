@@ -1,7 +1,8 @@
 import { Controller, Get, HttpCode, Post, Res, UseGuards } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { Access, AuthGuard, clearedSessionCookie, CurrentPrincipal, type Principal } from '@app/auth';
+import { Access, AuthGuard, Authenticator, clearedSessionCookie, CurrentPrincipal, type Principal } from '@app/auth';
 import { BaseClient } from '@app/base-client';
+import { AppError } from '@app/errors';
 
 export interface Me {
   userId: string;
@@ -15,7 +16,10 @@ export interface Me {
 /** The signed-in user (any transport) and sign-out. */
 @Controller()
 export class SessionController {
-  constructor(private readonly base: BaseClient) {}
+  constructor(
+    private readonly base: BaseClient,
+    private readonly auth: Authenticator,
+  ) {}
 
   @Get('me')
   @UseGuards(AuthGuard)
@@ -37,11 +41,25 @@ export class SessionController {
     };
   }
 
-  /** Removes the session cookie. Needs no token: signing out always works. */
+  /**
+   * Removes the session cookie and revokes the token presented (cookie or header) until it
+   * expires, so a copy of it no longer works. Needs no valid token: signing out always works.
+   */
   @Post('logout')
   @HttpCode(204)
-  logout(@Res({ passthrough: true }) reply: FastifyReply): void {
+  async logout(@Res({ passthrough: true }) reply: FastifyReply): Promise<void> {
     void reply.header('Set-Cookie', clearedSessionCookie(isHttps(reply.request)));
+    let principal: Principal;
+    try {
+      principal = await this.auth.authenticate(reply.request.raw);
+    } catch {
+      return; // An expired, foreign or already revoked token: nothing left to revoke.
+    }
+    try {
+      await this.auth.revoke(principal);
+    } catch (error) {
+      throw AppError.dependencyUnavailable('redis', error);
+    }
   }
 }
 

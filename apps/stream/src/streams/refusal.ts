@@ -12,6 +12,7 @@ const RETRYABLE: ReadonlySet<ErrorCode> = new Set([
   'POD_FULL',
   'DEPENDENCY_UNAVAILABLE',
   'SERVICE_UNAVAILABLE',
+  'RATE_LIMITED',
 ]);
 
 /** How long a refused standard client waits before it asks again, unless the refusal says (`Retry-After`). */

@@ -12,7 +12,8 @@ export type RejectReason =
   | 'too_many'
   | 'unavailable'
   | 'full'
-  | 'draining';
+  | 'draining'
+  | 'rate_limited';
 
 /** The stream tier's Prometheus series. Gauges are read at scrape time, so they are exact. */
 @Injectable()

@@ -6,7 +6,7 @@ import { BaseClient } from '@app/base-client';
 import { type AppConfig, InjectConfig } from '@app/config';
 import { AppError } from '@app/errors';
 import { Readiness } from '@app/health';
-import { isUuid } from '@app/http';
+import { ClientRateLimiter, clientAddress, isUuid } from '@app/http';
 import { type HeldLock, PairLock } from '@app/lock';
 import { PairChannels } from '../sources/pair-channels.js';
 import { type SourceFeed, STREAM_SOURCES, type StreamSource } from '../sources/stream-source.js';
@@ -44,6 +44,9 @@ export class StreamsService implements OnModuleInit, BeforeApplicationShutdown {
   private anchorRefresh: NodeJS.Timeout | undefined;
   private placeRefresh: NodeJS.Timeout | undefined;
 
+  /** Stream opens per client and minute (`RATE_LIMIT_STREAM_OPENS_PER_MINUTE`). */
+  private readonly opens: ClientRateLimiter;
+
   constructor(
     @InjectConfig() private readonly config: AppConfig,
     private readonly base: BaseClient,
@@ -57,6 +60,7 @@ export class StreamsService implements OnModuleInit, BeforeApplicationShutdown {
     private readonly channels: PairChannels,
     @Inject(STREAM_SOURCES) private readonly sources: readonly StreamSource[],
   ) {
+    this.opens = new ClientRateLimiter('stream opens', config.rateLimits.streamOpensPerMinute);
     metrics.bindGauges(
       () => this.sessions.size,
       () => this.lock.heldCount,
@@ -90,6 +94,12 @@ export class StreamsService implements OnModuleInit, BeforeApplicationShutdown {
    */
   async serve(userId: string, profileId: string, request: IncomingMessage, response: ServerResponse): Promise<void> {
     try {
+      // Every open counts, refused ones too: floods of anonymous or bad opens are what it bounds.
+      try {
+        this.opens.take(clientAddress(request));
+      } catch (error) {
+        throw this.reject('rate_limited', error);
+      }
       await this.open(userId, profileId, request, response);
     } catch (error) {
       const refusal = acceptsJsonRefusals(request.headers.accept) ? undefined : streamRefusal(error);
