@@ -4,7 +4,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
 import { closeRedis, connectRedis, createRedisClient, pairKeys } from '@app/lock';
-import { eventually, REPO_ROOT, request, testAuthSecret } from '@app/testing';
+import { addServiceUrl, eventually, REPO_ROOT, request, testAuthSecret } from '@app/testing';
 import type { KubeObject } from '../../scripts/cluster/dist/kube-api.js';
 import { runCommand } from '../k8s/rendered-manifests.js';
 import { ClusterRun, isRunning } from '../support/cluster-run.js';
@@ -92,6 +92,8 @@ describe('npm run cluster: k8s/overlays/local on a real one-node Kubernetes, eve
         name: 'cluster-e2e',
       });
       await connectRedis(inspect);
+      // base asks for the service credential: the run's INTERNAL_TOKEN, which the cluster was given.
+      addServiceUrl(cluster.serviceUrl('base'));
       pairs = await createPairs(cluster.serviceUrl('base'), 20 + EXTRA_TRIES);
     },
     { timeout: 1_560_000 },

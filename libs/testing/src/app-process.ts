@@ -43,6 +43,11 @@ export async function startApp(
   return started;
 }
 
+/** Marks `url` as a base of this test run started by other means (a cluster's Service): `request` sends it the service credential. */
+export function addServiceUrl(url: string): void {
+  SERVICE_URLS.add(url.replace(/\/+$/, ''));
+}
+
 /** Whether `url` is a base this process started (its requests need the internal service credential). */
 export function isServiceUrl(url: string): boolean {
   return SERVICE_URLS.has(url.replace(/\/+$/, ''));

@@ -1,4 +1,5 @@
 export {
+  addServiceUrl,
   type AppProcess,
   freePort,
   isServiceUrl,
