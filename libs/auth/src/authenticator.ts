@@ -1,6 +1,6 @@
 import type { AuthConfig } from '@app/config';
 import { AppError } from '@app/errors';
-import { SecretMatcher } from '@app/http';
+import { SecretMatcher } from '@app/secrets';
 import { type CredentialSource, extractCredential, type Transport } from './credentials.js';
 import { KeySetUnavailableError, TokenRejectedError, TokenVerifier, type KeySetOptions } from './token-verifier.js';
 

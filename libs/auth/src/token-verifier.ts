@@ -9,7 +9,7 @@ import {
   jwtVerify,
   type RemoteJWKSet,
 } from 'jose';
-import { isUuid } from '@app/http';
+import { isUuid } from '@app/ids';
 
 /** The only signing algorithm of the shared secret. */
 export const SECRET_ALGORITHMS = ['HS256'] as const;

@@ -3,7 +3,8 @@ import type { FastifyRequest } from 'fastify';
 import { Authenticator } from '@app/auth';
 import { type AppConfig, InjectConfig } from '@app/config';
 import { AppError } from '@app/errors';
-import { bearerToken, isUuid, SecretMatcher } from '@app/http';
+import { isUuid } from '@app/ids';
+import { bearerToken, SecretMatcher } from '@app/secrets';
 
 /**
  * Who may publish to a pair, in this order: malformed ids are 400; then a publisher token

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { SESSION_TTL_SECONDS, sessionCookie, signUserToken } from '@app/auth';
 import { BaseClient } from '@app/base-client';
 import { type AppConfig, InjectConfig } from '@app/config';
-import { isUuid } from '@app/http';
+import { isUuid } from '@app/ids';
 import { isHttps } from './session.controller.js';
 
 const devLoginSchema = z.strictObject({

@@ -6,7 +6,7 @@ import { BaseClient } from '@app/base-client';
 import { type AppConfig, InjectConfig } from '@app/config';
 import { AppError } from '@app/errors';
 import { Readiness } from '@app/health';
-import { isUuid } from '@app/http';
+import { isUuid } from '@app/ids';
 import { type HeldLock, PairLock } from '@app/lock';
 import { PairChannels } from '../sources/pair-channels.js';
 import { type SourceFeed, STREAM_SOURCES, type StreamSource } from '../sources/stream-source.js';
