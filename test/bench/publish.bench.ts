@@ -6,7 +6,8 @@
 // of the same history read straight from Redis (replay).
 import { Redis } from 'ioredis';
 import { Agent, request } from 'undici';
-import { closeRedis, connectRedis, createRedisClient, pairKeys, publishPairEvent } from '@app/lock';
+import { publishPairEvent } from '@app/events';
+import { closeRedis, connectRedis, createRedisClient, pairKeys } from '@app/lock';
 import { type AppProcess, RedisServer, startApp } from '@app/testing';
 import { ADMIN_TOKEN, Figure, log, metric, scale, sleep, startSystem } from '../load/bench-kit.js';
 import { Histogram } from '../load/histogram.js';

@@ -3,7 +3,8 @@ import type { Redis } from 'ioredis';
 import { BaseClient } from '@app/base-client';
 import { type AppConfig, InjectConfig } from '@app/config';
 import { AppError, RESERVED_EVENT_NAMES } from '@app/errors';
-import { publishPairEvent, REDIS_CLIENT } from '@app/lock';
+import { publishPairEvent } from '@app/events';
+import { REDIS_CLIENT } from '@app/lock';
 import { EVENT_NAME, type PublishBody, type Published } from './publish.dto.js';
 
 /**

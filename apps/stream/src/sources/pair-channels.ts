@@ -1,16 +1,8 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { type AppConfig, InjectConfig } from '@app/config';
-import {
-  type ChannelMessage,
-  closeRedis,
-  connectRedis,
-  createRedisClient,
-  pairKeys,
-  parseChannelMessage,
-  REDIS_CLIENT,
-  takenOverMessage,
-} from '@app/lock';
+import { type ChannelMessage, parseChannelMessage, takenOverMessage } from '@app/events';
+import { closeRedis, connectRedis, createRedisClient, pairKeys, REDIS_CLIENT } from '@app/lock';
 
 /** How often a SUBSCRIBE that failed is tried again. */
 const RETRY_MS = 1000;

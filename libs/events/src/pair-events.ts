@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { pairKeys } from './keys.js';
+import { pairKeys } from '@app/lock';
 
 /** How many published events each pair keeps, and for how long (`STREAM_HISTORY_*`). */
 export interface HistoryBounds {
