@@ -54,6 +54,8 @@ try {
     // The local system is for development: "sign in as" any user from the landing page.
     AUTH_DEV_LOGIN: process.env.AUTH_DEV_LOGIN ?? 'true',
     BASE_URL: process.env.BASE_URL ?? `http://127.0.0.1:${ports.base}`,
+    // One readable line per event in a terminal; production writes JSON lines.
+    LOG_FORMAT: process.env.LOG_FORMAT ?? 'pretty',
   };
   const onExit = (label) => (code, signal) => {
     if (stopping) return;

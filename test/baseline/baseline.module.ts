@@ -2,6 +2,7 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { AuthModule } from '@app/auth';
 import { BaseClientModule } from '@app/base-client';
 import { type AppConfig, ConfigModule } from '@app/config';
+import { loggingModule } from '@app/http';
 import { LockModule } from '@app/lock';
 import { BaselineController } from './baseline.controller.js';
 
@@ -11,7 +12,7 @@ export class BaselineModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: BaselineModule,
-      imports: [ConfigModule.forRoot(config), AuthModule, LockModule, BaseClientModule],
+      imports: [ConfigModule.forRoot(config), loggingModule(config), AuthModule, LockModule, BaseClientModule],
       controllers: [BaselineController],
     };
   }

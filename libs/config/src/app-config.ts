@@ -4,7 +4,13 @@ export type AppName = 'base' | 'main' | 'stream';
 export const STREAM_SOURCE_NAMES = ['generator', 'published'] as const;
 export type StreamSourceName = (typeof STREAM_SOURCE_NAMES)[number];
 
-export type LogLevel = 'fatal' | 'error' | 'warn' | 'log' | 'debug' | 'verbose';
+/** Nest's log levels, most severe first; a level shows itself and every one before it. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** `json`: one JSON object per line (production); `pretty`: one readable line per event (a terminal). */
+export const LOG_FORMATS = ['json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
 
 /** `jwt`: users' tokens are required; `open`: nothing is authorized (an explicit, logged choice). */
 export type AuthMode = 'jwt' | 'open';
@@ -31,6 +37,7 @@ export interface AppConfig {
   readonly app: AppName;
   readonly podName: string;
   readonly logLevel: LogLevel;
+  readonly logFormat: LogFormat;
   readonly http: { readonly host: string; readonly port: number };
   /** Undefined when no token is configured: admin endpoints then refuse every call. */
   readonly adminToken: string | undefined;

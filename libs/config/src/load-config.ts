@@ -1,6 +1,13 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { type AppConfig, type AppName, STREAM_SOURCE_NAMES, type StreamSourceName } from './app-config.js';
+import {
+  type AppConfig,
+  type AppName,
+  LOG_FORMATS,
+  LOG_LEVELS,
+  STREAM_SOURCE_NAMES,
+  type StreamSourceName,
+} from './app-config.js';
 
 const DEFAULT_PORTS: Record<AppName, number> = { main: 3000, base: 3001, stream: 3002 };
 
@@ -32,7 +39,8 @@ const envSchema = z
     PORT: int(0, 65535).optional(),
     HOST: z.string().min(1).default('0.0.0.0'),
     POD_NAME: z.string().min(1).max(253).optional(),
-    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'log', 'debug', 'verbose']).default('log'),
+    LOG_LEVEL: z.enum(LOG_LEVELS).default('log'),
+    LOG_FORMAT: z.enum(LOG_FORMATS).default('json'),
     ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
     BASE_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:3001'),
     CASSANDRA_CONTACT_POINTS: list(hostPort).default(['127.0.0.1:9042']),
@@ -184,6 +192,7 @@ export function loadConfig(app: AppName, env: Readonly<Record<string, string | u
     app,
     podName: e.POD_NAME ?? hostname(),
     logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT,
     http: { host: e.HOST, port: e.PORT ?? DEFAULT_PORTS[app] },
     adminToken: e.ADMIN_TOKEN,
     auth: {

@@ -7,7 +7,8 @@ export {
   configureHttpApp,
   createFastifyAdapter,
   createValidationPipe,
-  nestLogLevels,
 } from './http-app.js';
 export { IdParam, ParseIdPipe } from './ids.js';
 export { rootModule } from './root-module.js';
+export { loggingModule, REQUEST_ID_HEADER } from './logging.js';
+export { redactSecrets } from './log-redaction.js';
