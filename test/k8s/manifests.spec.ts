@@ -1210,26 +1210,6 @@ describe('Dockerfile (checked without a container engine)', () => {
     for (const spec of specs) assert.ok(compiled.has(spec), `${spec} is not compiled by the root tsc -b (npm test)`);
   });
 
-  it('lists every app and lib in nest-cli.json with the project the build compiles', () => {
-    const { projects } = JSON.parse(readRepoFile('nest-cli.json'));
-    const expected = [
-      ...readdirSync(path.join(ROOT, 'apps')).map((name) => ({ name, type: 'application', root: `apps/${name}` })),
-      ...readdirSync(path.join(ROOT, 'libs')).map((name) => ({ name, type: 'library', root: `libs/${name}` })),
-    ];
-    assert.deepEqual(Object.keys(projects).sort(), expected.map((p) => p.name).sort());
-    for (const { name, type, root } of expected) {
-      const project = projects[name];
-      assert.equal(project.type, type, name);
-      assert.equal(project.root, root, name);
-      assert.equal(project.sourceRoot, `${root}/src`, name);
-      assert.ok(existsSync(path.join(ROOT, project.compilerOptions.tsConfigPath)), `${name}: no tsconfig`);
-      assert.ok(
-        existsSync(path.join(ROOT, project.sourceRoot, `${project.entryFile}.ts`)),
-        `${name}: no entry file ${project.entryFile}.ts`,
-      );
-    }
-  });
-
   it('runs with production dependencies only: the compiled apps import nothing else', () => {
     const pkg = JSON.parse(readRepoFile('package.json'));
     const entries = [...APP_NAMES.map((app) => `apps/${app}/dist/main.js`), 'apps/base/dist/migrate.js'];
