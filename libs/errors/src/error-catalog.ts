@@ -77,21 +77,19 @@ export const ERROR_CATALOG = {
     details: (p: Busy) => ({ jobId: p.jobId }),
     retryAfterSeconds: (p: Busy) => p.retryAfterSeconds,
   },
+  TESTDATA_FAILED: {
+    status: 503,
+    message: (p: Failed) =>
+      `Test data creation stopped after ${p.created.users} users and ${p.created.profiles} profiles: ${p.reason}`,
+    details: (p: Failed) => ({ created: p.created, seed: p.seed }),
+    retryAfterSeconds: 1,
+  },
   INTERNAL: { status: 500, message: 'Internal server error' },
   DEPENDENCY_UNAVAILABLE: {
     status: 503,
     message: (p: Unavailable) =>
-      'dependency' in p
-        ? `${p.dependency} is unavailable, try again shortly`
-        : 'checks' in p
-          ? 'Not ready: a dependency is down'
-          : `Test data creation stopped after ${p.created.users} users and ${p.created.profiles} profiles: ${p.reason}`,
-    details: (p: Unavailable) =>
-      'dependency' in p
-        ? { dependency: p.dependency }
-        : 'checks' in p
-          ? { checks: p.checks }
-          : { created: p.created, seed: p.seed },
+      'dependency' in p ? `${p.dependency} is unavailable, try again shortly` : 'Not ready: a dependency is down',
+    details: (p: Unavailable) => ('dependency' in p ? { dependency: p.dependency } : { checks: p.checks }),
     retryAfterSeconds: 1,
   },
   POD_FULL: {
@@ -122,10 +120,9 @@ type Unauthenticated =
 type Stopped = { created: { users: number; profiles: number }; seed: number };
 type Busy = { jobId: string; retryAfterSeconds: number };
 
-type Unavailable =
-  | { dependency: string }
-  | { checks: Readonly<Record<string, string>> }
-  | { created: { users: number; profiles: number }; seed: number; reason: string };
+type Failed = Stopped & { reason: string };
+
+type Unavailable = { dependency: string } | { checks: Readonly<Record<string, string>> };
 
 const MISSING_TOKEN = {
   'user-missing':

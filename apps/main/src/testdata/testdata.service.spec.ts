@@ -151,7 +151,8 @@ describe(TestdataService.name, () => {
     const { sut, store } = service(base);
     const { done } = await sut.start(request({ profiles: 2000, usersPerProfile: 100, sharedUsers: 2 }));
     await assert.rejects(done, (error: AppError) => {
-      assert.equal(error.code, 'DEPENDENCY_UNAVAILABLE');
+      assert.equal(error.code, 'TESTDATA_FAILED');
+      assert.equal(error.status, 503);
       assert.equal((error.details as { seed: number }).seed, 7);
       return true;
     });

@@ -240,7 +240,7 @@ export class TestdataService implements OnApplicationShutdown {
           `batches in flight at the failure may be partly written (GET /main/testdata counts what exists).`;
         this.logger.warn(`test data job ${job.id} failed: ${job.error}`);
         throw AppError.of(
-          'DEPENDENCY_UNAVAILABLE',
+          'TESTDATA_FAILED',
           { created: { ...job.created }, seed: plan.seed, reason },
           { cause: error },
         );
