@@ -2,7 +2,7 @@ import { type DynamicModule, Module, type Type } from '@nestjs/common';
 import { RouterModule } from '@nestjs/core';
 import { AUTH_READINESS } from '@app/auth';
 import { BASE_HEALTH } from '@app/base-client';
-import type { AppConfig } from '@app/config';
+import type { MainConfig } from '@app/config';
 import { HealthModule } from '@app/health';
 import { rootModule } from '@app/http';
 import { REDIS_HEALTH } from '@app/lock';
@@ -16,7 +16,7 @@ import { TestdataModule } from './testdata/testdata.module.js';
 /** main: the REST tier behind /main (users, profiles, live profiles of a user, test data, sign-in). */
 @Module({})
 export class AppModule {
-  static forRoot(config: AppConfig): DynamicModule {
+  static forRoot(config: MainConfig): DynamicModule {
     const health = HealthModule.forRoot(REDIS_HEALTH, BASE_HEALTH, AUTH_READINESS);
     // main's API, served under `/main` (where the ingress routes it); health and metrics stay at the root.
     const api: (Type | DynamicModule)[] = [

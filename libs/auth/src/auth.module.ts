@@ -1,5 +1,5 @@
 import { Injectable, Logger, Module, type OnApplicationBootstrap } from '@nestjs/common';
-import { APP_CONFIG, type AppConfig, InjectConfig } from '@app/config';
+import { APP_CONFIG, type ClientAppConfig, InjectConfig } from '@app/config';
 import type { HealthModuleOptions, ReadinessReport } from '@app/health';
 import { AuthGuard } from './access.js';
 import { Authenticator } from './authenticator.js';
@@ -26,7 +26,7 @@ const OPEN_WARNING = 'AUTH_MODE=open: no token is checked, anyone can open any s
   providers: [
     {
       provide: Authenticator,
-      useFactory: (config: AppConfig) => new Authenticator(config.auth, config.adminToken),
+      useFactory: (config: ClientAppConfig) => new Authenticator(config.auth, config.adminToken),
       inject: [APP_CONFIG],
     },
     AuthGuard,
@@ -35,7 +35,7 @@ const OPEN_WARNING = 'AUTH_MODE=open: no token is checked, anyone can open any s
   exports: [Authenticator, AuthGuard, AuthReadinessReport],
 })
 export class AuthModule implements OnApplicationBootstrap {
-  constructor(@InjectConfig() private readonly config: AppConfig) {}
+  constructor(@InjectConfig() private readonly config: ClientAppConfig) {}
 
   onApplicationBootstrap(): void {
     const logger = new Logger('Auth');

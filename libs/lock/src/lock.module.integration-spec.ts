@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import type { DynamicModule } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
 import type { Redis } from 'ioredis';
-import { type AppConfig, ConfigModule } from '@app/config';
+import { type ClientAppConfig, ConfigModule } from '@app/config';
 import { HEALTH_INDICATORS, type HealthIndicator, HealthModule } from '@app/health';
 import { freePort, RedisServer, testConfig, testInfra } from '@app/testing';
 import { connectedClient, freshPair, lostAt, rejectsWith } from './integration-support.js';
@@ -41,7 +41,7 @@ describe(LockModule.name, () => {
   }
 
   /** The lock module (and `imports`) over `appConfig`, compiled and initialised. */
-  async function startModule(appConfig: AppConfig, ...imports: DynamicModule[]): Promise<TestingModule> {
+  async function startModule(appConfig: ClientAppConfig, ...imports: DynamicModule[]): Promise<TestingModule> {
     const moduleRef = await Test.createTestingModule({
       imports: [ConfigModule.forRoot(appConfig), LockModule, ...imports],
     }).compile();

@@ -3,7 +3,7 @@ import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { SESSION_TTL_SECONDS, sessionCookie, signUserToken } from '@app/auth';
 import { BaseClient } from '@app/base-client';
-import { type AppConfig, InjectConfig } from '@app/config';
+import { type MainConfig, InjectConfig } from '@app/config';
 import { isUuid } from '@app/ids';
 import { isHttps } from './session.controller.js';
 
@@ -21,7 +21,7 @@ export class DevLoginController {
   private readonly secret: string;
 
   constructor(
-    @InjectConfig() private readonly config: AppConfig,
+    @InjectConfig() private readonly config: MainConfig,
     private readonly base: BaseClient,
   ) {
     // Configuration validation refuses AUTH_DEV_LOGIN without a secret; this is the invariant.

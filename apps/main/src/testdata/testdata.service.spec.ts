@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { BaseClient, CreatedProfileDto, CreateProfilesBody, UserDto } from '@app/base-client';
-import type { AppConfig } from '@app/config';
+import type { MainConfig } from '@app/config';
 import { AppError } from '@app/errors';
 import type { JobStore } from './job-store.js';
 import type { CreateTestdata, TestdataJob } from './testdata.dto.js';
@@ -86,7 +86,7 @@ function service(base = new FakeBase(), store = new FakeStore()) {
   const sut = new TestdataService(
     base as unknown as BaseClient,
     store as unknown as JobStore,
-    { podName: 'main-1' } as AppConfig,
+    { podName: 'main-1' } as MainConfig,
   );
   return { sut, base, store };
 }

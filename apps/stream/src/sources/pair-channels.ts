@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import { type AppConfig, InjectConfig } from '@app/config';
+import { type StreamConfig, InjectConfig } from '@app/config';
 import { type ChannelMessage, parseChannelMessage, takenOverMessage } from '@app/events';
 import { closeRedis, connectRedis, createRedisClient, pairKeys, REDIS_CLIENT } from '@app/lock';
 
@@ -30,7 +30,7 @@ export class PairChannels implements OnModuleInit, OnModuleDestroy {
   private retry: NodeJS.Timeout | undefined;
 
   constructor(
-    @InjectConfig() config: AppConfig,
+    @InjectConfig() config: StreamConfig,
     @Inject(REDIS_CLIENT) private readonly redis: Redis,
   ) {
     this.subscriber = createRedisClient(config.redis.url, {

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import type { AppConfig } from '@app/config';
+import type { StreamConfig } from '@app/config';
 import type { HeldLock } from '@app/lock';
 import type { SourceEvent, SourceFeed, SourceTarget } from '../sources/stream-source.js';
 import { BackpressureWriter, type DeliveryListener, encodeComment, encodeEvent, frameEvent } from '../sse/index.js';
@@ -21,7 +21,7 @@ export interface SessionOptions {
   readonly pod: string;
   readonly response: ServerResponse;
   readonly lock: HeldLock;
-  readonly settings: AppConfig['stream'];
+  readonly settings: StreamConfig['stream'];
   readonly lockTtlMs: number;
   readonly metrics: StreamMetrics;
   /** The client session this stream serves (16 hex digits); every event id carries it. */

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Authenticator } from '@app/auth';
 import { BaseClient } from '@app/base-client';
-import { type AppConfig, InjectConfig } from '@app/config';
+import { type StreamConfig, InjectConfig } from '@app/config';
 import { AppError } from '@app/errors';
 import { Readiness } from '@app/health';
 import { isUuid } from '@app/ids';
@@ -45,7 +45,7 @@ export class StreamsService implements OnModuleInit, BeforeApplicationShutdown {
   private placeRefresh: NodeJS.Timeout | undefined;
 
   constructor(
-    @InjectConfig() private readonly config: AppConfig,
+    @InjectConfig() private readonly config: StreamConfig,
     private readonly base: BaseClient,
     private readonly auth: Authenticator,
     private readonly lock: PairLock,
