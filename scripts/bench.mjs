@@ -1,5 +1,5 @@
 // `npm run bench`: builds, provides Cassandra and Redis like `npm test` (or uses
-// CASSANDRA_CONTACT_POINTS / REDIS_URL), then runs the standard benchmark set (figures a–g, each
+// CASSANDRA_CONTACT_POINTS / REDIS_URL), then runs the standard benchmark set (figures a–g and j, each
 // against the plain Nest `@Sse()` baseline) and writes bench/results/<date>.json and .md.
 // `npm run bench -- <name>…` runs only the named benchmarks (test/bench/<name>.bench.ts, e.g. `api`);
 // their figures, if they report any, go to bench/results/<date>-<names>.json and .md.
