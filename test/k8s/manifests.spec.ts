@@ -530,10 +530,11 @@ describe('Kubernetes manifests (k8s/), rendered and validated offline', () => {
       // main serves every module with controllers under /main, set once in its AppModule (the e2e
       // suite checks the routes the running app answers).
       const appModule = readRepoFile('apps/main/src/app.module.ts');
-      assert.match(appModule, /RouterModule\.register\(\[\{ path: 'main', children: API_MODULES \}\]\)/);
-      const apiModules = (/const API_MODULES = \[([^\]]*)\]/.exec(appModule)?.[1] ?? '')
+      assert.match(appModule, /RouterModule\.register\(\[\{ path: 'main', children: prefixed \}\]\)/);
+      assert.match(appModule, /const prefixed = api\.map\(/);
+      const apiModules = (/const api: [^=]*= \[([^\]]*)\]/.exec(appModule)?.[1] ?? '')
         .split(',')
-        .map((name) => name.trim())
+        .map((name) => name.trim().replace(/\.forRoot\([^)]*\)$/, ''))
         .filter(Boolean);
       // A module declares controllers in its @Module() or in the DynamicModule its forRoot() returns.
       const withControllers = walkFiles('apps/main/src')

@@ -7,7 +7,7 @@ import { Test, type TestingModule } from '@nestjs/testing';
 import type { Redis } from 'ioredis';
 import { type ClientAppConfig, ConfigModule } from '@app/config';
 import { HEALTH_INDICATORS, type HealthIndicator, HealthModule } from '@app/health';
-import { freePort, RedisServer, testConfig, testInfra } from '@app/testing';
+import { eventually, freePort, RedisServer, testConfig, testInfra } from '@app/testing';
 import { connectedClient, freshPair, lostAt, rejectsWith } from './integration-support.js';
 import { LaunchedRecords } from './launched-records.js';
 import { LockModule, REDIS_HEALTH } from './lock.module.js';
@@ -96,7 +96,12 @@ describe(LockModule.name, () => {
     const appConfig = config({ REDIS_LOCK_URLS: lockUrls.join(',') });
     const moduleRef = await startModule(appConfig);
     try {
-      assert.equal((await connectionsOf(appConfig.podName)).length, 1, 'REDIS_URL is also the first lock server');
+      // Boot waits for a majority of lock servers only: the first one's connection may come a moment later.
+      await eventually(
+        async () =>
+          assert.equal((await connectionsOf(appConfig.podName)).length, 1, 'REDIS_URL is also the first lock server'),
+        2000,
+      );
       const sut = moduleRef.get(PairLock);
       const { userId, profileId } = freshPair();
       const held = await sut.acquire(userId, profileId, { pod: appConfig.podName });
