@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import os from 'node:os';
 import path from 'node:path';
 import * as prettier from 'prettier';
-import { acquireRunLock } from './infra/run-lock.mjs';
+import { acquireRunLock } from '../libs/infra/run-lock.mjs';
 import { provideInfra } from './lib/infra.mjs';
 import { build, ensureDependencies, log, ROOT } from './lib/project.mjs';
 import { authSecret } from './lib/secrets.mjs';

@@ -3,8 +3,8 @@
 // stream instances and the gateway (Debian's nginx), creates demo data on an empty database, and
 // prints the web client URL. Users' tokens are signed with AUTH_JWT_SECRET (generated unless set)
 // and development sign-in is on (AUTH_DEV_LOGIN=true unless set). Ctrl-C stops everything it started.
-import { ensureNginx } from './infra/nginx.mjs';
-import { acquireRunLock } from './infra/run-lock.mjs';
+import { ensureNginx } from '../libs/infra/nginx.mjs';
+import { acquireRunLock } from '../libs/infra/run-lock.mjs';
 import { startAppProcess } from './lib/apps.mjs';
 import { startGateway } from './lib/gateway.mjs';
 import { provideInfra } from './lib/infra.mjs';
