@@ -1,3 +1,4 @@
+export { pairEventKeys, type PairEventKeys } from './keys.js';
 export {
   type ChannelMessage,
   compareEntryIds,

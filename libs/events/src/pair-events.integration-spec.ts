@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
-import { closeRedis, connectRedis, createRedisClient, pairKeys } from '@app/lock';
+import { closeRedis, connectRedis, createRedisClient } from '@app/lock';
 import { RedisServer } from '@app/testing';
+import { pairEventKeys } from './keys.js';
 import { lastPairEntry, NO_ENTRY, parseChannelMessage, publishPairEvent, readPairHistory } from './pair-events.js';
 
 describe('pair events in Redis', () => {
@@ -30,7 +31,7 @@ describe('pair events in Redis', () => {
     await connectRedis(subscriber);
     const received: string[] = [];
     try {
-      await subscriber.subscribe(pairKeys(userId, profileId).channel);
+      await subscriber.subscribe(pairEventKeys(userId, profileId).channel);
       subscriber.on('message', (_channel: string, message: string) => received.push(message));
       const ids = [];
       for (const n of [1, 2]) ids.push(await publishPairEvent(redis, userId, profileId, 'tick', `{"n":${n}}`, bounds));
