@@ -37,7 +37,10 @@ export async function freePort() {
   return listenOnce(0);
 }
 
-/** Resolves true if `host:port` accepts a TCP connection within `timeoutMs`, false otherwise. */
+/**
+ * Resolves true if `host:port` accepts a TCP connection within `timeoutMs`, false otherwise.
+ * k8s/base/wait-for-tcp.mjs has its own copy: it is mounted alone into init containers.
+ */
 export function acceptsConnections({ host, port }, timeoutMs = 2000) {
   return new Promise((resolve) => {
     const socket = net.connect({ host, port });
