@@ -52,7 +52,7 @@ export default tseslint.config(
   },
   {
     // Entry points, scripts and test infrastructure are where the environment is read.
-    files: ['apps/*/src/main.ts', 'apps/*/src/migrate.ts', 'scripts/**', 'libs/testing/**', 'test/**'],
+    files: ['apps/*/src/main.ts', 'apps/*/src/migrate.ts', 'scripts/**', 'libs/infra/**', 'libs/testing/**', 'test/**'],
     rules: { 'no-restricted-properties': 'off' },
   },
 );

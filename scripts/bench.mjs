@@ -1,5 +1,5 @@
 // `npm run bench`: builds, provides Cassandra and Redis like `npm test` (or uses
-// CASSANDRA_CONTACT_POINTS / REDIS_URL), then runs the standard benchmark set (figures a–g, each
+// CASSANDRA_CONTACT_POINTS / REDIS_URL), then runs the standard benchmark set (figures a–g and j, each
 // against the plain Nest `@Sse()` baseline) and writes bench/results/<date>.json and .md.
 // `npm run bench -- <name>…` runs only the named benchmarks (test/bench/<name>.bench.ts, e.g. `api`);
 // their figures, if they report any, go to bench/results/<date>-<names>.json and .md.
@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import os from 'node:os';
 import path from 'node:path';
 import * as prettier from 'prettier';
-import { acquireRunLock } from './infra/run-lock.mjs';
+import { acquireRunLock } from '../libs/infra/run-lock.mjs';
 import { provideInfra } from './lib/infra.mjs';
 import { build, ensureDependencies, log, ROOT } from './lib/project.mjs';
 import { UNTHROTTLED } from './lib/app-env.mjs';

@@ -3,8 +3,8 @@
 // stream instances and the gateway (Debian's nginx), creates demo data on an empty database, and
 // prints the web client URL. Users' tokens are signed with AUTH_JWT_SECRET (generated unless set)
 // and development sign-in is on (AUTH_DEV_LOGIN=true unless set). Ctrl-C stops everything it started.
-import { ensureNginx } from './infra/nginx.mjs';
-import { acquireRunLock } from './infra/run-lock.mjs';
+import { ensureNginx } from '../libs/infra/nginx.mjs';
+import { acquireRunLock } from '../libs/infra/run-lock.mjs';
 import { localAppEnv } from './lib/app-env.mjs';
 import { startAppProcess } from './lib/apps.mjs';
 import { startGateway } from './lib/gateway.mjs';
@@ -55,6 +55,7 @@ try {
     authSecret: secret.value,
     internalToken: internal.value,
     devLogin: process.env.AUTH_DEV_LOGIN,
+    logFormat: process.env.LOG_FORMAT,
     baseUrl: process.env.BASE_URL ?? `http://127.0.0.1:${ports.base}`,
   });
   const onExit = (label) => (code, signal) => {

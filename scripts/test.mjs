@@ -7,9 +7,9 @@
 import { spawn } from 'node:child_process';
 import { ensureImages } from './cluster/images.mjs';
 import { ensureClusterTools } from './cluster/tools.mjs';
-import { ensureDebianCommand } from './infra/apt.mjs';
-import { ensureNginx } from './infra/nginx.mjs';
-import { acquireRunLock } from './infra/run-lock.mjs';
+import { ensureDebianCommand } from '../libs/infra/apt.mjs';
+import { ensureNginx } from '../libs/infra/nginx.mjs';
+import { acquireRunLock } from '../libs/infra/run-lock.mjs';
 import { ensureK8sTools } from './k8s-tools.mjs';
 import { provideInfra } from './lib/infra.mjs';
 import { build, ensureDependencies, lint, log, ROOT, specFiles } from './lib/project.mjs';

@@ -7,8 +7,8 @@
 // environment variable holding a comma-separated list of those (e.g. REDIS_LOCK_URLS, so the
 // list comes from the same ConfigMap the app reads). `majority:TARGET` is satisfied once a
 // majority of its list accepts (the lock servers: the app itself needs no more to start).
-// Gives up after WAIT_TIMEOUT_SECONDS (600). The project's scripts import `acceptsConnections`
-// from it: one TCP probe.
+// Gives up after WAIT_TIMEOUT_SECONDS (600). Self-contained: it is mounted alone from a ConfigMap
+// and imports nothing of the project.
 /* eslint-disable no-restricted-properties -- an init-container entry point: its environment is its input */
 import { realpathSync } from 'node:fs';
 import net from 'node:net';
@@ -42,7 +42,7 @@ function expand(arg) {
 }
 
 /** Resolves true if `host:port` accepts a TCP connection within `timeoutMs`, false otherwise. */
-export function acceptsConnections({ host, port }, timeoutMs = 2000) {
+function acceptsConnections({ host, port }, timeoutMs = 2000) {
   return new Promise((resolve) => {
     const socket = net.connect({ host, port });
     const done = (ok) => {

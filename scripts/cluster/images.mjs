@@ -37,10 +37,10 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { ensureDebianCommand, ensureDebianPackages } from '../infra/apt.mjs';
-import { CASSANDRA_VERSION, ensureCassandraJars } from '../infra/cassandra.mjs';
-import { runCollecting } from '../infra/children.mjs';
-import { acquireRunLock } from '../infra/run-lock.mjs';
+import { ensureDebianCommand, ensureDebianPackages } from '../../libs/infra/apt.mjs';
+import { CASSANDRA_VERSION, ensureCassandraJars } from '../../libs/infra/cassandra.mjs';
+import { runCollecting } from '../../libs/infra/children.mjs';
+import { acquireRunLock } from '../../libs/infra/run-lock.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const RECIPES = path.join(HERE, 'images');

@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 
-import { startNginx } from '../infra/nginx.mjs';
+import { startNginx } from '../../libs/infra/nginx.mjs';
 import { GATEWAY_TUNING, gatewayConfig, nginxSize } from '../lib/gateway.mjs';
 
 const PREFIX = 'nginx.ingress.kubernetes.io/';

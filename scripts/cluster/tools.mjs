@@ -16,7 +16,7 @@ import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFi
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { ensureDebianCommand, findOnPath } from '../infra/apt.mjs';
+import { ensureDebianCommand, findOnPath } from '../../libs/infra/apt.mjs';
 import { goCommand, installOnce, run } from '../k8s-tools.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

@@ -4,7 +4,7 @@
  * another machine everything goes through nginx's rules. base asks every caller for
  * `INTERNAL_TOKEN` (or the admin token); main and stream send it.
  */
-export function localAppEnv({ infraEnv, adminToken, authSecret, internalToken, devLogin, baseUrl }) {
+export function localAppEnv({ infraEnv, adminToken, authSecret, internalToken, devLogin, logFormat, baseUrl }) {
   return {
     ...infraEnv,
     HOST: '127.0.0.1',
@@ -14,6 +14,8 @@ export function localAppEnv({ infraEnv, adminToken, authSecret, internalToken, d
     // The local system is for development: "sign in as" any user from the landing page.
     AUTH_DEV_LOGIN: devLogin ?? 'true',
     BASE_URL: baseUrl,
+    // One readable line per event in a terminal; production writes JSON lines.
+    LOG_FORMAT: logFormat ?? 'pretty',
   };
 }
 

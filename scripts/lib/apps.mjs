@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { launchNodeApp } from '../infra/node-app.mjs';
+import { launchNodeApp } from '../../libs/infra/node-app.mjs';
 import { ROOT } from './project.mjs';
 
 const COLORS = { base: 36, main: 35, stream: 33, gateway: 32 };

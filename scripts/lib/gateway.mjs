@@ -7,7 +7,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 
-import { startNginx } from '../infra/nginx.mjs';
+import { startNginx } from '../../libs/infra/nginx.mjs';
 
 /**
  * nginx's own buffers, bounded so that a slow client's backpressure reaches the stream pod (which
@@ -23,7 +23,7 @@ export const GATEWAY_TUNING = Object.freeze({
   clientSndbuf: '16k',
   /**
    * SO_RCVBUF of every connection to an upstream (nginx ≥ 1.31.3's `proxy_socket_rcvbuf`; set
-   * through a preload library for Debian's 1.22, see scripts/infra/upstream-rcvbuf.c). nginx reads
+   * through a preload library for Debian's 1.22, see libs/infra/upstream-rcvbuf.c). nginx reads
    * from the pod only as fast as the client takes the bytes, so for a client slower than the
    * stream this queue stays full; autotuned, it grew to 250 KiB–1.8 MiB of stale events. A fixed
    * value (the kernel doubles it) also turns autotuning off.

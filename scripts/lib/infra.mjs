@@ -1,6 +1,6 @@
-import { startCassandra } from '../infra/cassandra.mjs';
-import { freePort } from '../infra/ports.mjs';
-import { ensureRedisServer, startRedis } from '../infra/redis.mjs';
+import { startCassandra } from '../../libs/infra/cassandra.mjs';
+import { freePort } from '../../libs/infra/ports.mjs';
+import { ensureRedisServer, startRedis } from '../../libs/infra/redis.mjs';
 import { log, ROOT } from './project.mjs';
 
 /**

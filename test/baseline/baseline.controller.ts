@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { concat, finalize, interval, map, merge, Observable, of, takeUntil } from 'rxjs';
 import { Authenticator } from '@app/auth';
 import { BaseClient } from '@app/base-client';
-import { type AppConfig, InjectConfig } from '@app/config';
+import { type StreamConfig, InjectConfig } from '@app/config';
 import { AppError } from '@app/errors';
 import { IdParam } from '@app/http';
 import { PairLock } from '@app/lock';
@@ -25,7 +25,7 @@ export class BaselineController {
   private cursor = 0;
 
   constructor(
-    @InjectConfig() private readonly config: AppConfig,
+    @InjectConfig() private readonly config: StreamConfig,
     private readonly base: BaseClient,
     private readonly auth: Authenticator,
     private readonly lock: PairLock,

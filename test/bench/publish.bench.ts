@@ -6,7 +6,8 @@
 // of the same history read straight from Redis (replay).
 import { Redis } from 'ioredis';
 import { Agent, request } from 'undici';
-import { closeRedis, connectRedis, createRedisClient, pairKeys, publishPairEvent } from '@app/lock';
+import { pairEventKeys, publishPairEvent } from '@app/events';
+import { closeRedis, connectRedis, createRedisClient } from '@app/lock';
 import { type AppProcess, RedisServer, startApp } from '@app/testing';
 import { ADMIN_TOKEN, Figure, log, metric, scale, sleep, startSystem } from '../load/bench-kit.js';
 import { Histogram } from '../load/histogram.js';
@@ -148,7 +149,7 @@ try {
     );
     await resumed.close();
     const floorBegan = performance.now();
-    const entries = await inspect.xrange(pairKeys(pair.userId, pair.profileId).events, '-', '+');
+    const entries = await inspect.xrange(pairEventKeys(pair.userId, pair.profileId).events, '-', '+');
     if (entries.length < REPLAY_EVENTS) throw new Error(`history holds ${entries.length} of ${REPLAY_EVENTS}`);
     replay.floor.push(REPLAY_EVENTS / ((performance.now() - floorBegan) / 1000));
   }

@@ -3,7 +3,15 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
-import { type AppProcess, request, startApp, testAuthSecret, testInfra, uniqueKeyspace } from '@app/testing';
+import {
+  type AppProcess,
+  jsonLogLines,
+  request,
+  startApp,
+  testAuthSecret,
+  testInfra,
+  uniqueKeyspace,
+} from '@app/testing';
 import { SseClient } from '../support/sse-client.js';
 import { expectRefusal, openStream, type Pair, refusedStream, streamPath } from '../support/stream-stack.js';
 import { createPairs } from '../support/system.js';
@@ -80,7 +88,8 @@ describe('authorization settings: start-up checks, open mode and an identity pro
 
     it('logs a warning at start and reports it in /health/ready', async () => {
       for (const app of [main, stream]) {
-        assert.match(app.output(), /WARN.*AUTH_MODE=open: no token is checked/);
+        const warning = jsonLogLines(app.output()).find((line) => /AUTH_MODE=open: no token is checked/.test(line.msg));
+        assert.equal(warning?.level, 'warn', app.output());
         const ready = await request(app.url, 'GET', '/health/ready');
         assert.equal(ready.status, 200);
         assert.equal(ready.body.auth.mode, 'open');

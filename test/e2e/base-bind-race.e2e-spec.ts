@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { mapWithConcurrency } from '@app/http';
+import { mapWithConcurrency } from '@app/async';
 import { request } from '@app/testing';
 import { SseClient } from '../support/sse-client.js';
 import { createUser, streamPath, streamSuite } from '../support/stream-stack.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before } from 'node:test';
 import type { Redis } from 'ioredis';
-import { mapWithConcurrency } from '@app/http';
+import { mapWithConcurrency } from '@app/async';
 import { closeRedis, connectRedis, createRedisClient, pairKeys } from '@app/lock';
 import {
   type AppProcess,

@@ -1,5 +1,5 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import type { AppConfig } from '@app/config';
+import type { BaseConfig } from '@app/config';
 import { HealthModule } from '@app/health';
 import { rootModule } from '@app/http';
 import { CASSANDRA_HEALTH } from './cassandra/cassandra.module.js';
@@ -10,7 +10,7 @@ import { UsersModule } from './users/users.module.js';
 /** base: owns Cassandra and serves users, profiles and their bindings. Internal only. */
 @Module({})
 export class AppModule {
-  static forRoot(config: AppConfig): DynamicModule {
+  static forRoot(config: BaseConfig): DynamicModule {
     return rootModule(AppModule, config, HealthModule.forRoot(CASSANDRA_HEALTH), [
       UsersModule,
       ProfilesModule,

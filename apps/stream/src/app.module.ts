@@ -1,7 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { AUTH_READINESS } from '@app/auth';
 import { BASE_HEALTH } from '@app/base-client';
-import type { AppConfig } from '@app/config';
+import type { StreamConfig } from '@app/config';
 import { HealthModule } from '@app/health';
 import { rootModule } from '@app/http';
 import { REDIS_HEALTH } from '@app/lock';
@@ -11,7 +11,7 @@ import { WebModule } from './web/web.module.js';
 /** stream: the SSE tier, one live stream per (user, profile) across every pod. */
 @Module({})
 export class AppModule {
-  static forRoot(config: AppConfig): DynamicModule {
+  static forRoot(config: StreamConfig): DynamicModule {
     const health = HealthModule.forRoot(REDIS_HEALTH, BASE_HEALTH, AUTH_READINESS);
     return rootModule(AppModule, config, health, [StreamsModule, WebModule]);
   }

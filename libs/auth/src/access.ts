@@ -2,7 +2,7 @@ import { type CanActivate, createParamDecorator, type ExecutionContext, Injectab
 import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
 import { AppError } from '@app/errors';
-import { isUuid } from '@app/http';
+import { isUuid } from '@app/ids';
 import { Authenticator, type Principal } from './authenticator.js';
 
 /** Who may call a route. */

@@ -1,5 +1,5 @@
 import { Injectable, Logger, Module, type OnApplicationBootstrap } from '@nestjs/common';
-import { APP_CONFIG, type AppConfig, InjectConfig } from '@app/config';
+import { APP_CONFIG, type ClientAppConfig, InjectConfig } from '@app/config';
 import type { HealthModuleOptions, ReadinessReport } from '@app/health';
 import { LockModule, REDIS_CLIENT } from '@app/lock';
 import { AuthGuard } from './access.js';
@@ -30,7 +30,7 @@ const OPEN_WARNING = 'AUTH_MODE=open: no token is checked, anyone can open any s
   providers: [
     {
       provide: Authenticator,
-      useFactory: (config: AppConfig, redis: RevocationStore) =>
+      useFactory: (config: ClientAppConfig, redis: RevocationStore) =>
         new Authenticator(config.auth, config.adminToken, undefined, new RedisRevokedTokens(redis)),
       inject: [APP_CONFIG, REDIS_CLIENT],
     },
@@ -40,7 +40,7 @@ const OPEN_WARNING = 'AUTH_MODE=open: no token is checked, anyone can open any s
   exports: [Authenticator, AuthGuard, AuthReadinessReport],
 })
 export class AuthModule implements OnApplicationBootstrap {
-  constructor(@InjectConfig() private readonly config: AppConfig) {}
+  constructor(@InjectConfig() private readonly config: ClientAppConfig) {}
 
   onApplicationBootstrap(): void {
     const logger = new Logger('Auth');

@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { AuthConfig } from '@app/config';
 import { AppError } from '@app/errors';
-import { SecretMatcher } from '@app/http';
+import { SecretMatcher } from '@app/secrets';
 import { type CredentialSource, extractCredential, type Transport } from './credentials.js';
 import type { RevokedTokens } from './revoked-tokens.js';
 import { KeySetUnavailableError, TokenRejectedError, TokenVerifier, type KeySetOptions } from './token-verifier.js';

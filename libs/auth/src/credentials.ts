@@ -1,4 +1,4 @@
-import { ACCESS_TOKEN_PARAM, bearerToken } from '@app/http';
+import { ACCESS_TOKEN_PARAM, bearerToken } from '@app/secrets';
 
 /** The HttpOnly cookie that carries a browser's session token. */
 export const SESSION_COOKIE = 'kubescaler_session';

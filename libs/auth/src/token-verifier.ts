@@ -9,7 +9,7 @@ import {
   jwtVerify,
   type RemoteJWKSet,
 } from 'jose';
-import { isUuid } from '@app/http';
+import { isUuid } from '@app/ids';
 import { MAX_TOKEN_ID_LENGTH } from './revoked-tokens.js';
 
 /** The only signing algorithm of the shared secret. */

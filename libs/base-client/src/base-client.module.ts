@@ -1,5 +1,5 @@
 import { Inject, Injectable, Module, type OnApplicationShutdown } from '@nestjs/common';
-import { APP_CONFIG, type AppConfig } from '@app/config';
+import { APP_CONFIG, type ClientAppConfig } from '@app/config';
 import type { HealthIndicator, HealthModuleOptions } from '@app/health';
 import { BaseClient } from './base-client.js';
 
@@ -23,7 +23,7 @@ export class BaseHealthIndicator implements HealthIndicator {
     {
       provide: BaseClient,
       inject: [APP_CONFIG],
-      useFactory: (config: AppConfig) =>
+      useFactory: (config: ClientAppConfig) =>
         new BaseClient(config.baseUrl, {
           timeoutMs: BASE_TIMEOUT_MS,
           adminToken: config.adminToken,

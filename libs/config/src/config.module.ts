@@ -1,5 +1,5 @@
 import { type DynamicModule, Inject, Module } from '@nestjs/common';
-import type { AppConfig } from './app-config.js';
+import type { AppConfig } from './load-config.js';
 
 /** Injection token of the app's frozen `AppConfig`. */
 export const APP_CONFIG = Symbol('APP_CONFIG');

@@ -48,13 +48,15 @@ describe(loadConfig.name, () => {
       ...AUTH,
       PORT: '4000',
       BASE_URL: 'http://base:3001/',
-      CASSANDRA_CONTACT_POINTS: 'c1:9042, c2',
       REDIS_LOCK_URLS: 'redis://r1:6379,redis://r2:6379,redis://r3:6379',
     });
     assert.equal(sut.http.port, 4000);
     assert.equal(sut.baseUrl, 'http://base:3001');
-    assert.deepEqual(sut.cassandra.contactPoints, ['c1:9042', 'c2']);
     assert.equal(sut.redis.lockUrls.length, 3);
+    assert.deepEqual(loadConfig('base', { CASSANDRA_CONTACT_POINTS: 'c1:9042, c2' }).cassandra.contactPoints, [
+      'c1:9042',
+      'c2',
+    ]);
   });
 
   it('returns a frozen object', () => {
@@ -76,13 +78,13 @@ describe(loadConfig.name, () => {
           PORT: 'eighty',
           REDIS_URL: 'http://nope',
           LOCK_TTL_MS: '-1',
-          CASSANDRA_KEYSPACE: 'Bad-Name',
+          STREAM_SOURCES: 'kafka',
           ADMIN_TOKEN: 'short',
         }),
       (error: unknown) => {
         assert.ok(error instanceof ConfigError);
         const names = error.problems.map((p) => p.split(':')[0]);
-        assert.deepEqual([...names].sort(), ['ADMIN_TOKEN', 'CASSANDRA_KEYSPACE', 'LOCK_TTL_MS', 'PORT', 'REDIS_URL']);
+        assert.deepEqual([...names].sort(), ['ADMIN_TOKEN', 'LOCK_TTL_MS', 'PORT', 'REDIS_URL', 'STREAM_SOURCES']);
         assert.match(error.message, /PORT: .*\(got "eighty"\)/);
         return true;
       },
@@ -104,8 +106,8 @@ describe(loadConfig.name, () => {
       assert.equal(loadConfig(app, { AUTH_MODE: 'open' }).auth.mode, 'open');
       assert.equal(loadConfig(app, { AUTH_JWKS_URL: 'https://idp.example/jwks.json' }).auth.jwtSecret, undefined);
     }
-    // base takes no users' tokens.
-    assert.equal(loadConfig('base', {}).auth.mode, 'jwt');
+    // base takes no users' tokens: it has no auth settings at all.
+    assert.equal('auth' in loadConfig('base', {}), false);
   });
 
   it('refuses a secret shorter than 32 bytes without echoing it', () => {
@@ -162,39 +164,65 @@ describe(loadConfig.name, () => {
     assert.deepEqual(defaults.stream.sources, ['generator', 'published']);
     assert.equal(defaults.stream.maxPerUser, 10);
     assert.deepEqual(defaults.history, { maxEvents: 1000, maxAgeMs: 600_000 });
-    assert.deepEqual(defaults.publish, { maxDataBytes: 65_536, tokens: [] });
-    const sut = loadConfig('main', {
+    assert.deepEqual(loadConfig('main', AUTH).publish, { maxDataBytes: 65_536, tokens: [] });
+    const history = { STREAM_HISTORY_MAX_EVENTS: '50', STREAM_HISTORY_MAX_AGE_MS: '5000' };
+    const stream = loadConfig('stream', { ...AUTH, ...history, STREAM_SOURCES: 'published', STREAM_MAX_PER_USER: '3' });
+    assert.deepEqual(stream.stream.sources, ['published']);
+    assert.equal(stream.stream.maxPerUser, 3);
+    assert.deepEqual(stream.history, { maxEvents: 50, maxAgeMs: 5000 });
+    const main = loadConfig('main', {
       ...AUTH,
-      STREAM_SOURCES: 'published',
-      STREAM_MAX_PER_USER: '3',
-      STREAM_HISTORY_MAX_EVENTS: '50',
-      STREAM_HISTORY_MAX_AGE_MS: '5000',
+      ...history,
       PUBLISH_MAX_DATA_BYTES: '2048',
       PUBLISH_TOKENS: 'publisher-one-0123456789, publisher-two-0123456789',
     });
-    assert.deepEqual(sut.stream.sources, ['published']);
-    assert.equal(sut.stream.maxPerUser, 3);
-    assert.deepEqual(sut.history, { maxEvents: 50, maxAgeMs: 5000 });
-    assert.deepEqual(sut.publish, {
+    assert.deepEqual(main.history, { maxEvents: 50, maxAgeMs: 5000 });
+    assert.deepEqual(main.publish, {
       maxDataBytes: 2048,
       tokens: ['publisher-one-0123456789', 'publisher-two-0123456789'],
     });
   });
 
-  it('refuses unknown or repeated sources, a cap of 0 and short publisher tokens, never echoing a token', () => {
-    const problems = problemsOf(() =>
-      loadConfig('stream', {
-        ...AUTH,
-        STREAM_SOURCES: 'generator,kafka',
-        STREAM_MAX_PER_USER: '0',
-        PUBLISH_TOKENS: 'short-secret',
-      }),
-    );
-    assert.deepEqual(problems.map((p) => p.split(':')[0]).sort(), [
-      'PUBLISH_TOKENS',
-      'STREAM_MAX_PER_USER',
-      'STREAM_SOURCES',
+  it("validates only the variables an app uses: another app's bad value neither stops it nor shows in it", () => {
+    const cassandra = { CASSANDRA_KEYSPACE: 'Bad-Name' };
+    const clients = { BASE_URL: 'ftp://nope', LOCK_TTL_MS: '-1', AUTH_JWT_SECRET: 'short' };
+    const stream = { STREAM_SOURCES: 'kafka', STREAM_MAX_PER_USER: '0' };
+    const publish = { PUBLISH_TOKENS: 'short' };
+
+    const base = loadConfig('base', { ...clients, ...stream, ...publish });
+    assert.deepEqual(Object.keys(base).sort(), [
+      'adminToken',
+      'app',
+      'cassandra',
+      'http',
+      'logFormat',
+      'logLevel',
+      'podName',
+      'warnings',
     ]);
+    assert.ok(!('stream' in loadConfig('main', { ...AUTH, ...cassandra, ...stream })));
+    assert.ok(!('publish' in loadConfig('stream', { ...AUTH, ...cassandra, ...publish })));
+
+    assert.deepEqual(
+      problemsOf(() => loadConfig('base', cassandra)).map((p) => p.split(':')[0]),
+      ['CASSANDRA_KEYSPACE'],
+    );
+    assert.deepEqual(
+      problemsOf(() => loadConfig('main', { ...AUTH, ...publish })).map((p) => p.split(':')[0]),
+      ['PUBLISH_TOKENS'],
+    );
+  });
+
+  it('refuses unknown or repeated sources, a cap of 0 and short publisher tokens, never echoing a token', () => {
+    const streamProblems = problemsOf(() =>
+      loadConfig('stream', { ...AUTH, STREAM_SOURCES: 'generator,kafka', STREAM_MAX_PER_USER: '0' }),
+    );
+    assert.deepEqual(streamProblems.map((p) => p.split(':')[0]).sort(), ['STREAM_MAX_PER_USER', 'STREAM_SOURCES']);
+    const problems = problemsOf(() => loadConfig('main', { ...AUTH, PUBLISH_TOKENS: 'short-secret' }));
+    assert.deepEqual(
+      problems.map((p) => p.split(':')[0]),
+      ['PUBLISH_TOKENS'],
+    );
     assert.ok(!problems.join('\n').includes('short-secret'), 'the token is not in the message');
     assert.deepEqual(
       problemsOf(() => loadConfig('stream', { ...AUTH, STREAM_SOURCES: 'published,published' })).map(

@@ -96,6 +96,13 @@ export const ERROR_CATALOG = {
     details: (p: Busy) => ({ jobId: p.jobId }),
     retryAfterSeconds: (p: Busy) => p.retryAfterSeconds,
   },
+  TESTDATA_FAILED: {
+    status: 503,
+    message: (p: Failed) =>
+      `Test data creation stopped after ${p.created.users} users and ${p.created.profiles} profiles: ${p.reason}`,
+    details: (p: Failed) => ({ created: p.created, seed: p.seed }),
+    retryAfterSeconds: 1,
+  },
   INTERNAL: { status: 500, message: 'Internal server error' },
   NOT_IMPLEMENTED: { status: 501, message: 'Not implemented' },
   BAD_GATEWAY: { status: 502, message: 'The service behind the gateway did not answer' },
@@ -103,17 +110,8 @@ export const ERROR_CATALOG = {
   DEPENDENCY_UNAVAILABLE: {
     status: 503,
     message: (p: Unavailable) =>
-      'dependency' in p
-        ? `${p.dependency} is unavailable, try again shortly`
-        : 'checks' in p
-          ? 'Not ready: a dependency is down'
-          : `Test data creation stopped after ${p.created.users} users and ${p.created.profiles} profiles: ${p.reason}`,
-    details: (p: Unavailable) =>
-      'dependency' in p
-        ? { dependency: p.dependency }
-        : 'checks' in p
-          ? { checks: p.checks }
-          : { created: p.created, seed: p.seed },
+      'dependency' in p ? `${p.dependency} is unavailable, try again shortly` : 'Not ready: a dependency is down',
+    details: (p: Unavailable) => ('dependency' in p ? { dependency: p.dependency } : { checks: p.checks }),
     retryAfterSeconds: 1,
   },
   POD_FULL: {
@@ -145,10 +143,9 @@ type Stopped = { created: { users: number; profiles: number }; seed: number };
 type Busy = { jobId: string; retryAfterSeconds: number };
 type RateLimited = { what: string; limit: number; retryAfterSeconds: number };
 
-type Unavailable =
-  | { dependency: string }
-  | { checks: Readonly<Record<string, string>> }
-  | { created: { users: number; profiles: number }; seed: number; reason: string };
+type Failed = Stopped & { reason: string };
+
+type Unavailable = { dependency: string } | { checks: Readonly<Record<string, string>> };
 
 const MISSING_TOKEN = {
   'user-missing':

@@ -2,7 +2,7 @@ import { type CanActivate, type ExecutionContext, Injectable } from '@nestjs/com
 import type { FastifyRequest } from 'fastify';
 import { type AppConfig, InjectConfig } from '@app/config';
 import { AppError } from '@app/errors';
-import { bearerToken, SecretMatcher } from './bearer.js';
+import { bearerToken, SecretMatcher } from '@app/secrets';
 
 /**
  * Guards destructive endpoints with `Authorization: Bearer <ADMIN_TOKEN>`.

@@ -1,7 +1,7 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, Logger } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { toErrorResponse } from './error-response.js';
-import { redactAccessTokens } from './redact.js';
+import { redactAccessTokens } from '@app/secrets';
 
 /** The one exception filter of every app: catalog codes → HTTP, the rest → logged 500. */
 @Catch()

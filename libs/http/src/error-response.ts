@@ -1,6 +1,6 @@
 import { HttpException } from '@nestjs/common';
 import { AppError, type ErrorBody } from '@app/errors';
-import { redactAccessTokens } from './redact.js';
+import { redactAccessTokens } from '@app/secrets';
 
 /** What the exception filter sends for one thrown value. */
 export interface ErrorResponse {

@@ -1,25 +1,16 @@
-import {
-  type INestApplication,
-  Logger,
-  type LogLevel as NestLogLevel,
-  StandardSchemaValidationPipe,
-} from '@nestjs/common';
+import { type INestApplication, Logger, StandardSchemaValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { AppConfig, LogLevel } from '@app/config';
+import { Logger as PinoLogger } from 'nestjs-pino';
+import type { AppConfig } from '@app/config';
 import { AppError } from '@app/errors';
 import { AppExceptionFilter } from './app-exception.filter.js';
 import { handleClientError } from './client-error.js';
 import { useStrictJsonParser } from './strict-json.js';
+import { bootLogger, recordRequestIdentity, requestIdOf } from './logging.js';
 
 /** Request bodies above this are refused with 413. */
 export const BODY_LIMIT_BYTES = 1024 * 1024;
-
-const LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
-
-export function nestLogLevels(level: LogLevel): NestLogLevel[] {
-  return LEVELS.slice(0, LEVELS.indexOf(level) + 1);
-}
 
 /**
  * Fastify with the 1 MiB body limit and only its JSON body parser (text/plain removed; the app is
@@ -31,9 +22,13 @@ export function createFastifyAdapter(): FastifyAdapter {
     bodyLimit: BODY_LIMIT_BYTES,
     return503OnClosing: false,
     clientErrorHandler: handleClientError,
+    // The request log's id (Nest's middleware sees Fastify's id on the raw request).
+    requestIdHeader: false,
+    genReqId: requestIdOf,
   });
   adapter.getInstance().removeContentTypeParser('text/plain');
   useStrictJsonParser(adapter.getInstance());
+  recordRequestIdentity(adapter.getInstance());
   return adapter;
 }
 
@@ -74,10 +69,12 @@ export async function bootstrapHttpApp(
   beforeListen?: (app: NestFastifyApplication) => void | Promise<void>,
 ): Promise<NestFastifyApplication> {
   const app = await NestFactory.create<NestFastifyApplication>(rootModule as never, createFastifyAdapter(), {
-    logger: nestLogLevels(config.logLevel),
+    // Until the app's own logger (its root module's loggingModule) takes over, just below.
+    logger: bootLogger(config),
     // Nest would add JSON and urlencoded parsers; Fastify's own JSON parser is the only one wanted.
     bodyParser: false,
   });
+  app.useLogger(app.get(PinoLogger));
   for (const warning of config.warnings) new Logger('Config').warn(warning);
   configureHttpApp(app);
   await beforeListen?.(app);

@@ -1,11 +1,6 @@
 import { Injectable, Param, type PipeTransform } from '@nestjs/common';
 import { AppError } from '@app/errors';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-export function isUuid(value: unknown): value is string {
-  return typeof value === 'string' && UUID.test(value);
-}
+import { isUuid } from '@app/ids';
 
 /** Rejects a malformed id with 400 `INVALID_ID` and returns it lower-cased. */
 @Injectable()

@@ -1,5 +1,4 @@
 export { AdminGuard } from './admin.guard.js';
-export { bearerToken, SecretMatcher } from './bearer.js';
 export { AppExceptionFilter } from './app-exception.filter.js';
 export { type ErrorResponse, toErrorResponse } from './error-response.js';
 export {
@@ -8,12 +7,10 @@ export {
   configureHttpApp,
   createFastifyAdapter,
   createValidationPipe,
-  nestLogLevels,
 } from './http-app.js';
-export { IdParam, isUuid, ParseIdPipe } from './ids.js';
-export { mapWithConcurrency } from './concurrency.js';
+export { IdParam, ParseIdPipe } from './ids.js';
 export { rootModule } from './root-module.js';
-export { ACCESS_TOKEN_PARAM, redactAccessTokens } from './redact.js';
-export { FreshValue } from './fresh-value.js';
 export { sendAppError } from './error-reply.js';
 export { ClientRateLimiter, clientAddress } from './rate-limiter.js';
+export { loggingModule, REQUEST_ID_HEADER } from './logging.js';
+export { redactSecrets } from './log-redaction.js';

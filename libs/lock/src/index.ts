@@ -1,18 +1,4 @@
 export { DATASET_KEY, type PairKeys, pairKeys, userStreamsKey } from './keys.js';
-export {
-  type ChannelMessage,
-  compareEntryIds,
-  type HistoryBounds,
-  type HistoryRead,
-  isEntryId,
-  lastPairEntry,
-  NO_ENTRY,
-  parseChannelMessage,
-  publishPairEvent,
-  type PublishedEvent,
-  readPairHistory,
-  takenOverMessage,
-} from './pair-events.js';
 export { declaredFresh, Incarnation, type ServerIdentity } from './incarnation.js';
 export type { LaunchedRecord } from './launched-record.js';
 export { LaunchedRecords } from './launched-records.js';

@@ -8,12 +8,6 @@ export interface PairKeys {
   readonly launched: string;
   /** Where the pair's event sequence stands, so a resumed stream continues it; on the main server. */
   readonly sequence: string;
-  /** The pair's published events (a Redis stream, bounded by count and age); on the main server. */
-  readonly events: string;
-  /** The newest entry trimmed from `events` (by count or age): a resume from before it lost events. */
-  readonly eventsTrimmed: string;
-  /** Pub/sub channel of the pair: its published events as they are added, and take-over notices. */
-  readonly channel: string;
 }
 
 /**
@@ -30,9 +24,6 @@ export function pairKeys(userId: string, profileId: string): PairKeys {
     fence: `kubescaler:fence:${userId}:${profileId}`,
     launched: `kubescaler:launched:${userId}:${profileId}`,
     sequence: `kubescaler:seq:${userId}:${profileId}`,
-    events: `kubescaler:events:${userId}:${profileId}`,
-    eventsTrimmed: `kubescaler:events-trimmed:${userId}:${profileId}`,
-    channel: `kubescaler:pair:${userId}:${profileId}`,
   };
 }
 

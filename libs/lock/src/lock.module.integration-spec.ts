@@ -5,9 +5,9 @@ import { after, before, describe, it } from 'node:test';
 import type { DynamicModule } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
 import type { Redis } from 'ioredis';
-import { type AppConfig, ConfigModule } from '@app/config';
+import { type ClientAppConfig, ConfigModule } from '@app/config';
 import { HEALTH_INDICATORS, type HealthIndicator, HealthModule } from '@app/health';
-import { freePort, RedisServer, testConfig, testInfra } from '@app/testing';
+import { eventually, freePort, RedisServer, testConfig, testInfra } from '@app/testing';
 import { connectedClient, freshPair, lostAt, rejectsWith } from './integration-support.js';
 import { LaunchedRecords } from './launched-records.js';
 import { LockModule, REDIS_HEALTH } from './lock.module.js';
@@ -41,7 +41,7 @@ describe(LockModule.name, () => {
   }
 
   /** The lock module (and `imports`) over `appConfig`, compiled and initialised. */
-  async function startModule(appConfig: AppConfig, ...imports: DynamicModule[]): Promise<TestingModule> {
+  async function startModule(appConfig: ClientAppConfig, ...imports: DynamicModule[]): Promise<TestingModule> {
     const moduleRef = await Test.createTestingModule({
       imports: [ConfigModule.forRoot(appConfig), LockModule, ...imports],
     }).compile();
@@ -96,7 +96,12 @@ describe(LockModule.name, () => {
     const appConfig = config({ REDIS_LOCK_URLS: lockUrls.join(',') });
     const moduleRef = await startModule(appConfig);
     try {
-      assert.equal((await connectionsOf(appConfig.podName)).length, 1, 'REDIS_URL is also the first lock server');
+      // Boot waits for a majority of lock servers only: the first one's connection may come a moment later.
+      await eventually(
+        async () =>
+          assert.equal((await connectionsOf(appConfig.podName)).length, 1, 'REDIS_URL is also the first lock server'),
+        2000,
+      );
       const sut = moduleRef.get(PairLock);
       const { userId, profileId } = freshPair();
       const held = await sut.acquire(userId, profileId, { pod: appConfig.podName });

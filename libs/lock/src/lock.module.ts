@@ -1,5 +1,5 @@
 import { Inject, Logger, Module, type OnApplicationShutdown, type Provider } from '@nestjs/common';
-import { APP_CONFIG, type AppConfig } from '@app/config';
+import { APP_CONFIG, type ClientAppConfig } from '@app/config';
 import type { HealthModuleOptions } from '@app/health';
 import { LaunchedRecords } from './launched-records.js';
 import { PairLock } from './pair-lock.js';
@@ -11,7 +11,7 @@ const providers: Provider[] = [
   {
     provide: RedisConnections,
     inject: [APP_CONFIG],
-    useFactory: (config: AppConfig) =>
+    useFactory: (config: ClientAppConfig) =>
       RedisConnections.open(config.redis, `kubescaler:${config.app}:${config.podName}`, new Logger('Redis')),
   },
   {
@@ -22,7 +22,7 @@ const providers: Provider[] = [
   {
     provide: PairLock,
     inject: [RedisConnections, APP_CONFIG],
-    useFactory: (connections: RedisConnections, config: AppConfig) =>
+    useFactory: (connections: RedisConnections, config: ClientAppConfig) =>
       new PairLock({
         lockClients: connections.lock,
         ttlMs: config.lock.ttlMs,

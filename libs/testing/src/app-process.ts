@@ -1,7 +1,7 @@
 import { createServer } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { launchNodeApp, type NodeAppProcess } from '../../../scripts/infra/node-app.mjs';
+import { launchNodeApp, type NodeAppProcess } from '@app/infra/node-app.mjs';
 
 /** Repository root, found from this file's compiled location (libs/testing/dist). */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');

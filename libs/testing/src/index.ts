@@ -14,3 +14,4 @@ export { testConfig, testInfra, uniqueKeyspace } from './infra.js';
 export { TcpProxy } from './tcp-proxy.js';
 export { RedisServer, type RedisServerOptions } from './redis-server.js';
 export { eventually } from './eventually.js';
+export { jsonLogLines, type LogLine } from './logs.js';

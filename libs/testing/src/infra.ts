@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { type AppConfig, type AppName, loadConfig } from '@app/config';
+import { type AppName, type ConfigOf, loadConfig } from '@app/config';
 
 /**
  * Where the test run's real Cassandra and Redis are. `npm test` starts them and sets these
@@ -25,6 +25,6 @@ export function uniqueKeyspace(label: string): string {
 }
 
 /** A validated config for `app` from the test environment plus `overrides`. */
-export function testConfig(app: AppName, overrides: Record<string, string> = {}): AppConfig {
+export function testConfig<A extends AppName>(app: A, overrides: Record<string, string> = {}): ConfigOf[A] {
   return loadConfig(app, { ...process.env, HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...overrides });
 }

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { launchRedis, type RedisProcess } from '../../../scripts/infra/redis.mjs';
+import { launchRedis, type RedisProcess } from '@app/infra/redis.mjs';
 import { freePort } from './app-process.js';
 
 export interface RedisServerOptions {
@@ -18,7 +18,7 @@ export interface RedisServerOptions {
  * A throw-away `redis-server` (no persistence, a private data directory) owned by one test file,
  * for tests that need several independent servers (a Redlock quorum) or that stop and restart
  * Redis. `stop()` then `start()` brings it back on the same port, empty. Runs through the
- * project's one launcher (`scripts/infra/redis.mjs`).
+ * project's one launcher (`@app/infra/redis.mjs`).
  */
 export class RedisServer {
   private process: RedisProcess | undefined;

@@ -1,5 +1,5 @@
 import { Inject, Logger, Module, type OnApplicationShutdown } from '@nestjs/common';
-import { APP_CONFIG, type AppConfig } from '@app/config';
+import { APP_CONFIG, type BaseConfig } from '@app/config';
 import type { HealthModuleOptions } from '@app/health';
 import { runMigrations } from '../migrations/migration-runner.js';
 import { CassandraHealthIndicator } from './cassandra.health.js';
@@ -11,7 +11,7 @@ import { Cql } from './cql.js';
     {
       provide: Cql,
       inject: [APP_CONFIG],
-      useFactory: async (config: AppConfig) => {
+      useFactory: async (config: BaseConfig) => {
         const cql = await Cql.connect(config.cassandra);
         try {
           const applied = await runMigrations(cql, config.cassandra);

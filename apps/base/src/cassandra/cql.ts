@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import cassandra from 'cassandra-driver';
-import type { AppConfig } from '@app/config';
+import type { BaseConfig } from '@app/config';
 import { AppError } from '@app/errors';
 
 const { errors, policies, types } = cassandra;
@@ -51,7 +51,7 @@ export class Cql {
   }
 
   /** Connects or fails with a message that says where it tried. */
-  static async connect(config: AppConfig['cassandra']): Promise<Cql> {
+  static async connect(config: BaseConfig['cassandra']): Promise<Cql> {
     const client = new cassandra.Client({
       contactPoints: [...config.contactPoints],
       localDataCenter: config.localDc,

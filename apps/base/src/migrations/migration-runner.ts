@@ -1,4 +1,4 @@
-import type { AppConfig } from '@app/config';
+import type { BaseConfig } from '@app/config';
 import type { Cql } from '../cassandra/cql.js';
 import { FRESH_SCHEMA, type Migration, MIGRATIONS } from './migrations.js';
 
@@ -8,7 +8,7 @@ import { FRESH_SCHEMA, type Migration, MIGRATIONS } from './migrations.js';
  */
 export async function runMigrations(
   cql: Cql,
-  config: Pick<AppConfig['cassandra'], 'keyspace' | 'localDc' | 'replicationFactor'>,
+  config: Pick<BaseConfig['cassandra'], 'keyspace' | 'localDc' | 'replicationFactor'>,
   migrations: readonly Migration[] = MIGRATIONS,
 ): Promise<number[]> {
   const ks = config.keyspace;

@@ -8,7 +8,7 @@ import {
   type ProfileDto,
 } from '@app/base-client/contract';
 import { AppError } from '@app/errors';
-import { mapWithConcurrency } from '@app/http';
+import { mapWithConcurrency } from '@app/async';
 import { RankingService } from '../ranking/ranking.service.js';
 import { BindingsRepository } from '../storage/bindings.repository.js';
 import { ProfilesRepository } from '../storage/profiles.repository.js';

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { SuggestedUserDto } from '@app/base-client/contract';
-import { mapWithConcurrency } from '@app/http';
+import { mapWithConcurrency } from '@app/async';
 import { BindingsRepository } from '../storage/bindings.repository.js';
 import { RankingRepository } from '../storage/ranking.repository.js';
 import { UsersRepository } from '../storage/users.repository.js';

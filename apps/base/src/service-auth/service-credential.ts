@@ -1,7 +1,8 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { AppConfig } from '@app/config';
+import type { BaseConfig } from '@app/config';
 import { AppError } from '@app/errors';
-import { bearerToken, SecretMatcher, sendAppError } from '@app/http';
+import { sendAppError } from '@app/http';
+import { bearerToken, SecretMatcher } from '@app/secrets';
 
 /** Paths anyone who reaches base may read: the kubelet's probes and Prometheus (the network restricts who). */
 const OPEN_PATHS: ReadonlySet<string> = new Set(['/health/live', '/health/ready', '/metrics']);
@@ -46,7 +47,7 @@ export class ServiceCredentialCheck {
 }
 
 /** Installs the check as base's first `onRequest` hook. */
-export function requireServiceCredential(app: NestFastifyApplication, config: AppConfig): ServiceCredentialCheck {
+export function requireServiceCredential(app: NestFastifyApplication, config: BaseConfig): ServiceCredentialCheck {
   const check = new ServiceCredentialCheck(config.internalToken, config.adminToken);
   app
     .getHttpAdapter()

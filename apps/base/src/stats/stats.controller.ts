@@ -1,6 +1,6 @@
 import { Controller, Get } from '@nestjs/common';
 import type { CountsDto, SuggestedDto } from '@app/base-client/contract';
-import { FreshValue } from '@app/http';
+import { FreshValue } from '@app/async';
 import { RankingService } from '../ranking/ranking.service.js';
 import { BindingsRepository } from '../storage/bindings.repository.js';
 import { TotalsRepository } from '../storage/totals.repository.js';

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { mapWithConcurrency } from '@app/http';
+import { mapWithConcurrency } from '@app/async';
 import { Cql, type Statement } from '../cassandra/cql.js';
 import { type BindingRow, type ProfileRef, type RowPage, wasApplied } from './rows.js';
 

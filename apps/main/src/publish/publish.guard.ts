@@ -1,9 +1,10 @@
 import { type CanActivate, type ExecutionContext, Injectable } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { Authenticator } from '@app/auth';
-import { type AppConfig, InjectConfig } from '@app/config';
+import { type MainConfig, InjectConfig } from '@app/config';
 import { AppError } from '@app/errors';
-import { bearerToken, isUuid, SecretMatcher } from '@app/http';
+import { isUuid } from '@app/ids';
+import { bearerToken, SecretMatcher } from '@app/secrets';
 
 /**
  * Who may publish to a pair, in this order: malformed ids are 400; then a publisher token
@@ -15,7 +16,7 @@ export class PublishGuard implements CanActivate {
   private readonly publishers: readonly SecretMatcher[];
 
   constructor(
-    @InjectConfig() config: AppConfig,
+    @InjectConfig() config: MainConfig,
     private readonly authenticator: Authenticator,
   ) {
     this.publishers = config.publish.tokens.map((token) => new SecretMatcher(token));

@@ -1,9 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { BaseClient } from '@app/base-client';
-import { type AppConfig, InjectConfig } from '@app/config';
+import { type MainConfig, InjectConfig } from '@app/config';
 import { AppError, RESERVED_EVENT_NAMES } from '@app/errors';
-import { publishPairEvent, REDIS_CLIENT } from '@app/lock';
+import { publishPairEvent } from '@app/events';
+import { REDIS_CLIENT } from '@app/lock';
 import { EVENT_NAME, type PublishBody, type Published } from './publish.dto.js';
 
 /**
@@ -26,7 +27,7 @@ export class PublishService {
   private readonly checking = new Map<string, Promise<void>>();
 
   constructor(
-    @InjectConfig() private readonly config: AppConfig,
+    @InjectConfig() private readonly config: MainConfig,
     private readonly base: BaseClient,
     @Inject(REDIS_CLIENT) private readonly redis: Redis,
   ) {}

@@ -1,10 +1,10 @@
 import { type CanActivate, type ExecutionContext, Injectable, SetMetadata } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
-import { type AppConfig, InjectConfig } from '@app/config';
+import { InjectConfig, type MainConfig } from '@app/config';
 import { ClientRateLimiter, clientAddress } from '@app/http';
 
-/** The rate-limited operations of main (`AppConfig.rateLimits`). */
+/** The rate-limited operations of main (`MainConfig.rateLimits`). */
 export type RateLimitName = 'signIn' | 'login';
 
 const RATE_LIMIT = Symbol('rate-limit');
@@ -19,7 +19,7 @@ export class RateLimitGuard implements CanActivate {
 
   constructor(
     private readonly reflector: Reflector,
-    @InjectConfig() config: AppConfig,
+    @InjectConfig() config: MainConfig,
   ) {
     this.limiters = {
       signIn: new ClientRateLimiter('sign-ins', config.rateLimits.signInPerMinute),

@@ -3,8 +3,8 @@ import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { SESSION_TTL_SECONDS, sessionCookie, signUserToken } from '@app/auth';
 import { BaseClient } from '@app/base-client';
-import { type AppConfig, InjectConfig } from '@app/config';
-import { isUuid } from '@app/http';
+import { type MainConfig, InjectConfig } from '@app/config';
+import { isUuid } from '@app/ids';
 import { RateLimit, RateLimitGuard } from '../rate-limits/rate-limit.guard.js';
 import { isHttps } from './session.controller.js';
 
@@ -22,7 +22,7 @@ export class DevLoginController {
   private readonly secret: string;
 
   constructor(
-    @InjectConfig() private readonly config: AppConfig,
+    @InjectConfig() private readonly config: MainConfig,
     private readonly base: BaseClient,
   ) {
     // Configuration validation refuses AUTH_DEV_LOGIN without a secret; this is the invariant.

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Authenticator, type Principal } from '@app/auth';
 import type { BaseClient, UserDto } from '@app/base-client';
-import { type AppConfig, loadConfig } from '@app/config';
+import { type MainConfig, loadConfig } from '@app/config';
 import { AppError } from '@app/errors';
 import { DevLoginController } from './dev-login.controller.js';
 import { isHttps, SessionController } from './session.controller.js';
@@ -12,7 +12,7 @@ const ANN = 'a11ce000-0000-4000-8000-000000000001';
 const SECRET = 'a-secret-of-at-least-thirty-two-characters!';
 const CREATED_AT = '2026-01-01T00:00:00.000Z';
 
-function config(env: Record<string, string> = {}): AppConfig {
+function config(env: Record<string, string> = {}): MainConfig {
   return loadConfig('main', { AUTH_JWT_SECRET: SECRET, AUTH_DEV_LOGIN: 'true', ...env });
 }
 
@@ -106,7 +106,7 @@ describe(isHttps.name, () => {
 
 describe(DevLoginController.name, () => {
   it('refuses to exist without a secret to sign sessions with', () => {
-    const open = { ...config(), auth: { ...config().auth, jwtSecret: undefined } } as AppConfig;
+    const open = { ...config(), auth: { ...config().auth, jwtSecret: undefined } } as MainConfig;
     assert.throws(() => new DevLoginController(open, fakeBase()), /development sign-in needs AUTH_JWT_SECRET/);
   });
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { BaseClient, CreatedProfileDto, CreateProfilesBody, UserDto } from '@app/base-client';
-import type { AppConfig } from '@app/config';
+import type { MainConfig } from '@app/config';
 import { AppError } from '@app/errors';
 import type { JobStore } from './job-store.js';
 import type { CreateTestdata, TestdataJob } from './testdata.dto.js';
@@ -86,7 +86,7 @@ function service(base = new FakeBase(), store = new FakeStore()) {
   const sut = new TestdataService(
     base as unknown as BaseClient,
     store as unknown as JobStore,
-    { podName: 'main-1' } as AppConfig,
+    { podName: 'main-1' } as MainConfig,
   );
   return { sut, base, store };
 }
@@ -151,7 +151,8 @@ describe(TestdataService.name, () => {
     const { sut, store } = service(base);
     const { done } = await sut.start(request({ profiles: 2000, usersPerProfile: 100, sharedUsers: 2 }));
     await assert.rejects(done, (error: AppError) => {
-      assert.equal(error.code, 'DEPENDENCY_UNAVAILABLE');
+      assert.equal(error.code, 'TESTDATA_FAILED');
+      assert.equal(error.status, 503);
       assert.equal((error.details as { seed: number }).seed, 7);
       return true;
     });

@@ -1,7 +1,7 @@
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { randomInt, randomUUID } from 'node:crypto';
 import { BaseClient } from '@app/base-client';
-import { type AppConfig, InjectConfig } from '@app/config';
+import { type MainConfig, InjectConfig } from '@app/config';
 import { AppError } from '@app/errors';
 import { JobStore, RUNNING_LEASE_MS } from './job-store.js';
 import { type PlannedBatch, TestdataPlan } from './testdata-plan.js';
@@ -43,7 +43,7 @@ export class TestdataService implements OnApplicationShutdown {
   constructor(
     private readonly base: BaseClient,
     private readonly store: JobStore,
-    @InjectConfig() private readonly config: AppConfig,
+    @InjectConfig() private readonly config: MainConfig,
   ) {}
 
   /**
@@ -240,7 +240,7 @@ export class TestdataService implements OnApplicationShutdown {
           `batches in flight at the failure may be partly written (GET /main/testdata counts what exists).`;
         this.logger.warn(`test data job ${job.id} failed: ${job.error}`);
         throw AppError.of(
-          'DEPENDENCY_UNAVAILABLE',
+          'TESTDATA_FAILED',
           { created: { ...job.created }, seed: plan.seed, reason },
           { cause: error },
         );

@@ -1,4 +1,4 @@
-import type { AppConfig } from '@app/config';
+import type { StreamConfig } from '@app/config';
 import { EventSchedule, MessageFramer, PayloadPool } from '../sse/index.js';
 import { nextSeq } from '../streams/event-id.js';
 import { continueSequence, type SequenceAnchor } from '../streams/sequence-anchor.js';
@@ -21,7 +21,7 @@ export class GeneratorSource implements StreamSource {
   private readonly framer: MessageFramer;
 
   constructor(
-    private readonly settings: Pick<AppConfig['stream'], 'eventsPerSecond' | 'eventBytes'>,
+    private readonly settings: Pick<StreamConfig['stream'], 'eventsPerSecond' | 'eventBytes'>,
     host: string,
     private readonly anchors: AnchorReader,
   ) {

@@ -1,16 +1,8 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import { type AppConfig, InjectConfig } from '@app/config';
-import {
-  type ChannelMessage,
-  closeRedis,
-  connectRedis,
-  createRedisClient,
-  pairKeys,
-  parseChannelMessage,
-  REDIS_CLIENT,
-  takenOverMessage,
-} from '@app/lock';
+import { type StreamConfig, InjectConfig } from '@app/config';
+import { type ChannelMessage, pairEventKeys, parseChannelMessage, takenOverMessage } from '@app/events';
+import { closeRedis, connectRedis, createRedisClient, REDIS_CLIENT } from '@app/lock';
 
 /** How often a SUBSCRIBE that failed is tried again. */
 const RETRY_MS = 1000;
@@ -38,7 +30,7 @@ export class PairChannels implements OnModuleInit, OnModuleDestroy {
   private retry: NodeJS.Timeout | undefined;
 
   constructor(
-    @InjectConfig() config: AppConfig,
+    @InjectConfig() config: StreamConfig,
     @Inject(REDIS_CLIENT) private readonly redis: Redis,
   ) {
     this.subscriber = createRedisClient(config.redis.url, {
@@ -72,7 +64,7 @@ export class PairChannels implements OnModuleInit, OnModuleDestroy {
     profileId: string,
     listener: ChannelListener,
   ): Promise<{ unsubscribe: () => void; live: boolean }> {
-    const channel = pairKeys(userId, profileId).channel;
+    const channel = pairEventKeys(userId, profileId).channel;
     let set = this.listeners.get(channel);
     if (!set) this.listeners.set(channel, (set = new Set()));
     set.add(listener);
@@ -123,9 +115,11 @@ export class PairChannels implements OnModuleInit, OnModuleDestroy {
    * at its next renewal. Best effort: the renewal is the guarantee.
    */
   async announceTakeOver(userId: string, profileId: string, fencingToken: number): Promise<void> {
-    await this.redis.publish(pairKeys(userId, profileId).channel, takenOverMessage(fencingToken)).catch((error) => {
-      this.logger.warn(`cannot announce the take-over of ${userId}/${profileId}: ${(error as Error).message}`);
-    });
+    await this.redis
+      .publish(pairEventKeys(userId, profileId).channel, takenOverMessage(fencingToken))
+      .catch((error) => {
+        this.logger.warn(`cannot announce the take-over of ${userId}/${profileId}: ${(error as Error).message}`);
+      });
   }
 
   private unsubscribe(channel: string, listener: ChannelListener): void {

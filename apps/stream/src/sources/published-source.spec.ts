@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
-import type { HistoryRead, PublishedEvent } from '@app/lock';
+import type { HistoryRead, PublishedEvent } from '@app/events';
 import type { ResumePoint } from '../streams/event-id.js';
 import type { ChannelListener, PairChannels } from './pair-channels.js';
 import { PublishedSource } from './published-source.js';

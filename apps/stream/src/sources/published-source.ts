@@ -8,7 +8,7 @@ import {
   NO_ENTRY,
   type PublishedEvent,
   readPairHistory,
-} from '@app/lock';
+} from '@app/events';
 import type { ChannelListener, PairChannels } from './pair-channels.js';
 import type { SourceFeed, SourceTarget, StreamSource } from './stream-source.js';
 

@@ -1,6 +1,6 @@
 import type { Provider } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import { APP_CONFIG, type AppConfig } from '@app/config';
+import { APP_CONFIG, type StreamConfig } from '@app/config';
 import { REDIS_CLIENT } from '@app/lock';
 import { SequenceAnchors } from '../streams/sequence-anchors.js';
 import { GeneratorSource } from './generator-source.js';
@@ -12,7 +12,7 @@ import { STREAM_SOURCES, type StreamSource } from './stream-source.js';
 export const streamSourcesProvider: Provider = {
   provide: STREAM_SOURCES,
   inject: [APP_CONFIG, REDIS_CLIENT, PairChannels, SequenceAnchors],
-  useFactory: (config: AppConfig, redis: Redis, channels: PairChannels, anchors: SequenceAnchors): StreamSource[] =>
+  useFactory: (config: StreamConfig, redis: Redis, channels: PairChannels, anchors: SequenceAnchors): StreamSource[] =>
     config.stream.sources.map((name) =>
       name === 'generator'
         ? new GeneratorSource(config.stream, config.podName, (userId, profileId) => anchors.read(userId, profileId))

@@ -344,14 +344,16 @@ describe(BackpressureWriter.name, () => {
     };
     const recorder = new Recorder();
     const sut = new BackpressureWriter(sink, LIMITS, recorder);
-    for (let seq = 1; seq <= 3; seq++) sut.offer(frame(seq, 0, 100), 0);
+    // Due now on the writer's own clock: its write callback flushes at performance.now().
+    const now = performance.now();
+    for (let seq = 1; seq <= 3; seq++) sut.offer(frame(seq, now, 100), now);
     assert.deepEqual(recorder.sentSeqs, [1], 'the others wait while the first write is in flight');
     sink.writableLength = 0;
     pending.shift()!();
     assert.deepEqual(recorder.sentSeqs, [1, 2, 3], 'written when the socket took the first, in one batch');
     // The same after a control frame (the `hello` before a history replay, a heartbeat).
     sut.writeControl(Buffer.from(': heartbeat\n\n'));
-    sut.offer(frame(4, 0, 100), 0);
+    sut.offer(frame(4, now, 100), now);
     assert.deepEqual(recorder.sentSeqs, [1, 2, 3]);
     sink.writableLength = 0;
     while (pending.length > 0) pending.shift()!();

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { AppError } from '@app/errors';
-import { isEntryId, NO_ENTRY } from '@app/lock';
+import { isEntryId, NO_ENTRY } from '@app/events';
 import { MAX_EVENT_ID } from './sequence-anchor.js';
 
 /**

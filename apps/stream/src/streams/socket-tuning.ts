@@ -1,6 +1,6 @@
 import { Logger, type Provider } from '@nestjs/common';
 import type { Socket } from 'node:net';
-import { APP_CONFIG, type AppConfig } from '@app/config';
+import { APP_CONFIG, type StreamConfig } from '@app/config';
 import { loadSetSockOpt, NotsentLowat, type SetSockOpt } from '../sse/notsent-lowat.js';
 import { StreamMetrics } from './stream-metrics.js';
 
@@ -42,7 +42,7 @@ export class SocketTuning {
 export const socketTuningProvider: Provider = {
   provide: SocketTuning,
   inject: [APP_CONFIG, StreamMetrics],
-  useFactory: async (config: AppConfig, metrics: StreamMetrics) =>
+  useFactory: async (config: StreamConfig, metrics: StreamMetrics) =>
     new SocketTuning(
       config.stream.notsentLowatBytes,
       config.stream.notsentLowatBytes === 0 ? { unavailable: 'disabled' } : await loadSetSockOpt(),

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Counter, Histogram } from 'prom-client';
+import { AppError, type ErrorCode } from '@app/errors';
 import { MetricsService } from '@app/metrics';
 
 export type RejectReason =
@@ -14,6 +15,27 @@ export type RejectReason =
   | 'full'
   | 'draining'
   | 'rate_limited';
+
+/** The `reason` label of each refusal's code; any other refusal is a dependency that failed. */
+const REASON_OF_CODE: Partial<Record<ErrorCode, RejectReason>> = {
+  INVALID_ID: 'bad_request',
+  INVALID_LAST_EVENT_ID: 'bad_request',
+  UNAUTHENTICATED: 'unauthenticated',
+  FORBIDDEN: 'forbidden',
+  USER_NOT_FOUND: 'not_found',
+  PROFILE_NOT_FOUND: 'not_found',
+  NOT_BOUND: 'not_bound',
+  PROFILE_IN_USE: 'in_use',
+  TOO_MANY_STREAMS: 'too_many',
+  POD_FULL: 'full',
+  DRAINING: 'draining',
+  RATE_LIMITED: 'rate_limited',
+};
+
+/** The `stream_connections_rejected_total` reason of a refusal. */
+export function rejectReasonOf(error: unknown): RejectReason {
+  return (error instanceof AppError ? REASON_OF_CODE[error.code] : undefined) ?? 'unavailable';
+}
 
 /** The stream tier's Prometheus series. Gauges are read at scrape time, so they are exact. */
 @Injectable()

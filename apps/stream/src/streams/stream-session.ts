@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import type { AppConfig } from '@app/config';
+import type { StreamConfig } from '@app/config';
 import type { HeldLock } from '@app/lock';
 import type { SourceEvent, SourceFeed, SourceTarget } from '../sources/stream-source.js';
 import { BackpressureWriter, type DeliveryListener, encodeComment, encodeEvent, frameEvent } from '../sse/index.js';
@@ -21,7 +21,7 @@ export interface SessionOptions {
   readonly pod: string;
   readonly response: ServerResponse;
   readonly lock: HeldLock;
-  readonly settings: AppConfig['stream'];
+  readonly settings: StreamConfig['stream'];
   readonly lockTtlMs: number;
   readonly metrics: StreamMetrics;
   /** The client session this stream serves (16 hex digits); every event id carries it. */
@@ -59,10 +59,10 @@ export class StreamSession implements SourceTarget {
   private heartbeat: NodeJS.Timeout | undefined;
   private closed: Promise<void> | undefined;
 
-  constructor(private readonly o: SessionOptions) {
-    const resume = o.resume;
-    this.position = { seq: resume?.seq ?? 0, entry: resume?.entry ?? NO_ENTRY, session: o.session };
-    const { metrics, response, socketTuning } = o;
+  constructor(private readonly options: SessionOptions) {
+    const resume = options.resume;
+    this.position = { seq: resume?.seq ?? 0, entry: resume?.entry ?? NO_ENTRY, session: options.session };
+    const { metrics, response, socketTuning } = options;
     const listener: DeliveryListener = {
       sent(frame) {
         metrics.eventsSent.inc();
@@ -77,42 +77,30 @@ export class StreamSession implements SourceTarget {
       overrun: () => void this.close('resume'),
     };
     this.writer = new BackpressureWriter(
-      o.response,
+      options.response,
       {
-        maxLagMs: o.settings.maxLagMs,
-        maxBufferBytes: o.settings.maxBufferBytes,
+        maxLagMs: options.settings.maxLagMs,
+        maxBufferBytes: options.settings.maxBufferBytes,
         probeWhenBehind: socketTuning?.cutsBehindQueues ?? false,
       },
       listener,
     );
   }
 
-  get key(): string {
-    return `${this.o.userId}:${this.o.profileId}`;
-  }
-
   get userId(): string {
-    return this.o.userId;
+    return this.options.userId;
   }
 
   get profileId(): string {
-    return this.o.profileId;
+    return this.options.profileId;
   }
 
   get resume(): ResumePoint | undefined {
-    return this.o.resume;
-  }
-
-  get fencingToken(): number {
-    return this.o.lock.fencingToken;
-  }
-
-  get isClosed(): boolean {
-    return this.closed !== undefined;
+    return this.options.resume;
   }
 
   /** The id of the last event sent (the `hello` carries the starting one). */
-  get eventId(): string {
+  private get eventId(): string {
     return formatEventId(this.position);
   }
 
@@ -121,7 +109,7 @@ export class StreamSession implements SourceTarget {
     return {
       seq: this.position.seq,
       timestamp: this.seqTimestamp,
-      periodMs: 1000 / this.o.settings.eventsPerSecond,
+      periodMs: 1000 / this.options.settings.eventsPerSecond,
     };
   }
 
@@ -135,7 +123,7 @@ export class StreamSession implements SourceTarget {
    * nothing else resumes losslessly), then hands the sources' events over until closed.
    */
   start(feeds: readonly SourceFeed[] = []): void {
-    const { response, lock, settings } = this.o;
+    const { response, lock, settings } = this.options;
     this.feeds = feeds;
     for (const feed of feeds) {
       const { seq, entry } = feed.startsAt;
@@ -155,7 +143,11 @@ export class StreamSession implements SourceTarget {
       encodeEvent({
         event: 'hello',
         id: this.eventId,
-        data: JSON.stringify({ pod: this.o.pod, fencingToken: lock.fencingToken, lockTtlMs: this.o.lockTtlMs }),
+        data: JSON.stringify({
+          pod: this.options.pod,
+          fencingToken: lock.fencingToken,
+          lockTtlMs: this.options.lockTtlMs,
+        }),
       }),
     );
     this.seqTimestamp = Date.now();
@@ -168,7 +160,7 @@ export class StreamSession implements SourceTarget {
   emit(event: SourceEvent): void {
     if (this.closed) return;
     // Never stream without a valid lock: loss is also checked here, not only by the renew loop.
-    if (!this.o.lock.isValid()) {
+    if (!this.options.lock.isValid()) {
       void this.close('lock-lost');
       return;
     }
@@ -207,20 +199,20 @@ export class StreamSession implements SourceTarget {
   }
 
   private watch(): void {
-    if (!this.o.lock.isValid()) {
+    if (!this.options.lock.isValid()) {
       void this.close('lock-lost');
       return;
     }
     const now = monotonicNow();
     this.writer.flush(now);
-    if (this.writer.stalledFor(now) > this.o.settings.stallTimeoutMs) void this.close('stalled');
+    if (this.writer.stalledFor(now) > this.options.settings.stallTimeoutMs) void this.close('stalled');
   }
 
   /** Control frames are never dropped, and their bytes count in `stream_bytes_sent_total` like any other. */
   private control(frame: Buffer): void {
     const before = this.writer.sentBytes;
     this.writer.writeControl(frame);
-    this.o.metrics.bytesSent.inc(this.writer.sentBytes - before);
+    this.options.metrics.bytesSent.inc(this.writer.sentBytes - before);
   }
 
   private async finish(reason: CloseReason): Promise<void> {
@@ -230,11 +222,11 @@ export class StreamSession implements SourceTarget {
     // Events still waiting are never sent: dropped, and the closing event names the last seq, so
     // the client can count them as a gap like any other drop.
     this.writer.discardWaiting();
-    this.o.onClosed(this, reason);
-    const { response } = this.o;
-    const last = { pod: this.o.pod, lastSeq: this.position.seq };
+    this.options.onClosed(this, reason);
+    const { response } = this.options;
+    const last = { pod: this.options.pod, lastSeq: this.position.seq };
     if (reason === 'lock-lost') {
-      this.o.metrics.lockLost.inc();
+      this.options.metrics.lockLost.inc();
       this.control(encodeEvent({ event: 'lock-lost', data: JSON.stringify(last) }));
     } else if (reason === 'shutdown') {
       this.control(encodeEvent({ event: 'reconnect', data: JSON.stringify(last) }));
@@ -248,6 +240,6 @@ export class StreamSession implements SourceTarget {
       // A client that stopped reading would keep the socket (and its buffers) open indefinitely.
       setTimeout(() => response.destroy(), END_GRACE_MS).unref();
     }
-    await this.o.lock.release();
+    await this.options.lock.release();
   }
 }

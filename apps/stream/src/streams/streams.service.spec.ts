@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { Authenticator, Principal } from '@app/auth';
 import type { BaseClient } from '@app/base-client';
-import { type AppConfig, loadConfig } from '@app/config';
+import { type StreamConfig, loadConfig } from '@app/config';
 import { AppError, type ErrorCode } from '@app/errors';
 import { Readiness } from '@app/health';
 import type { HeldLock, PairLock } from '@app/lock';
@@ -22,7 +22,7 @@ const ALICE = 'a11ce000-0000-4000-8000-000000000001';
 const BOB = 'b0b00000-0000-4000-8000-000000000002';
 const PROFILE = 'f0000000-0000-4000-8000-00000000000f';
 
-function config(maxConnections = 2): AppConfig {
+function config(maxConnections = 2): StreamConfig {
   return loadConfig('stream', {
     POD_NAME: 'stream-spec',
     AUTH_JWT_SECRET: 'a-secret-of-at-least-thirty-two-characters!',

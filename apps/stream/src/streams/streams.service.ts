@@ -3,10 +3,11 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Authenticator } from '@app/auth';
 import { BaseClient } from '@app/base-client';
-import { type AppConfig, InjectConfig } from '@app/config';
+import { type StreamConfig, InjectConfig } from '@app/config';
 import { AppError } from '@app/errors';
 import { Readiness } from '@app/health';
-import { ClientRateLimiter, clientAddress, isUuid } from '@app/http';
+import { ClientRateLimiter, clientAddress } from '@app/http';
+import { isUuid } from '@app/ids';
 import { type HeldLock, PairLock } from '@app/lock';
 import { PairChannels } from '../sources/pair-channels.js';
 import { type SourceFeed, STREAM_SOURCES, type StreamSource } from '../sources/stream-source.js';
@@ -14,7 +15,7 @@ import { isSession, newSession, parseLastEventId, type ResumePoint } from './eve
 import { acceptsJsonRefusals, streamRefusal } from './refusal.js';
 import { SEQUENCE_ANCHOR_REFRESH_MS, SequenceAnchors } from './sequence-anchors.js';
 import { SocketTuning } from './socket-tuning.js';
-import { type RejectReason, StreamMetrics } from './stream-metrics.js';
+import { rejectReasonOf, StreamMetrics } from './stream-metrics.js';
 import { StreamSession } from './stream-session.js';
 import { UserStreamCap, type UserStreamPlace } from './user-stream-cap.js';
 
@@ -48,7 +49,7 @@ export class StreamsService implements OnModuleInit, BeforeApplicationShutdown {
   private readonly opens: ClientRateLimiter;
 
   constructor(
-    @InjectConfig() private readonly config: AppConfig,
+    @InjectConfig() private readonly config: StreamConfig,
     private readonly base: BaseClient,
     private readonly auth: Authenticator,
     private readonly lock: PairLock,
@@ -98,7 +99,7 @@ export class StreamsService implements OnModuleInit, BeforeApplicationShutdown {
       try {
         this.opens.take(clientAddress(request));
       } catch (error) {
-        throw this.reject('rate_limited', error);
+        throw this.reject(error);
       }
       await this.open(userId, profileId, request, response);
     } catch (error) {
@@ -117,7 +118,7 @@ export class StreamsService implements OnModuleInit, BeforeApplicationShutdown {
    */
   async open(userId: string, profileId: string, request: IncomingMessage, response: ServerResponse): Promise<void> {
     if (!isUuid(userId) || !isUuid(profileId)) {
-      throw this.reject('bad_request', AppError.of('INVALID_ID', { value: isUuid(userId) ? profileId : userId }));
+      throw this.reject(AppError.of('INVALID_ID', { value: isUuid(userId) ? profileId : userId }));
     }
     const user = userId.toLowerCase();
     const profile = profileId.toLowerCase();
@@ -126,13 +127,13 @@ export class StreamsService implements OnModuleInit, BeforeApplicationShutdown {
     try {
       resume = parseLastEventId(request.headers['last-event-id']);
     } catch (error) {
-      throw this.reject('bad_request', error);
+      throw this.reject(error);
     }
     if (this.readiness.draining) {
-      throw this.reject('draining', AppError.of('DRAINING'));
+      throw this.reject(AppError.of('DRAINING'));
     }
     if (this.sessions.size + this.pending >= this.config.stream.maxConnections) {
-      throw this.reject('full', AppError.of('POD_FULL', { maxConnections: this.config.stream.maxConnections }));
+      throw this.reject(AppError.of('POD_FULL', { maxConnections: this.config.stream.maxConnections }));
     }
     // A reconnect of the same client session (its id names it) may take the pair over from its dead predecessor.
     const session = isSession(resume?.session) ? resume.session : newSession();
@@ -149,17 +150,14 @@ export class StreamsService implements OnModuleInit, BeforeApplicationShutdown {
       try {
         place = await this.cap.reserve(user, profile, randomBytes(8).toString('hex'));
       } catch (error) {
-        throw this.reject('too_many', error);
+        throw this.reject(error);
       }
       const started = performance.now();
       try {
         held = await this.lock.acquire(user, profile, { pod: this.config.podName, session });
       } catch (error) {
         void this.cap.release(place);
-        throw this.reject(
-          error instanceof AppError && error.code === 'PROFILE_IN_USE' ? 'in_use' : 'unavailable',
-          error,
-        );
+        throw this.reject(error);
       }
       this.metrics.lockAcquireSeconds.observe((performance.now() - started) / 1000);
     } finally {
@@ -221,10 +219,7 @@ export class StreamsService implements OnModuleInit, BeforeApplicationShutdown {
       for (const source of this.sources) feeds.push(await source.open(stream));
     } catch (error) {
       await giveBack();
-      throw this.reject(
-        'unavailable',
-        error instanceof AppError ? error : AppError.dependencyUnavailable('redis', error),
-      );
+      throw this.reject(error instanceof AppError ? error : AppError.dependencyUnavailable('redis', error));
     }
     // The client may have gone while we checked and locked: give the pair back at once.
     if (request.destroyed || response.destroyed || response.socket?.destroyed !== false) {
@@ -233,7 +228,7 @@ export class StreamsService implements OnModuleInit, BeforeApplicationShutdown {
     }
     if (this.readiness.draining) {
       await giveBack();
-      throw this.reject('draining', AppError.of('DRAINING'));
+      throw this.reject(AppError.of('DRAINING'));
     }
     this.socketTuning.apply(response.socket);
     response.writeHead(200, SSE_HEADERS);
@@ -263,11 +258,7 @@ export class StreamsService implements OnModuleInit, BeforeApplicationShutdown {
     try {
       this.auth.requireUser(await this.auth.authenticate(request), userId);
     } catch (error) {
-      const code = error instanceof AppError ? error.code : undefined;
-      throw this.reject(
-        code === 'UNAUTHENTICATED' ? 'unauthenticated' : code === 'FORBIDDEN' ? 'forbidden' : 'unavailable',
-        error,
-      );
+      throw this.reject(error);
     }
   }
 
@@ -275,17 +266,16 @@ export class StreamsService implements OnModuleInit, BeforeApplicationShutdown {
     try {
       await this.base.assertBound(userId, profileId);
     } catch (error) {
-      if (!(error instanceof AppError)) throw this.reject('unavailable', AppError.dependencyUnavailable('base', error));
+      if (!(error instanceof AppError)) throw this.reject(AppError.dependencyUnavailable('base', error));
       switch (error.code) {
         case 'BINDING_NOT_FOUND':
-          throw this.reject('not_bound', AppError.of('NOT_BOUND', { userId, profileId }));
+          throw this.reject(AppError.of('NOT_BOUND', { userId, profileId }));
         case 'USER_NOT_FOUND':
         case 'PROFILE_NOT_FOUND':
-          throw this.reject('not_found', error);
         case 'DEPENDENCY_UNAVAILABLE':
-          throw this.reject('unavailable', error);
+          throw this.reject(error);
         default:
-          throw this.reject('unavailable', AppError.dependencyUnavailable('base', error));
+          throw this.reject(AppError.dependencyUnavailable('base', error));
       }
     }
   }
@@ -296,8 +286,9 @@ export class StreamsService implements OnModuleInit, BeforeApplicationShutdown {
     );
   }
 
-  private reject(reason: RejectReason, error: unknown): unknown {
-    this.metrics.rejected.inc({ reason });
+  /** Counts a refusal under its reason (one mapping: `rejectReasonOf`) and returns it to throw. */
+  private reject(error: unknown): unknown {
+    this.metrics.rejected.inc({ reason: rejectReasonOf(error) });
     return error;
   }
 }

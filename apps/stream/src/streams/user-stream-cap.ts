@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import { type AppConfig, InjectConfig } from '@app/config';
+import { type StreamConfig, InjectConfig } from '@app/config';
 import { AppError } from '@app/errors';
 import { REDIS_CLIENT, userStreamsKey } from '@app/lock';
 
@@ -60,7 +60,7 @@ export class UserStreamCap {
   private readonly leaseMs: number;
 
   constructor(
-    @InjectConfig() config: AppConfig,
+    @InjectConfig() config: StreamConfig,
     @Inject(REDIS_CLIENT) private readonly redis: Redis,
   ) {
     this.max = config.stream.maxPerUser;

@@ -6,10 +6,9 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { acceptsConnections } from '../../k8s/base/wait-for-tcp.mjs';
 import { ensureDebianCommand } from './apt.mjs';
 import { hasExited, lineBuffer, runCollecting, sleep, stopChild, trackChild } from './children.mjs';
-import { assertPortFree } from './ports.mjs';
+import { acceptsConnections, assertPortFree } from './ports.mjs';
 
 const STARTUP_TIMEOUT_MS = 10_000;
 const STOP_GRACE_MS = 5_000;

@@ -8,7 +8,7 @@
  * The size is read once, when the library loads, from KUBESCALER_UPSTREAM_RCVBUF_BYTES (nginx
  * forks its workers from the master and clears their environment). Missing or malformed, the
  * process is ended with a message at once: a gateway that silently ran without the bound would
- * deliver stale events. Built and loaded by scripts/infra/nginx.mjs.
+ * deliver stale events. Built and loaded by libs/infra/nginx.mjs.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>

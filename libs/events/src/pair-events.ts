@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { pairKeys } from './keys.js';
+import { pairEventKeys } from './keys.js';
 
 /** How many published events each pair keeps, and for how long (`STREAM_HISTORY_*`). */
 export interface HistoryBounds {
@@ -74,7 +74,7 @@ export async function publishPairEvent(
   if (typeof commands.kubescalerPublish !== 'function') {
     redis.defineCommand('kubescalerPublish', { numberOfKeys: 3, lua: PUBLISH });
   }
-  const keys = pairKeys(userId, profileId);
+  const keys = pairEventKeys(userId, profileId);
   const id = await commands.kubescalerPublish!.call(
     redis,
     keys.events,
@@ -151,7 +151,7 @@ export async function readPairHistory(
   after: string,
   limit: number,
 ): Promise<HistoryRead> {
-  const keys = pairKeys(userId, profileId);
+  const keys = pairEventKeys(userId, profileId);
   const results = await redis
     .multi()
     .exists(keys.events)
@@ -178,6 +178,6 @@ export async function readPairHistory(
 
 /** The newest entry id of the pair's history ('0-0' when it has none). */
 export async function lastPairEntry(redis: Redis, userId: string, profileId: string): Promise<string> {
-  const newest = await redis.xrevrange(pairKeys(userId, profileId).events, '+', '-', 'COUNT', 1);
+  const newest = await redis.xrevrange(pairEventKeys(userId, profileId).events, '+', '-', 'COUNT', 1);
   return newest[0]?.[0] ?? NO_ENTRY;
 }

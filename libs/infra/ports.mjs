@@ -36,3 +36,20 @@ export async function assertPortFree(port, purpose = 'this service') {
 export async function freePort() {
   return listenOnce(0);
 }
+
+/**
+ * Resolves true if `host:port` accepts a TCP connection within `timeoutMs`, false otherwise.
+ * k8s/base/wait-for-tcp.mjs has its own copy: it is mounted alone into init containers.
+ */
+export function acceptsConnections({ host, port }, timeoutMs = 2000) {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port });
+    const done = (ok) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}

@@ -1,0 +1,2 @@
+export { mapWithConcurrency } from './concurrency.js';
+export { FreshValue } from './fresh-value.js';
