@@ -195,12 +195,17 @@ describe(loadConfig.name, () => {
       'app',
       'cassandra',
       'http',
+      'internalToken',
       'logFormat',
       'logLevel',
       'podName',
       'warnings',
     ]);
     assert.ok(!('stream' in loadConfig('main', { ...AUTH, ...cassandra, ...stream })));
+    // Each app's own rate limits: main's sign-ins and look-ups, stream's opens.
+    assert.deepEqual(Object.keys(loadConfig('main', AUTH).rateLimits).sort(), ['loginPerMinute', 'signInPerMinute']);
+    assert.deepEqual(Object.keys(loadConfig('stream', AUTH).rateLimits), ['streamOpensPerMinute']);
+    assert.equal(loadConfig('main', { ...AUTH, RATE_LIMIT_STREAM_OPENS_PER_MINUTE: '-1' }).app, 'main');
     assert.ok(!('publish' in loadConfig('stream', { ...AUTH, ...cassandra, ...publish })));
 
     assert.deepEqual(
