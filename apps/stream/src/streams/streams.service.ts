@@ -15,7 +15,7 @@ import { acceptsJsonRefusals, streamRefusal } from './refusal.js';
 import { SEQUENCE_ANCHOR_REFRESH_MS, SequenceAnchors } from './sequence-anchors.js';
 import { SocketTuning } from './socket-tuning.js';
 import { type RejectReason, StreamMetrics } from './stream-metrics.js';
-import { StreamSession } from './stream-session.js';
+import { StreamSession, StreamTimers } from './stream-session.js';
 import { UserStreamCap, type UserStreamPlace } from './user-stream-cap.js';
 
 export const SSE_HEADERS = {
@@ -42,6 +42,8 @@ export class StreamsService implements OnModuleInit, BeforeApplicationShutdown {
   /** Requests admitted but not yet streaming (binding check and lock in flight). */
   private pending = 0;
   private anchorRefresh: NodeJS.Timeout | undefined;
+  /** The watchdog and heartbeat timers every session shares. */
+  private readonly timers: StreamTimers;
   private placeRefresh: NodeJS.Timeout | undefined;
 
   constructor(
@@ -57,6 +59,7 @@ export class StreamsService implements OnModuleInit, BeforeApplicationShutdown {
     private readonly channels: PairChannels,
     @Inject(STREAM_SOURCES) private readonly sources: readonly StreamSource[],
   ) {
+    this.timers = new StreamTimers(config.stream);
     metrics.bindGauges(
       () => this.sessions.size,
       () => this.lock.heldCount,
@@ -181,6 +184,7 @@ export class StreamsService implements OnModuleInit, BeforeApplicationShutdown {
       lockTtlMs: this.config.lock.ttlMs,
       metrics: this.metrics,
       socketTuning: this.socketTuning,
+      timers: this.timers,
       session: o.session,
       resume: o.resume,
       onClosed: (closed, reason) => {
