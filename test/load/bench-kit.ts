@@ -244,14 +244,20 @@ export function buildFromGit(commit: string, name: string, projects: readonly st
   return dir;
 }
 
-/** How many channels one multiplexed publish to nchan names (its split delimiter's limit is 255). */
-const NCHAN_CHANNELS_PER_PUBLISH = 200;
+/**
+ * How many channels one multiplexed publish to nchan names: nchan takes at most 1,024 characters
+ * of channel ids in one request, and a channel id is 17 (see `nchanChannel`) plus the delimiter.
+ */
+const NCHAN_CHANNELS_PER_PUBLISH = 56;
+
+/** A pair's nchan channel: the first 8 hex digits of its user and profile ids (as the location's regex takes them). */
+const nchanChannel = (pair: Pair) => `${pair.userId.slice(0, 8)}_${pair.profileId.slice(0, 8)}`;
 
 /**
  * nchan (Debian's `libnginx-mod-nchan`, installed with apt like the other services) in one nginx
- * worker: an EventSource subscriber location on `/stream/:userId/:profileId` (channel
- * `<userId>_<profileId>`, one message kept per channel) and a publisher location that takes up
- * to 200 channels in one request. `publishTo(pairs)` makes the server publish to those pairs'
+ * worker: an EventSource subscriber location on `/stream/:userId/:profileId` (one channel a
+ * pair, one message kept per channel) and a publisher location that takes up to 56 channels in
+ * one request. `publishTo(pairs)` makes the server publish to those pairs'
  * channels at `STREAM_EVENTS_PER_SECOND`, with data shaped like ours (`{host, seq, timestamp,
  * payload}`, `STREAM_EVENT_BYTES` of payload). `pid` is the worker's (the master only forks it).
  */
@@ -289,7 +295,7 @@ http {
   keepalive_requests 1000000;
   server {
     listen 127.0.0.1:${port} backlog=4096;
-    location ~ ^/stream/([^/]+)/([^/]+)$ {
+    location ~ ^/stream/([0-9a-f]{8})[^/]*/([0-9a-f]{8})[^/]*$ {
       nchan_subscriber eventsource;
       nchan_channel_id "$1_$2";
     }
@@ -343,7 +349,7 @@ http {
     metric: async () => Number.NaN,
     rss: () => rssOf(worker),
     publishTo: (pairs) => {
-      channels = pairs.map((pair) => `${pair.userId}_${pair.profileId}`);
+      channels = [...new Set(pairs.map(nchanChannel))];
     },
     stop: async () => {
       clearInterval(ticker);

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { Incarnation } from './incarnation.js';
-import { DATASET_KEY, type PairKeys } from './keys.js';
+import { DATASET_KEY, type LeaseKeys, type PairKeys } from './keys.js';
 import { defineScripts, runScript } from './lock-scripts.js';
 import type { MajorityAnswer } from './quorum.js';
 import { type LockLogger, redisAddress, SILENT_LOGGER } from './redis-client.js';
@@ -111,7 +111,7 @@ export class LockServer {
     });
   }
 
-  async extend(keys: PairKeys, owner: string, ttlMs: number): Promise<MajorityAnswer> {
+  async extend(keys: LeaseKeys, owner: string, ttlMs: number): Promise<MajorityAnswer> {
     return this.ownerStep('kubescalerExtend', [keys.lock, keys.launched, owner, ttlMs], EXTEND_REFUSALS);
   }
 
@@ -119,7 +119,7 @@ export class LockServer {
    * Renews many leases in ONE round trip: the extend script once per lease, pipelined. Resolves
    * with one answer per lease, in order; never rejects (a failed round trip fails every lease).
    */
-  async extendMany(leases: readonly { keys: PairKeys; owner: string }[], ttlMs: number): Promise<MajorityAnswer[]> {
+  async extendMany(leases: readonly { keys: LeaseKeys; owner: string }[], ttlMs: number): Promise<MajorityAnswer[]> {
     if (leases.length === 0) return [];
     defineScripts(this.client);
     const pipeline = this.client.pipeline() as unknown as Record<string, (...args: (string | number)[]) => unknown> & {
@@ -141,7 +141,7 @@ export class LockServer {
     });
   }
 
-  async release(keys: PairKeys, owner: string): Promise<MajorityAnswer> {
+  async release(keys: LeaseKeys, owner: string): Promise<MajorityAnswer> {
     return this.ownerStep('kubescalerRelease', [keys.lock, keys.launched, owner], {});
   }
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { AppError } from '@app/errors';
-import { type PairKeys, pairKeys } from './keys.js';
+import { type LeaseKeys, type PairKeys, pairKeys } from './keys.js';
 import { launchedRecordPrefix, serializeLaunchedRecord } from './launched-record.js';
 import { LeaseRenewals, type RenewalAnswer } from './lease-renewals.js';
 import { type AcquireAnswer, LockServer } from './lock-server.js';
@@ -172,7 +172,9 @@ export class PairLock {
       throw AppError.dependencyUnavailable('redis', new Error(problem));
     }
 
-    const held = new PairHeldLock(this, keys, owner, fencingToken, since, expiresAt);
+    // Only the two keys a renewal and the release name are kept (not the pair's other five).
+    const leaseKeys: LeaseKeys = { lock: keys.lock, launched: keys.launched };
+    const held = new PairHeldLock(this, leaseKeys, owner, fencingToken, since, expiresAt);
     this.renewals.add(held);
     if (held.lostReason !== undefined) {
       await held.release();
@@ -267,7 +269,7 @@ export class PairLock {
    * A held lock's release resolves once a majority freed it — the pair is free then — and the
    * rest finish in the background; a refused acquisition waits for every server.
    */
-  private async releaseEverywhere(keys: PairKeys, owner: string, wait: 'all' | 'majority' = 'all'): Promise<void> {
+  private async releaseEverywhere(keys: LeaseKeys, owner: string, wait: 'all' | 'majority' = 'all'): Promise<void> {
     const answers = this.servers.map((server) => server.release(keys, owner));
     void Promise.all(answers).then((all) => {
       const failed = all.flatMap((answer) => (answer.ok ? [] : [answer.reason]));
@@ -294,7 +296,7 @@ class PairHeldLock implements HeldLock {
 
   constructor(
     private readonly lock: PairLock,
-    readonly keys: PairKeys,
+    readonly keys: LeaseKeys,
     readonly owner: string,
     readonly fencingToken: number,
     readonly since: Date,
