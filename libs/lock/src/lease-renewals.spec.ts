@@ -73,6 +73,34 @@ describe(LeaseRenewals.name, () => {
     );
   });
 
+  it('renews leases that came at different times in different rounds, each every renewMs, in ticks of 250 ms', async () => {
+    const period = 1000;
+    const { sut, rounds } = renewals({ renewMs: period });
+    const leases = [new Lease('a'), new Lease('b'), new Lease('c')];
+    const renewedAt = new Map<string, number[]>();
+    for (const lease of leases) {
+      lease.expiresAt = monotonic() + 3 * period;
+      sut.add(lease);
+      mock.timers.tick(period / 4);
+    }
+    for (let step = 0; step < 12; step++) {
+      mock.timers.tick(period / 4);
+      for (const round of rounds.splice(0)) {
+        for (const lease of round.leases)
+          renewedAt.set(lease.name, [...(renewedAt.get(lease.name) ?? []), monotonic()]);
+        round.answer(round.leases.map(() => monotonic() + 3 * period));
+        await flush();
+      }
+    }
+    const start = 1_000_000;
+    assert.deepEqual(Object.fromEntries(renewedAt), {
+      a: [start + period, start + 2 * period, start + 3 * period],
+      b: [start + 1.25 * period, start + 2.25 * period, start + 3.25 * period],
+      c: [start + 1.5 * period, start + 2.5 * period, start + 3.5 * period],
+    });
+    for (const lease of leases) assert.ok(sut.isValid(lease));
+  });
+
   it('never starts a second round while one is in flight', async () => {
     const { sut, rounds } = renewals();
     sut.add(new Lease('a'));

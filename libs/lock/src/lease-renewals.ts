@@ -7,7 +7,7 @@ export interface RenewedLease {
 export type RenewalAnswer = number | { readonly failed: string };
 
 export interface LeaseRenewalsOptions<T extends RenewedLease> {
-  /** Time between the starts of two renewal rounds. */
+  /** Time between two renewals of a lease. */
   renewMs: number;
   /** A lease counts as gone this long before `expiresAt` (clock drift, in-flight time). */
   marginMs: number;
@@ -19,25 +19,39 @@ export interface LeaseRenewalsOptions<T extends RenewedLease> {
   now?: () => number;
 }
 
+/** How long one tick of the renewal timer is at least: `renewMs` is cut into ticks of ≥ 250 ms (at most 20). */
+const TICK_MS = 250;
+const MAX_TICKS = 20;
+
 /**
- * The renewal schedule of ALL of a pod's leases, without any Redis: one timer renews every lease
- * together every `renewMs` (so a lock server gets one round trip per round, not one per lease),
- * never two rounds in flight, validity checked before each, and one watchdog at the earliest
- * deadline, so a round that hangs or a stalled timer still ends each lease in `lost` by its
- * deadline. A lease's first failure is final: it leaves the renewals and is reported lost. A new
- * lease joins the next round, at most `renewMs` after it was added — never later than a lease
- * renewed on its own schedule.
+ * The renewal schedule of ALL of a pod's leases, without any Redis. One timer ticks every
+ * `renewMs / ticks` (≥ 250 ms, at most 20 ticks a period); each tick renews, in ONE round, the
+ * leases of its slot — those that joined during the previous tick — so every lease is renewed
+ * every `renewMs` as on a timer of its own, a lock server gets one round trip per tick instead of
+ * one per lease, and no round carries more than a slice of the pod's leases (a round of every
+ * lease at once would make its last answer wait for all the others). Never two rounds of a slot
+ * in flight; validity checked before each; one watchdog at the earliest deadline, so a round that
+ * hangs or a stalled timer still ends each lease in `lost` by its deadline. A lease's first
+ * failure is final: it leaves the renewals and is reported lost.
  */
 export class LeaseRenewals<T extends RenewedLease> {
-  private readonly kept = new Set<T>();
+  private readonly kept = new Map<T, number>();
+  private readonly slots: Set<T>[];
+  private readonly inFlight: boolean[];
+  /** The slot the next tick renews. */
+  private next = 0;
   private ticker: NodeJS.Timeout | undefined;
   private watchdog: NodeJS.Timeout | undefined;
   private watchdogAt = Number.POSITIVE_INFINITY;
-  private inFlight = false;
+  private readonly tickMs: number;
   private readonly now: () => number;
 
   constructor(private readonly options: LeaseRenewalsOptions<T>) {
     this.now = options.now ?? (() => performance.now());
+    const ticks = Math.max(1, Math.min(MAX_TICKS, Math.floor(options.renewMs / TICK_MS)));
+    this.tickMs = options.renewMs / ticks;
+    this.slots = Array.from({ length: ticks }, () => new Set<T>());
+    this.inFlight = this.slots.map(() => false);
   }
 
   /** Leases being renewed. */
@@ -47,7 +61,7 @@ export class LeaseRenewals<T extends RenewedLease> {
 
   /** A copy of the kept leases. */
   leases(): T[] {
-    return [...this.kept];
+    return [...this.kept.keys()];
   }
 
   has(lease: T): boolean {
@@ -59,13 +73,16 @@ export class LeaseRenewals<T extends RenewedLease> {
     return this.kept.has(lease) && now < lease.expiresAt - this.options.marginMs;
   }
 
-  /** Starts renewing `lease`; declares it lost at once if it is already too short. */
+  /** Starts renewing `lease`, first about `renewMs` from now; declares it lost at once if it is already too short. */
   add(lease: T): void {
     if (this.kept.has(lease)) return;
-    this.kept.add(lease);
+    // The slot that ticked last ticks again one period from now.
+    const slot = (this.next + this.slots.length - 1) % this.slots.length;
+    this.kept.set(lease, slot);
+    this.slots[slot]!.add(lease);
     if (!this.isValid(lease)) return this.lose(lease, 'the lease expired before it was used');
     if (this.ticker === undefined) {
-      this.ticker = setInterval(() => void this.round(), this.options.renewMs);
+      this.ticker = setInterval(() => void this.tick(), this.tickMs);
       this.ticker.unref?.();
     }
     const deadline = lease.expiresAt - this.options.marginMs;
@@ -74,7 +91,10 @@ export class LeaseRenewals<T extends RenewedLease> {
 
   /** Stops renewing `lease` without declaring a loss (a voluntary release). False if it was not kept. */
   remove(lease: T): boolean {
-    if (!this.kept.delete(lease)) return false;
+    const slot = this.kept.get(lease);
+    if (slot === undefined) return false;
+    this.kept.delete(lease);
+    this.slots[slot]!.delete(lease);
     if (this.kept.size === 0) this.stopTimers();
     return true;
   }
@@ -85,17 +105,23 @@ export class LeaseRenewals<T extends RenewedLease> {
     this.options.onLost(lease, reason);
   }
 
-  /** One round: every kept lease renewed together. Runs on the timer; tests call it directly. */
-  async round(): Promise<void> {
-    if (this.inFlight) return;
+  /** One tick: the round of the next slot. Runs on the timer; tests call it directly. */
+  async tick(): Promise<void> {
+    const slot = this.next;
+    this.next = (this.next + 1) % this.slots.length;
+    await this.round(slot);
+  }
+
+  private async round(slot: number): Promise<void> {
+    if (this.inFlight[slot]) return;
     const startedAt = this.now();
     const due: T[] = [];
-    for (const lease of this.kept) {
+    for (const lease of this.slots[slot]!) {
       if (this.isValid(lease, startedAt)) due.push(lease);
       else this.lose(lease, 'the lease expired before it could be renewed');
     }
     if (due.length === 0) return;
-    this.inFlight = true;
+    this.inFlight[slot] = true;
     let answers: readonly RenewalAnswer[];
     try {
       answers = await this.options.renew(due);
@@ -103,7 +129,7 @@ export class LeaseRenewals<T extends RenewedLease> {
       const failed = { failed: error instanceof Error ? error.message : String(error) };
       answers = due.map(() => failed);
     } finally {
-      this.inFlight = false;
+      this.inFlight[slot] = false;
     }
     for (const [index, lease] of due.entries()) {
       // Released or lost meanwhile: the result no longer matters.
@@ -133,7 +159,7 @@ export class LeaseRenewals<T extends RenewedLease> {
     this.watchdog = undefined;
     this.watchdogAt = Number.POSITIVE_INFINITY;
     const now = this.now();
-    for (const lease of this.kept) {
+    for (const lease of this.kept.keys()) {
       if (!this.isValid(lease, now)) this.lose(lease, 'the lease ran out before a renewal succeeded');
     }
     if (this.kept.size > 0) this.armWatchdog();
@@ -141,7 +167,7 @@ export class LeaseRenewals<T extends RenewedLease> {
 
   private earliestDeadline(): number {
     let earliest = Number.POSITIVE_INFINITY;
-    for (const lease of this.kept) earliest = Math.min(earliest, lease.expiresAt - this.options.marginMs);
+    for (const lease of this.kept.keys()) earliest = Math.min(earliest, lease.expiresAt - this.options.marginMs);
     return earliest;
   }
 
