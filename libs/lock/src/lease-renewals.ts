@@ -38,8 +38,9 @@ export class LeaseRenewals<T extends RenewedLease> {
   private readonly kept = new Map<T, number>();
   private readonly slots: Set<T>[];
   private readonly inFlight: boolean[];
-  /** The slot the next tick renews. */
+  /** The slot the next tick renews, and when it is due. */
   private next = 0;
+  private nextDueAt = 0;
   private ticker: NodeJS.Timeout | undefined;
   private watchdog: NodeJS.Timeout | undefined;
   private watchdogAt = Number.POSITIVE_INFINITY;
@@ -82,7 +83,8 @@ export class LeaseRenewals<T extends RenewedLease> {
     this.slots[slot]!.add(lease);
     if (!this.isValid(lease)) return this.lose(lease, 'the lease expired before it was used');
     if (this.ticker === undefined) {
-      this.ticker = setInterval(() => void this.tick(), this.tickMs);
+      this.nextDueAt = this.now() + this.tickMs;
+      this.ticker = setInterval(() => this.tick(), this.tickMs);
       this.ticker.unref?.();
     }
     const deadline = lease.expiresAt - this.options.marginMs;
@@ -105,11 +107,21 @@ export class LeaseRenewals<T extends RenewedLease> {
     this.options.onLost(lease, reason);
   }
 
-  /** One tick: the round of the next slot. Runs on the timer; tests call it directly. */
-  async tick(): Promise<void> {
-    const slot = this.next;
-    this.next = (this.next + 1) % this.slots.length;
-    await this.round(slot);
+  /**
+   * One run of the timer: the round of every slot that is due by the clock — a `setInterval` run
+   * late by a busy loop does not catch up, and counting its runs would stretch every lease's
+   * period by the lateness of twenty runs. Each slot's round starts at most once a run.
+   */
+  private tick(): void {
+    const now = this.now();
+    for (let due = 0; due < this.slots.length && now + 1 >= this.nextDueAt; due++) {
+      const slot = this.next;
+      this.next = (this.next + 1) % this.slots.length;
+      this.nextDueAt += this.tickMs;
+      void this.round(slot);
+    }
+    // Still due after every slot's round started: the loop was a period or more behind.
+    if (now + 1 >= this.nextDueAt) this.nextDueAt = now + this.tickMs;
   }
 
   private async round(slot: number): Promise<void> {

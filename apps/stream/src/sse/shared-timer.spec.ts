@@ -80,6 +80,43 @@ describe(SharedTimer.name, () => {
     assert.equal(sut.size, 0);
   });
 
+  it('keeps the period by the clock when the timer runs late (a busy loop), without repeating a slot in one run', (t) => {
+    t.mock.timers.enable({ apis: ['setInterval'] });
+    let now = 0;
+    const fired: number[] = [];
+    const sut = new SharedTimer<string>(
+      1000,
+      (_member, at) => fired.push(at),
+      () => now,
+    );
+    sut.add('a');
+    // Every run of the 50 ms timer comes 50 ms late: the clock moves twice as fast as the runs.
+    for (let run = 0; run < 40; run++) {
+      now += 100;
+      t.mock.timers.tick(50);
+    }
+    assert.deepEqual(fired, [1000, 2000, 3000, 4000]);
+  });
+
+  it('forgives a loop blocked for more than a period: each member fires once, then on from now', (t) => {
+    t.mock.timers.enable({ apis: ['setInterval'] });
+    let now = 0;
+    const fired: number[] = [];
+    const sut = new SharedTimer<string>(
+      1000,
+      (_member, at) => fired.push(at),
+      () => now,
+    );
+    sut.add('a');
+    now = 3500;
+    t.mock.timers.tick(50);
+    for (let run = 0; run < 30; run++) {
+      now += 50;
+      t.mock.timers.tick(50);
+    }
+    assert.deepEqual(fired, [3500, 4500]);
+  });
+
   it('counts a member added twice once', (t) => {
     const c = clock(t);
     const fired: string[] = [];

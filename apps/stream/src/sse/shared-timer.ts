@@ -8,13 +8,19 @@ const SLOT_MS = 50;
  * over the period as their own timers' would: thousands of streams are never written in one go.
  * `fire(member, now)` is one function for all members (`now` on the monotonic clock).
  *
+ * Slots fire by the clock, not by how often the underlying timer ran: a `setInterval` that a busy
+ * event loop runs late does not catch up, so counting its runs would stretch every member's
+ * period by the lateness of twenty runs; instead each run fires every slot that is due (a member
+ * still fires at most once a run), and a loop more than a period behind is forgiven, not repeated.
+ *
  * The underlying `setInterval` exists only while there are members, and never keeps the process alive.
  */
 export class SharedTimer<T> {
   private readonly slots: Set<T>[];
   private readonly slotMs: number;
-  /** The slot that fires next. */
+  /** The slot that fires next, and when it is due. */
   private next = 0;
+  private nextDueAt = 0;
   private members = 0;
   private timer: NodeJS.Timeout | undefined;
 
@@ -40,6 +46,7 @@ export class SharedTimer<T> {
     this.slots[slot]!.add(member);
     if (this.slots[slot]!.size === before) return slot;
     if (this.members++ === 0) {
+      this.nextDueAt = this.now() + this.slotMs;
       this.timer = setInterval(() => this.tick(), Math.max(1, Math.round(this.slotMs)));
       this.timer.unref?.();
     }
@@ -56,10 +63,15 @@ export class SharedTimer<T> {
   }
 
   private tick(): void {
-    const slot = this.slots[this.next]!;
-    this.next = (this.next + 1) % this.slots.length;
-    if (slot.size === 0) return;
     const now = this.now();
-    for (const member of slot) this.fire(member, now);
+    // Timers run on a millisecond clock: one that fires a hair early still fires its slot.
+    for (let fired = 0; fired < this.slots.length && now + 1 >= this.nextDueAt; fired++) {
+      const slot = this.slots[this.next]!;
+      this.next = (this.next + 1) % this.slots.length;
+      this.nextDueAt += this.slotMs;
+      for (const member of slot) this.fire(member, now);
+    }
+    // Still due after every slot fired: the loop was a period or more behind; that is forgiven.
+    if (now + 1 >= this.nextDueAt) this.nextDueAt = now + this.slotMs;
   }
 }
