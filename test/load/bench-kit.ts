@@ -295,7 +295,7 @@ http {
   keepalive_requests 1000000;
   server {
     listen 127.0.0.1:${port} backlog=4096;
-    location ~ ^/stream/([0-9a-f]{8})[^/]*/([0-9a-f]{8})[^/]*$ {
+    location ~ "^/stream/([0-9a-f]{8})[^/]*/([0-9a-f]{8})[^/]*$" {
       nchan_subscriber eventsource;
       nchan_channel_id "$1_$2";
     }
