@@ -250,6 +250,9 @@ export function buildFromGit(commit: string, name: string, projects: readonly st
  */
 const NCHAN_CHANNELS_PER_PUBLISH = 56;
 
+/** Publishes to nchan in flight at once (each on a connection of its own). */
+const NCHAN_PUBLISH_LANES = 8;
+
 /** A pair's nchan channel: the first 8 hex digits of its user and profile ids (as the location's regex takes them). */
 const nchanChannel = (pair: Pair) => `${pair.userId.slice(0, 8)}_${pair.profileId.slice(0, 8)}`;
 
@@ -323,17 +326,22 @@ http {
   const publish = async () => {
     seq++;
     const data = JSON.stringify({ host: 'nchan', seq, timestamp: Date.now(), payload });
-    const batches: Promise<unknown>[] = [];
+    const groups: string[] = [];
     for (let i = 0; i < channels.length; i += NCHAN_CHANNELS_PER_PUBLISH) {
-      const ids = channels.slice(i, i + NCHAN_CHANNELS_PER_PUBLISH).join(',');
-      batches.push(
-        fetch(`${url}/pub?ids=${ids}`, { method: 'POST', body: data, signal: AbortSignal.timeout(5000) }).then(
+      groups.push(channels.slice(i, i + NCHAN_CHANNELS_PER_PUBLISH).join(','));
+    }
+    // A few publishes in flight, so the publisher's connections leave the worker's to subscribers.
+    let next = 0;
+    const lane = async () => {
+      while (next < groups.length) {
+        const ids = groups[next++]!;
+        await fetch(`${url}/pub?ids=${ids}`, { method: 'POST', body: data, signal: AbortSignal.timeout(5000) }).then(
           (response) => response.arrayBuffer(),
           () => undefined,
-        ),
-      );
-    }
-    await Promise.all(batches);
+        );
+      }
+    };
+    await Promise.all(Array.from({ length: NCHAN_PUBLISH_LANES }, lane));
   };
   const ticker = setInterval(() => {
     // One publish round at a time: a slow round skips a tick rather than piling up.
