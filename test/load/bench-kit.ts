@@ -2,7 +2,8 @@
 // (base, main, our stream or the Nest baseline, each stream process on a private Redis), process
 // figures from /proc, the load generator with the bench defaults, and the result fragments that
 // scripts/bench.mjs turns into bench/results/<date>.json and .md.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { type AppProcess, freePort, launchNodeApp, RedisServer, REPO_ROOT, startApp, testInfra } from '@app/testing';
 import { kernelSockets } from '../support/kernel-sockets.js';
@@ -21,9 +22,18 @@ import { progressLine } from './report.js';
 /**
  * ours: this stream app as configured by default; today: the same app with the stream tier's
  * behaviour before the kernel's share was capped (no TCP_NOTSENT_LOWAT, drop by bytes only, at
- * 1 MiB pending); baseline: the plain Nest `@Sse()` app.
+ * 1 MiB pending); baseline: the plain Nest `@Sse()` app; before: the stream app as it was before
+ * the density work (`BEFORE_COMMIT`, built from git); nchan: nginx's nchan module, subscribers
+ * on `/stream/:userId/:profileId` (one channel a pair), fed by the benchmark (see `startNchan`).
  */
-export type ServerKind = 'ours' | 'today' | 'baseline';
+export type ServerKind = 'ours' | 'today' | 'baseline' | 'before' | 'nchan';
+
+/**
+ * The stream tier before the density work (a timer per stream for its events, watchdog,
+ * heartbeat and lock renewal and watchdog; one renewal round trip per lock): the commit the
+ * `before` kind is built from.
+ */
+export const BEFORE_COMMIT = '136432c6f7e54f75642a86a3967a6c6ed05b6d4c';
 export const SERVER_KINDS: readonly ServerKind[] = ['ours', 'baseline'];
 /** The environment that makes our app behave as the stream tier did before drop-by-age. */
 export const TODAY_ENV: Readonly<Record<string, string>> = Object.freeze({
@@ -128,6 +138,8 @@ export interface StreamServer {
   metric(name: string): Promise<number>;
   /** The process's resident set size, bytes. */
   rss(): number;
+  /** A server fed by the benchmark (nchan): from now on, publish to these pairs' channels. */
+  publishTo?(pairs: readonly Pair[]): void;
   stop(): Promise<void>;
 }
 
@@ -155,15 +167,17 @@ export async function startServer(
   /** Node options that NODE_OPTIONS refuses (V8 flags such as `--optimize-for-size`). */
   nodeArgs: readonly string[] = [],
 ): Promise<StreamServer> {
+  if (kind === 'nchan') return startNchan(env);
+  const root = kind === 'before' ? buildFromGit(BEFORE_COMMIT, 'before', ['apps/stream/tsconfig.app.json']) : REPO_ROOT;
   const redis = await RedisServer.start();
   try {
     const ownEnv = kind === 'today' ? { ...env, ...TODAY_ENV } : env;
     const script = kind === 'baseline' ? 'test/dist/baseline/main.js' : 'apps/stream/dist/main.js';
     const app = await launchNodeApp({
-      script: join(REPO_ROOT, script),
-      label: script,
+      script: join(root, script),
+      label: `${kind} ${script}`,
       port: await freePort(),
-      cwd: REPO_ROOT,
+      cwd: root,
       env: { HOST: '127.0.0.1', POD_NAME: kind, ...serverEnv(base, redis, ownEnv) },
       nodeArgs,
       timeoutMs: 30_000,
@@ -187,6 +201,170 @@ export async function startServer(
     await redis.dispose();
     throw error;
   }
+}
+
+/**
+ * Builds `projects` of the tree at `commit` (once per commit) into `.cache/bench-<name>/<commit>/`,
+ * beside our node_modules but with its own libs under `@app`; returns that directory.
+ */
+export function buildFromGit(commit: string, name: string, projects: readonly string[]): string {
+  const dir = join(REPO_ROOT, `.cache/bench-${name}`, commit.slice(0, 12));
+  const done = join(dir, '.built');
+  if (existsSync(done)) return dir;
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  log(`building ${name} (${commit.slice(0, 12)}) into ${dir}`);
+  const archive = execFileSync(
+    'git',
+    [
+      'archive',
+      commit,
+      'apps',
+      'libs',
+      'public',
+      'package.json',
+      'tsconfig.base.json',
+      'tsconfig.json',
+      'nest-cli.json',
+    ],
+    { cwd: REPO_ROOT, maxBuffer: 1 << 28 },
+  );
+  execFileSync('tar', ['-x', '-C', dir], { input: archive });
+  mkdirSync(join(dir, 'node_modules/@app'), { recursive: true });
+  for (const entry of readdirSync(join(REPO_ROOT, 'node_modules'))) {
+    if (entry !== '@app') symlinkSync(join(REPO_ROOT, 'node_modules', entry), join(dir, 'node_modules', entry));
+  }
+  for (const lib of readdirSync(join(dir, 'libs')))
+    symlinkSync(`../../libs/${lib}`, join(dir, 'node_modules/@app', lib));
+  execFileSync(process.execPath, [join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-b', ...projects], {
+    cwd: dir,
+    stdio: 'inherit',
+  });
+  writeFileSync(done, `${new Date().toISOString()}\n`);
+  return dir;
+}
+
+/**
+ * How many channels one multiplexed publish to nchan names: nchan takes at most 1,024 characters
+ * of channel ids in one request, and a channel id is 17 (see `nchanChannel`) plus the delimiter.
+ */
+const NCHAN_CHANNELS_PER_PUBLISH = 56;
+
+/** Publishes to nchan in flight at once (each on a connection of its own). */
+const NCHAN_PUBLISH_LANES = 8;
+
+/** A pair's nchan channel: the first 8 hex digits of its user and profile ids (as the location's regex takes them). */
+const nchanChannel = (pair: Pair) => `${pair.userId.slice(0, 8)}_${pair.profileId.slice(0, 8)}`;
+
+/**
+ * nchan (Debian's `libnginx-mod-nchan`, installed with apt like the other services) in one nginx
+ * worker: an EventSource subscriber location on `/stream/:userId/:profileId` (one channel a
+ * pair, one message kept per channel) and a publisher location that takes up to 56 channels in
+ * one request. `publishTo(pairs)` makes the server publish to those pairs'
+ * channels at `STREAM_EVENTS_PER_SECOND`, with data shaped like ours (`{host, seq, timestamp,
+ * payload}`, `STREAM_EVENT_BYTES` of payload). `pid` is the worker's (the master only forks it).
+ */
+export async function startNchan(env: Record<string, string>): Promise<StreamServer> {
+  const { ensureDebianPackages } = (await import(join(REPO_ROOT, 'libs/infra/apt.mjs'))) as {
+    ensureDebianPackages(options: { packages: string[]; log?: (line: string) => void }): Promise<void>;
+  };
+  const { startNginx } = (await import(join(REPO_ROOT, 'libs/infra/nginx.mjs'))) as {
+    startNginx(options: Record<string, unknown>): Promise<{ pid: number; stop(): Promise<void> }>;
+  };
+  await ensureDebianPackages({ packages: ['libnginx-mod-nchan'], log });
+  const port = await freePort();
+  const dir = join(REPO_ROOT, '.cache/bench-nchan', String(port));
+  mkdirSync(dir, { recursive: true });
+  const nginx = await startNginx({
+    dir,
+    host: '127.0.0.1',
+    port,
+    label: 'nchan',
+    log,
+    config: (root: string) => `load_module /usr/lib/nginx/modules/ngx_nchan_module.so;
+daemon off;
+worker_processes 1;
+worker_rlimit_nofile 20000;
+error_log ${root}/error.log warn;
+pid ${root}/nginx.pid;
+events { worker_connections 19990; }
+http {
+  access_log off;
+  client_body_temp_path ${root}/temp/body;
+  proxy_temp_path ${root}/temp/proxy;
+  fastcgi_temp_path ${root}/temp/fastcgi;
+  uwsgi_temp_path ${root}/temp/uwsgi;
+  scgi_temp_path ${root}/temp/scgi;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:${port} backlog=4096;
+    location ~ "^/stream/([0-9a-f]{8})[^/]*/([0-9a-f]{8})[^/]*$" {
+      nchan_subscriber eventsource;
+      nchan_channel_id "$1_$2";
+    }
+    location = /pub {
+      allow 127.0.0.1;
+      deny all;
+      nchan_publisher;
+      nchan_channel_id $arg_ids;
+      nchan_channel_id_split_delimiter ",";
+      nchan_message_buffer_length 1;
+      nchan_message_timeout 10s;
+    }
+  }
+}
+`,
+  });
+  const worker = Number(readFileSync(`/proc/${nginx.pid}/task/${nginx.pid}/children`, 'utf8').trim().split(/\s+/)[0]);
+  if (!Number.isSafeInteger(worker)) throw new Error('nchan: no nginx worker process');
+  const periodMs = 1000 / Number(env.STREAM_EVENTS_PER_SECOND ?? '1');
+  const payload = 'x'.repeat(Number(env.STREAM_EVENT_BYTES ?? '64'));
+  let channels: string[] = [];
+  let seq = 0;
+  let publishing: Promise<unknown> = Promise.resolve();
+  const url = `http://127.0.0.1:${port}`;
+  const publish = async () => {
+    seq++;
+    const data = JSON.stringify({ host: 'nchan', seq, timestamp: Date.now(), payload });
+    const groups: string[] = [];
+    for (let i = 0; i < channels.length; i += NCHAN_CHANNELS_PER_PUBLISH) {
+      groups.push(channels.slice(i, i + NCHAN_CHANNELS_PER_PUBLISH).join(','));
+    }
+    // A few publishes in flight, so the publisher's connections leave the worker's to subscribers.
+    let next = 0;
+    const lane = async () => {
+      while (next < groups.length) {
+        const ids = groups[next++]!;
+        await fetch(`${url}/pub?ids=${ids}`, { method: 'POST', body: data, signal: AbortSignal.timeout(5000) }).then(
+          (response) => response.arrayBuffer(),
+          () => undefined,
+        );
+      }
+    };
+    await Promise.all(Array.from({ length: NCHAN_PUBLISH_LANES }, lane));
+  };
+  const ticker = setInterval(() => {
+    // One publish round at a time: a slow round skips a tick rather than piling up.
+    publishing = publishing.then(publish);
+  }, periodMs);
+  ticker.unref();
+  return {
+    kind: 'nchan',
+    url,
+    port,
+    pid: worker,
+    redis: undefined as unknown as RedisServer,
+    metric: async () => Number.NaN,
+    rss: () => rssOf(worker),
+    publishTo: (pairs) => {
+      channels = [...new Set(pairs.map(nchanChannel))];
+    },
+    stop: async () => {
+      clearInterval(ticker);
+      await publishing;
+      await nginx.stop();
+    },
+  };
 }
 
 /** A Prometheus sample of our stream app (`name` with no labels); NaN if absent. */

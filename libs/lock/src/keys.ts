@@ -10,6 +10,9 @@ export interface PairKeys {
   readonly sequence: string;
 }
 
+/** The keys a held lock renews and releases: all it keeps of its pair's keys. */
+export type LeaseKeys = Pick<PairKeys, 'lock' | 'launched'>;
+
 /**
  * On every lock server: the id of its data set. Whoever first finds it missing writes a random
  * one; a server whose id changes (or disappears) lost its data, so it does not vote for a lease.

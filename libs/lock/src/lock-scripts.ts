@@ -99,11 +99,16 @@ const SCRIPTS = {
 type ScriptName = keyof typeof SCRIPTS;
 type Call = (...args: (string | number)[]) => Promise<unknown>;
 
-/** Runs one of the lock scripts on `client` (EVALSHA, falling back to EVAL once per server start). */
-export function runScript(client: Redis, name: ScriptName, ...args: (string | number)[]): Promise<unknown> {
+/** Defines the lock scripts as commands of `client` (and of its pipelines), once. */
+export function defineScripts(client: Redis): void {
   const commands = client as unknown as Record<string, Call | undefined>;
-  if (typeof commands[name] !== 'function') {
+  if (typeof commands.kubescalerRelease !== 'function') {
     for (const [scriptName, definition] of Object.entries(SCRIPTS)) client.defineCommand(scriptName, definition);
   }
-  return commands[name]!.call(client, ...args);
+}
+
+/** Runs one of the lock scripts on `client` (EVALSHA, falling back to EVAL once per server start). */
+export function runScript(client: Redis, name: ScriptName, ...args: (string | number)[]): Promise<unknown> {
+  defineScripts(client);
+  return (client as unknown as Record<string, Call>)[name]!.call(client, ...args);
 }

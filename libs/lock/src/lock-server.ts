@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { Incarnation } from './incarnation.js';
-import { DATASET_KEY, type PairKeys } from './keys.js';
-import { runScript } from './lock-scripts.js';
+import { DATASET_KEY, type LeaseKeys, type PairKeys } from './keys.js';
+import { defineScripts, runScript } from './lock-scripts.js';
 import type { MajorityAnswer } from './quorum.js';
 import { type LockLogger, redisAddress, SILENT_LOGGER } from './redis-client.js';
 
@@ -13,6 +13,13 @@ export type AcquireAnswer =
   | { readonly kind: 'busy' }
   /** No vote: not reachable, not identified yet, in quarantine without granting, or it failed. */
   | { readonly kind: 'refused'; readonly reason: string };
+
+/** The extend script's refusals. */
+const EXTEND_REFUSALS: Record<number, string> = {
+  0: 'the lock is no longer ours',
+  2: 'the launched record is gone or belongs to another holder',
+};
+const OK: MajorityAnswer = { ok: true };
 
 /** How long to wait before asking a server that did not answer its identity check again. */
 const IDENTIFY_RETRY_MS = 1000;
@@ -104,14 +111,37 @@ export class LockServer {
     });
   }
 
-  async extend(keys: PairKeys, owner: string, ttlMs: number): Promise<MajorityAnswer> {
-    return this.ownerStep('kubescalerExtend', [keys.lock, keys.launched, owner, ttlMs], {
-      0: 'the lock is no longer ours',
-      2: 'the launched record is gone or belongs to another holder',
+  async extend(keys: LeaseKeys, owner: string, ttlMs: number): Promise<MajorityAnswer> {
+    return this.ownerStep('kubescalerExtend', [keys.lock, keys.launched, owner, ttlMs], EXTEND_REFUSALS);
+  }
+
+  /**
+   * Renews many leases in ONE round trip: the extend script once per lease, pipelined. Resolves
+   * with one answer per lease, in order; never rejects (a failed round trip fails every lease).
+   */
+  async extendMany(leases: readonly { keys: LeaseKeys; owner: string }[], ttlMs: number): Promise<MajorityAnswer[]> {
+    if (leases.length === 0) return [];
+    defineScripts(this.client);
+    const pipeline = this.client.pipeline() as unknown as Record<string, (...args: (string | number)[]) => unknown> & {
+      exec(): Promise<[Error | null, unknown][] | null>;
+    };
+    for (const { keys, owner } of leases) pipeline.kubescalerExtend!(keys.lock, keys.launched, owner, ttlMs);
+    let replies: [Error | null, unknown][] | null;
+    try {
+      replies = await pipeline.exec();
+    } catch (error) {
+      const failed = { ok: false as const, reason: `${this.address}: ${describe(error)}` };
+      return leases.map(() => failed);
+    }
+    return leases.map((_, index) => {
+      const [error, reply] = replies?.[index] ?? [new Error('no answer'), undefined];
+      if (error) return { ok: false, reason: `${this.address}: ${describe(error)}` };
+      if (reply === 1) return OK;
+      return { ok: false, reason: EXTEND_REFUSALS[reply as number] ?? `unexpected answer ${String(reply)}` };
     });
   }
 
-  async release(keys: PairKeys, owner: string): Promise<MajorityAnswer> {
+  async release(keys: LeaseKeys, owner: string): Promise<MajorityAnswer> {
     return this.ownerStep('kubescalerRelease', [keys.lock, keys.launched, owner], {});
   }
 

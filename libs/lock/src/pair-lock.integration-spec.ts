@@ -257,6 +257,27 @@ describe(PairLock.name, () => {
     for (const p of pairs) await (await sut.acquire(p.userId, p.profileId, { pod: 'pod-a' })).release();
   });
 
+  it('renews every held lock and launched record in one round trip per renewal round, not one per lock', async () => {
+    const client = await bed.client(redisUrl);
+    const lock = bed.lock([client]);
+    const pairs = Array.from({ length: 50 }, () => freshPair());
+    const held = await Promise.all(pairs.map((p) => lock.acquire(p.userId, p.profileId, { pod: 'pod-a' })));
+    const stream = (client as unknown as { stream: { write: (...args: unknown[]) => boolean } }).stream;
+    const writes = mock.method(stream, 'write');
+    await sleep(5 * TEST_RENEW_MS);
+    const rounds = writes.mock.callCount();
+    writes.mock.restore();
+    // About five rounds in five renewal intervals (timers may run late), each one write of 50 extensions.
+    assert.ok(rounds >= 3 && rounds <= 6, `${rounds} writes to the lock server in five renewal intervals`);
+    for (const p of pairs) {
+      const ttl = await redis.pttl(pairKeys(p.userId, p.profileId).launched);
+      assert.ok(ttl > TEST_TTL_MS - 2 * TEST_RENEW_MS, `launched record renewed (${ttl} ms left)`);
+    }
+    assert.ok(held.every((h) => h.isValid()));
+    await Promise.all(held.map((h) => h.release()));
+    assert.equal(lock.heldCount, 0);
+  });
+
   it('counts nothing held after every test above', () => {
     assert.equal(sut.heldCount, 0);
     assert.equal(other.heldCount, 0);

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { AppError } from '@app/errors';
-import { type PairKeys, pairKeys } from './keys.js';
+import { type LeaseKeys, type PairKeys, pairKeys } from './keys.js';
 import { launchedRecordPrefix, serializeLaunchedRecord } from './launched-record.js';
-import { LeaseKeeper } from './lease-keeper.js';
+import { LeaseRenewals, type RenewalAnswer } from './lease-renewals.js';
 import { type AcquireAnswer, LockServer } from './lock-server.js';
-import { gather, type MajorityAnswer, onMajority, quorumOf } from './quorum.js';
+import { decideMajority, gather, type MajorityAnswer, onMajority, quorumOf } from './quorum.js';
 import { type LockLogger, SILENT_LOGGER } from './redis-client.js';
 
 export interface PairLockOptions {
@@ -83,7 +83,8 @@ export function decideAcquire(answers: readonly AcquireAnswer[], pending: number
  */
 export class PairLock {
   private readonly servers: readonly LockServer[];
-  private readonly held = new Set<PairHeldLock>();
+  /** Every held lock, renewed together: one round trip per lock server per renewal round. */
+  private readonly renewals: LeaseRenewals<PairHeldLock>;
   private readonly marginMs: number;
   private readonly driftMs: number;
   private readonly logger: LockLogger;
@@ -103,11 +104,18 @@ export class PairLock {
     // Redis expires keys with 1 ms precision, and its clock may run a little faster than ours.
     this.driftMs = Math.round(ttlMs * 0.01) + 2;
     this.servers = lockClients.map((client) => new LockServer(client, ttlMs, this.logger, this.now));
+    this.renewals = new LeaseRenewals<PairHeldLock>({
+      renewMs,
+      marginMs: this.marginMs,
+      now: this.now,
+      renew: (leases) => this.renewMany(leases),
+      onLost: (lease, reason) => lease.lost(reason),
+    });
   }
 
   /** Locks not yet released or lost: the `stream_locks_held` gauge. */
   get heldCount(): number {
-    return this.held.size;
+    return this.renewals.size;
   }
 
   /** Lock servers whose "free" counts right now (identified, not in quarantine). */
@@ -164,17 +172,10 @@ export class PairLock {
       throw AppError.dependencyUnavailable('redis', new Error(problem));
     }
 
-    const held = new PairHeldLock(keys, fencingToken, since, expiresAt, {
-      renewMs: this.options.renewMs,
-      marginMs: this.marginMs,
-      now: this.now,
-      logger: this.logger,
-      renew: () => this.renew(keys, owner),
-      onEnd: (ended) => this.held.delete(ended),
-      release: () => this.releaseEverywhere(keys, owner, 'majority'),
-    });
-    this.held.add(held);
-    held.start();
+    // Only the two keys a renewal and the release name are kept (not the pair's other five).
+    const leaseKeys: LeaseKeys = { lock: keys.lock, launched: keys.launched };
+    const held = new PairHeldLock(this, leaseKeys, owner, fencingToken, since, expiresAt);
+    this.renewals.add(held);
     if (held.lostReason !== undefined) {
       await held.release();
       throw AppError.dependencyUnavailable('redis', new Error(held.lostReason));
@@ -184,7 +185,28 @@ export class PairLock {
 
   /** Revokes every held lock (their `onLost` fires with `reason`) and frees them. For shutdown. */
   async releaseAll(reason = 'the lock service is shutting down'): Promise<void> {
-    await Promise.all([...this.held].map((held) => held.revoke(reason)));
+    await Promise.all(this.renewals.leases().map((held) => held.revoke(reason)));
+  }
+
+  /** Whether `held` is still held (renewed) and has its margin left at `now`. @internal */
+  isHeldValid(held: PairHeldLock, now?: number): boolean {
+    return this.renewals.isValid(held, now);
+  }
+
+  /** Stops renewing `held` (released) or declares it lost (revoked). @internal */
+  endHeld(held: PairHeldLock, lostReason?: string): void {
+    if (lostReason === undefined) this.renewals.remove(held);
+    else this.renewals.lose(held, lostReason);
+  }
+
+  /** Frees `held`'s pair on every server; resolves once a majority freed it. @internal */
+  releaseHeld(held: PairHeldLock): Promise<void> {
+    return this.releaseEverywhere(held.keys, held.owner, 'majority');
+  }
+
+  /** Logs a held lock's loss. @internal */
+  logLoss(text: string): void {
+    this.logger.warn(text);
   }
 
   /** Stops watching the servers' connections (the caller closes the clients). */
@@ -217,16 +239,29 @@ export class PairLock {
     );
   }
 
-  /** One extension of lock and record on a majority; resolves with the new monotonic deadline. */
-  private async renew(keys: PairKeys, owner: string): Promise<number> {
+  /**
+   * One renewal round: lock and record of every lease extended on each server in ONE pipelined
+   * round trip; a lease is renewed once a majority extended it, and fails once that cannot
+   * happen. Resolves when every lease is decided (a slow minority is not waited for).
+   */
+  private async renewMany(leases: readonly PairHeldLock[]): Promise<readonly RenewalAnswer[]> {
     const startedAt = this.now();
-    const extended = await this.onMajority((server) => server.extend(keys, owner, this.options.ttlMs));
-    if (extended !== true) throw new Error(extended);
-    return startedAt + this.options.ttlMs - this.driftMs;
-  }
-
-  private onMajority(step: (server: LockServer) => Promise<MajorityAnswer>): Promise<true | string> {
-    return onMajority(this.servers.map(step));
+    const renewed = startedAt + this.options.ttlMs - this.driftMs;
+    const members = this.servers.length;
+    const rounds = this.servers.map((server) => server.extendMany(leases, this.options.ttlMs));
+    return gather(rounds, (answers, pending) => {
+      const verdicts: RenewalAnswer[] = [];
+      for (let index = 0; index < leases.length; index++) {
+        const verdict = decideMajority(
+          answers.map((answer) => answer[index]!),
+          pending,
+          members,
+        );
+        if (verdict === undefined) return undefined;
+        verdicts.push(verdict === true ? renewed : { failed: verdict });
+      }
+      return verdicts;
+    });
   }
 
   /**
@@ -234,7 +269,7 @@ export class PairLock {
    * A held lock's release resolves once a majority freed it — the pair is free then — and the
    * rest finish in the background; a refused acquisition waits for every server.
    */
-  private async releaseEverywhere(keys: PairKeys, owner: string, wait: 'all' | 'majority' = 'all'): Promise<void> {
+  private async releaseEverywhere(keys: LeaseKeys, owner: string, wait: 'all' | 'majority' = 'all'): Promise<void> {
     const answers = this.servers.map((server) => server.release(keys, owner));
     void Promise.all(answers).then((all) => {
       const failed = all.flatMap((answer) => (answer.ok ? [] : [answer.reason]));
@@ -246,53 +281,36 @@ export class PairLock {
   }
 }
 
-interface HeldLockDeps {
-  renewMs: number;
-  marginMs: number;
-  now: () => number;
-  logger: LockLogger;
-  renew: () => Promise<number>;
-  onEnd: (held: PairHeldLock) => void;
-  release: () => Promise<void>;
-}
-
+/**
+ * One held pair: its keys, owner value and lease end, and its loss listeners. The schedule is
+ * the lock's (`LeaseRenewals`, shared by every held lock), so a held lock has no timer or closure
+ * of its own.
+ */
 class PairHeldLock implements HeldLock {
-  private readonly keeper: LeaseKeeper;
-  private readonly listeners = new Set<(reason: string) => void>();
+  /** The lease's end on the monotonic clock, moved by each renewal round. */
+  expiresAt: number;
+  /** One listener (the usual case) or several. */
+  private listeners: ((reason: string) => void) | ((reason: string) => void)[] | undefined;
   private released: Promise<void> | undefined;
   lostReason: string | undefined;
 
   constructor(
-    private readonly keys: PairKeys,
+    private readonly lock: PairLock,
+    readonly keys: LeaseKeys,
+    readonly owner: string,
     readonly fencingToken: number,
     readonly since: Date,
     expiresAt: number,
-    private readonly deps: HeldLockDeps,
   ) {
-    this.keeper = new LeaseKeeper({
-      renewMs: deps.renewMs,
-      marginMs: deps.marginMs,
-      expiresAt,
-      now: deps.now,
-      renew: async () => {
-        const next = await deps.renew();
-        if (this.released) throw new Error('released while renewing');
-        return next;
-      },
-      onLost: (reason) => this.handleLost(reason),
-    });
+    this.expiresAt = expiresAt;
   }
 
   get resource(): string {
     return this.keys.lock;
   }
 
-  start(): void {
-    this.keeper.start();
-  }
-
   isValid(now?: number): boolean {
-    return this.keeper.isValid(now);
+    return this.released === undefined && this.lock.isHeldValid(this, now);
   }
 
   onLost(listener: (reason: string) => void): () => void {
@@ -301,41 +319,47 @@ class PairHeldLock implements HeldLock {
       queueMicrotask(() => listener(reason));
       return () => undefined;
     }
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    if (this.released) return () => undefined;
+    const listeners = this.listeners;
+    this.listeners =
+      listeners === undefined ? listener : Array.isArray(listeners) ? [...listeners, listener] : [listeners, listener];
+    return () => {
+      const current = this.listeners;
+      if (current === listener) this.listeners = undefined;
+      else if (Array.isArray(current)) this.listeners = current.filter((other) => other !== listener);
+    };
   }
 
   release(): Promise<void> {
-    this.keeper.stop();
+    this.lock.endHeld(this);
     return this.finish();
   }
 
   revoke(reason: string): Promise<void> {
-    this.keeper.lose(reason);
+    this.lock.endHeld(this, reason);
     return this.finish();
   }
 
-  private handleLost(reason: string): void {
+  /** Called once by the renewals when the lease is lost (it has left them already). */
+  lost(reason: string): void {
+    if (this.released) return;
     this.lostReason = reason;
-    this.deps.logger.warn(`lock ${this.keys.lock} (fencing token ${this.fencingToken}) lost: ${reason}`);
+    this.lock.logLoss(`lock ${this.keys.lock} (fencing token ${this.fencingToken}) lost: ${reason}`);
     // Off the held count before anyone hears of the loss, and freed in the background.
     void this.finish();
-    const listeners = [...this.listeners];
-    this.listeners.clear();
-    for (const listener of listeners) {
+    const listeners = this.listeners;
+    this.listeners = undefined;
+    for (const listener of listeners === undefined ? [] : Array.isArray(listeners) ? listeners : [listeners]) {
       try {
         listener(reason);
       } catch (error) {
-        this.deps.logger.warn(`onLost listener of ${this.keys.lock} threw: ${describe(error)}`);
+        this.lock.logLoss(`onLost listener of ${this.keys.lock} threw: ${describe(error)}`);
       }
     }
   }
 
   private finish(): Promise<void> {
-    this.released ??= (async () => {
-      this.deps.onEnd(this);
-      await this.deps.release();
-    })();
+    this.released ??= this.lock.releaseHeld(this);
     return this.released;
   }
 }

@@ -1,5 +1,5 @@
 import type { StreamConfig } from '@app/config';
-import { EventSchedule, MessageFramer, PayloadPool } from '../sse/index.js';
+import { EventSchedule, MessageFramer, PayloadPool, SharedTimer } from '../sse/index.js';
 import { nextSeq } from '../streams/event-id.js';
 import { continueSequence, type SequenceAnchor } from '../streams/sequence-anchor.js';
 import type { SourceFeed, SourceTarget, StreamSource } from './stream-source.js';
@@ -19,13 +19,18 @@ const monotonicNow = () => performance.now();
 export class GeneratorSource implements StreamSource {
   readonly name = 'generator' as const;
   private readonly framer: MessageFramer;
+  private readonly periodMs: number;
+  /** One timer for every feed of this source (they share the period), not one per stream. */
+  private readonly timer: SharedTimer<GeneratorFeed>;
 
   constructor(
-    private readonly settings: Pick<StreamConfig['stream'], 'eventsPerSecond' | 'eventBytes'>,
+    settings: Pick<StreamConfig['stream'], 'eventsPerSecond' | 'eventBytes'>,
     host: string,
     private readonly anchors: AnchorReader,
   ) {
     this.framer = new MessageFramer(host, new PayloadPool(settings.eventBytes));
+    this.periodMs = 1000 / settings.eventsPerSecond;
+    this.timer = new SharedTimer(Math.max(1, Math.round(this.periodMs)), (feed, now) => feed.tick(now));
   }
 
   async open(target: SourceTarget): Promise<SourceFeed> {
@@ -39,12 +44,13 @@ export class GeneratorSource implements StreamSource {
 
   /** The feed of a stream whose sequence continues after `startSeq`. */
   feed(target: SourceTarget, startSeq: number): SourceFeed {
-    return new GeneratorFeed(target, this.framer, 1000 / this.settings.eventsPerSecond, startSeq);
+    return new GeneratorFeed(target, this.framer, this.periodMs, this.timer, startSeq);
   }
 }
 
 class GeneratorFeed implements SourceFeed {
-  private ticker: NodeJS.Timeout | undefined;
+  private schedule: EventSchedule | undefined;
+  private slot = -1;
   private seq: number;
   private closed = false;
 
@@ -52,6 +58,7 @@ class GeneratorFeed implements SourceFeed {
     private readonly target: SourceTarget,
     private readonly framer: MessageFramer,
     private readonly periodMs: number,
+    private readonly timer: SharedTimer<GeneratorFeed>,
     readonly startSeq: number,
   ) {
     this.seq = startSeq;
@@ -62,26 +69,27 @@ class GeneratorFeed implements SourceFeed {
   }
 
   start(): void {
-    if (this.closed) return;
-    const schedule = new EventSchedule(this.periodMs, monotonicNow());
-    this.ticker = setInterval(
-      () => {
-        // The timer drifts late under load: every event that is due is offered, each with its due time.
-        const due = schedule.take(monotonicNow());
-        if (due === 0) return;
-        const timestamp = Date.now();
-        for (let i = 0; i < due && !this.closed; i++) {
-          this.seq = nextSeq(this.seq);
-          const data = this.framer.data(this.seq, timestamp);
-          this.target.emit({ seq: this.seq, timestamp, data, dueAt: schedule.dueAt(i, due), lossless: false });
-        }
-      },
-      Math.max(1, Math.round(this.periodMs)),
-    );
+    if (this.closed || this.schedule) return;
+    this.schedule = new EventSchedule(this.periodMs, monotonicNow());
+    this.slot = this.timer.add(this);
+  }
+
+  /** The shared timer fired (it drifts late under load): every event that is due is offered, each with its due time. */
+  tick(now: number): void {
+    const schedule = this.schedule!;
+    const due = schedule.take(now);
+    if (due === 0) return;
+    const timestamp = Date.now();
+    for (let i = 0; i < due && !this.closed; i++) {
+      this.seq = nextSeq(this.seq);
+      const data = this.framer.data(this.seq, timestamp);
+      this.target.emit({ seq: this.seq, timestamp, data, dueAt: schedule.dueAt(i, due), lossless: false });
+    }
   }
 
   close(): void {
     this.closed = true;
-    clearInterval(this.ticker);
+    if (this.slot >= 0) this.timer.delete(this, this.slot);
+    this.slot = -1;
   }
 }

@@ -2,8 +2,16 @@ import type { ServerResponse } from 'node:http';
 import type { StreamConfig } from '@app/config';
 import type { HeldLock } from '@app/lock';
 import type { SourceEvent, SourceFeed, SourceTarget } from '../sources/stream-source.js';
-import { BackpressureWriter, type DeliveryListener, encodeComment, encodeEvent, frameEvent } from '../sse/index.js';
-import { formatEventId, NO_ENTRY, type ResumePoint, type StreamPosition } from './event-id.js';
+import {
+  BackpressureWriter,
+  type DeliveryListener,
+  encodeComment,
+  encodeEvent,
+  type Frame,
+  frameEvent,
+  SharedTimer,
+} from '../sse/index.js';
+import { formatEventId, NO_ENTRY, type ResumePoint } from './event-id.js';
 import type { SequenceAnchor } from './sequence-anchor.js';
 import type { SocketTuning } from './socket-tuning.js';
 import type { StreamMetrics } from './stream-metrics.js';
@@ -30,6 +38,8 @@ export interface SessionOptions {
   readonly resume?: ResumePoint;
   /** Socket options; absent in unit tests of the session alone. */
   readonly socketTuning?: SocketTuning;
+  /** The pod's shared timers (`StreamTimers`); a session alone (unit tests) makes its own. */
+  readonly timers?: StreamTimers;
   /** Called once, synchronously, when the session ends for any reason. */
   readonly onClosed: (session: StreamSession, reason: CloseReason) => void;
 }
@@ -37,11 +47,58 @@ export interface SessionOptions {
 /** How long an ended stream may take to flush its last frame before its socket is destroyed. */
 const END_GRACE_MS = 5000;
 
+const HEARTBEAT = encodeComment('heartbeat');
+
 /** Reconnect delay the client is told in the first frame. */
 export const RETRY_MS = 1000;
 
 /** The session's clock: monotonic, so a wall-clock step never stops or bursts a stream. */
 const monotonicNow = () => performance.now();
+
+/**
+ * The timers every session of a pod shares: one per period (the event period for the watchdog,
+ * the heartbeat), not two timers and two closures per stream.
+ */
+export class StreamTimers {
+  readonly watch: SharedTimer<StreamSession>;
+  readonly heartbeat: SharedTimer<StreamSession>;
+
+  constructor(settings: Pick<StreamConfig['stream'], 'eventsPerSecond' | 'heartbeatMs'>) {
+    this.watch = new SharedTimer(Math.max(1, Math.round(1000 / settings.eventsPerSecond)), (session, now) =>
+      session.watch(now),
+    );
+    this.heartbeat = new SharedTimer(settings.heartbeatMs, (session) => session.beat());
+  }
+}
+
+/** The writer's listener of one session: its metrics and socket tuning (one object, no closures). */
+class SessionDelivery implements DeliveryListener {
+  constructor(private readonly session: StreamSession) {}
+
+  sent(frame: Frame): void {
+    const { metrics } = this.session.options;
+    metrics.eventsSent.inc();
+    metrics.bytesSent.inc(frame.bytes);
+  }
+
+  // The empty-queue probes count as bytes sent, like every other byte.
+  probed(bytes: number): void {
+    this.session.options.metrics.bytesSent.inc(bytes);
+  }
+
+  dropped(): void {
+    this.session.options.metrics.eventsDropped.inc();
+  }
+
+  behindChanged(behind: boolean): void {
+    const { socketTuning, response } = this.session.options;
+    socketTuning?.behind(response.socket, behind);
+  }
+
+  overrun(): void {
+    void this.session.close('resume');
+  }
+}
 
 /**
  * One live SSE stream. Owns its timers, its writer, its sources' feeds and its lock: whatever
@@ -51,39 +108,29 @@ const monotonicNow = () => performance.now();
  */
 export class StreamSession implements SourceTarget {
   readonly writer: BackpressureWriter;
-  private position: StreamPosition;
+  /** Where the client stands; changed in place (one object per stream, not one per event). */
+  private readonly position: { seq: number; entry: string; session: string };
   /** Wall-clock timestamp of generated event `position.seq` (or of the start, before the first one). */
   private seqTimestamp = Date.now();
   private feeds: readonly SourceFeed[] = [];
-  private watchdog: NodeJS.Timeout | undefined;
-  private heartbeat: NodeJS.Timeout | undefined;
+  private timers: StreamTimers | undefined;
+  /** This session's slots in the shared watchdog and heartbeat timers; -1 while not in them. */
+  private watchSlot = -1;
+  private beatSlot = -1;
   private closed: Promise<void> | undefined;
 
-  constructor(private readonly options: SessionOptions) {
+  /** What the session was opened with (its delivery listener reads the metrics and socket tuning). */
+  constructor(readonly options: SessionOptions) {
     const resume = options.resume;
     this.position = { seq: resume?.seq ?? 0, entry: resume?.entry ?? NO_ENTRY, session: options.session };
-    const { metrics, response, socketTuning } = options;
-    const listener: DeliveryListener = {
-      sent(frame) {
-        metrics.eventsSent.inc();
-        metrics.bytesSent.inc(frame.bytes);
-      },
-      // The empty-queue probes count as bytes sent, like every other byte.
-      probed: (bytes) => metrics.bytesSent.inc(bytes),
-      dropped() {
-        metrics.eventsDropped.inc();
-      },
-      behindChanged: (behind) => socketTuning?.behind(response.socket, behind),
-      overrun: () => void this.close('resume'),
-    };
     this.writer = new BackpressureWriter(
       options.response,
       {
         maxLagMs: options.settings.maxLagMs,
         maxBufferBytes: options.settings.maxBufferBytes,
-        probeWhenBehind: socketTuning?.cutsBehindQueues ?? false,
+        probeWhenBehind: options.socketTuning?.cutsBehindQueues ?? false,
       },
-      listener,
+      new SessionDelivery(this),
     );
   }
 
@@ -127,11 +174,8 @@ export class StreamSession implements SourceTarget {
     this.feeds = feeds;
     for (const feed of feeds) {
       const { seq, entry } = feed.startsAt;
-      this.position = {
-        ...this.position,
-        ...(seq === undefined ? {} : { seq }),
-        ...(entry === undefined ? {} : { entry }),
-      };
+      if (seq !== undefined) this.position.seq = seq;
+      if (entry !== undefined) this.position.entry = entry;
     }
     response.once('close', () => void this.close('client'));
     response.on('error', () => void this.close('error'));
@@ -151,8 +195,9 @@ export class StreamSession implements SourceTarget {
       }),
     );
     this.seqTimestamp = Date.now();
-    this.watchdog = setInterval(() => this.watch(), Math.max(1, Math.round(1000 / settings.eventsPerSecond)));
-    this.heartbeat = setInterval(() => this.control(encodeComment('heartbeat')), settings.heartbeatMs);
+    const timers = (this.timers = this.options.timers ?? new StreamTimers(settings));
+    this.watchSlot = timers.watch.add(this);
+    this.beatSlot = timers.heartbeat.add(this);
     for (const feed of feeds) feed.start();
   }
 
@@ -165,10 +210,10 @@ export class StreamSession implements SourceTarget {
       return;
     }
     if (event.seq !== undefined) {
-      this.position = { ...this.position, seq: event.seq };
+      this.position.seq = event.seq;
       this.seqTimestamp = event.timestamp ?? Date.now();
     }
-    if (event.entry !== undefined) this.position = { ...this.position, entry: event.entry };
+    if (event.entry !== undefined) this.position.entry = event.entry;
     const frame = frameEvent({
       id: this.eventId,
       event: event.event,
@@ -198,14 +243,19 @@ export class StreamSession implements SourceTarget {
     return this.closed;
   }
 
-  private watch(): void {
-    if (!this.options.lock.isValid()) {
+  /** The watchdog, every event period (shared timer): lock validity, events that fell due, stalls. */
+  watch(now = monotonicNow()): void {
+    if (!this.options.lock.isValid(now)) {
       void this.close('lock-lost');
       return;
     }
-    const now = monotonicNow();
     this.writer.flush(now);
     if (this.writer.stalledFor(now) > this.options.settings.stallTimeoutMs) void this.close('stalled');
+  }
+
+  /** The heartbeat comment (shared timer). */
+  beat(): void {
+    this.control(HEARTBEAT);
   }
 
   /** Control frames are never dropped, and their bytes count in `stream_bytes_sent_total` like any other. */
@@ -216,8 +266,8 @@ export class StreamSession implements SourceTarget {
   }
 
   private async finish(reason: CloseReason): Promise<void> {
-    clearInterval(this.watchdog);
-    clearInterval(this.heartbeat);
+    this.timers?.watch.delete(this, this.watchSlot);
+    this.timers?.heartbeat.delete(this, this.beatSlot);
     for (const feed of this.feeds) feed.close();
     // Events still waiting are never sent: dropped, and the closing event names the last seq, so
     // the client can count them as a gap like any other drop.

@@ -1,5 +1,6 @@
 import { Controller, Get, Param, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { releaseFrameworkListeners } from './release-framework.js';
 import { StreamsService } from './streams.service.js';
 
 @Controller('stream')
@@ -22,5 +23,7 @@ export class StreamsController {
     await this.streams.serve(userId, profileId, request.raw, reply.raw);
     // The socket belongs to the session now (or was answered, or released because the client left).
     reply.hijack();
+    // A live stream keeps no Fastify or Nest object: its "request duration" would be its whole life.
+    if (!reply.raw.writableEnded) releaseFrameworkListeners(reply.raw);
   }
 }

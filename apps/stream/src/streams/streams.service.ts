@@ -16,7 +16,7 @@ import { acceptsJsonRefusals, streamRefusal } from './refusal.js';
 import { SEQUENCE_ANCHOR_REFRESH_MS, SequenceAnchors } from './sequence-anchors.js';
 import { SocketTuning } from './socket-tuning.js';
 import { rejectReasonOf, StreamMetrics } from './stream-metrics.js';
-import { StreamSession } from './stream-session.js';
+import { StreamSession, StreamTimers } from './stream-session.js';
 import { UserStreamCap, type UserStreamPlace } from './user-stream-cap.js';
 
 export const SSE_HEADERS = {
@@ -43,6 +43,8 @@ export class StreamsService implements OnModuleInit, BeforeApplicationShutdown {
   /** Requests admitted but not yet streaming (binding check and lock in flight). */
   private pending = 0;
   private anchorRefresh: NodeJS.Timeout | undefined;
+  /** The watchdog and heartbeat timers every session shares. */
+  private readonly timers: StreamTimers;
   private placeRefresh: NodeJS.Timeout | undefined;
 
   /** Stream opens per client and minute (`RATE_LIMIT_STREAM_OPENS_PER_MINUTE`). */
@@ -62,6 +64,7 @@ export class StreamsService implements OnModuleInit, BeforeApplicationShutdown {
     @Inject(STREAM_SOURCES) private readonly sources: readonly StreamSource[],
   ) {
     this.opens = new ClientRateLimiter('stream opens', config.rateLimits.streamOpensPerMinute);
+    this.timers = new StreamTimers(config.stream);
     metrics.bindGauges(
       () => this.sessions.size,
       () => this.lock.heldCount,
@@ -189,6 +192,7 @@ export class StreamsService implements OnModuleInit, BeforeApplicationShutdown {
       lockTtlMs: this.config.lock.ttlMs,
       metrics: this.metrics,
       socketTuning: this.socketTuning,
+      timers: this.timers,
       session: o.session,
       resume: o.resume,
       onClosed: (closed, reason) => {
