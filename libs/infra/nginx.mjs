@@ -67,7 +67,9 @@ export async function buildUpstreamRcvbufShim({ cacheDir, log = () => {} }) {
 /** Throws unless process `pid` has `library` mapped (the dynamic loader only warns when a preload fails). */
 async function assertLoaded(pid, library, label) {
   const maps = await fs.readFile(`/proc/${pid}/maps`, 'utf8').catch(() => '');
-  if (!maps.includes(library)) {
+  // The maps name the file by its real path (a checkout or .cache reached through a symlink differs).
+  const real = await fs.realpath(library).catch(() => library);
+  if (!maps.includes(real)) {
     throw new Error(`${label}: nginx (pid ${pid}) runs without ${library}: its upstream receive buffers are unbounded`);
   }
 }
