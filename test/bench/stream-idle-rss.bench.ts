@@ -5,13 +5,23 @@
 // "Idle" here: STREAM_EVENTS_PER_SECOND=1 with 64-byte payloads (≈ 0.2 KB/s per stream) and the
 // default 15 s heartbeat — every stream holds its socket, its session, its timers and its lock
 // (renewed every 5 s), but carries almost no data. BENCH_STREAMS overrides the count.
+// BENCH_HEAP_SNAPSHOTS=<dir> also takes a V8 heap snapshot of the stream process with no stream
+// open and with them all, and prints what grew per stream by kind of object (the files are removed).
 import { type AppProcess, eventually, startApp, testInfra, uniqueKeyspace } from '@app/testing';
 import { rssSamples } from '../load/bench-kit.js';
+import {
+  countHeapKinds,
+  heapGrowthPerStream,
+  heapSnapshotNodeOptions,
+  removeHeapSnapshot,
+  takeHeapSnapshot,
+} from '../load/heap-snapshot.js';
 import type { SseClient } from '../support/sse-client.js';
 import { createPairs, Metrics, mib, openStream, rssBytes } from '../support/stream-stack.js';
 
 const STREAMS = Number(process.env.BENCH_STREAMS ?? 1000);
 const OPEN_CONCURRENCY = 50;
+const SNAPSHOT_DIR = process.env.BENCH_HEAP_SNAPSHOTS;
 /** RSS is sampled this long after the last stream opened, once a second; the last sample counts. */
 const SETTLE_MS = 10_000;
 
@@ -35,6 +45,7 @@ try {
     STREAM_EVENTS_PER_SECOND: '1',
     STREAM_EVENT_BYTES: '64',
     STREAM_MAX_CONNECTIONS: String(STREAMS + 100),
+    ...(SNAPSHOT_DIR ? { NODE_OPTIONS: heapSnapshotNodeOptions(SNAPSHOT_DIR) } : {}),
   });
   console.log(`creating ${STREAMS} bound (user, profile) pairs in base…`);
   const pairs = await createPairs(base.url, STREAMS, { concurrency: 32 });
@@ -78,6 +89,7 @@ try {
   );
   const before = await settledRss(pid, 'no stream open');
   const heapBefore = await heap();
+  const snapshotBefore = SNAPSHOT_DIR ? await takeHeapSnapshot(pid, SNAPSHOT_DIR) : undefined;
 
   const openMs = await openAll();
   console.log(`opened ${STREAMS} streams in ${(openMs / 1000).toFixed(1)} s; gauges read ${STREAMS} / ${STREAMS}`);
@@ -94,6 +106,20 @@ try {
   ];
   for (const [label, value] of rows) console.log(`${`${label}:`.padEnd(44)}${value}`);
   console.log(`(${messages} events received while measuring; bench client RSS ${mib(process.memoryUsage.rss())})`);
+  // Last: a snapshot pauses the process for seconds, long enough for streams to lose their locks.
+  if (SNAPSHOT_DIR && snapshotBefore) {
+    const snapshotAfter = await takeHeapSnapshot(pid, SNAPSHOT_DIR);
+    const growth = heapGrowthPerStream(countHeapKinds(snapshotBefore), countHeapKinds(snapshotAfter), STREAMS);
+    removeHeapSnapshot(snapshotBefore);
+    removeHeapSnapshot(snapshotAfter);
+    console.log('\nheap growth per stream, by kind (objects, shallow bytes):');
+    for (const row of growth)
+      console.log(
+        `  ${row.kind.slice(0, 60).padEnd(62)}${row.perStream.toFixed(2).padStart(8)}${row.bytesPerStream.toFixed(0).padStart(8)} B`,
+      );
+    const total = growth.reduce((sum, row) => sum + row.bytesPerStream, 0);
+    console.log(`  (these ${growth.length} kinds: ${kb(total)} per stream)`);
+  }
   await closeAll();
 } finally {
   await Promise.all(clients.map((client) => client.close()));

@@ -54,11 +54,16 @@ function isInvalidName(issue: object): boolean {
   return (issue as { params?: { code?: unknown } }).params?.code === 'INVALID_NAME';
 }
 
+/** The signals on which an app shuts down cleanly. */
+export const SHUTDOWN_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'];
+
 /** Filter, validation and shutdown hooks shared by every app (and by tests that build one). */
 export function configureHttpApp<T extends INestApplication>(app: T): T {
   app.useGlobalFilters(new AppExceptionFilter());
   app.useGlobalPipes(createValidationPipe());
-  app.enableShutdownHooks();
+  // Only the signals that mean "stop" (Kubernetes, a terminal, a closed session): Nest's default
+  // list also takes SIGUSR2 and the like, which Node's diagnostics (heap snapshots on a signal) use.
+  app.enableShutdownHooks(SHUTDOWN_SIGNALS);
   return app;
 }
 

@@ -1,0 +1,83 @@
+// What a process holds per stream, by kind of object: two V8 heap snapshots (one with no stream
+// open, one with N) counted by constructor and subtracted. The target process must run with
+// `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=<dir>` (see `heapSnapshotNodeOptions`).
+import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** NODE_OPTIONS that let `takeHeapSnapshot` ask a process for a snapshot written into `dir`. */
+export function heapSnapshotNodeOptions(dir: string): string {
+  return `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${dir}`;
+}
+
+/** Signals `pid` to write a heap snapshot into `dir` and waits until the file is complete. */
+export async function takeHeapSnapshot(pid: number, dir: string, timeoutMs = 120_000): Promise<string> {
+  const known = new Set(readdirSync(dir));
+  process.kill(pid, 'SIGUSR2');
+  const deadline = performance.now() + timeoutMs;
+  let last = -1;
+  while (performance.now() < deadline) {
+    await sleep(500);
+    const file = readdirSync(dir).find((name) => name.endsWith('.heapsnapshot') && !known.has(name));
+    if (file === undefined) continue;
+    const full = path.join(dir, file);
+    const size = statSync(full).size;
+    // V8 writes the snapshot in one go and ends it with the strings table's closing brackets.
+    if (size > 0 && size === last && readFileSync(full, 'utf8').trimEnd().endsWith(']}')) return full;
+    last = size;
+  }
+  throw new Error(`no complete heap snapshot from process ${pid} in ${dir} within ${timeoutMs} ms`);
+}
+
+/** Objects of one kind: how many, and their own (shallow) bytes. */
+export interface HeapKind {
+  count: number;
+  bytes: number;
+}
+
+/** A snapshot counted by kind: `<node type>:<constructor or function name>`. */
+export function countHeapKinds(file: string): Map<string, HeapKind> {
+  const snapshot = JSON.parse(readFileSync(file, 'utf8')) as {
+    snapshot: { meta: { node_fields: string[]; node_types: [string[], ...unknown[]] } };
+    nodes: number[];
+    strings: string[];
+  };
+  const fields = snapshot.snapshot.meta.node_fields;
+  const types = snapshot.snapshot.meta.node_types[0];
+  const stride = fields.length;
+  const typeAt = fields.indexOf('type');
+  const nameAt = fields.indexOf('name');
+  const sizeAt = fields.indexOf('self_size');
+  const kinds = new Map<string, HeapKind>();
+  const { nodes, strings } = snapshot;
+  for (let index = 0; index < nodes.length; index += stride) {
+    const type = types[nodes[index + typeAt]!]!;
+    // Strings, numbers and code are counted by type: their "names" are their contents.
+    const named = type === 'object' || type === 'closure' || type === 'native' || type === 'hidden';
+    const key = named ? `${type}:${strings[nodes[index + nameAt]!]}` : type;
+    const kind = kinds.get(key) ?? { count: 0, bytes: 0 };
+    kind.count++;
+    kind.bytes += nodes[index + sizeAt]!;
+    kinds.set(key, kind);
+  }
+  return kinds;
+}
+
+/** The kinds that grew most between two snapshots, per stream, largest first. */
+export function heapGrowthPerStream(
+  before: Map<string, HeapKind>,
+  after: Map<string, HeapKind>,
+  streams: number,
+  top = 30,
+): { kind: string; perStream: number; bytesPerStream: number }[] {
+  const rows = [...after].map(([kind, now]) => {
+    const then = before.get(kind) ?? { count: 0, bytes: 0 };
+    return { kind, perStream: (now.count - then.count) / streams, bytesPerStream: (now.bytes - then.bytes) / streams };
+  });
+  return rows.sort((a, b) => b.bytesPerStream - a.bytesPerStream).slice(0, top);
+}
+
+/** Removes a snapshot file (they are large). */
+export function removeHeapSnapshot(file: string): void {
+  rmSync(file, { force: true });
+}
