@@ -14,6 +14,7 @@ import {
   heapGrowthPerStream,
   heapSnapshotNodeOptions,
   removeHeapSnapshot,
+  rssByMapping,
   takeHeapSnapshot,
 } from '../load/heap-snapshot.js';
 import type { SseClient } from '../support/sse-client.js';
@@ -89,12 +90,14 @@ try {
   );
   const before = await settledRss(pid, 'no stream open');
   const heapBefore = await heap();
+  const mappingsBefore = rssByMapping(pid);
   const snapshotBefore = SNAPSHOT_DIR ? await takeHeapSnapshot(pid, SNAPSHOT_DIR) : undefined;
 
   const openMs = await openAll();
   console.log(`opened ${STREAMS} streams in ${(openMs / 1000).toFixed(1)} s; gauges read ${STREAMS} / ${STREAMS}`);
   const after = await settledRss(pid, `${STREAMS} idle streams`);
   const heapAfter = await heap();
+  const mappingsAfter = rssByMapping(pid);
   const lost = clients.filter((client) => client.ended).length;
   if (lost > 0) throw new Error(`${lost} streams ended during the measurement`);
   const messages = clients.reduce((sum, client) => sum + client.messages, 0);
@@ -103,6 +106,10 @@ try {
     ['stream process RSS, no stream open', `${mib(before)}  (${heapBefore})`],
     [`stream process RSS, ${STREAMS} idle streams`, `${mib(after)}  (${heapAfter})`],
     ['difference per idle stream', kb((after - before) / STREAMS)],
+    ...(Object.keys(mappingsAfter) as (keyof typeof mappingsAfter)[]).map((kind): [string, string] => [
+      `… of it in ${kind} mappings`,
+      `${kb((mappingsAfter[kind] - mappingsBefore[kind]) / STREAMS)} (${mib(mappingsBefore[kind])} → ${mib(mappingsAfter[kind])})`,
+    ]),
   ];
   for (const [label, value] of rows) console.log(`${`${label}:`.padEnd(44)}${value}`);
   console.log(`(${messages} events received while measuring; bench client RSS ${mib(process.memoryUsage.rss())})`);

@@ -81,3 +81,20 @@ export function heapGrowthPerStream(
 export function removeHeapSnapshot(file: string): void {
   rmSync(file, { force: true });
 }
+
+/** Resident bytes of a process by kind of mapping (from /proc/<pid>/smaps): what RSS is made of. */
+export function rssByMapping(pid: number): Record<'mallocHeap' | 'anonymous' | 'files' | 'other', number> {
+  const totals = { mallocHeap: 0, anonymous: 0, files: 0, other: 0 };
+  let kind: keyof typeof totals = 'other';
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const mapping = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \d+\s*(.*)$/.exec(line);
+    if (mapping) {
+      const name = mapping[1]!;
+      kind = name === '[heap]' ? 'mallocHeap' : name === '' ? 'anonymous' : name.startsWith('/') ? 'files' : 'other';
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB$/.exec(line);
+    if (rss) totals[kind] += Number(rss[1]) * 1024;
+  }
+  return totals;
+}
