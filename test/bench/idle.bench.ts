@@ -9,7 +9,7 @@
 // process's sockets, and the lock server's load; for ours, at the top level, a hold of
 // `BENCH_IDLE_HOLD_S` (default 300 s) with 10 new streams/s meanwhile: gaps, TTFE and RSS slope.
 //
-// `BENCH_IDLE_KINDS=ours,before,…` runs only those; `BENCH_IDLE_NODE_FLAGS='--a;--b --c'` adds a
+// `BENCH_IDLE_KINDS=ours,before,…` runs only those, `BENCH_IDLE_LEVELS=5000,15000` only those levels; `BENCH_IDLE_NODE_FLAGS='--a;--b --c'` adds a
 // run of ours per `;`-separated set of V8 flags (they only explain the figure).
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -35,7 +35,7 @@ import type { LoadGenerator } from '../load/load-generator.js';
 
 const { LEVELS, WARM_UP, SETTLE_MS, WINDOW_MS, HOLD_S, HOLD_SAMPLE_MS, PROBES } = scale({
   full: {
-    LEVELS: [5000, 15_000, 19_000],
+    LEVELS: process.env.BENCH_IDLE_LEVELS?.split(',').map(Number) ?? [5000, 15_000, 19_000],
     WARM_UP: 200,
     SETTLE_MS: 5000,
     WINDOW_MS: 15_000,

@@ -8,7 +8,7 @@
 // BENCH_HEAP_SNAPSHOTS=<dir> also takes a V8 heap snapshot of the stream process with no stream
 // open and with them all, and prints what grew per stream by kind of object (the files are removed).
 import { type AppProcess, eventually, startApp, testInfra, uniqueKeyspace } from '@app/testing';
-import { rssSamples } from '../load/bench-kit.js';
+import { rssSamples, sleep } from '../load/bench-kit.js';
 import {
   countHeapKinds,
   heapGrowthPerStream,
@@ -23,10 +23,20 @@ import { createPairs, Metrics, mib, openStream, rssBytes } from '../support/stre
 const STREAMS = Number(process.env.BENCH_STREAMS ?? 1000);
 const OPEN_CONCURRENCY = 50;
 const SNAPSHOT_DIR = process.env.BENCH_HEAP_SNAPSHOTS;
+const CHURN_MS = 5000;
 /** RSS is sampled this long after the last stream opened, once a second; the last sample counts. */
 const SETTLE_MS = 10_000;
 
 const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
+
+function printGrowth(title: string, rows: ReturnType<typeof heapGrowthPerStream>): void {
+  console.log(`\n${title}:`);
+  for (const row of rows)
+    console.log(
+      `  ${row.kind.slice(0, 60).padEnd(62)}${row.perStream.toFixed(2).padStart(8)}${row.bytesPerStream.toFixed(0).padStart(8)} B`,
+    );
+  console.log(`  (these ${rows.length} kinds: ${kb(rows.reduce((sum, row) => sum + row.bytesPerStream, 0))})`);
+}
 
 async function settledRss(pid: number, label: string): Promise<number> {
   const samples = await rssSamples(pid, SETTLE_MS / 1000 + 1, 1000);
@@ -116,16 +126,22 @@ try {
   // Last: a snapshot pauses the process for seconds, long enough for streams to lose their locks.
   if (SNAPSHOT_DIR && snapshotBefore) {
     const snapshotAfter = await takeHeapSnapshot(pid, SNAPSHOT_DIR);
-    const growth = heapGrowthPerStream(countHeapKinds(snapshotBefore), countHeapKinds(snapshotAfter), STREAMS);
-    removeHeapSnapshot(snapshotBefore);
-    removeHeapSnapshot(snapshotAfter);
-    console.log('\nheap growth per stream, by kind (objects, shallow bytes):');
-    for (const row of growth)
-      console.log(
-        `  ${row.kind.slice(0, 60).padEnd(62)}${row.perStream.toFixed(2).padStart(8)}${row.bytesPerStream.toFixed(0).padStart(8)} B`,
-      );
-    const total = growth.reduce((sum, row) => sum + row.bytesPerStream, 0);
-    console.log(`  (these ${growth.length} kinds: ${kb(total)} per stream)`);
+    const before = countHeapKinds(snapshotBefore);
+    const after = countHeapKinds(snapshotAfter);
+    printGrowth(
+      'heap growth per stream, by kind (objects, shallow bytes)',
+      heapGrowthPerStream(before, after, STREAMS, 45),
+    );
+    // Objects that live about an event period get promoted and become old-generation garbage:
+    // what was allocated in CHURN_MS and is still alive, per stream and second.
+    await sleep(CHURN_MS);
+    const snapshotLater = await takeHeapSnapshot(pid, SNAPSHOT_DIR);
+    const survivors = countHeapKinds(snapshotLater, after.maxId);
+    printGrowth(
+      `allocated in the ${CHURN_MS / 1000} s after that and still alive, per stream and second`,
+      heapGrowthPerStream(new Map(), survivors, (STREAMS * CHURN_MS) / 1000, 25),
+    );
+    for (const file of [snapshotBefore, snapshotAfter, snapshotLater]) removeHeapSnapshot(file);
   }
   await closeAll();
 } finally {

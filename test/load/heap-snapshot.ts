@@ -35,8 +35,12 @@ export interface HeapKind {
   bytes: number;
 }
 
-/** A snapshot counted by kind: `<node type>:<constructor or function name>`. */
-export function countHeapKinds(file: string): Map<string, HeapKind> {
+/**
+ * A snapshot counted by kind: `<node type>:<constructor or function name>`. With `newerThan`,
+ * only objects whose id is above it: those allocated after the snapshot that had it as its
+ * largest id (V8 numbers objects in order) and still alive.
+ */
+export function countHeapKinds(file: string, newerThan = -1): Map<string, HeapKind> & { maxId: number } {
   const snapshot = JSON.parse(readFileSync(file, 'utf8')) as {
     snapshot: { meta: { node_fields: string[]; node_types: [string[], ...unknown[]] } };
     nodes: number[];
@@ -48,19 +52,34 @@ export function countHeapKinds(file: string): Map<string, HeapKind> {
   const typeAt = fields.indexOf('type');
   const nameAt = fields.indexOf('name');
   const sizeAt = fields.indexOf('self_size');
-  const kinds = new Map<string, HeapKind>();
+  const idAt = fields.indexOf('id');
+  const kinds = Object.assign(new Map<string, HeapKind>(), { maxId: 0 });
   const { nodes, strings } = snapshot;
   for (let index = 0; index < nodes.length; index += stride) {
+    const id = nodes[index + idAt]!;
+    if (id > kinds.maxId) kinds.maxId = id;
+    if (id <= newerThan) continue;
     const type = types[nodes[index + typeAt]!]!;
     // Strings, numbers and code are counted by type: their "names" are their contents.
     const named = type === 'object' || type === 'closure' || type === 'native' || type === 'hidden';
-    const key = named ? `${type}:${strings[nodes[index + nameAt]!]}` : type;
+    const name = strings[nodes[index + nameAt]!]!;
+    const key = named ? `${type}:${name}` : type === 'string' ? `string:${stringShape(name)}` : type;
     const kind = kinds.get(key) ?? { count: 0, bytes: 0 };
     kind.count++;
     kind.bytes += nodes[index + sizeAt]!;
     kinds.set(key, kind);
   }
   return kinds;
+}
+
+/** A string's start with ids and numbers generalised: strings of one shape count together. */
+function stringShape(text: string): string {
+  return text
+    .slice(0, 48)
+    .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, '<uuid>')
+    .replace(/\d+/g, '#')
+    .replace(/\s/g, ' ')
+    .slice(0, 40);
 }
 
 /** The kinds that grew most between two snapshots, per stream, largest first. */

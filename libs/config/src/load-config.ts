@@ -89,6 +89,7 @@ const streamFields = {
     .refine((names) => new Set(names).size === names.length, 'names a source twice')
     .default([...STREAM_SOURCE_NAMES]),
   STREAM_MAX_PER_USER: int(1, 100_000).default(10),
+  STREAM_HEAP_GROWING_PERCENT: int(0, 1000).default(20),
   // Stream opens per client (X-Real-IP) and minute, in each replica; 0 is no limit.
   RATE_LIMIT_STREAM_OPENS_PER_MINUTE: int(0, 100_000_000).default(120),
 };
@@ -209,6 +210,8 @@ const appSchemas = {
         sources: e.STREAM_SOURCES as StreamSourceName[],
         /** Live streams one user may have across every pod; beyond → 429. */
         maxPerUser: e.STREAM_MAX_PER_USER,
+        /** V8's old-generation growth per full GC, in percent of the live heap; 0 = V8's own choice (up to 4×). */
+        heapGrowingPercent: e.STREAM_HEAP_GROWING_PERCENT,
       },
       /** Calls per client and minute beyond which → 429 `RATE_LIMITED`; 0 = no limit. */
       rateLimits: {

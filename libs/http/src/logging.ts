@@ -106,12 +106,22 @@ export function pinoOptions(config: LoggingConfig): LoggerOptions {
         );
       },
     },
-    serializers: {
-      err: (error: unknown) =>
-        error instanceof Error
-          ? { type: error.name, message: redactSecrets(error.message), stack: redactSecrets(error.stack ?? '') }
-          : { message: redactSecrets(String(error)) },
-    },
+    serializers: { err: serializeError },
+  };
+}
+
+/**
+ * An error as logged: its type, message and stack, redacted. The request logger hands its errors
+ * over already made plain (`{ type, message, stack }`), so both shapes are read.
+ */
+export function serializeError(error: unknown): { type?: string; message: string; stack?: string } {
+  if (typeof error !== 'object' || error === null) return { message: redactSecrets(String(error)) };
+  const { name, type, message, stack } = error as Record<string, unknown>;
+  const kind = typeof type === 'string' ? type : typeof name === 'string' ? name : undefined;
+  return {
+    ...(kind === undefined ? {} : { type: kind }),
+    message: redactSecrets(typeof message === 'string' ? message : JSON.stringify(error)),
+    ...(typeof stack === 'string' ? { stack: redactSecrets(stack) } : {}),
   };
 }
 
@@ -142,7 +152,10 @@ export function httpLoggerOptions(config: LoggingConfig): HttpLoggerOptions {
     quietResLogger: true,
     customAttributeKeys: { reqId: 'reqId', responseTime: 'durationMs' },
     customLogLevel: (req, res, error) => {
-      if (error || res.statusCode >= 500) return 'error';
+      if (error) return 'error';
+      // 503 is a refusal the app chose (draining, full, a dependency down), said as it happens at warn.
+      if (res.statusCode === 503) return 'warn';
+      if (res.statusCode >= 500) return 'error';
       return QUIET_ROUTES.has(routeOf(req)) ? 'debug' : 'info';
     },
     customSuccessMessage: (req, res) => `${req.method} ${routeOf(req)} ${res.statusCode}`,
