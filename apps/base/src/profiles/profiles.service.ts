@@ -10,13 +10,14 @@ import {
 import { AppError } from '@app/errors';
 import { mapWithConcurrency } from '@app/async';
 import { RankingService } from '../ranking/ranking.service.js';
-import { BindingsRepository } from '../storage/bindings.repository.js';
+import { BINDINGS_PER_BATCH, BindingsRepository } from '../storage/bindings.repository.js';
 import { ProfilesRepository } from '../storage/profiles.repository.js';
 import { TotalsRepository } from '../storage/totals.repository.js';
 import { UsersRepository } from '../storage/users.repository.js';
 import { type BindingRow, type ProfileRow, toPaged } from '../storage/rows.js';
 import { forEachPage, SWEEP_PAGE } from '../storage/sweep.js';
 import { WRITE_CONCURRENCY } from '../users/users.service.js';
+import { type NewProfile, planBindingGroups } from './binding-groups.js';
 import { toProfileDto } from './dto/profile.dto.js';
 
 /** Logged batches of bindings in flight for one request. */
@@ -57,38 +58,41 @@ export class ProfilesService {
   }
 
   /**
-   * Many profiles at once, each with the users made for it and existing users bound to it: users
-   * and profiles one write each (64 in flight), bindings in logged batches (8 in flight), then
-   * the counters, then — unless `rank` is false — the existing users' ranking (users made here
-   * have one binding, so they are not ranked).
+   * Many profiles at once, each with the users made for it and existing users bound to it: the
+   * profiles one write each (64 in flight); then each new user's row with its binding, and the
+   * existing users' bindings, in logged batches of up to 100 bindings gathered by partition
+   * (`planBindingGroups`, 8 in flight); then the counters; then — unless `rank` is false — the
+   * existing users' ranking (users made here have one binding, so they are not ranked).
    */
   async createMany(request: CreateProfilesBody): Promise<CreatedProfileDto[]> {
     const existing = [...new Set(request.profiles.flatMap((p) => p.userIds))];
     await this.assertUsersExist(existing);
     const createdAt = new Date();
-    const users: { id: string; name: string; createdAt: Date }[] = [];
-    const profiles: ProfileRow[] = [];
-    const bindings: BindingRow[] = [];
-    const created = request.profiles.map((spec) => {
-      const profile = { id: randomUUID(), name: spec.name, createdAt };
-      profiles.push(profile);
-      const newUserIds = spec.newUsers.map((userName) => {
-        const user = { id: randomUUID(), name: userName, createdAt };
-        users.push(user);
-        return user.id;
-      });
-      for (const userId of [...newUserIds, ...spec.userIds]) {
-        bindings.push({ profileId: profile.id, profileName: profile.name, userId });
-      }
-      return { id: profile.id, name: profile.name, newUserIds };
-    });
-    await this.users.insertMany(users, WRITE_CONCURRENCY);
-    await this.totals.add('users', users.length);
-    await this.profiles.insertMany(profiles, WRITE_CONCURRENCY);
-    await this.totals.add('profiles', profiles.length);
-    await this.bindings.bind(bindings, BATCH_CONCURRENCY);
+    const planned: NewProfile[] = request.profiles.map((spec) => ({
+      profile: { id: randomUUID(), name: spec.name, createdAt },
+      newUsers: spec.newUsers.map((userName) => ({ id: randomUUID(), name: userName, createdAt })),
+      userIds: spec.userIds,
+    }));
+    await this.profiles.insertMany(
+      planned.map((p) => p.profile),
+      WRITE_CONCURRENCY,
+    );
+    await this.totals.add('profiles', planned.length);
+    const groups = planBindingGroups(planned, BINDINGS_PER_BATCH).map((group) => ({
+      bindings: group.bindings,
+      rows: group.users.map((user) => this.users.insertStatement(user)),
+    }));
+    await this.bindings.bindGroups(groups, BATCH_CONCURRENCY);
+    await this.totals.add(
+      'users',
+      planned.reduce((n, p) => n + p.newUsers.length, 0),
+    );
     if (request.rank) await this.ranking.rerank(existing);
-    return created;
+    return planned.map(({ profile, newUsers }) => ({
+      id: profile.id,
+      name: profile.name,
+      newUserIds: newUsers.map((user) => user.id),
+    }));
   }
 
   async get(id: string): Promise<ProfileDto> {

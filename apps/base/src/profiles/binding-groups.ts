@@ -1,0 +1,53 @@
+import type { BindingRow, ProfileRow, UserRow } from '../storage/rows.js';
+
+/** One profile of a bulk creation: the users made for it and the existing users bound to it. */
+export interface NewProfile {
+  profile: ProfileRow;
+  newUsers: readonly UserRow[];
+  userIds: readonly string[];
+}
+
+/** The writes of one logged batch: these bindings, and these new users' rows with them. */
+export interface PlannedGroup {
+  bindings: BindingRow[];
+  users: UserRow[];
+}
+
+/**
+ * Splits a bulk creation's bindings into logged batches of at most `maxBindings` bindings that
+ * each touch few partitions, since Cassandra applies a batch's rows of one partition key as one
+ * mutation:
+ * - a profile's new users, each user's row in the batch that binds it (the user's row and its
+ *   `user_profiles` row share a partition key; the profile's `profile_users` rows share another),
+ *   so a new user is written with its binding or not at all;
+ * - existing users' bindings ordered by user across the request's profiles, so a batch holds
+ *   whole runs of one user's bindings (one `user_profiles` partition each) to the same profiles.
+ */
+export function planBindingGroups(profiles: readonly NewProfile[], maxBindings: number): PlannedGroup[] {
+  const groups: PlannedGroup[] = [];
+  for (const { profile, newUsers } of profiles) {
+    for (let i = 0; i < newUsers.length; i += maxBindings) {
+      const users = newUsers.slice(i, i + maxBindings);
+      groups.push({ users, bindings: users.map((user) => binding(profile, user.id)) });
+    }
+  }
+  const byUser = new Map<string, BindingRow[]>();
+  for (const { profile, userIds } of profiles) {
+    for (const userId of userIds) {
+      let list = byUser.get(userId);
+      if (!list) byUser.set(userId, (list = []));
+      list.push(binding(profile, userId));
+    }
+  }
+  const existing = [...byUser.values()].flat();
+  for (let i = 0; i < existing.length; i += maxBindings) {
+    groups.push({ users: [], bindings: existing.slice(i, i + maxBindings) });
+  }
+  return groups;
+}
+
+const binding = (profile: ProfileRow, userId: string): BindingRow => ({
+  profileId: profile.id,
+  profileName: profile.name,
+  userId,
+});
