@@ -130,6 +130,17 @@ describe('data model on real Cassandra', () => {
       assert.deepEqual(await totals.read(), before, 'the profile count is back where it was');
     });
 
+    it("writes bindings of the longest names without reaching Cassandra's batch size limit", async () => {
+      const long = (tag: string) => `${tag}${'ü'.repeat(200 - tag.length)}`; // 200 characters, ≈ 400 bytes
+      const [made] = await profiles.createMany({
+        profiles: [{ name: long('bulk'), newUsers: Array.from({ length: 100 }, (_, i) => long(`u${i}`)), userIds: [] }],
+        rank: false,
+      });
+      assert.equal((await assertBothOrNeither([made!.id], made!.newUserIds)).length, 100);
+      const p = await profiles.create(long('one'), made!.newUserIds);
+      assert.equal((await assertBothOrNeither([p.id], made!.newUserIds)).length, 100);
+    });
+
     it('holds when a bulk creation fails half-way: each new user is written with its binding or not at all', async () => {
       const shared = await newUsers(3);
       const tag = randomUUID().slice(0, 8);
@@ -141,7 +152,7 @@ describe('data model on real Cassandra', () => {
         })),
         rank: false,
       };
-      // Eight logged batches of new users with their bindings (two per profile), then the shared users'.
+      // Eight logged batches of new users with their bindings (100 + 50 per profile), then the shared users'.
       await withBatchFailing(/^INSERT INTO \S+\.users/, 4, () =>
         assert.rejects(profiles.createMany(request), isUnavailable),
       );

@@ -25,7 +25,7 @@ const OUTAGE_CODES = new Set<number>([
  */
 export const BULK_TIMEOUT_MS = 10_000;
 
-/** `bulk`: one statement of a bulk write, given `BULK_TIMEOUT_MS` instead of the request timeout. */
+/** `bulk`: one statement of a bulk request, given `BULK_TIMEOUT_MS` instead of the request timeout. */
 export interface BulkOptions {
   bulk?: boolean;
 }
@@ -95,9 +95,14 @@ export class Cql {
   async execute(
     query: string,
     params: Params = [],
-    options: cassandra.QueryOptions = {},
+    options: cassandra.QueryOptions & BulkOptions = {},
   ): Promise<cassandra.types.ResultSet> {
-    return this.withDeadline(this.client.execute(query, params as unknown[], { prepare: true, ...options }));
+    const { bulk, ...rest } = options;
+    const profile = bulk ? { executionProfile: BULK_PROFILE } : {};
+    return this.withDeadline(
+      this.client.execute(query, params as unknown[], { prepare: true, ...rest, ...profile }),
+      bulk ? this.bulkTimeoutMs : undefined,
+    );
   }
 
   /** One page of a prepared query; a page token the server cannot read is a 400. */
@@ -154,11 +159,11 @@ export class Cql {
   }
 
   /** Every row of a prepared query, fetched page by page. */
-  async all(query: string, params: Params = [], fetchSize = 1000): Promise<Row[]> {
+  async all(query: string, params: Params = [], fetchSize = 1000, options: BulkOptions = {}): Promise<Row[]> {
     const rows: Row[] = [];
     let pageState: string | undefined;
     do {
-      const result = await this.execute(query, params, { fetchSize, pageState, autoPage: false });
+      const result = await this.execute(query, params, { fetchSize, pageState, autoPage: false, ...options });
       rows.push(...result.rows);
       pageState = result.pageState ?? undefined;
     } while (pageState);

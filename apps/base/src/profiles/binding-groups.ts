@@ -1,3 +1,4 @@
+import { bindingBytes, chunkBySize, userBytes } from '../storage/batch-size.js';
 import type { BindingRow, ProfileRow, UserRow } from '../storage/rows.js';
 
 /** One profile of a bulk creation: the users made for it and the existing users bound to it. */
@@ -14,8 +15,8 @@ export interface PlannedGroup {
 }
 
 /**
- * Splits a bulk creation's bindings into logged batches of at most `maxBindings` bindings that
- * each touch few partitions, since Cassandra applies a batch's rows of one partition key as one
+ * Splits a bulk creation's bindings into logged batches of at most `maxBindings` bindings and
+ * `maxBytes` (see `MAX_BATCH_BYTES`) that each touch few partitions, since Cassandra applies a batch's rows of one partition key as one
  * mutation:
  * - a profile's new users, each user's row in the batch that binds it (the user's row and its
  *   `user_profiles` row share a partition key; the profile's `profile_users` rows share another),
@@ -23,11 +24,15 @@ export interface PlannedGroup {
  * - existing users' bindings ordered by user across the request's profiles, so a batch holds
  *   whole runs of one user's bindings (one `user_profiles` partition each) to the same profiles.
  */
-export function planBindingGroups(profiles: readonly NewProfile[], maxBindings: number): PlannedGroup[] {
+export function planBindingGroups(
+  profiles: readonly NewProfile[],
+  maxBindings: number,
+  maxBytes: number,
+): PlannedGroup[] {
   const groups: PlannedGroup[] = [];
   for (const { profile, newUsers } of profiles) {
-    for (let i = 0; i < newUsers.length; i += maxBindings) {
-      const users = newUsers.slice(i, i + maxBindings);
+    const withBinding = (user: UserRow) => userBytes(user) + bindingBytes(binding(profile, user.id));
+    for (const users of chunkBySize(newUsers, maxBindings, maxBytes, withBinding)) {
       groups.push({ users, bindings: users.map((user) => binding(profile, user.id)) });
     }
   }
@@ -39,9 +44,8 @@ export function planBindingGroups(profiles: readonly NewProfile[], maxBindings: 
       list.push(binding(profile, userId));
     }
   }
-  const existing = [...byUser.values()].flat();
-  for (let i = 0; i < existing.length; i += maxBindings) {
-    groups.push({ users: [], bindings: existing.slice(i, i + maxBindings) });
+  for (const bindings of chunkBySize([...byUser.values()].flat(), maxBindings, maxBytes, bindingBytes)) {
+    groups.push({ users: [], bindings });
   }
   return groups;
 }

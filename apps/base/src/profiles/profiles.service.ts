@@ -9,7 +9,9 @@ import {
 } from '@app/base-client/contract';
 import { AppError } from '@app/errors';
 import { mapWithConcurrency } from '@app/async';
+import type { BulkOptions } from '../cassandra/cql.js';
 import { RankingService } from '../ranking/ranking.service.js';
+import { MAX_BATCH_BYTES } from '../storage/batch-size.js';
 import { BINDINGS_PER_BATCH, BindingsRepository } from '../storage/bindings.repository.js';
 import { ProfilesRepository } from '../storage/profiles.repository.js';
 import { TotalsRepository } from '../storage/totals.repository.js';
@@ -20,6 +22,8 @@ import { WRITE_CONCURRENCY } from '../users/users.service.js';
 import { type NewProfile, planBindingGroups } from './binding-groups.js';
 import { toProfileDto } from './dto/profile.dto.js';
 
+/** A bulk request's reads and counter writes wait as long as its writes (see `BULK_TIMEOUT_MS`). */
+const BULK: BulkOptions = { bulk: true };
 /** Logged batches of bindings in flight for one request. */
 const BATCH_CONCURRENCY = 8;
 /** Profiles whose first users are read at once for a page of profiles. */
@@ -66,7 +70,7 @@ export class ProfilesService {
    */
   async createMany(request: CreateProfilesBody): Promise<CreatedProfileDto[]> {
     const existing = [...new Set(request.profiles.flatMap((p) => p.userIds))];
-    await this.assertUsersExist(existing);
+    await this.assertUsersExist(existing, BULK);
     const createdAt = new Date();
     const planned: NewProfile[] = request.profiles.map((spec) => ({
       profile: { id: randomUUID(), name: spec.name, createdAt },
@@ -77,8 +81,8 @@ export class ProfilesService {
       planned.map((p) => p.profile),
       WRITE_CONCURRENCY,
     );
-    await this.totals.add('profiles', planned.length);
-    const groups = planBindingGroups(planned, BINDINGS_PER_BATCH).map((group) => ({
+    await this.totals.add('profiles', planned.length, BULK);
+    const groups = planBindingGroups(planned, BINDINGS_PER_BATCH, MAX_BATCH_BYTES).map((group) => ({
       bindings: group.bindings,
       rows: group.users.map((user) => this.users.insertStatement(user)),
     }));
@@ -86,6 +90,7 @@ export class ProfilesService {
     await this.totals.add(
       'users',
       planned.reduce((n, p) => n + p.newUsers.length, 0),
+      BULK,
     );
     if (request.rank) await this.ranking.rerank(existing);
     return planned.map(({ profile, newUsers }) => ({
@@ -231,10 +236,10 @@ export class ProfilesService {
     if (await this.profiles.delete(profileId)) await this.totals.add('profiles', -1);
   }
 
-  private async assertUsersExist(userIds: readonly string[]): Promise<void> {
+  private async assertUsersExist(userIds: readonly string[], options: BulkOptions = {}): Promise<void> {
     const chunks: string[][] = [];
     for (let i = 0; i < userIds.length; i += IDS_PER_CHECK) chunks.push(userIds.slice(i, i + IDS_PER_CHECK));
-    const found = await mapWithConcurrency(chunks, READ_CONCURRENCY, (ids) => this.users.findExistingIds(ids));
+    const found = await mapWithConcurrency(chunks, READ_CONCURRENCY, (ids) => this.users.findExistingIds(ids, options));
     const existing = new Set(found.flatMap((ids) => [...ids]));
     const unknown = userIds.filter((id) => !existing.has(id));
     if (unknown.length > 0) throw AppError.of('UNKNOWN_USERS', { unknownUserIds: unknown.slice(0, 100) });

@@ -1,9 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { mapWithConcurrency } from '@app/async';
 import { Cql, type Statement } from '../cassandra/cql.js';
+import { bindingBytes, chunkBySize, MAX_BATCH_BYTES } from './batch-size.js';
 import { type BindingRow, type ProfileRef, type RowPage, wasApplied } from './rows.js';
 
-/** Bindings per logged batch: both rows of each (≈ 140 bytes a binding, under the 50 KiB batch limit). */
+/** Bindings per logged batch at most: both rows of each (≈ 140 bytes a binding with short names; see `MAX_BATCH_BYTES`). */
 export const BINDINGS_PER_BATCH = 100;
 
 /**
@@ -139,11 +140,13 @@ export class BindingsRepository {
     ];
   }
 
-  private async inBatches<T>(items: readonly T[], concurrency: number, rows: (item: T) => Statement[]): Promise<void> {
-    const batches: Statement[][] = [];
-    for (let i = 0; i < items.length; i += BINDINGS_PER_BATCH) {
-      batches.push(items.slice(i, i + BINDINGS_PER_BATCH).flatMap(rows));
-    }
+  private async inBatches<T extends Omit<BindingRow, 'profileName'>>(
+    items: readonly T[],
+    concurrency: number,
+    rows: (item: T) => Statement[],
+  ): Promise<void> {
+    const bytes = (item: T) => bindingBytes({ profileName: '', ...item });
+    const batches = chunkBySize(items, BINDINGS_PER_BATCH, MAX_BATCH_BYTES, bytes).map((chunk) => chunk.flatMap(rows));
     await mapWithConcurrency(batches, concurrency, (batch) => this.cql.batch(batch, true));
   }
 }

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import cassandra from 'cassandra-driver';
-import { Cql } from '../cassandra/cql.js';
+import { type BulkOptions, Cql } from '../cassandra/cql.js';
 
 export type Total = 'users' | 'profiles';
 
@@ -25,10 +25,13 @@ export class TotalsRepository {
   }
 
   /** Adds `delta` (negative to subtract). Not idempotent: a counter write is never retried. */
-  async add(name: Total, delta: number): Promise<void> {
+  async add(name: Total, delta: number, options: BulkOptions = {}): Promise<void> {
     if (delta === 0) return;
     try {
-      await this.cql.execute(this.q.add, [cassandra.types.Long.fromNumber(delta), name], { isIdempotent: false });
+      await this.cql.execute(this.q.add, [cassandra.types.Long.fromNumber(delta), name], {
+        isIdempotent: false,
+        ...options,
+      });
     } finally {
       this.changed();
     }

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { Cql, type Params, type Statement } from '../cassandra/cql.js';
+import { type BulkOptions, Cql, type Params, type Statement } from '../cassandra/cql.js';
 import { type RowPage, toUserRow, type UserRow, wasApplied } from './rows.js';
 
 /** The `users` table. One statement per method, typed rows, nothing about HTTP. */
@@ -42,9 +42,9 @@ export class UsersRepository {
   }
 
   /** Which of `ids` exist. */
-  async findExistingIds(ids: readonly string[]): Promise<Set<string>> {
+  async findExistingIds(ids: readonly string[], options: BulkOptions = {}): Promise<Set<string>> {
     if (ids.length === 0) return new Set();
-    const rows = await this.cql.all(this.q.existing, [ids]);
+    const rows = await this.cql.all(this.q.existing, [ids], 1000, options);
     return new Set(rows.map((row) => String(row.get('id'))));
   }
 
