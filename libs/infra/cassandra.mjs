@@ -175,6 +175,10 @@ cdc_raw_directory: '${dirs.cdcRaw}'
 commitlog_sync: periodic
 commitlog_sync_period: 10000ms
 
+# base's logged batches of bindings are cut at 32 KiB by design (apps/base/src/storage/batch-size.ts),
+# far under the 50 KiB refusal limit; the default 5 KiB warning would log every one of them.
+batch_size_warn_threshold: 32KiB
+
 auto_snapshot: false
 authenticator: AllowAllAuthenticator
 authorizer: AllowAllAuthorizer
@@ -279,8 +283,10 @@ const JVM17_SERVER_OPTIONS = [
 
 function jvmArgs({ lib, dirs }) {
   return [
-    '-Xms1G',
-    '-Xmx1G',
+    // 2 GiB: memtables of 512 MiB flush half as often as with 1 GiB, so a bulk load leaves fewer,
+    // larger sstables to compact (500,000 users: compaction 10.3 → 4.6 CPU-s, GC 5.7 → 3.8).
+    '-Xms2G',
+    '-Xmx2G',
     ...JVM_SERVER_OPTIONS,
     ...JVM17_SERVER_OPTIONS,
     `-XX:HeapDumpPath=${dirs.logs}`,

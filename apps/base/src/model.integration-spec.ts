@@ -83,10 +83,10 @@ describe('data model on real Cassandra', () => {
   async function withBatchFailing<T>(pattern: RegExp, nth: number, work: () => Promise<T>): Promise<T> {
     const batch = cql.batch.bind(cql);
     let seen = 0;
-    cql.batch = async (statements, logged) => {
+    cql.batch = async (statements, logged, options) => {
       if (statements.some((s) => pattern.test(s.query)) && ++seen >= nth)
         throw AppError.dependencyUnavailable('cassandra');
-      return batch(statements, logged);
+      return batch(statements, logged, options);
     };
     try {
       return await work();
@@ -128,6 +128,56 @@ describe('data model on real Cassandra', () => {
       ]);
       assert.equal(rows.rowLength, 0, 'no user keeps a binding to the profile taken back');
       assert.deepEqual(await totals.read(), before, 'the profile count is back where it was');
+    });
+
+    it("writes bindings of the longest names without reaching Cassandra's batch size limit", async () => {
+      const long = (tag: string) => `${tag}${'ü'.repeat(200 - tag.length)}`; // 200 characters, ≈ 400 bytes
+      const [made] = await profiles.createMany({
+        profiles: [{ name: long('bulk'), newUsers: Array.from({ length: 100 }, (_, i) => long(`u${i}`)), userIds: [] }],
+        rank: false,
+      });
+      assert.equal((await assertBothOrNeither([made!.id], made!.newUserIds)).length, 100);
+      const p = await profiles.create(long('one'), made!.newUserIds);
+      assert.equal((await assertBothOrNeither([p.id], made!.newUserIds)).length, 100);
+      await profiles.delete(p.id); // its 100 users, bound twice, would crowd the suggestions of later tests
+    });
+
+    it('holds when a bulk creation fails half-way: each new user is written with its binding or not at all', async () => {
+      const shared = await newUsers(3);
+      const tag = randomUUID().slice(0, 8);
+      const request = {
+        profiles: Array.from({ length: 4 }, (_, p) => ({
+          name: `${tag}-p${p}`,
+          newUsers: Array.from({ length: 150 }, (_, u) => `${tag}-p${p}-u${u}`),
+          userIds: shared,
+        })),
+        rank: false,
+      };
+      // Eight logged batches of new users with their bindings (100 + 50 per profile), then the shared users'.
+      await withBatchFailing(/^INSERT INTO \S+\.users/, 4, () =>
+        assert.rejects(profiles.createMany(request), isUnavailable),
+      );
+      const profileIds = (await cql.all(`SELECT id, name FROM ${ks}.profiles`))
+        .filter((row) => (row.get('name') as string).startsWith(`${tag}-`))
+        .map((row) => String(row.get('id')));
+      assert.equal(profileIds.length, 4, 'the profiles were written before their bindings');
+      const written = (await cql.all(`SELECT id, name FROM ${ks}.users`)).filter((row) =>
+        (row.get('name') as string).startsWith(`${tag}-`),
+      );
+      const newIds = written.map((row) => String(row.get('id')));
+      assert.ok(newIds.length > 0 && newIds.length < 600, `${newIds.length} of 600 new users written half-way`);
+      const rows = await assertBothOrNeither(profileIds, [...newIds, ...shared]);
+      const boundUsers = new Set(rows.map((key) => key.split('/')[1]!));
+      assert.deepEqual(
+        newIds.filter((id) => !boundUsers.has(id)),
+        [],
+        'every new user written is bound to its profile',
+      );
+      assert.deepEqual(
+        [...boundUsers].filter((id) => !newIds.includes(id) && !shared.includes(id)),
+        [],
+        'no binding names a user that was not written',
+      );
     });
 
     it("holds when a user's deletion fails half-way through its sweep, and a second DELETE finishes it", async () => {

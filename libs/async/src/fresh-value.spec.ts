@@ -68,4 +68,29 @@ describe(FreshValue.name, () => {
     c.sut.clear();
     assert.equal(await c.sut.get(), 2);
   });
+
+  it('computes afresh after clear, and keeps no value computed before it', async () => {
+    const releases: (() => void)[] = [];
+    let value = 'old';
+    const sut = new FreshValue(
+      async () => {
+        const read = value;
+        await new Promise<void>((done) => releases.push(done));
+        return read;
+      },
+      1000,
+      2000,
+      () => 0,
+    );
+    const before = sut.get();
+    value = 'new';
+    sut.clear();
+    const after = sut.get();
+    assert.equal(releases.length, 2, 'clear does not wait for the computation in flight');
+    releases[0]!(); // the computation begun before clear ends first
+    assert.equal(await before, 'old');
+    releases[1]!();
+    assert.equal(await after, 'new');
+    assert.equal(await sut.get(), 'new', 'the value read before clear was not kept');
+  });
 });

@@ -7,6 +7,7 @@
 export class FreshValue<T> {
   private value: { data: T; at: number } | undefined;
   private inFlight: Promise<T> | undefined;
+  private generation = 0;
 
   constructor(
     private readonly compute: () => Promise<T>,
@@ -26,22 +27,29 @@ export class FreshValue<T> {
     return refresh;
   }
 
-  /** Forgets the value, so the next `get` computes afresh. */
+  /**
+   * Forgets the value, so the next `get` computes afresh — also past a computation in flight,
+   * whose result (possibly read before the change that called `clear`) is then not kept.
+   */
   clear(): void {
+    this.generation++;
     this.value = undefined;
+    this.inFlight = undefined;
   }
 
   private refresh(): Promise<T> {
     if (this.inFlight) return this.inFlight;
     const started = this.now();
-    this.inFlight = this.compute()
+    const generation = this.generation;
+    const flight = this.compute()
       .then((data) => {
-        this.value = { data, at: started };
+        if (generation === this.generation) this.value = { data, at: started };
         return data;
       })
       .finally(() => {
-        this.inFlight = undefined;
+        if (this.inFlight === flight) this.inFlight = undefined;
       });
-    return this.inFlight;
+    this.inFlight = flight;
+    return flight;
   }
 }

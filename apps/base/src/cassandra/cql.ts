@@ -18,6 +18,21 @@ const OUTAGE_CODES = new Set<number>([
   codes.writeFailure,
 ]);
 
+/**
+ * How long one write of a bulk request may take. Its statements queue behind each other in
+ * Cassandra's write stage, so on a busy node one waits far longer than an interactive request
+ * should; the bulk caller (a job, with its own deadline) would rather wait than fail half-way.
+ */
+export const BULK_TIMEOUT_MS = 10_000;
+
+/** `bulk`: one statement of a bulk request, given `BULK_TIMEOUT_MS` instead of the request timeout. */
+export interface BulkOptions {
+  bulk?: boolean;
+}
+
+const BULK_PROFILE = 'bulk';
+const bulkTimeoutMs = (requestTimeoutMs: number) => Math.max(requestTimeoutMs, BULK_TIMEOUT_MS);
+
 export type Row = cassandra.types.Row;
 export type Params = readonly unknown[];
 
@@ -40,6 +55,7 @@ export interface Page {
 export class Cql {
   private readonly logger = new Logger(Cql.name);
   private readonly deadlineMs: number;
+  private readonly bulkTimeoutMs: number;
 
   private constructor(
     private readonly client: cassandra.Client,
@@ -48,6 +64,7 @@ export class Cql {
   ) {
     // The driver's own read timeout fires first; this deadline covers connection-level stalls.
     this.deadlineMs = requestTimeoutMs + 250;
+    this.bulkTimeoutMs = bulkTimeoutMs(requestTimeoutMs);
   }
 
   /** Connects or fails with a message that says where it tried. */
@@ -58,6 +75,7 @@ export class Cql {
       socketOptions: { connectTimeout: 2000, readTimeout: config.requestTimeoutMs },
       policies: { reconnection: new policies.reconnection.ExponentialReconnectionPolicy(250, 5000, false) },
       queryOptions: { prepare: true, consistency: types.consistencies.localQuorum },
+      profiles: [new cassandra.ExecutionProfile(BULK_PROFILE, { readTimeout: bulkTimeoutMs(config.requestTimeoutMs) })],
     });
     try {
       await client.connect();
@@ -77,9 +95,14 @@ export class Cql {
   async execute(
     query: string,
     params: Params = [],
-    options: cassandra.QueryOptions = {},
+    options: cassandra.QueryOptions & BulkOptions = {},
   ): Promise<cassandra.types.ResultSet> {
-    return this.withDeadline(this.client.execute(query, params as unknown[], { prepare: true, ...options }));
+    const { bulk, ...rest } = options;
+    const profile = bulk ? { executionProfile: BULK_PROFILE } : {};
+    return this.withDeadline(
+      this.client.execute(query, params as unknown[], { prepare: true, ...rest, ...profile }),
+      bulk ? this.bulkTimeoutMs : undefined,
+    );
   }
 
   /** One page of a prepared query; a page token the server cannot read is a 400. */
@@ -102,23 +125,33 @@ export class Cql {
    * of several tables that serve one fact appear in all of them or in none. Unlogged: only for
    * statements of one partition (applied together without the batch log).
    */
-  async batch(statements: readonly Statement[], logged: boolean): Promise<void> {
+  async batch(statements: readonly Statement[], logged: boolean, options: BulkOptions = {}): Promise<void> {
     if (statements.length === 0) return;
     const queries = statements.map(({ query, params }) => ({ query, params: params as unknown[] }));
-    await this.withDeadline(this.client.batch(queries, { prepare: true, logged }));
+    const profile = options.bulk ? { executionProfile: BULK_PROFILE } : {};
+    await this.withDeadline(
+      this.client.batch(queries, { prepare: true, logged, ...profile }),
+      options.bulk ? this.bulkTimeoutMs : undefined,
+    );
   }
 
   /**
    * The same prepared statement for each parameter list, at most `concurrency` in flight (the
    * driver's `executeConcurrent`); rejects with the first failure, after which no new one starts.
    */
-  async concurrent(query: string, paramsList: readonly Params[], concurrency: number): Promise<void> {
+  async concurrent(
+    query: string,
+    paramsList: readonly Params[],
+    concurrency: number,
+    options: BulkOptions = {},
+  ): Promise<void> {
     if (paramsList.length === 0) return;
     try {
       await cassandra.concurrent.executeConcurrent(this.client, query, paramsList as unknown[][], {
         concurrencyLevel: concurrency,
         raiseOnFirstError: true,
         collectResults: false,
+        ...(options.bulk ? { executionProfile: BULK_PROFILE } : {}),
       });
     } catch (error) {
       throw this.translate(error);
@@ -126,11 +159,11 @@ export class Cql {
   }
 
   /** Every row of a prepared query, fetched page by page. */
-  async all(query: string, params: Params = [], fetchSize = 1000): Promise<Row[]> {
+  async all(query: string, params: Params = [], fetchSize = 1000, options: BulkOptions = {}): Promise<Row[]> {
     const rows: Row[] = [];
     let pageState: string | undefined;
     do {
-      const result = await this.execute(query, params, { fetchSize, pageState, autoPage: false });
+      const result = await this.execute(query, params, { fetchSize, pageState, autoPage: false, ...options });
       rows.push(...result.rows);
       pageState = result.pageState ?? undefined;
     } while (pageState);
@@ -150,12 +183,13 @@ export class Cql {
     await this.client.shutdown();
   }
 
-  private async withDeadline<T>(operation: Promise<T>): Promise<T> {
+  private async withDeadline<T>(operation: Promise<T>, readTimeoutMs?: number): Promise<T> {
+    const deadlineMs = readTimeoutMs === undefined ? this.deadlineMs : readTimeoutMs + 250;
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new errors.OperationTimedOutError(`no answer within ${this.deadlineMs} ms`)),
-        this.deadlineMs,
+        () => reject(new errors.OperationTimedOutError(`no answer within ${deadlineMs} ms`)),
+        deadlineMs,
       );
     });
     try {

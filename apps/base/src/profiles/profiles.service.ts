@@ -9,16 +9,21 @@ import {
 } from '@app/base-client/contract';
 import { AppError } from '@app/errors';
 import { mapWithConcurrency } from '@app/async';
+import type { BulkOptions } from '../cassandra/cql.js';
 import { RankingService } from '../ranking/ranking.service.js';
-import { BindingsRepository } from '../storage/bindings.repository.js';
+import { MAX_BATCH_BYTES } from '../storage/batch-size.js';
+import { BINDINGS_PER_BATCH, BindingsRepository } from '../storage/bindings.repository.js';
 import { ProfilesRepository } from '../storage/profiles.repository.js';
 import { TotalsRepository } from '../storage/totals.repository.js';
 import { UsersRepository } from '../storage/users.repository.js';
 import { type BindingRow, type ProfileRow, toPaged } from '../storage/rows.js';
 import { forEachPage, SWEEP_PAGE } from '../storage/sweep.js';
 import { WRITE_CONCURRENCY } from '../users/users.service.js';
+import { type NewProfile, planBindingGroups } from './binding-groups.js';
 import { toProfileDto } from './dto/profile.dto.js';
 
+/** A bulk request's reads and counter writes wait as long as its writes (see `BULK_TIMEOUT_MS`). */
+const BULK: BulkOptions = { bulk: true };
 /** Logged batches of bindings in flight for one request. */
 const BATCH_CONCURRENCY = 8;
 /** Profiles whose first users are read at once for a page of profiles. */
@@ -57,38 +62,42 @@ export class ProfilesService {
   }
 
   /**
-   * Many profiles at once, each with the users made for it and existing users bound to it: users
-   * and profiles one write each (64 in flight), bindings in logged batches (8 in flight), then
-   * the counters, then — unless `rank` is false — the existing users' ranking (users made here
-   * have one binding, so they are not ranked).
+   * Many profiles at once, each with the users made for it and existing users bound to it: the
+   * profiles one write each (64 in flight); then each new user's row with its binding, and the
+   * existing users' bindings, in logged batches of up to 100 bindings gathered by partition
+   * (`planBindingGroups`, 8 in flight); then the counters; then — unless `rank` is false — the
+   * existing users' ranking (users made here have one binding, so they are not ranked).
    */
   async createMany(request: CreateProfilesBody): Promise<CreatedProfileDto[]> {
     const existing = [...new Set(request.profiles.flatMap((p) => p.userIds))];
-    await this.assertUsersExist(existing);
+    await this.assertUsersExist(existing, BULK);
     const createdAt = new Date();
-    const users: { id: string; name: string; createdAt: Date }[] = [];
-    const profiles: ProfileRow[] = [];
-    const bindings: BindingRow[] = [];
-    const created = request.profiles.map((spec) => {
-      const profile = { id: randomUUID(), name: spec.name, createdAt };
-      profiles.push(profile);
-      const newUserIds = spec.newUsers.map((userName) => {
-        const user = { id: randomUUID(), name: userName, createdAt };
-        users.push(user);
-        return user.id;
-      });
-      for (const userId of [...newUserIds, ...spec.userIds]) {
-        bindings.push({ profileId: profile.id, profileName: profile.name, userId });
-      }
-      return { id: profile.id, name: profile.name, newUserIds };
-    });
-    await this.users.insertMany(users, WRITE_CONCURRENCY);
-    await this.totals.add('users', users.length);
-    await this.profiles.insertMany(profiles, WRITE_CONCURRENCY);
-    await this.totals.add('profiles', profiles.length);
-    await this.bindings.bind(bindings, BATCH_CONCURRENCY);
+    const planned: NewProfile[] = request.profiles.map((spec) => ({
+      profile: { id: randomUUID(), name: spec.name, createdAt },
+      newUsers: spec.newUsers.map((userName) => ({ id: randomUUID(), name: userName, createdAt })),
+      userIds: spec.userIds,
+    }));
+    await this.profiles.insertMany(
+      planned.map((p) => p.profile),
+      WRITE_CONCURRENCY,
+    );
+    await this.totals.add('profiles', planned.length, BULK);
+    const groups = planBindingGroups(planned, BINDINGS_PER_BATCH, MAX_BATCH_BYTES).map((group) => ({
+      bindings: group.bindings,
+      rows: group.users.map((user) => this.users.insertStatement(user)),
+    }));
+    await this.bindings.bindGroups(groups, BATCH_CONCURRENCY);
+    await this.totals.add(
+      'users',
+      planned.reduce((n, p) => n + p.newUsers.length, 0),
+      BULK,
+    );
     if (request.rank) await this.ranking.rerank(existing);
-    return created;
+    return planned.map(({ profile, newUsers }) => ({
+      id: profile.id,
+      name: profile.name,
+      newUserIds: newUsers.map((user) => user.id),
+    }));
   }
 
   async get(id: string): Promise<ProfileDto> {
@@ -227,10 +236,10 @@ export class ProfilesService {
     if (await this.profiles.delete(profileId)) await this.totals.add('profiles', -1);
   }
 
-  private async assertUsersExist(userIds: readonly string[]): Promise<void> {
+  private async assertUsersExist(userIds: readonly string[], options: BulkOptions = {}): Promise<void> {
     const chunks: string[][] = [];
     for (let i = 0; i < userIds.length; i += IDS_PER_CHECK) chunks.push(userIds.slice(i, i + IDS_PER_CHECK));
-    const found = await mapWithConcurrency(chunks, READ_CONCURRENCY, (ids) => this.users.findExistingIds(ids));
+    const found = await mapWithConcurrency(chunks, READ_CONCURRENCY, (ids) => this.users.findExistingIds(ids, options));
     const existing = new Set(found.flatMap((ids) => [...ids]));
     const unknown = userIds.filter((id) => !existing.has(id));
     if (unknown.length > 0) throw AppError.of('UNKNOWN_USERS', { unknownUserIds: unknown.slice(0, 100) });

@@ -1,10 +1,20 @@
 import { Injectable } from '@nestjs/common';
 import { mapWithConcurrency } from '@app/async';
 import { Cql, type Statement } from '../cassandra/cql.js';
+import { bindingBytes, chunkBySize, MAX_BATCH_BYTES } from './batch-size.js';
 import { type BindingRow, type ProfileRef, type RowPage, wasApplied } from './rows.js';
 
-/** Bindings per logged batch: both rows of each (≈ 100 bytes a binding, under the 50 KiB batch limit). */
+/** Bindings per logged batch at most: both rows of each (≈ 140 bytes a binding with short names; see `MAX_BATCH_BYTES`). */
 export const BINDINGS_PER_BATCH = 100;
+
+/**
+ * What one logged batch of a bulk write holds: bindings (both rows of each) and other rows that
+ * must stand or fall with them — the rows of the new users they bind.
+ */
+export interface BindingGroup {
+  bindings: readonly BindingRow[];
+  rows: readonly Statement[];
+}
 
 /**
  * The two tables that serve a binding: `profile_users` (users of a profile; the binding check)
@@ -41,10 +51,20 @@ export class BindingsRepository {
 
   /** Writes the bindings, both rows of each in one logged batch, `concurrency` batches in flight. */
   async bind(bindings: readonly BindingRow[], concurrency = 1): Promise<void> {
-    await this.inBatches(bindings, concurrency, (b) => [
-      { query: this.q.addUser, params: [b.profileId, b.userId] },
-      { query: this.q.addProfile, params: [b.userId, b.profileId, b.profileName] },
-    ]);
+    await this.inBatches(bindings, concurrency, (b) => this.bindStatements(b));
+  }
+
+  /**
+   * Writes each group in ONE logged batch — both rows of each of its bindings and its other rows —
+   * so a group is written whole or not at all; `concurrency` groups in flight, each given a bulk
+   * write's timeout. Rows of one partition key in a batch (a user's row and its `user_profiles`
+   * rows; a profile's `profile_users` rows) are applied as one mutation, so groups that gather a
+   * partition's rows cost fewer mutations than their row count.
+   */
+  async bindGroups(groups: readonly BindingGroup[], concurrency: number): Promise<void> {
+    await mapWithConcurrency(groups, concurrency, (group) =>
+      this.cql.batch([...group.rows, ...group.bindings.flatMap((b) => this.bindStatements(b))], true, { bulk: true }),
+    );
   }
 
   /** Removes the bindings from both tables, both rows of each in one logged batch. */
@@ -113,11 +133,20 @@ export class BindingsRepository {
     await this.cql.execute(this.q.truncateProfiles);
   }
 
-  private async inBatches<T>(items: readonly T[], concurrency: number, rows: (item: T) => Statement[]): Promise<void> {
-    const batches: Statement[][] = [];
-    for (let i = 0; i < items.length; i += BINDINGS_PER_BATCH) {
-      batches.push(items.slice(i, i + BINDINGS_PER_BATCH).flatMap(rows));
-    }
+  private bindStatements(b: BindingRow): Statement[] {
+    return [
+      { query: this.q.addUser, params: [b.profileId, b.userId] },
+      { query: this.q.addProfile, params: [b.userId, b.profileId, b.profileName] },
+    ];
+  }
+
+  private async inBatches<T extends Omit<BindingRow, 'profileName'>>(
+    items: readonly T[],
+    concurrency: number,
+    rows: (item: T) => Statement[],
+  ): Promise<void> {
+    const bytes = (item: T) => bindingBytes({ profileName: '', ...item });
+    const batches = chunkBySize(items, BINDINGS_PER_BATCH, MAX_BATCH_BYTES, bytes).map((chunk) => chunk.flatMap(rows));
     await mapWithConcurrency(batches, concurrency, (batch) => this.cql.batch(batch, true));
   }
 }

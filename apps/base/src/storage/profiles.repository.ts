@@ -26,7 +26,7 @@ export class ProfilesRepository {
   /** Many new profiles, `concurrency` writes in flight (each profile is its own partition). */
   async insertMany(profiles: readonly ProfileRow[], concurrency: number): Promise<void> {
     const params: Params[] = profiles.map((p) => [p.id, p.name, p.createdAt]);
-    await this.cql.concurrent(this.q.insert, params, concurrency);
+    await this.cql.concurrent(this.q.insert, params, concurrency, { bulk: true });
   }
 
   async findById(id: string): Promise<ProfileRow | undefined> {

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import cassandra from 'cassandra-driver';
-import { Cql } from '../cassandra/cql.js';
+import { type BulkOptions, Cql } from '../cassandra/cql.js';
 
 export type Total = 'users' | 'profiles';
 
@@ -8,6 +8,7 @@ export type Total = 'users' | 'profiles';
 @Injectable()
 export class TotalsRepository {
   private readonly q;
+  private readonly listeners: (() => void)[] = [];
 
   constructor(private readonly cql: Cql) {
     const t = `${cql.keyspace}.totals`;
@@ -18,10 +19,22 @@ export class TotalsRepository {
     };
   }
 
+  /** Calls `listener` after each change this process makes to the totals (or tries to: a failed counter write may have applied). */
+  onChange(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
   /** Adds `delta` (negative to subtract). Not idempotent: a counter write is never retried. */
-  async add(name: Total, delta: number): Promise<void> {
+  async add(name: Total, delta: number, options: BulkOptions = {}): Promise<void> {
     if (delta === 0) return;
-    await this.cql.execute(this.q.add, [cassandra.types.Long.fromNumber(delta), name], { isIdempotent: false });
+    try {
+      await this.cql.execute(this.q.add, [cassandra.types.Long.fromNumber(delta), name], {
+        isIdempotent: false,
+        ...options,
+      });
+    } finally {
+      this.changed();
+    }
   }
 
   async read(): Promise<Record<Total, number>> {
@@ -33,6 +46,14 @@ export class TotalsRepository {
   }
 
   async truncate(): Promise<void> {
-    await this.cql.execute(this.q.truncate);
+    try {
+      await this.cql.execute(this.q.truncate);
+    } finally {
+      this.changed();
+    }
+  }
+
+  private changed(): void {
+    for (const listener of this.listeners) listener();
   }
 }

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { Cql, type Params } from '../cassandra/cql.js';
+import { type BulkOptions, Cql, type Params, type Statement } from '../cassandra/cql.js';
 import { type RowPage, toUserRow, type UserRow, wasApplied } from './rows.js';
 
 /** The `users` table. One statement per method, typed rows, nothing about HTTP. */
@@ -28,7 +28,12 @@ export class UsersRepository {
   /** Many new users, `concurrency` writes in flight (each user is its own partition: no batch). */
   async insertMany(users: readonly UserRow[], concurrency: number): Promise<void> {
     const params: Params[] = users.map((u) => [u.id, u.name, u.createdAt]);
-    await this.cql.concurrent(this.q.insert, params, concurrency);
+    await this.cql.concurrent(this.q.insert, params, concurrency, { bulk: true });
+  }
+
+  /** The insert of a new user, for a logged batch that writes the user with its bindings. */
+  insertStatement(user: UserRow): Statement {
+    return { query: this.q.insert, params: [user.id, user.name, user.createdAt] };
   }
 
   async findById(id: string): Promise<UserRow | undefined> {
@@ -37,9 +42,9 @@ export class UsersRepository {
   }
 
   /** Which of `ids` exist. */
-  async findExistingIds(ids: readonly string[]): Promise<Set<string>> {
+  async findExistingIds(ids: readonly string[], options: BulkOptions = {}): Promise<Set<string>> {
     if (ids.length === 0) return new Set();
-    const rows = await this.cql.all(this.q.existing, [ids]);
+    const rows = await this.cql.all(this.q.existing, [ids], 1000, options);
     return new Set(rows.map((row) => String(row.get('id'))));
   }
 

@@ -35,7 +35,7 @@ export class UsersService {
     const createdAt = new Date();
     const rows = names.map((name) => ({ id: randomUUID(), name, createdAt }));
     await this.users.insertMany(rows, WRITE_CONCURRENCY);
-    await this.totals.add('users', rows.length);
+    await this.totals.add('users', rows.length, { bulk: true });
     return rows.map(toUserDto);
   }
 
