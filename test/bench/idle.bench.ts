@@ -9,7 +9,7 @@
 // process's sockets, and the lock server's load; for ours, at the top level, a hold of
 // `BENCH_IDLE_HOLD_S` (default 300 s) with 10 new streams/s meanwhile: gaps, TTFE and RSS slope.
 //
-// `BENCH_IDLE_KINDS=ours,before,…` runs only those, `BENCH_IDLE_LEVELS=5000,15000` only those levels; `BENCH_IDLE_NODE_FLAGS='--a;--b --c'` adds a
+// `BENCH_IDLE_KINDS=ours,before,…` runs only those, `BENCH_IDLE_LEVELS=5000,15000` only those levels; `BENCH_IDLE_NODE_FLAGS='--a;--b --c;NAME=value --d'` adds a
 // run of ours per `;`-separated set of V8 flags (they only explain the figure).
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -98,6 +98,8 @@ const FLAG_SETS = (process.env.BENCH_IDLE_NODE_FLAGS ?? '')
   .map((flags) => flags.trim())
   .filter(Boolean);
 const FLAG_RUNS = FLAG_SETS.map((flags) => `ours ${flags}` as Run);
+const ENV_WORD = /^[A-Z][A-Z0-9_]*=/;
+const flagWords = (run: Run): string[] => (run.startsWith('ours ') ? run.slice('ours '.length).split(/\s+/) : []);
 const DEFAULT_KINDS: ServerKind[] = ['ours', 'before', 'baseline', 'nchan'];
 const KINDS = (
   process.env.BENCH_IDLE_KINDS?.split(',').map((kind) => kind.trim() as ServerKind) ?? DEFAULT_KINDS
@@ -110,7 +112,14 @@ const loop: KindLoop<Run, Run> = {
   kinds: [...KINDS, ...FLAG_RUNS],
   env: ENV,
   serverOf: (run) => (run.startsWith('ours ') ? 'ours' : (run as ServerKind)),
-  nodeArgsOf: (run) => (run.startsWith('ours ') ? run.slice('ours '.length).split(/\s+/) : []),
+  // A flag set's `NAME=value` words are the run's environment, the rest its node options.
+  nodeArgsOf: (run) => flagWords(run).filter((word) => !ENV_WORD.test(word)),
+  envOf: (run) =>
+    Object.fromEntries(
+      flagWords(run)
+        .filter((word) => ENV_WORD.test(word))
+        .map((word) => [word.slice(0, word.indexOf('=')), word.slice(word.indexOf('=') + 1)]),
+    ),
   optional: {
     // Only ours must complete; every other run explains the figure, and its failure is reported.
     kinds: [...KINDS.filter((kind) => kind !== 'ours'), ...FLAG_RUNS],

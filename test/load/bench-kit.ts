@@ -150,7 +150,6 @@ function serverEnv(base: AppProcess, redis: RedisServer, env: Record<string, str
     REDIS_URL: redis.url,
     STREAM_MAX_CONNECTIONS: '20000',
     LOG_LEVEL: 'error',
-    ...(process.env.BENCH_CPU_PROF ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_CPU_PROF}` } : {}),
     ...env,
   };
 }
@@ -179,7 +178,10 @@ export async function startServer(
       port: await freePort(),
       cwd: root,
       env: { HOST: '127.0.0.1', POD_NAME: kind, ...serverEnv(base, redis, ownEnv) },
-      nodeArgs,
+      // Node refuses --cpu-prof in NODE_OPTIONS: it goes on the command line.
+      nodeArgs: process.env.BENCH_CPU_PROF
+        ? [...nodeArgs, '--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
+        : nodeArgs,
       timeoutMs: 30_000,
       outputLimit: 20_000,
       killAfterMs: 10_000,
@@ -434,6 +436,8 @@ export interface KindLoop<K extends string, O extends K = never> {
   serverOf?: (kind: K) => ServerKind;
   /** Node options of a kind's process (see startServer); default none. */
   nodeArgsOf?: (kind: K) => readonly string[];
+  /** Environment of a kind's process over `env`; default none. */
+  envOf?: (kind: K) => Record<string, string>;
   /**
    * Kinds that only explain the figure: a failure of one (its process or its measurement) is
    * handed to `failed` and its result left out, instead of failing the figure.
@@ -460,7 +464,7 @@ export async function forEachKind<K extends string, R, O extends K = never>(
         const server = await startServer(
           loop.serverOf?.(kind) ?? (kind as string as ServerKind),
           system.base,
-          loop.env,
+          { ...loop.env, ...loop.envOf?.(kind) },
           loop.nodeArgsOf?.(kind),
         );
         try {
