@@ -10,12 +10,20 @@
 // the same run at a size it can handle: 99,100 users in 1,000 profiles (99 own + 100 shared users
 // each; its limit is 100,000 users a request).
 // `BENCH_DATA_PROFILES=<n>` runs ours at n profiles instead of 10,000 (same shape).
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { type AppProcess, launchNodeApp, freePort, mintUserToken, REPO_ROOT, startApp } from '@app/testing';
-import { ADMIN_TOKEN, Figure, log, rssOf, scale, sleep, type Steady, steadyRate } from '../load/bench-kit.js';
+import {
+  ADMIN_TOKEN,
+  buildFromGit,
+  Figure,
+  log,
+  rssOf,
+  scale,
+  sleep,
+  type Steady,
+  steadyRate,
+} from '../load/bench-kit.js';
 
 const BASELINE_COMMIT = '3883296fb2cf3e88e1b31e1c2635cdd41b91e939';
 
@@ -78,47 +86,9 @@ async function call(
   };
 }
 
-/** Builds the baseline's base and main from git (once per commit) into .cache/, beside our node_modules. */
-function buildBaseline(): string {
-  const dir = join(REPO_ROOT, '.cache/bench-data-baseline', BASELINE_COMMIT.slice(0, 12));
-  if (existsSync(join(dir, 'apps/main/dist/main.js'))) return dir;
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  log(`building the baseline (${BASELINE_COMMIT.slice(0, 12)}) into ${dir}`);
-  const archive = execFileSync(
-    'git',
-    [
-      'archive',
-      BASELINE_COMMIT,
-      'apps',
-      'libs',
-      'package.json',
-      'tsconfig.base.json',
-      'tsconfig.json',
-      'nest-cli.json',
-    ],
-    { cwd: REPO_ROOT, maxBuffer: 1 << 28 },
-  );
-  execFileSync('tar', ['-x', '-C', dir], { input: archive });
-  // Our packages, but the baseline's own libs under @app.
-  mkdirSync(join(dir, 'node_modules/@app'), { recursive: true });
-  for (const entry of readdirSync(join(REPO_ROOT, 'node_modules'))) {
-    if (entry !== '@app') symlinkSync(join(REPO_ROOT, 'node_modules', entry), join(dir, 'node_modules', entry));
-  }
-  for (const lib of readdirSync(join(dir, 'libs')))
-    symlinkSync(`../../libs/${lib}`, join(dir, 'node_modules/@app', lib));
-  execFileSync(
-    process.execPath,
-    [
-      join(REPO_ROOT, 'node_modules/typescript/bin/tsc'),
-      '-b',
-      'apps/base/tsconfig.app.json',
-      'apps/main/tsconfig.app.json',
-    ],
-    { cwd: dir, stdio: 'inherit' },
-  );
-  return dir;
-}
+/** The baseline's base and main, built from git (once per commit) into .cache/, beside our node_modules. */
+const buildBaseline = (): string =>
+  buildFromGit(BASELINE_COMMIT, 'data-baseline', ['apps/base/tsconfig.app.json', 'apps/main/tsconfig.app.json']);
 
 async function startPair(kind: 'ours' | 'baseline', root: string): Promise<{ base: AppProcess; main: AppProcess }> {
   const keyspace = `bench_data_${kind}`;
