@@ -17,6 +17,28 @@ function clock(t: TestContext) {
   };
 }
 
+/**
+ * One member on a 1 s timer whose 50 ms runs each see the clock move by what `run` is given:
+ * a loop that runs the timer late. `fired` holds the clock at each firing.
+ */
+function lateClock(t: TestContext) {
+  t.mock.timers.enable({ apis: ['setInterval'] });
+  let now = 0;
+  const fired: number[] = [];
+  new SharedTimer<string>(
+    1000,
+    (_member, at) => fired.push(at),
+    () => now,
+  ).add('a');
+  return {
+    fired,
+    run(clockMs: number) {
+      now += clockMs;
+      t.mock.timers.tick(50);
+    },
+  };
+}
+
 describe(SharedTimer.name, () => {
   it('fires each member once a period, the first time about one period after it joined', (t) => {
     const c = clock(t);
@@ -81,40 +103,17 @@ describe(SharedTimer.name, () => {
   });
 
   it('keeps the period by the clock when the timer runs late (a busy loop), without repeating a slot in one run', (t) => {
-    t.mock.timers.enable({ apis: ['setInterval'] });
-    let now = 0;
-    const fired: number[] = [];
-    const sut = new SharedTimer<string>(
-      1000,
-      (_member, at) => fired.push(at),
-      () => now,
-    );
-    sut.add('a');
+    const c = lateClock(t);
     // Every run of the 50 ms timer comes 50 ms late: the clock moves twice as fast as the runs.
-    for (let run = 0; run < 40; run++) {
-      now += 100;
-      t.mock.timers.tick(50);
-    }
-    assert.deepEqual(fired, [1000, 2000, 3000, 4000]);
+    for (let run = 0; run < 40; run++) c.run(100);
+    assert.deepEqual(c.fired, [1000, 2000, 3000, 4000]);
   });
 
   it('forgives a loop blocked for more than a period: each member fires once, then on from now', (t) => {
-    t.mock.timers.enable({ apis: ['setInterval'] });
-    let now = 0;
-    const fired: number[] = [];
-    const sut = new SharedTimer<string>(
-      1000,
-      (_member, at) => fired.push(at),
-      () => now,
-    );
-    sut.add('a');
-    now = 3500;
-    t.mock.timers.tick(50);
-    for (let run = 0; run < 30; run++) {
-      now += 50;
-      t.mock.timers.tick(50);
-    }
-    assert.deepEqual(fired, [3500, 4500]);
+    const c = lateClock(t);
+    c.run(3500);
+    for (let run = 0; run < 30; run++) c.run(50);
+    assert.deepEqual(c.fired, [3500, 4500]);
   });
 
   it('counts a member added twice once', (t) => {
