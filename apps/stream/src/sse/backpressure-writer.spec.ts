@@ -5,6 +5,7 @@ import {
   type DeliveryListener,
   EMPTY_QUEUE_PROBE,
   type Frame,
+  flushSoon,
   type SseSink,
 } from './backpressure-writer.js';
 
@@ -214,6 +215,18 @@ describe(BackpressureWriter.name, () => {
     assert.deepEqual(recorder.behindChanges, [true, false]);
   });
 
+  it('drops an event already too late when offered without counting the socket behind (the process was late)', () => {
+    const { sut, recorder } = setup();
+    // A loop that ran late offers a burst of events at once; the oldest are past maxLagMs.
+    const now = 5000;
+    for (let seq = 1; seq <= 10; seq++) sut.offer(frame(seq, now - 1550 + seq * 100), now);
+    assert.deepEqual(recorder.droppedSeqs, [1, 2, 3, 4, 5]);
+    assert.deepEqual(recorder.drops.map(([, reason]) => reason), ['lag', 'lag', 'lag', 'lag', 'lag']);
+    assert.deepEqual(recorder.sentSeqs, [6, 7, 8, 9, 10]);
+    assert.equal(sut.isBehind, false);
+    assert.deepEqual(recorder.behindChanges, []);
+  });
+
   it('writes an empty-queue probe after each event handed to a socket that is behind, and reports its bytes', () => {
     const { sut, socket, recorder } = setup(new FakeSocket(0));
     for (let seq = 1; seq <= 8; seq++) sut.offer(frame(seq, seq * PERIOD), seq * PERIOD);
@@ -252,6 +265,57 @@ describe(BackpressureWriter.name, () => {
     assert.deepEqual(recorder.sentSeqs.length, 1 + 64, 'the first, then one batch of 64 × 1 KiB');
     sut.flush(102);
     assert.equal(recorder.sentSeqs.length, 100);
+  });
+
+  it('writes the events held in one turn in one corked write, and counts them as found ready', () => {
+    const { sut, socket, recorder } = setup();
+    // A late timer run: five events fell due at once.
+    for (let seq = 1; seq <= 5; seq++) assert.equal(sut.hold(frame(seq, 1000 + seq, 64), 1010), true);
+    assert.deepEqual(recorder.sentSeqs, [], 'held until the flush');
+    sut.flush(1010);
+    assert.equal(socket.corks, 1);
+    assert.deepEqual(recorder.sentSeqs, [1, 2, 3, 4, 5]);
+    assert.equal(sut.isBehind, false);
+  });
+
+  it('keeps only the newest held event of a socket that is behind, and lets it catch up when the held ones find it ready', () => {
+    const { sut, socket, recorder } = setup(new FakeSocket(0));
+    for (let seq = 1; seq <= 8; seq++) sut.offer(frame(seq, seq * PERIOD, 64), seq * PERIOD);
+    assert.ok(sut.isBehind);
+    const sentBefore = recorder.sentSeqs.length;
+    // Still busy: of the events held meanwhile only the newest waits.
+    for (let seq = 9; seq <= 11; seq++) sut.hold(frame(seq, 2000 + seq, 64), 2020);
+    sut.flush(2020);
+    assert.equal(sut.waitingEvents, 1);
+    assert.deepEqual(recorder.drops.slice(-3), [
+      [8, 'replaced'],
+      [9, 'replaced'],
+      [10, 'replaced'],
+    ]);
+    socket.stalled = false;
+    sut.flush(2030);
+    assert.deepEqual(recorder.sentSeqs.slice(sentBefore), [11]);
+    // Ready for two held events in a row: caught up.
+    for (let seq = 12; seq <= 13; seq++) sut.hold(frame(seq, 2040 + seq, 64), 2060);
+    sut.flush(2060);
+    assert.equal(sut.isBehind, false);
+    assert.deepEqual(recorder.sentSeqs.slice(-2), [12, 13]);
+  });
+
+  it('flushes every writer that held events once, after the current callback (flushSoon)', async () => {
+    const a = setup();
+    const b = setup();
+    for (let seq = 1; seq <= 3; seq++) {
+      a.sut.hold(frame(seq, 1000, 64), 1000);
+      flushSoon(a.sut);
+      b.sut.hold(frame(seq, 1000, 64), 1000);
+      flushSoon(b.sut);
+    }
+    assert.deepEqual(a.recorder.sentSeqs, []);
+    await Promise.resolve();
+    assert.deepEqual(a.recorder.sentSeqs, [1, 2, 3]);
+    assert.deepEqual(b.recorder.sentSeqs, [1, 2, 3]);
+    assert.equal(a.socket.corks + b.socket.corks, 2, 'one write each');
   });
 
   it('reports how long the socket has been busy with events waiting, and resets when it takes one', () => {

@@ -86,6 +86,8 @@ export class BackpressureWriter {
   private waitingBytes = 0;
   private behind = false;
   private readyStreak = 0;
+  /** Events `hold` added to `waiting` since the last `flush`. */
+  private held = 0;
   private stalledSince: number | undefined;
   /** A lossless frame could not be delivered: nothing more is written (the stream is ending). */
   private overrun = false;
@@ -115,16 +117,44 @@ export class BackpressureWriter {
 
   /** A newly due event: written now if the socket keeps up, otherwise it waits or is dropped. */
   offer(frame: Frame, now: number): void {
-    if (this.sink.destroyed || this.overrun) return;
-    if (this.waiting.length === 0 && this.sink.writableLength === 0) {
-      if (++this.readyStreak >= CAUGHT_UP_AFTER) this.setBehind(false);
-    } else {
-      this.readyStreak = 0;
-      if (this.behind) this.dropWaiting('replaced');
+    if (this.hold(frame, now)) this.flush(now);
+  }
+
+  /**
+   * A newly due event, kept until the next `flush`: the events that fall due in one turn of the
+   * event loop then leave in one write (one syscall) instead of one each (see `flushSoon`).
+   * Returns whether a `flush` is needed.
+   */
+  hold(frame: Frame, now: number): boolean {
+    if (this.sink.destroyed || this.overrun) return false;
+    // Already too late when offered (the process, not the socket, was late): dropped at once,
+    // and it says nothing about whether the socket keeps up.
+    if (!frame.lossless && now - frame.dueAt > this.limits.maxLagMs) {
+      this.droppedEvents++;
+      this.listener.dropped(frame, 'lag');
+      return false;
     }
     this.waiting.push(frame);
     this.waitingBytes += frame.bytes;
-    this.flush(now);
+    this.held++;
+    return true;
+  }
+
+  /**
+   * The held events meet the socket: if it holds nothing and nothing older waits, it was ready
+   * for them when they fell due (enough of those in a row and it has caught up); otherwise,
+   * once it is behind, only the newest of them waits.
+   */
+  private meetHeld(): void {
+    const held = this.held;
+    this.held = 0;
+    if (this.waiting.length === held && this.sink.writableLength === 0) {
+      this.readyStreak += held;
+      if (this.readyStreak >= CAUGHT_UP_AFTER) this.setBehind(false);
+    } else {
+      this.readyStreak = 0;
+      if (this.behind) this.keepNewest();
+    }
   }
 
   /**
@@ -133,6 +163,7 @@ export class BackpressureWriter {
    */
   flush(now: number): void {
     if (this.sink.destroyed || this.overrun) return;
+    if (this.held > 0) this.meetHeld();
     this.dropLate(now);
     if (this.overrun) return;
     if (this.sink.writableLength > 0) {
@@ -209,6 +240,7 @@ export class BackpressureWriter {
 
   /** The stream ends: the events still waiting will never be sent, so they count as dropped (lossless ones excepted). */
   discardWaiting(): void {
+    this.held = 0;
     while (this.waiting.length > 0) {
       const frame = this.waiting.shift()!;
       this.waitingBytes -= frame.bytes;
@@ -219,17 +251,18 @@ export class BackpressureWriter {
     }
   }
 
-  /** A newer event replaces the waiting ones; lossless ones keep their place. */
-  private dropWaiting(reason: 'replaced'): void {
-    const kept = this.waiting.filter((frame) => frame.lossless);
-    while (this.waiting.length > 0) {
-      const frame = this.waiting.shift()!;
-      if (frame.lossless) continue;
+  /** The newest event replaces the waiting ones; lossless ones keep their place. */
+  private keepNewest(): void {
+    const newest = this.waiting.at(-1)!;
+    const kept = this.waiting.filter((frame) => frame.lossless || frame === newest);
+    for (const frame of this.waiting) {
+      if (frame.lossless || frame === newest) continue;
       this.waitingBytes -= frame.bytes;
       this.droppedEvents++;
       this.setBehind(true);
-      this.listener.dropped(frame, reason);
+      this.listener.dropped(frame, 'replaced');
     }
+    this.waiting.length = 0;
     this.waiting.push(...kept);
   }
 
@@ -251,4 +284,25 @@ export class BackpressureWriter {
     this.behind = behind;
     this.listener.behindChanged?.(behind);
   }
+}
+
+/** Writers that held events in the current turn of the event loop; flushed together after it. */
+let toFlush = new Set<BackpressureWriter>();
+
+/**
+ * Flushes `writer` once the current callback is done (a microtask): when one shared timer fires
+ * every stream of the pod, or one read brings several published events, each socket gets the
+ * events that fell due meanwhile in one write. A loop that runs late thus writes more events per
+ * syscall instead of more syscalls.
+ */
+export function flushSoon(writer: BackpressureWriter): void {
+  if (toFlush.size === 0) queueMicrotask(flushAll);
+  toFlush.add(writer);
+}
+
+function flushAll(): void {
+  const writers = toFlush;
+  toFlush = new Set();
+  const now = performance.now();
+  for (const writer of writers) writer.flush(now);
 }

@@ -4,6 +4,7 @@ export {
   type DropLimits,
   type DropReason,
   type Frame,
+  flushSoon,
   type SseSink,
 } from './backpressure-writer.js';
 export { EventSchedule } from './event-schedule.js';

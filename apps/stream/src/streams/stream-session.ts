@@ -10,6 +10,7 @@ import {
   type Frame,
   frameEvent,
   SharedTimer,
+  flushSoon,
 } from '../sse/index.js';
 import { formatEventId, NO_ENTRY, type ResumePoint } from './event-id.js';
 import type { SequenceAnchor } from './sequence-anchor.js';
@@ -222,7 +223,7 @@ export class StreamSession implements SourceTarget {
       dueAt: event.dueAt,
       lossless: event.lossless,
     });
-    this.writer.offer(frame, monotonicNow());
+    if (this.writer.hold(frame, monotonicNow())) flushSoon(this.writer);
   }
 
   /** A source cannot go on losslessly: the client reconnects and resumes from its last id. */
