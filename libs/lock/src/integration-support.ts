@@ -10,6 +10,7 @@ import { closeRedis, connectRedis, createRedisClient } from './redis-client.js';
 export const TEST_TTL_MS = 1000;
 export const TEST_RENEW_MS = 200;
 export const TEST_COMMAND_TIMEOUT_MS = 300;
+const TEST_LEASE = { ttlMs: TEST_TTL_MS, renewMs: TEST_RENEW_MS };
 
 /** A connected fail-fast client, as the module would build it. */
 export async function connectedClient(url: string, name = 'lock-test'): Promise<Redis> {
@@ -56,9 +57,9 @@ export class LockTestBed {
     return { server, client, lock: this.lock([client]) };
   }
 
-  /** A PairLock over `lockClients` with the test lease; what it still holds is released at the end. */
-  lock(lockClients: Redis[]): PairLock {
-    const lock = new PairLock({ lockClients, ttlMs: TEST_TTL_MS, renewMs: TEST_RENEW_MS });
+  /** A PairLock over `lockClients` with the test lease (or `lease`); what it still holds is released at the end. */
+  lock(lockClients: Redis[], lease: { ttlMs: number; renewMs: number } = TEST_LEASE): PairLock {
+    const lock = new PairLock({ lockClients, ...lease });
     this.teardown.push(async () => {
       await lock.releaseAll();
       lock.close();

@@ -1,4 +1,5 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { BoundedRedis } from './bounded-redis.js';
 
 /** What the lock lib logs through; Nest's `Logger` fits. */
 export interface LockLogger {
@@ -23,6 +24,11 @@ export const MAX_RECONNECT_DELAY_MS = 500;
 /** How long `connectRedis` waits for the first 'ready'. */
 export const CONNECT_WAIT_MS = 3000;
 
+/** How long a connection with replies outstanding may stay silent before it is dropped. */
+export function socketTimeoutMs(commandTimeoutMs: number): number {
+  return Math.max(1000, commandTimeoutMs * 2);
+}
+
 /**
  * An ioredis client that fails fast while Redis is unreachable (no offline queue, no resend after a
  * reconnect, bounded command and connect times) and keeps reconnecting in the background.
@@ -30,20 +36,24 @@ export const CONNECT_WAIT_MS = 3000;
  */
 export function createRedisClient(url: string, options: RedisClientOptions): Redis {
   const logger = options.logger ?? SILENT_LOGGER;
-  const client = new Redis(url, {
-    connectionName: options.name.replace(/\s+/g, '-'),
-    enableOfflineQueue: false,
-    // With no offline queue nothing waits for a reconnect; 0 also fails commands that were in
-    // flight when the connection dropped, instead of keeping them for a retry.
-    maxRetriesPerRequest: 0,
-    // A command the caller already saw time out must not run later (a late lock acquisition).
-    autoResendUnfulfilledCommands: false,
-    commandTimeout: options.commandTimeoutMs,
-    // Armed only while replies are awaited: a hung server gets its socket dropped and reconnected.
-    socketTimeout: Math.max(1000, options.commandTimeoutMs * 2),
-    connectTimeout: CONNECT_TIMEOUT_MS,
-    retryStrategy: (attempt) => Math.min(50 * 2 ** (attempt - 1), MAX_RECONNECT_DELAY_MS),
-  });
+  const timeouts = { commandMs: options.commandTimeoutMs, socketMs: socketTimeoutMs(options.commandTimeoutMs) };
+  // Both timeouts are BoundedRedis's, which counts only time Redis had to answer in (not a stall
+  // of this process's event loop); a hung server gets its socket dropped and reconnected.
+  const client = BoundedRedis.connect(
+    url,
+    {
+      connectionName: options.name.replace(/\s+/g, '-'),
+      enableOfflineQueue: false,
+      // With no offline queue nothing waits for a reconnect; 0 also fails commands that were in
+      // flight when the connection dropped, instead of keeping them for a retry.
+      maxRetriesPerRequest: 0,
+      // A command the caller already saw time out must not run later (a late lock acquisition).
+      autoResendUnfulfilledCommands: false,
+      connectTimeout: CONNECT_TIMEOUT_MS,
+      retryStrategy: (attempt) => Math.min(50 * 2 ** (attempt - 1), MAX_RECONNECT_DELAY_MS),
+    },
+    timeouts,
+  );
   // Callers see each failure on their own command; these events only repeat them.
   client.on('error', (error: Error) => logger.debug(`redis ${options.name}: ${error.message}`));
   return client;
