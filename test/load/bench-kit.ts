@@ -30,10 +30,11 @@ export type ServerKind = 'ours' | 'today' | 'baseline' | 'before' | 'nchan';
 
 /**
  * The stream tier before the density work (a timer per stream for its events, watchdog,
- * heartbeat and lock renewal and watchdog; one renewal round trip per lock): the commit the
+ * heartbeat and lock renewal and watchdog; one renewal round trip per lock): main just before that
+ * work merged (it takes base's internal credential, as today's base requires), the commit the
  * `before` kind is built from.
  */
-export const BEFORE_COMMIT = '136432c6f7e54f75642a86a3967a6c6ed05b6d4c';
+export const BEFORE_COMMIT = '0b2966908483b1d691c0318afdd59e15e841f5f7';
 export const SERVER_KINDS: readonly ServerKind[] = ['ours', 'baseline'];
 /** The environment that makes our app behave as the stream tier did before drop-by-age. */
 export const TODAY_ENV: Readonly<Record<string, string>> = Object.freeze({
@@ -216,21 +217,15 @@ export function buildFromGit(commit: string, name: string, projects: readonly st
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   log(`building ${name} (${commit.slice(0, 12)}) into ${dir}`);
-  const archive = execFileSync(
-    'git',
-    [
-      'archive',
-      commit,
-      'apps',
-      'libs',
-      'public',
-      'package.json',
-      'tsconfig.base.json',
-      'tsconfig.json',
-      'nest-cli.json',
-    ],
-    { cwd: REPO_ROOT, maxBuffer: 1 << 28 },
+  // What a build needs, of what that tree has (nest-cli.json, for one, is gone from later trees).
+  const present = new Set(
+    execFileSync('git', ['ls-tree', '--name-only', commit], { cwd: REPO_ROOT, encoding: 'utf8' }).split('\n'),
   );
+  const parts = ['apps', 'libs', 'public', 'package.json', 'tsconfig.base.json', 'tsconfig.json', 'nest-cli.json'];
+  const archive = execFileSync('git', ['archive', commit, ...parts.filter((part) => present.has(part))], {
+    cwd: REPO_ROOT,
+    maxBuffer: 1 << 28,
+  });
   execFileSync('tar', ['-x', '-C', dir], { input: archive });
   mkdirSync(join(dir, 'node_modules/@app'), { recursive: true });
   for (const entry of readdirSync(join(REPO_ROOT, 'node_modules'))) {
