@@ -8,9 +8,15 @@
 import { Figure, forEachKind, loadGenerator, log, scale, SERVER_KINDS, sleep } from '../load/bench-kit.js';
 import type { LoadResult } from '../load/load-generator.js';
 
-const { BACKGROUND, RATES, STEP_SECONDS } = scale({
-  full: { BACKGROUND: 1000, RATES: [10, 25, 50, 100, 200, 400, 800, 1200, 1600, 2400, 3200], STEP_SECONDS: 5 },
-  smoke: { BACKGROUND: 10, RATES: [5, 10], STEP_SECONDS: 2 },
+const { BACKGROUND, RATES, STEP_SECONDS, FIRST_STEP_SECONDS } = scale({
+  // The first step gives the headline p99: 200 new streams, so one slow open is not the whole tail.
+  full: {
+    BACKGROUND: 1000,
+    RATES: [10, 25, 50, 100, 200, 400, 800, 1200, 1600, 2400, 3200],
+    STEP_SECONDS: 5,
+    FIRST_STEP_SECONDS: 20,
+  },
+  smoke: { BACKGROUND: 10, RATES: [5, 10], STEP_SECONDS: 2, FIRST_STEP_SECONDS: 2 },
 });
 const TICKS_PER_SECOND = 10;
 
@@ -45,8 +51,9 @@ const results = await forEachKind(
       await sleep(3000);
       const pool = system.pairs.slice(BACKGROUND);
       let offset = 0;
-      for (const rate of RATES) {
-        const streams = rate * STEP_SECONDS;
+      for (const [index, rate] of RATES.entries()) {
+        const stepSeconds = index === 0 ? FIRST_STEP_SECONDS : STEP_SECONDS;
+        const streams = rate * stepSeconds;
         const pairs = Array.from({ length: streams }, (_, i) => pool[(offset + i) % pool.length]!);
         offset = (offset + streams) % pool.length;
         const before = background.snapshot();
@@ -68,7 +75,7 @@ const results = await forEachKind(
         );
         const started = performance.now();
         void probe.run();
-        const deadline = started + (STEP_SECONDS + 30) * 1000;
+        const deadline = started + (stepSeconds + 30) * 1000;
         while (probe.snapshot().settled < streams && performance.now() < deadline) await sleep(50);
         const result = await probe.stop();
         const seconds = (performance.now() - started) / 1000;
@@ -78,7 +85,7 @@ const results = await forEachKind(
           rate,
           opened: result.totals.firstEvents,
           failed,
-          achievedPerSecond: result.totals.firstEvents / Math.max(seconds, STEP_SECONDS),
+          achievedPerSecond: result.totals.firstEvents / Math.max(seconds, stepSeconds),
           ttfe: result.ttfe,
           refused: result.totals.refusedCodes,
           errors: result.totals.errors,
@@ -87,7 +94,7 @@ const results = await forEachKind(
         };
         steps.push(step);
         log(
-          `${kind}: ${rate} new streams/s for ${STEP_SECONDS} s → ${step.opened}/${streams} opened, TTFE p50 ${step.ttfe.p50} ms, ` +
+          `${kind}: ${rate} new streams/s for ${stepSeconds} s → ${step.opened}/${streams} opened, TTFE p50 ${step.ttfe.p50} ms, ` +
             `p90 ${step.ttfe.p90} ms, p99 ${step.ttfe.p99} ms; refused ${JSON.stringify(step.refused)} errors ${JSON.stringify(step.errors)}; ` +
             `background ${step.backgroundLive} live, gaps ${step.backgroundGaps}`,
         );
