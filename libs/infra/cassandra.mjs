@@ -241,6 +241,10 @@ const JVM_SERVER_OPTIONS = [
 ];
 
 const JVM17_SERVER_OPTIONS = [
+  // G1, not a concurrent collector: with 2 GiB on 2 cores, a bulk load of 1M users drove Shenandoah
+  // into degenerated and full collections of 0.3–0.9 s and ZGC (one generation on JDK 17) into
+  // hundreds of allocation stalls of up to 1 s, each for 55–70 % more CPU; in steady reads G1
+  // pauses minutes apart for a few ms (docs/benchmarks.md, figure l).
   '-XX:+UseG1GC',
   '-XX:+ParallelRefProcEnabled',
   '-XX:MaxTenuringThreshold=1',
