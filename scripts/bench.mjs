@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import os from 'node:os';
 import path from 'node:path';
 import * as prettier from 'prettier';
+import { cassandraGcLog } from '../libs/infra/cassandra.mjs';
 import { acquireRunLock } from '../libs/infra/run-lock.mjs';
 import { provideInfra } from './lib/infra.mjs';
 import { build, ensureDependencies, log, ROOT } from './lib/project.mjs';
@@ -43,6 +44,8 @@ try {
 
   if (!process.env.CASSANDRA_CONTACT_POINTS) stack.push('run lock', acquireRunLock(ROOT, 'bench'));
   const env = { ...process.env, ...(await provideInfra(stack, { name: 'bench', fresh: true })) };
+  // The run's own Cassandra logs its pauses there; a benchmark may report those of its windows.
+  if (!process.env.CASSANDRA_CONTACT_POINTS) env.BENCH_CASSANDRA_GC_LOG = cassandraGcLog(ROOT, 'bench');
   // The apps verify users' tokens with it; the load generator mints one per stream from it.
   env.AUTH_JWT_SECRET = authSecret().value;
   env.INTERNAL_TOKEN = internalToken().value;

@@ -223,8 +223,8 @@ function javaExecutable() {
 }
 
 // Flags from Cassandra 5.0's conf/jvm-server.options, conf/jvm17-server.options
-// and conf/cassandra-env.sh, minus production-only tuning (-XX:+AlwaysPreTouch,
-// GC logging) and what needs files the Maven artifacts don't ship
+// and conf/cassandra-env.sh, minus production-only tuning (-XX:+AlwaysPreTouch)
+// and what needs files the Maven artifacts don't ship
 // (-XX:CompileCommandFile=hotspot_compiler, the sigar-bin library path).
 // No -Xmn: cassandra-env.sh refuses to combine it with G1.
 const JVM_SERVER_OPTIONS = [
@@ -241,6 +241,10 @@ const JVM_SERVER_OPTIONS = [
 ];
 
 const JVM17_SERVER_OPTIONS = [
+  // G1, not a concurrent collector: with 2 GiB on 2 cores, a bulk load of 1M users drove Shenandoah
+  // into degenerated and full collections of 0.3–0.9 s and ZGC (one generation on JDK 17) into
+  // hundreds of allocation stalls of up to 1 s, each for 55–70 % more CPU; in steady reads G1
+  // pauses minutes apart for a few ms (docs/benchmarks.md, figure l).
   '-XX:+UseG1GC',
   '-XX:+ParallelRefProcEnabled',
   '-XX:MaxTenuringThreshold=1',
@@ -284,8 +288,15 @@ const JVM17_SERVER_OPTIONS = [
   '-Dio.netty.allocator.maxOrder=11',
 ];
 
+/** The node's GC log (pauses and safepoints, with wall-clock times), as cassandra-env.sh writes one. */
+export function cassandraGcLog(root, name) {
+  return path.join(root, '.cache', 'cassandra', `data-${name}`, 'logs', 'gc.log');
+}
+
 function jvmArgs({ lib, dirs }) {
   return [
+    // cassandra-env.sh's GC log, at info only: one line a pause or safepoint, rotated at 10 MB.
+    `-Xlog:gc=info,safepoint=info:file=${path.join(dirs.logs, 'gc.log')}:time,uptime,level,tags:filecount=5,filesize=10485760`,
     // 2 GiB: memtables of 512 MiB flush half as often as with 1 GiB, so a bulk load leaves fewer,
     // larger sstables to compact (500,000 users: compaction 10.3 → 4.6 CPU-s, GC 5.7 → 3.8).
     '-Xms2G',
@@ -460,6 +471,7 @@ export async function startCassandra({
     localDc: LOCAL_DC,
     pid: child.pid,
     logFile,
+    gcLogFile: path.join(dirs.logs, 'gc.log'),
     stop: () => stopChild(child, STOP_GRACE_MS),
   };
 }

@@ -18,6 +18,8 @@ import {
   ADMIN_TOKEN,
   buildFromGit,
   Figure,
+  jvmStops,
+  type JvmStops,
   log,
   rssOf,
   scale,
@@ -25,6 +27,9 @@ import {
   type Steady,
   steadyRate,
 } from '../load/bench-kit.js';
+
+/** A measured window, with Cassandra's stops (GC pauses and other safepoints) during it when its log is at hand. */
+type Window = Steady & { cassandraStops?: JvmStops };
 
 const BASELINE_COMMIT = '3883296fb2cf3e88e1b31e1c2635cdd41b91e939';
 
@@ -142,17 +147,17 @@ interface Measured {
   creationSeconds: number;
   usersPerSecond: number;
   /** Ordinary users' login at once after the load, while Cassandra still flushes and compacts it. */
-  loginAfterLoad: Steady;
+  loginAfterLoad: Window;
   /** How long Cassandra's compactions ran on after the load (waited out before the other reads). */
   settleSeconds: number;
-  suggested: Steady;
+  suggested: Window;
   suggestedBytes: number;
-  counts: Steady;
-  login: Steady;
-  sharedLogin: Steady;
+  counts: Window;
+  login: Window;
+  sharedLogin: Window;
   sharedProfiles: number;
-  bindingSmall: Steady;
-  bindingWide: Steady | undefined;
+  bindingSmall: Window;
+  bindingWide: Window | undefined;
   wideUsers: number;
   landing: Record<string, { ms: number; bytes: number }>;
   dropSeconds: number;
@@ -230,13 +235,18 @@ async function measure(kind: 'ours' | 'baseline', root: string, size: typeof SIZ
       (url: string, headers = admin) =>
       async () =>
         (await call(url, 'GET', undefined, headers)).status < 300;
-    const run = async (label: string, rate: number, fn: (i: number) => Promise<boolean>) => {
+    const run = async (label: string, rate: number, fn: (i: number) => Promise<boolean>): Promise<Window> => {
       await steadyRate(rate, 2, fn);
+      const from = Date.now();
       const steady = await steadyRate(rate, SIZES.seconds, fn);
+      const cassandraStops = jvmStops(process.env.BENCH_CASSANDRA_GC_LOG, from, Date.now());
+      const stops = cassandraStops
+        ? `; Cassandra stopped ${cassandraStops.safepoints}× for ${cassandraStops.totalMs.toFixed(0)} ms, at most ${cassandraStops.maxMs.toFixed(1)} ms`
+        : '';
       log(
-        `${kind} ${label} at ${rate}/s: p50 ${steady.latency.p50} ms, p99 ${steady.latency.p99} ms, errors ${steady.errors}/${steady.sent}`,
+        `${kind} ${label} at ${rate}/s: p50 ${steady.latency.p50} ms, p99 ${steady.latency.p99} ms, errors ${steady.errors}/${steady.sent}${stops}`,
       );
-      return steady;
+      return { ...steady, cassandraStops };
     };
     const loginOrdinary = (i: number) => {
       const id = ordinary[i % ordinary.length]!;
@@ -370,6 +380,22 @@ rows.add(`login, ordinary users, p99 at ${SIZES.loginRate}/s`, 'ms', (m) => m.lo
   goal: '≤ 20',
   note: `errors ours ${ours.login.errors}, baseline ${baseline.login.errors}`,
 });
+rows.add(
+  `Cassandra's longest stop during the login at ${SIZES.loginRate}/s`,
+  'ms',
+  (m) => m.login.cassandraStops?.maxMs ?? null,
+  {
+    note: 'GC pause or other safepoint, from its GC log',
+  },
+);
+rows.add(
+  `Cassandra's stops during the login at ${SIZES.loginRate}/s, summed`,
+  'ms',
+  (m) => m.login.cassandraStops?.totalMs ?? null,
+  {
+    note: `over ${SIZES.seconds} s`,
+  },
+);
 rows.add('login, user bound to every profile, p50', 'ms', (m) => m.sharedLogin.latency.p50, {
   note: `ours ${ours.sharedProfiles} profiles, baseline ${baseline.sharedProfiles}`,
 });

@@ -738,3 +738,40 @@ export async function steadyRate(
   await Promise.all(pending);
   return { latency: latency.summary(), sent, errors, achievedPerSecond: sent / ((performance.now() - started) / 1000) };
 }
+
+/** The JVM's stops of one window: every safepoint (GC pauses included), from a `-Xlog:gc,safepoint` log. */
+export interface JvmStops {
+  /** Safepoints in the window, their summed and longest stop (reaching it included), ms. */
+  safepoints: number;
+  totalMs: number;
+  maxMs: number;
+  /** GC pauses in the window: `<kind> <ms>`, as the log names them. */
+  gcPauses: string[];
+}
+
+/**
+ * The stops a JVM logged (decorators `time,…`, see libs/infra/cassandra.mjs) between `fromMs` and
+ * `toMs` (epoch ms); undefined without a log (a Cassandra not started by the benchmark).
+ */
+export function jvmStops(logFile: string | undefined, fromMs: number, toMs: number): JvmStops | undefined {
+  if (!logFile || !existsSync(logFile)) return undefined;
+  const stops: JvmStops = { safepoints: 0, totalMs: 0, maxMs: 0, gcPauses: [] };
+  for (const line of readFileSync(logFile, 'utf8').split('\n')) {
+    const time = /^\[(\d{4}-\d\d-\d\dT[\d:.]+)([+-]\d\d)(\d\d)\]/.exec(line);
+    if (!time) continue;
+    const at = Date.parse(`${time[1]}${time[2]}:${time[3]}`);
+    if (at < fromMs || at > toMs) continue;
+    const safepoint = /Total: (\d+) ns/.exec(line);
+    if (safepoint) {
+      const ms = Number(safepoint[1]) / 1e6;
+      stops.safepoints++;
+      stops.totalMs += ms;
+      stops.maxMs = Math.max(stops.maxMs, ms);
+    }
+    const pause = /\] GC\(\d+\) (Pause .*?) ([\d.]+)ms$/.exec(line);
+    if (pause) stops.gcPauses.push(`${pause[1]!.replace(/\s*\(.*?\)/g, '')} ${pause[2]} ms`);
+  }
+  stops.totalMs = round(stops.totalMs);
+  stops.maxMs = round(stops.maxMs);
+  return stops;
+}
