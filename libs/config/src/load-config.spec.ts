@@ -27,7 +27,7 @@ describe(loadConfig.name, () => {
     assert.equal(sut.stream.maxBufferBytes, 1_048_576);
     assert.equal(sut.stream.maxConnections, 1000);
     assert.equal(sut.stream.maxLagMs, 1000);
-    assert.equal(sut.stream.heapGrowingPercent, 50);
+    assert.equal(sut.stream.heapGrowingPercent, 20);
     assert.equal(sut.stream.notsentLowatBytes, 131_072);
     assert.deepEqual(sut.redis.lockUrls, ['redis://127.0.0.1:6379']);
     assert.equal(sut.adminToken, undefined);

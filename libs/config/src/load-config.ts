@@ -89,7 +89,7 @@ const streamFields = {
     .refine((names) => new Set(names).size === names.length, 'names a source twice')
     .default([...STREAM_SOURCE_NAMES]),
   STREAM_MAX_PER_USER: int(1, 100_000).default(10),
-  STREAM_HEAP_GROWING_PERCENT: int(0, 1000).default(50),
+  STREAM_HEAP_GROWING_PERCENT: int(0, 1000).default(20),
   // Stream opens per client (X-Real-IP) and minute, in each replica; 0 is no limit.
   RATE_LIMIT_STREAM_OPENS_PER_MINUTE: int(0, 100_000_000).default(120),
 };
