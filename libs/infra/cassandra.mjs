@@ -288,15 +288,20 @@ const JVM17_SERVER_OPTIONS = [
   '-Dio.netty.allocator.maxOrder=11',
 ];
 
-/** The node's GC log (pauses and safepoints, with wall-clock times), as cassandra-env.sh writes one. */
-export function cassandraGcLog(root, name) {
-  return path.join(root, '.cache', 'cassandra', `data-${name}`, 'logs', 'gc.log');
+/** Where instance `name` keeps its data, configuration and logs. */
+function instanceDir(root, name) {
+  return path.join(root, '.cache', 'cassandra', `data-${name}`);
 }
 
-function jvmArgs({ lib, dirs }) {
+/** The node's GC log (pauses and safepoints, with wall-clock times), as cassandra-env.sh writes one. */
+export function cassandraGcLog(root, name) {
+  return path.join(instanceDir(root, name), 'logs', 'gc.log');
+}
+
+function jvmArgs({ lib, dirs, gcLog }) {
   return [
     // cassandra-env.sh's GC log, at info only: one line a pause or safepoint, rotated at 10 MB.
-    `-Xlog:gc=info,safepoint=info:file=${path.join(dirs.logs, 'gc.log')}:time,uptime,level,tags:filecount=5,filesize=10485760`,
+    `-Xlog:gc=info,safepoint=info:file=${gcLog}:time,uptime,level,tags:filecount=5,filesize=10485760`,
     // 2 GiB: memtables of 512 MiB flush half as often as with 1 GiB, so a bulk load leaves fewer,
     // larger sstables to compact (500,000 users: compaction 10.3 → 4.6 CPU-s, GC 5.7 → 3.8).
     '-Xms2G',
@@ -374,7 +379,7 @@ export async function startCassandra({
     throw new Error(`Invalid Cassandra instance name '${name}' (use letters, digits, - and _)`);
   const lib = await ensureCassandraJars({ root, log });
 
-  const base = path.join(root, '.cache', 'cassandra', `data-${name}`);
+  const base = instanceDir(root, name);
   const dirs = {
     root: base,
     conf: path.join(base, 'conf'),
@@ -400,7 +405,7 @@ export async function startCassandra({
   const started = Date.now();
   log(`cassandra: starting '${name}' (${fresh ? 'fresh' : 'reusing data'}) on 127.0.0.1:${cqlPort}…`);
   const child = trackChild(
-    spawn(javaExecutable(), jvmArgs({ lib, dirs }), {
+    spawn(javaExecutable(), jvmArgs({ lib, dirs, gcLog: cassandraGcLog(root, name) }), {
       cwd: base, // heap dumps and hs_err files land here, not in the caller's cwd
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, MALLOC_ARENA_MAX: '4' },
@@ -471,7 +476,6 @@ export async function startCassandra({
     localDc: LOCAL_DC,
     pid: child.pid,
     logFile,
-    gcLogFile: path.join(dirs.logs, 'gc.log'),
     stop: () => stopChild(child, STOP_GRACE_MS),
   };
 }
