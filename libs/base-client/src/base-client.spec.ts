@@ -162,6 +162,18 @@ describe(BaseClient.name, () => {
       const elapsed = performance.now() - started;
       assert.ok(elapsed >= TIMEOUT_MS - 20, `gave up after ${elapsed.toFixed(0)} ms`);
     });
+    it('calls an answer whose body trickles on past the timeout 503: the deadline holds for the whole call', async () => {
+      base.answer = (_request, response) => {
+        response.writeHead(200, { 'content-type': 'application/json' });
+        // A byte well within the per-chunk idle timeout each time, never the end of the body.
+        const drip = setInterval(() => response.write(' '), TIMEOUT_MS / 6);
+        response.on('close', () => clearInterval(drip));
+      };
+      const started = performance.now();
+      await unavailable(sut.getUser(USER));
+      const elapsed = performance.now() - started;
+      assert.ok(elapsed >= TIMEOUT_MS - 20 && elapsed < TIMEOUT_MS * 2, `gave up after ${elapsed.toFixed(0)} ms`);
+    });
   });
 
   describe('other calls', () => {
