@@ -100,6 +100,27 @@ describe(TokenVerifier.name, () => {
       await sut.verify(await hs256({ ...valid(), exp: now() - 2 }));
     });
 
+    it('remembers a verified token, but never past its expiry', async () => {
+      const strict = new TokenVerifier({ secret: SECRET, clockToleranceSeconds: 0 });
+      const exp = now() + 1;
+      const token = await hs256({ ...valid(), exp });
+      assert.equal((await strict.verify(token)).userId, userId);
+      assert.equal((await strict.verify(token)).userId, userId);
+      assert.equal(strict.rememberedTokens, 1);
+      await new Promise((done) => setTimeout(done, exp * 1000 + 20 - Date.now()));
+      assert.equal(await rejection(strict, token), 'expired');
+      assert.equal(strict.rememberedTokens, 0, 'an expired token is forgotten');
+    });
+
+    it('remembers at most `rememberTokens` tokens, the oldest forgotten first, and no refused one', async () => {
+      const small = new TokenVerifier({ secret: SECRET, rememberTokens: 2 });
+      const tokens = await Promise.all([1, 2, 3].map((i) => hs256({ ...valid(), jti: `t${i}` })));
+      for (const token of tokens) await small.verify(token);
+      assert.equal(small.rememberedTokens, 2);
+      await rejection(small, await hs256(valid(), 'another-secret-that-is-32-bytes-long!'));
+      assert.equal(small.rememberedTokens, 2);
+    });
+
     it('refuses a token that is not valid yet', async () => {
       assert.equal(await rejection(sut, await hs256({ ...valid(), nbf: now() + 60 })), 'not-yet-valid');
     });
@@ -240,6 +261,31 @@ describe(TokenVerifier.name, () => {
         await retiring.verify(await signWith(second, valid()));
       } finally {
         await rotating.close();
+      }
+    });
+
+    it('skips the key set for a remembered token, for at most `rememberMs`', async () => {
+      const withdrawing = new JwksServer();
+      await withdrawing.start();
+      try {
+        const key = await signingKey('ES256');
+        withdrawing.keys = [key.publicJwk];
+        // Keys are fetched again on every use: only the memory spares a fetch.
+        const sut = new TokenVerifier({
+          jwksUrl: withdrawing.url,
+          keySet: { maxAgeMs: 0, cooldownMs: 0 },
+          rememberMs: 300,
+        });
+        const token = await signWith(key, valid());
+        await sut.verify(token);
+        const fetched = withdrawing.fetches;
+        withdrawing.keys = [];
+        await sut.verify(token);
+        assert.equal(withdrawing.fetches, fetched, 'the remembered token needed no key');
+        await new Promise((done) => setTimeout(done, 350));
+        assert.equal(await rejection(sut, token), 'unknown-key');
+      } finally {
+        await withdrawing.close();
       }
     });
 

@@ -73,9 +73,15 @@ export interface TokenVerifierOptions {
   readonly userClaim?: string;
   /** Allowed clock skew for `exp` and `nbf`. Default 5 s. */
   readonly clockToleranceSeconds?: number;
+  /** Verified tokens remembered (skipping the signature on their next use): at most this many, default 10,000. */
+  readonly rememberTokens?: number;
+  /** …each for at most this long, and never past its `exp`. Default 60 s. */
+  readonly rememberMs?: number;
 }
 
 const DEFAULT_CLOCK_TOLERANCE_SECONDS = 5;
+const DEFAULT_REMEMBER_TOKENS = 10_000;
+const DEFAULT_REMEMBER_MS = 60_000;
 const HMAC_SHA256 = { name: 'HMAC', hash: 'SHA-256' } as const;
 
 /**
@@ -87,6 +93,11 @@ const HMAC_SHA256 = { name: 'HMAC', hash: 'SHA-256' } as const;
  * algorithm confusion (an HS256 token "signed" with a provider's public key) never verify.
  * `exp` (a representable date) and the user-id claim (`sub`, a UUID) are required; `nbf`, `iss` and `aud` are checked when present
  * or configured.
+ *
+ * A client presents the same token on every request, so a verified token is remembered — by its
+ * whole text, for at most `rememberMs` and never past the moment it expires (clock skew allowed
+ * included) — and its next use skips the signature. The memory is bounded (`rememberTokens`, the
+ * oldest forgotten first). Revocation is not remembered: it is the caller's check, every time.
  */
 export class TokenVerifier {
   readonly algorithms: readonly string[];
@@ -94,9 +105,14 @@ export class TokenVerifier {
   private readonly secret: Promise<CryptoKey> | undefined;
   private readonly keySet: ResilientKeySet | undefined;
   private readonly userClaim: string;
+  private readonly remembered = new Map<string, { verified: VerifiedToken; untilMs: number }>();
+  private readonly rememberTokens: number;
+  private readonly rememberMs: number;
 
   constructor(private readonly options: TokenVerifierOptions) {
     this.userClaim = options.userClaim ?? 'sub';
+    this.rememberTokens = options.rememberTokens ?? DEFAULT_REMEMBER_TOKENS;
+    this.rememberMs = options.rememberMs ?? DEFAULT_REMEMBER_MS;
     if (!options.secret && !options.jwksUrl) throw new Error('TokenVerifier needs a secret or a JWKS URL');
     this.secret = options.secret
       ? crypto.subtle.importKey('raw', new TextEncoder().encode(options.secret), HMAC_SHA256, false, ['verify'])
@@ -105,8 +121,36 @@ export class TokenVerifier {
     this.algorithms = [...(this.secret ? SECRET_ALGORITHMS : []), ...(this.keySet ? KEY_SET_ALGORITHMS : [])];
   }
 
+  /** How many verified tokens are remembered now. */
+  get rememberedTokens(): number {
+    return this.remembered.size;
+  }
+
   /** Resolves with the token's user, or rejects with `TokenRejectedError` / `KeySetUnavailableError`. */
   async verify(token: string): Promise<VerifiedToken> {
+    const nowMs = Date.now();
+    const known = this.remembered.get(token);
+    if (known !== undefined) {
+      if (nowMs < known.untilMs) return known.verified;
+      this.remembered.delete(token);
+    }
+    const verified = await this.verifySignature(token);
+    this.remember(token, verified, nowMs);
+    return verified;
+  }
+
+  private remember(token: string, verified: VerifiedToken, nowMs: number): void {
+    if (this.rememberTokens <= 0 || this.rememberMs <= 0) return;
+    // jose accepts a token while now < exp + tolerance (whole seconds): so does the memory.
+    const tolerance = this.options.clockToleranceSeconds ?? DEFAULT_CLOCK_TOLERANCE_SECONDS;
+    const untilMs = Math.min(nowMs + this.rememberMs, verified.expiresAt.getTime() + tolerance * 1000);
+    if (this.remembered.size >= this.rememberTokens) {
+      this.remembered.delete(this.remembered.keys().next().value!);
+    }
+    this.remembered.set(token, { verified, untilMs });
+  }
+
+  private async verifySignature(token: string): Promise<VerifiedToken> {
     let payload;
     try {
       // With the secret alone its key is passed as is; jose still checks `alg` against `algorithms`.
