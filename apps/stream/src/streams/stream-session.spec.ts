@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
-import type { ServerResponse } from 'node:http';
 import { describe, it, type TestContext } from 'node:test';
 import { loadConfig } from '@app/config';
 import type { HeldLock } from '@app/lock';
 import { GeneratorSource } from '../sources/generator-source.js';
 import type { StreamMetrics } from './stream-metrics.js';
+import type { StreamOutput } from './stream-output.js';
 import { type CloseReason, StreamSession } from './stream-session.js';
 
 /**
@@ -120,7 +120,6 @@ function session(startSeq = 0, heldLock: HeldLock = lock) {
     userId: 'u',
     profileId: 'p',
     pod: 'pod-a',
-    response: response as unknown as ServerResponse,
     lock: heldLock,
     settings,
     lockTtlMs: 15_000,
@@ -130,7 +129,10 @@ function session(startSeq = 0, heldLock: HeldLock = lock) {
     onClosed: (closed) => closedCalls.push(closed),
   });
   const generator = new GeneratorSource(settings, 'pod-a', async () => undefined);
-  const start = () => sut.start([generator.feed(sut, startSeq)]);
+  const start = () =>
+    sut.start({ output: response as unknown as StreamOutput, socket: null, detached: false }, [
+      generator.feed(sut, startSeq),
+    ]);
   const events = () =>
     [...response.text.matchAll(/"seq":(\d+),"timestamp":(\d+)/g)].map((m) => ({
       seq: Number(m[1]),

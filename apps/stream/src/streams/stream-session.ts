@@ -1,4 +1,3 @@
-import type { ServerResponse } from 'node:http';
 import type { StreamConfig } from '@app/config';
 import type { HeldLock } from '@app/lock';
 import type { SourceEvent, SourceFeed, SourceTarget } from '../sources/stream-source.js';
@@ -16,6 +15,7 @@ import { formatEventId, NO_ENTRY, type ResumePoint } from './event-id.js';
 import type { SequenceAnchor } from './sequence-anchor.js';
 import type { SocketTuning } from './socket-tuning.js';
 import type { StreamMetrics } from './stream-metrics.js';
+import type { OpenedStream, StreamOutput } from './stream-output.js';
 
 /**
  * Why a stream ended. `resume`: it could not deliver its events losslessly (a reader too slow
@@ -28,7 +28,6 @@ export interface SessionOptions {
   readonly userId: string;
   readonly profileId: string;
   readonly pod: string;
-  readonly response: ServerResponse;
   readonly lock: HeldLock;
   readonly settings: StreamConfig['stream'];
   readonly lockTtlMs: number;
@@ -92,8 +91,7 @@ class SessionDelivery implements DeliveryListener {
   }
 
   behindChanged(behind: boolean): void {
-    const { socketTuning, response } = this.session.options;
-    socketTuning?.behind(response.socket, behind);
+    this.session.options.socketTuning?.behind(this.session.socket, behind);
   }
 
   overrun(): void {
@@ -108,7 +106,9 @@ class SessionDelivery implements DeliveryListener {
  * knows which source an event came from.
  */
 export class StreamSession implements SourceTarget {
-  readonly writer: BackpressureWriter;
+  /** Where the events go, from `start` on. */
+  private opened: OpenedStream | undefined;
+  private started: BackpressureWriter | undefined;
   /** Where the client stands; changed in place (one object per stream, not one per event). */
   private readonly position: { seq: number; entry: string; session: string };
   /** Wall-clock timestamp of generated event `position.seq` (or of the start, before the first one). */
@@ -124,15 +124,17 @@ export class StreamSession implements SourceTarget {
   constructor(readonly options: SessionOptions) {
     const resume = options.resume;
     this.position = { seq: resume?.seq ?? 0, entry: resume?.entry ?? NO_ENTRY, session: options.session };
-    this.writer = new BackpressureWriter(
-      options.response,
-      {
-        maxLagMs: options.settings.maxLagMs,
-        maxBufferBytes: options.settings.maxBufferBytes,
-        probeWhenBehind: options.socketTuning?.cutsBehindQueues ?? false,
-      },
-      new SessionDelivery(this),
-    );
+  }
+
+  /** The stream's writer (from `start` on). */
+  get writer(): BackpressureWriter {
+    if (!this.started) throw new Error('the stream has not started');
+    return this.started;
+  }
+
+  /** The TCP socket under the stream's output, for its options. */
+  get socket(): OpenedStream['socket'] {
+    return this.opened?.socket ?? null;
   }
 
   get userId(): string {
@@ -163,25 +165,40 @@ export class StreamSession implements SourceTarget {
 
   /** How late the oldest event waiting for this socket already is, in ms. */
   lagMs(now = monotonicNow()): number {
-    return this.writer.lagMs(now);
+    return this.started?.lagMs(now) ?? 0;
   }
 
   /**
    * Sends `retry` and `hello` (whose `id:` is where the client starts, so even a client that got
    * nothing else resumes losslessly), then hands the sources' events over until closed.
    */
-  start(feeds: readonly SourceFeed[] = []): void {
-    const { response, lock, settings } = this.options;
+  start(opened: OpenedStream, feeds: readonly SourceFeed[] = []): void {
+    const { lock, settings } = this.options;
+    const { output } = (this.opened = opened);
+    if (this.closed) {
+      // Ended while it was being opened (its client reconnected elsewhere): the head is all it gets.
+      output.end();
+      return;
+    }
+    this.started = new BackpressureWriter(
+      output,
+      {
+        maxLagMs: settings.maxLagMs,
+        maxBufferBytes: settings.maxBufferBytes,
+        probeWhenBehind: this.options.socketTuning?.cutsBehindQueues ?? false,
+      },
+      new SessionDelivery(this),
+    );
     this.feeds = feeds;
     for (const feed of feeds) {
       const { seq, entry } = feed.startsAt;
       if (seq !== undefined) this.position.seq = seq;
       if (entry !== undefined) this.position.entry = entry;
     }
-    response.once('close', () => void this.close('client'));
-    response.on('error', () => void this.close('error'));
+    output.once('close', () => void this.close('client'));
+    output.on('error', () => void this.close('error'));
     // The kernel took what it held back: hand over what waits (or drop what is now too late).
-    response.on('drain', () => this.writer.flush(monotonicNow()));
+    output.on('drain', () => this.writer.flush(monotonicNow()));
     lock.onLost(() => void this.close('lock-lost'));
     this.control(encodeEvent({ retry: RETRY_MS }));
     this.control(
@@ -204,7 +221,8 @@ export class StreamSession implements SourceTarget {
 
   /** A source's event: framed with the id of the position it moves the client to, then offered to the writer. */
   emit(event: SourceEvent): void {
-    if (this.closed) return;
+    const writer = this.started;
+    if (this.closed || !writer) return;
     // Never stream without a valid lock: loss is also checked here, not only by the renew loop.
     if (!this.options.lock.isValid()) {
       void this.close('lock-lost');
@@ -223,7 +241,7 @@ export class StreamSession implements SourceTarget {
       dueAt: event.dueAt,
       lossless: event.lossless,
     });
-    if (this.writer.hold(frame, monotonicNow())) flushSoon(this.writer);
+    if (writer.hold(frame, monotonicNow())) flushSoon(writer);
   }
 
   /** A source cannot go on losslessly: the client reconnects and resumes from its last id. */
@@ -261,9 +279,11 @@ export class StreamSession implements SourceTarget {
 
   /** Control frames are never dropped, and their bytes count in `stream_bytes_sent_total` like any other. */
   private control(frame: Buffer): void {
-    const before = this.writer.sentBytes;
-    this.writer.writeControl(frame);
-    this.options.metrics.bytesSent.inc(this.writer.sentBytes - before);
+    const writer = this.started;
+    if (!writer) return;
+    const before = writer.sentBytes;
+    writer.writeControl(frame);
+    this.options.metrics.bytesSent.inc(writer.sentBytes - before);
   }
 
   private async finish(reason: CloseReason): Promise<void> {
@@ -272,9 +292,8 @@ export class StreamSession implements SourceTarget {
     for (const feed of this.feeds) feed.close();
     // Events still waiting are never sent: dropped, and the closing event names the last seq, so
     // the client can count them as a gap like any other drop.
-    this.writer.discardWaiting();
+    this.started?.discardWaiting();
     this.options.onClosed(this, reason);
-    const { response } = this.options;
     const last = { pod: this.options.pod, lastSeq: this.position.seq };
     if (reason === 'lock-lost') {
       this.options.metrics.lockLost.inc();
@@ -284,13 +303,19 @@ export class StreamSession implements SourceTarget {
     } else if (reason === 'resume') {
       this.control(encodeEvent({ event: 'reconnect', data: JSON.stringify({ ...last, reason: 'resume' }) }));
     }
-    if (reason === 'stalled' || reason === 'error' || reason === 'taken-over') {
-      response.destroy();
-    } else {
-      response.end();
-      // A client that stopped reading would keep the socket (and its buffers) open indefinitely.
-      setTimeout(() => response.destroy(), END_GRACE_MS).unref();
-    }
+    // Before `start` nothing was sent, and `start` ends what it is given.
+    const output = this.opened?.output;
+    if (output) this.endOutput(output, reason);
     await this.options.lock.release();
+  }
+
+  private endOutput(output: StreamOutput, reason: CloseReason): void {
+    if (reason === 'stalled' || reason === 'error' || reason === 'taken-over') {
+      output.destroy();
+    } else {
+      output.end();
+      // A client that stopped reading would keep the socket (and its buffers) open indefinitely.
+      setTimeout(() => output.destroy(), END_GRACE_MS).unref();
+    }
   }
 }

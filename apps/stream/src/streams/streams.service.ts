@@ -16,6 +16,7 @@ import { acceptsJsonRefusals, streamRefusal } from './refusal.js';
 import { SEQUENCE_ANCHOR_REFRESH_MS, SequenceAnchors } from './sequence-anchors.js';
 import { SocketTuning } from './socket-tuning.js';
 import { rejectReasonOf, StreamMetrics } from './stream-metrics.js';
+import { openStream } from './stream-output.js';
 import { StreamSession, StreamTimers } from './stream-session.js';
 import { UserStreamCap, type UserStreamPlace } from './user-stream-cap.js';
 
@@ -186,7 +187,6 @@ export class StreamsService implements OnModuleInit, BeforeApplicationShutdown {
       userId: user,
       profileId: profile,
       pod: this.config.podName,
-      response,
       lock: held,
       settings: this.config.stream,
       lockTtlMs: this.config.lock.ttlMs,
@@ -235,11 +235,11 @@ export class StreamsService implements OnModuleInit, BeforeApplicationShutdown {
       throw this.reject(AppError.of('DRAINING'));
     }
     this.socketTuning.apply(response.socket);
-    response.writeHead(200, SSE_HEADERS);
-    response.flushHeaders();
+    // From here the stream holds its socket, not the request and response (see `openStream`).
+    const opened = openStream(request, response, SSE_HEADERS);
     this.sessions.add(stream);
     this.places.set(stream, place);
-    stream.start(feeds);
+    stream.start(opened, feeds);
     void this.saveAnchors([stream]);
   }
 
