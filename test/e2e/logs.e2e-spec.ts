@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { type AppProcess, freePort, jsonLogLines, type LogLine, mintUserToken, startApp } from '@app/testing';
+import { openStream, streamSuite } from '../support/stream-stack.js';
 
 const ADMIN_TOKEN = 'logs-admin-token-0123456789abcdef';
 
@@ -130,5 +131,29 @@ describe('logs: one JSON line per event, tokens never in them', () => {
     } finally {
       await pretty.stop();
     }
+  });
+});
+
+describe("logs: a live stream's request line, written when it ends", () => {
+  const suite = streamSuite('streamlogs', { pairs: 1, env: { LOG_LEVEL: 'log', LOG_FORMAT: 'json' } });
+
+  it('has the shape of every request line, with the stream’s whole life as its duration and why it ended', async () => {
+    const client = await openStream(suite.stream.url, suite.pairs[0]!);
+    await new Promise((done) => setTimeout(done, 300));
+    await client.close();
+    const route = '/stream/:userId/:profileId';
+    let line: LogLine | undefined;
+    for (let i = 0; i < 50 && !line; i++) {
+      await new Promise((done) => setTimeout(done, 20));
+      line = requestLines(jsonLogLines(suite.stream.output())).find((candidate) => candidate.route === route);
+    }
+    assert.ok(line, suite.stream.output());
+    assert.equal(line.msg, `GET ${route} 200`);
+    assert.equal(line.method, 'GET');
+    assert.equal(line.status, 200);
+    assert.equal(line.level, 'info');
+    assert.equal(line.reason, 'client');
+    assert.match(String(line.reqId), /^[0-9a-f-]{36}$/);
+    assert.ok(typeof line.durationMs === 'number' && line.durationMs >= 300, `durationMs ${String(line.durationMs)}`);
   });
 });

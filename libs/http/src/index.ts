@@ -12,5 +12,5 @@ export { IdParam, ParseIdPipe } from './ids.js';
 export { rootModule } from './root-module.js';
 export { sendAppError } from './error-reply.js';
 export { ClientRateLimiter, clientAddress } from './rate-limiter.js';
-export { loggingModule, REQUEST_ID_HEADER } from './logging.js';
+export { loggingModule, REQUEST_ID_HEADER, routeOf } from './logging.js';
 export { redactSecrets } from './log-redaction.js';

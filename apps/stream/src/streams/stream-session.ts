@@ -132,6 +132,11 @@ export class StreamSession implements SourceTarget {
     return this.started;
   }
 
+  /** Whether the stream took its socket from the HTTP server (see `openStream`). */
+  get detached(): boolean {
+    return this.opened?.detached ?? false;
+  }
+
   /** The TCP socket under the stream's output, for its options. */
   get socket(): OpenedStream['socket'] {
     return this.opened?.socket ?? null;

@@ -6,7 +6,7 @@ import { BaseClient } from '@app/base-client';
 import { type StreamConfig, InjectConfig } from '@app/config';
 import { AppError } from '@app/errors';
 import { Readiness } from '@app/health';
-import { ClientRateLimiter, clientAddress } from '@app/http';
+import { ClientRateLimiter, clientAddress, routeOf } from '@app/http';
 import { isUuid } from '@app/ids';
 import { type HeldLock, PairLock } from '@app/lock';
 import { PairChannels } from '../sources/pair-channels.js';
@@ -183,6 +183,8 @@ export class StreamsService implements OnModuleInit, BeforeApplicationShutdown {
   }): Promise<void> {
     const { user, profile, held, place, request, response } = o;
     let unsubscribe = () => undefined as void;
+    const requestLog = { reqId: (request as { id?: unknown }).id, method: request.method, route: routeOf(request) };
+    const openedAt = performance.now();
     const stream: StreamSession = new StreamSession({
       userId: user,
       profileId: profile,
@@ -202,6 +204,17 @@ export class StreamsService implements OnModuleInit, BeforeApplicationShutdown {
         void this.cap.release(place);
         // A stream its own client replaced must not set the pair's sequence back.
         if (reason !== 'taken-over') void this.saveAnchors([closed]);
+        // A stream that took its socket ends outside the request logger's sight: its line, in that shape.
+        if (closed.detached) {
+          const durationMs = Math.round(performance.now() - openedAt);
+          this.logger.log({
+            msg: `${requestLog.method} ${requestLog.route} 200`,
+            ...requestLog,
+            status: 200,
+            durationMs,
+            reason,
+          });
+        }
       },
     });
     const feeds: SourceFeed[] = [];
