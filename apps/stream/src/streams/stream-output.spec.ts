@@ -3,6 +3,8 @@ import { once } from 'node:events';
 import { createServer, get, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { afterEach, describe, it } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { type OpenedStream, openStream } from './stream-output.js';
 
 const HEADERS = { 'Content-Type': 'text/event-stream; charset=utf-8', Connection: 'keep-alive' };
@@ -33,6 +35,16 @@ async function streamingServer(): Promise<{ server: Server; port: number; opened
   });
   await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
   return { server, port: (server.address() as AddressInfo).port, opened };
+}
+
+/** A full collection, several times over with a turn of the event loop between (deferred closes run first). */
+async function collectGarbage(): Promise<void> {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  for (let i = 0; i < 4; i++) {
+    await new Promise((done) => setImmediate(done));
+    gc();
+  }
 }
 
 const listenerNames = (socket: Socket) =>
@@ -72,6 +84,29 @@ describe(openStream.name, () => {
     stream.output.end();
     await once(client, 'end');
     assert.equal(body, 'data: 1\n\ndata: 2\n\n');
+  });
+
+  it('keeps neither the request nor the response: both are collected while the stream goes on', async () => {
+    let kept: { request: WeakRef<IncomingMessage>; response: WeakRef<ServerResponse> } | undefined;
+    let resolve!: (opened: OpenedStream) => void;
+    const opened = new Promise<OpenedStream>((done) => (resolve = done));
+    const server = createServer((req, res) => {
+      kept = { request: new WeakRef(req), response: new WeakRef(res) };
+      setImmediate(() => resolve(openStream(req, res, HEADERS)));
+    });
+    servers.push(server);
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    const port = (server.address() as AddressInfo).port;
+    const client = await new Promise<IncomingMessage>((done) => get({ port, host: '127.0.0.1', path: '/s' }, done));
+    const stream = await opened;
+    await collectGarbage();
+    assert.equal(kept!.request.deref(), undefined, 'the request was collected');
+    assert.equal(kept!.response.deref(), undefined, 'the response was collected');
+    const first = once(client, 'data');
+    stream.output.write(Buffer.from('data: still here\n\n'));
+    assert.equal(String((await first)[0]), 'data: still here\n\n');
+    // The server no longer knows the socket: closing it waits for the stream's end.
+    stream.output.destroy();
   });
 
   it('notices a client that leaves (close), and the server serves other connections and closes as before', async () => {

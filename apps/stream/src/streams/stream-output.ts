@@ -59,7 +59,8 @@ type ServerSocket = Socket & { parser?: HttpParser | null; _httpMessage?: unknow
  * `IncomingMessage`, a `ServerResponse`, a parser and the server's per-connection state, about
  * half the memory of an idle stream. The body is the event stream itself, ended by closing the
  * connection (`Connection: close`, no chunked framing), which every HTTP/1.1 client and proxy
- * reads; the socket is never given back for another request.
+ * reads; the socket is never given back for another request, and the server's `closeAllConnections`
+ * no longer reaches it: the stream ends it (shutdown ends every stream first).
  *
  * Where the HTTP internals are not as expected (a newer Node, a test's fake response), the head
  * goes out through the response as usual and the stream writes to it: slower and larger, the
@@ -91,11 +92,11 @@ export function openStream(
   parser.socket = parser.incoming = parser.outgoing = parser.onIncoming = null;
   parser.remove();
   socket.parser = null;
-  setImmediate(() => parser.close());
+  setImmediate(closeParser, parser);
   // Without the server's handlers: errors end in `close` (which ends the session); the client's
   // FIN means it left (the server allows half-open connections, a stream has no use for one).
   socket.on('error', ignore);
-  socket.on('end', () => socket.destroy());
+  socket.on('end', destroySocket);
   socket.setTimeout(0);
   // Read (and drop) whatever the client sends, so its leaving is noticed at once.
   socket.resume();
@@ -126,4 +127,14 @@ function head(headers: OutgoingHttpHeaders): string {
   return `${lines.join('\r\n')}\r\n\r\n`;
 }
 
+// Module-level functions, not closures: a closure made in `openStream` would share its scope, and
+// through `parser` (its bound handlers hold the server's per-connection state) keep the request.
 const ignore = (): void => {};
+
+function destroySocket(this: Socket): void {
+  this.destroy();
+}
+
+function closeParser(parser: HttpParser): void {
+  parser.close();
+}
