@@ -3,7 +3,16 @@
 // figures from /proc, the load generator with the bench defaults, and the result fragments that
 // scripts/bench.mjs turns into bench/results/<date>.json and .md.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { type AppProcess, freePort, launchNodeApp, RedisServer, REPO_ROOT, startApp, testInfra } from '@app/testing';
 import { kernelSockets } from '../support/kernel-sockets.js';
@@ -179,14 +188,17 @@ export async function startServer(
       port: await freePort(),
       cwd: root,
       env: { HOST: '127.0.0.1', POD_NAME: kind, ...serverEnv(base, redis, ownEnv) },
-      // Node refuses --cpu-prof in NODE_OPTIONS: it goes on the command line.
-      nodeArgs: process.env.BENCH_CPU_PROF
-        ? [...nodeArgs, '--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
-        : nodeArgs,
+      // Node refuses --cpu-prof and --trace-gc in NODE_OPTIONS: they go on the command line.
+      nodeArgs: [
+        ...nodeArgs,
+        ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []),
+        ...(process.env.BENCH_TRACE_GC ? ['--trace-gc'] : []),
+      ],
       timeoutMs: 30_000,
       outputLimit: 20_000,
       killAfterMs: 10_000,
     });
+    if (process.env.BENCH_TRACE_GC) traceGcTo(app, process.env.BENCH_TRACE_GC, kind);
     return {
       kind,
       url: app.url,
@@ -204,6 +216,15 @@ export async function startServer(
     await redis.dispose();
     throw error;
   }
+}
+
+/** Appends the app's output from now on (its `--trace-gc` lines) to `<dir>/<kind>-<pid>.log`. */
+function traceGcTo(app: AppProcess, dir: string, kind: ServerKind): void {
+  mkdirSync(dir, { recursive: true });
+  const file = createWriteStream(join(dir, `${kind}-${app.child.pid}.log`));
+  file.write(`# live at ${new Date().toISOString()}\n`);
+  for (const stream of [app.child.stdout, app.child.stderr]) stream?.on('data', (chunk: Buffer) => file.write(chunk));
+  app.child.once('close', () => file.end());
 }
 
 /**

@@ -77,6 +77,30 @@ redis.call('PEXPIRE', KEYS[2], ARGV[2])
 return 1
 `;
 
+/**
+ * Renewal of many leases in one call, each as EXTEND decides it. KEYS: lock and launched of each
+ * lease in turn. ARGV: ttl ms, then each lease's owner. → one answer per lease, in order: EXTEND's
+ * (1, 2 or 0), or -1 where the lease's keys could not be read (that lease alone fails).
+ */
+const EXTEND_MANY = `
+local function extend(lock, launched, owner, ttl)
+  if redis.call('GET', lock) ~= owner then return 0 end
+  redis.call('PEXPIRE', lock, ttl)
+  local raw = redis.call('GET', launched)
+  if not raw then return 2 end
+  local ok, record = pcall(cjson.decode, raw)
+  if not (ok and type(record) == 'table' and record.owner == owner) then return 2 end
+  redis.call('PEXPIRE', launched, ttl)
+  return 1
+end
+local answers = {}
+for i = 1, #ARGV - 1 do
+  local ok, answer = pcall(extend, KEYS[2 * i - 1], KEYS[2 * i], ARGV[i + 1], ARGV[1])
+  answers[i] = ok and answer or -1
+end
+return answers
+`;
+
 /** Release. KEYS: lock, launched. ARGV: owner. Deletes each only while it is ours. → 1 if the lock was. */
 const RELEASE = `${RECORD_IS_OURS}
 local released = 0
@@ -93,6 +117,8 @@ const SCRIPTS = {
   kubescalerAcquire: { numberOfKeys: 4, lua: ACQUIRE },
   kubescalerConfirm: { numberOfKeys: 3, lua: CONFIRM },
   kubescalerExtend: { numberOfKeys: 2, lua: EXTEND },
+  // The number of keys is the call's first argument.
+  kubescalerExtendMany: { lua: EXTEND_MANY },
   kubescalerRelease: { numberOfKeys: 2, lua: RELEASE },
 } as const;
 

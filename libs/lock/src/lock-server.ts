@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { Incarnation } from './incarnation.js';
 import { DATASET_KEY, type LeaseKeys, type PairKeys } from './keys.js';
-import { defineScripts, runScript } from './lock-scripts.js';
+import { runScript } from './lock-scripts.js';
 import type { MajorityAnswer } from './quorum.js';
 import { type LockLogger, redisAddress, SILENT_LOGGER } from './redis-client.js';
 
@@ -116,27 +116,35 @@ export class LockServer {
   }
 
   /**
-   * Renews many leases in ONE round trip: the extend script once per lease, pipelined. Resolves
-   * with one answer per lease, in order; never rejects (a failed round trip fails every lease).
+   * Renews many leases in ONE round trip: one call of the extend-many script, not a command per
+   * lease (a command's objects live until its answer). Resolves with one answer per lease, in
+   * order; never rejects (a failed round trip fails every lease).
    */
   async extendMany(leases: readonly { keys: LeaseKeys; owner: string }[], ttlMs: number): Promise<MajorityAnswer[]> {
     if (leases.length === 0) return [];
-    defineScripts(this.client);
-    const pipeline = this.client.pipeline() as unknown as Record<string, (...args: (string | number)[]) => unknown> & {
-      exec(): Promise<[Error | null, unknown][] | null>;
-    };
-    for (const { keys, owner } of leases) pipeline.kubescalerExtend!(keys.lock, keys.launched, owner, ttlMs);
-    let replies: [Error | null, unknown][] | null;
+    const count = leases.length;
+    const args: (string | number)[] = new Array(3 * count + 2);
+    args[0] = 2 * count;
+    args[2 * count + 1] = ttlMs;
+    for (let i = 0; i < count; i++) {
+      const { keys, owner } = leases[i]!;
+      args[2 * i + 1] = keys.lock;
+      args[2 * i + 2] = keys.launched;
+      args[2 * count + 2 + i] = owner;
+    }
+    let replies: unknown;
     try {
-      replies = await pipeline.exec();
+      replies = await runScript(this.client, 'kubescalerExtendMany', ...args);
     } catch (error) {
       const failed = { ok: false as const, reason: `${this.address}: ${describe(error)}` };
       return leases.map(() => failed);
     }
+    const answers = Array.isArray(replies) ? (replies as unknown[]) : [];
     return leases.map((_, index) => {
-      const [error, reply] = replies?.[index] ?? [new Error('no answer'), undefined];
-      if (error) return { ok: false, reason: `${this.address}: ${describe(error)}` };
+      const reply = answers[index];
       if (reply === 1) return OK;
+      if (reply === undefined) return { ok: false, reason: `${this.address}: no answer` };
+      if (reply === -1) return { ok: false, reason: `${this.address}: the renewal script failed on its keys` };
       return { ok: false, reason: EXTEND_REFUSALS[reply as number] ?? `unexpected answer ${String(reply)}` };
     });
   }

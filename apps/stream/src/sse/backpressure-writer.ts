@@ -183,11 +183,15 @@ export class BackpressureWriter {
       batch += frame.bytes;
     }
     const probe = this.behind && this.limits.probeWhenBehind;
-    for (const [index, frame] of frames.entries()) {
-      const last = !probe && index === frames.length - 1;
-      frame.chunks.forEach((chunk, i) =>
-        last && i === frame.chunks.length - 1 ? this.sink.write(chunk, this.written) : this.sink.write(chunk),
-      );
+    // Indexed loops: no iterator, entry pair or closure per event.
+    for (let index = 0; index < frames.length; index++) {
+      const frame = frames[index]!;
+      const { chunks } = frame;
+      const end = !probe && index === frames.length - 1 ? chunks.length - 1 : -1;
+      for (let i = 0; i < chunks.length; i++) {
+        if (i === end) this.sink.write(chunks[i]!, this.written);
+        else this.sink.write(chunks[i]!);
+      }
       this.sentBytes += frame.bytes;
       this.sentEvents++;
       this.listener.sent(frame);

@@ -12,3 +12,4 @@ export { type EventParts, frameEvent, MessageFramer } from './message-framer.js'
 export { PayloadPool } from './payload-pool.js';
 export { SharedTimer } from './shared-timer.js';
 export { encodeComment, encodeEvent, type SseEvent } from './sse-frames.js';
+export { TimedRounds } from './timed-rounds.js';

@@ -3,10 +3,26 @@ import type { Redis } from 'ioredis';
 import { pairKeys, REDIS_CLIENT } from '@app/lock';
 import { parseSequenceAnchor, type SequenceAnchor } from './sequence-anchor.js';
 
+type Call = (...args: (string | number)[]) => Promise<unknown>;
+
 /** How long a pair's sequence is remembered after its stream was last seen. */
 export const SEQUENCE_ANCHOR_TTL_MS = 60 * 60 * 1000;
 /** How often live streams save where their sequence stands (it survives a pod that dies). */
 export const SEQUENCE_ANCHOR_REFRESH_MS = 30_000;
+
+/**
+ * Saves anchors. KEYS: one pair's sequence key per anchor. ARGV: expiry ms, then the anchors'
+ * JSON in the order of KEYS. Each is set on its own (a failure fails only itself); → how many
+ * were not saved.
+ */
+const SAVE = `
+local failed = 0
+for i, key in ipairs(KEYS) do
+  local reply = redis.pcall('SET', key, ARGV[i + 1], 'PX', ARGV[1])
+  if type(reply) == 'table' and reply.err then failed = failed + 1 end
+end
+return failed
+`;
 
 /**
  * Where each pair's event sequence stands, in Redis (`kubescaler:seq:{userId}:{profileId}` on
@@ -17,7 +33,10 @@ export const SEQUENCE_ANCHOR_REFRESH_MS = 30_000;
 export class SequenceAnchors {
   private readonly logger = new Logger(SequenceAnchors.name);
 
-  constructor(@Inject(REDIS_CLIENT) private readonly redis: Redis) {}
+  constructor(@Inject(REDIS_CLIENT) private readonly redis: Redis) {
+    // The number of keys is the call's first argument.
+    redis.defineCommand('kubescalerAnchorsSave', { lua: SAVE });
+  }
 
   async read(userId: string, profileId: string): Promise<SequenceAnchor | undefined> {
     try {
@@ -28,17 +47,25 @@ export class SequenceAnchors {
     }
   }
 
-  /** Saves several anchors in one round trip. Never throws. */
+  /**
+   * Saves several anchors in one round trip: one command, not one per anchor (a command's objects
+   * live until its answer). Never throws.
+   */
   async save(anchors: readonly { userId: string; profileId: string; anchor: SequenceAnchor }[]): Promise<void> {
     if (anchors.length === 0) return;
-    const pipeline = this.redis.pipeline();
-    for (const { userId, profileId, anchor } of anchors) {
-      pipeline.set(pairKeys(userId, profileId).sequence, JSON.stringify(anchor), 'PX', SEQUENCE_ANCHOR_TTL_MS);
+    const count = anchors.length;
+    const args: (string | number)[] = new Array(2 * count + 2);
+    args[0] = count;
+    args[count + 1] = SEQUENCE_ANCHOR_TTL_MS;
+    for (let i = 0; i < count; i++) {
+      const { userId, profileId, anchor } = anchors[i]!;
+      args[i + 1] = pairKeys(userId, profileId).sequence;
+      args[count + 2 + i] = JSON.stringify(anchor);
     }
     try {
-      const results = (await pipeline.exec()) ?? [];
-      const failed = results.filter(([error]) => error).length;
-      if (failed > 0) this.logger.warn(`${failed} of ${anchors.length} sequence anchors were not saved`);
+      const save = (this.redis as unknown as Record<string, Call>).kubescalerAnchorsSave!;
+      const failed = Number(await save.call(this.redis, ...args));
+      if (failed > 0) this.logger.warn(`${failed} of ${count} sequence anchors were not saved`);
     } catch (error) {
       this.logger.warn(`sequence anchors not saved: ${(error as Error).message}`);
     }

@@ -1,4 +1,4 @@
-import { type BeforeApplicationShutdown, Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { type BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Authenticator } from '@app/auth';
@@ -11,6 +11,7 @@ import { isUuid } from '@app/ids';
 import { type HeldLock, PairLock } from '@app/lock';
 import { PairChannels } from '../sources/pair-channels.js';
 import { type SourceFeed, STREAM_SOURCES, type StreamSource } from '../sources/stream-source.js';
+import { TimedRounds } from '../sse/index.js';
 import { isSession, newSession, parseLastEventId, type ResumePoint } from './event-id.js';
 import { acceptsJsonRefusals, streamRefusal } from './refusal.js';
 import { SEQUENCE_ANCHOR_REFRESH_MS, SequenceAnchors } from './sequence-anchors.js';
@@ -36,17 +37,20 @@ const SHUTDOWN_RELEASE_MS = 5000;
  * single source of `stream_active_connections`.
  */
 @Injectable()
-export class StreamsService implements OnModuleInit, BeforeApplicationShutdown {
+export class StreamsService implements BeforeApplicationShutdown {
   private readonly logger = new Logger(StreamsService.name);
   private readonly sessions = new Set<StreamSession>();
-  /** Each live stream's place among its user's streams. */
-  private readonly places = new Map<StreamSession, UserStreamPlace>();
+  /**
+   * Live streams save where their sequences stand, so a pod that dies leaves them resumable, and
+   * renew their places among their users' streams with their locks: each once a period, a slot
+   * of them per pipeline.
+   */
+  private readonly anchorRefresh: TimedRounds<StreamSession>;
+  private readonly placeRefresh: TimedRounds<UserStreamPlace>;
   /** Requests admitted but not yet streaming (binding check and lock in flight). */
   private pending = 0;
-  private anchorRefresh: NodeJS.Timeout | undefined;
   /** The watchdog and heartbeat timers every session shares. */
   private readonly timers: StreamTimers;
-  private placeRefresh: NodeJS.Timeout | undefined;
 
   /** Stream opens per client and minute (`RATE_LIMIT_STREAM_OPENS_PER_MINUTE`). */
   private readonly opens: ClientRateLimiter;
@@ -66,6 +70,8 @@ export class StreamsService implements OnModuleInit, BeforeApplicationShutdown {
   ) {
     this.opens = new ClientRateLimiter('stream opens', config.rateLimits.streamOpensPerMinute);
     this.timers = new StreamTimers(config.stream);
+    this.anchorRefresh = new TimedRounds(SEQUENCE_ANCHOR_REFRESH_MS, (sessions) => void this.saveAnchors(sessions));
+    this.placeRefresh = new TimedRounds(config.lock.renewMs, (places) => void this.cap.refresh(places));
     metrics.bindGauges(
       () => this.sessions.size,
       () => this.lock.heldCount,
@@ -75,17 +81,6 @@ export class StreamsService implements OnModuleInit, BeforeApplicationShutdown {
       () => Math.max(0, ...[...this.sessions].map((session) => session.lagMs())),
       () => [...this.sessions].filter((session) => session.writer.isBehind).length,
     );
-  }
-
-  /**
-   * Live streams save where their sequences stand, so a pod that dies leaves them resumable, and
-   * renew their places among their users' streams with their locks.
-   */
-  onModuleInit(): void {
-    this.anchorRefresh = setInterval(() => void this.saveAnchors([...this.sessions]), SEQUENCE_ANCHOR_REFRESH_MS);
-    this.anchorRefresh.unref();
-    this.placeRefresh = setInterval(() => void this.cap.refresh([...this.places.values()]), this.config.lock.renewMs);
-    this.placeRefresh.unref();
   }
 
   get activeConnections(): number {
@@ -199,7 +194,8 @@ export class StreamsService implements OnModuleInit, BeforeApplicationShutdown {
       resume: o.resume,
       onClosed: (closed, reason) => {
         this.sessions.delete(closed);
-        this.places.delete(closed);
+        this.anchorRefresh.delete(closed);
+        this.placeRefresh.delete(place);
         unsubscribe();
         void this.cap.release(place);
         // A stream its own client replaced must not set the pair's sequence back.
@@ -251,15 +247,16 @@ export class StreamsService implements OnModuleInit, BeforeApplicationShutdown {
     // From here the stream holds its socket, not the request and response (see `openStream`).
     const opened = openStream(request, response, SSE_HEADERS);
     this.sessions.add(stream);
-    this.places.set(stream, place);
+    this.anchorRefresh.add(stream);
+    this.placeRefresh.add(place);
     stream.start(opened, feeds);
     void this.saveAnchors([stream]);
   }
 
   /** SIGTERM: not ready, no new streams, every client told to reconnect elsewhere, every lock released. */
   async beforeApplicationShutdown(): Promise<void> {
-    clearInterval(this.anchorRefresh);
-    clearInterval(this.placeRefresh);
+    this.anchorRefresh.stop();
+    this.placeRefresh.stop();
     this.readiness.markDraining();
     const live = [...this.sessions];
     if (live.length > 0) this.logger.log(`draining ${live.length} streams`);

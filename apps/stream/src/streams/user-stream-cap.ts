@@ -29,13 +29,20 @@ redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
 `;
 
-/** Extends live members. KEYS: the user's set. ARGV: member, lease ms. */
+/**
+ * Extends live members. KEYS: one user's set per member. ARGV: lease ms, then the members, in
+ * the order of KEYS. Each member is extended on its own (a set that is not one fails only
+ * itself); → the number of members.
+ */
 const REFRESH = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[2]), ARGV[1])
-if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 1
+local ends = now + tonumber(ARGV[1])
+for i, key in ipairs(KEYS) do
+  redis.pcall('ZADD', key, 'XX', ends, ARGV[i + 1])
+  if redis.call('EXISTS', key) == 1 then redis.pcall('PEXPIRE', key, ARGV[1]) end
+end
+return #KEYS
 `;
 
 type Call = (...args: (string | number)[]) => Promise<unknown>;
@@ -66,7 +73,8 @@ export class UserStreamCap {
     this.max = config.stream.maxPerUser;
     this.leaseMs = config.lock.ttlMs;
     redis.defineCommand('kubescalerCapReserve', { numberOfKeys: 1, lua: RESERVE });
-    redis.defineCommand('kubescalerCapRefresh', { numberOfKeys: 1, lua: REFRESH });
+    // The number of keys is the call's first argument.
+    redis.defineCommand('kubescalerCapRefresh', { lua: REFRESH });
   }
 
   /** Reserves a place for a stream of `profileId`; throws 429 `TOO_MANY_STREAMS` at the cap. */
@@ -83,13 +91,20 @@ export class UserStreamCap {
     return place;
   }
 
-  /** Renews the places of live streams (one round trip). Never throws. */
+  /**
+   * Renews the places of live streams: one command, not one per place (a command's objects live
+   * until its answer). Never throws.
+   */
   async refresh(places: readonly UserStreamPlace[]): Promise<void> {
     if (places.length === 0) return;
-    const pipeline = this.redis.pipeline() as unknown as Record<string, Call> & { exec(): Promise<unknown> };
-    for (const place of places)
-      pipeline.kubescalerCapRefresh!(userStreamsKey(place.userId), place.member, this.leaseMs);
-    await pipeline.exec().catch((error: unknown) => {
+    const args: (string | number)[] = new Array(2 * places.length + 2);
+    args[0] = places.length;
+    args[places.length + 1] = this.leaseMs;
+    for (let i = 0; i < places.length; i++) {
+      args[i + 1] = userStreamsKey(places[i]!.userId);
+      args[places.length + 2 + i] = places[i]!.member;
+    }
+    await this.call('kubescalerCapRefresh', ...args).catch((error: unknown) => {
       this.logger.warn(`stream cap places not renewed: ${(error as Error).message}`);
     });
   }
