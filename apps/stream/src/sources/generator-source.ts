@@ -1,5 +1,5 @@
 import type { StreamConfig } from '@app/config';
-import { EventSchedule, MessageFramer, PayloadPool, SharedTimer } from '../sse/index.js';
+import { EVENT_SLOT_MS, EventSchedule, MessageFramer, PayloadPool, SharedTimer } from '../sse/index.js';
 import { nextSeq } from '../streams/event-id.js';
 import { continueSequence, type SequenceAnchor } from '../streams/sequence-anchor.js';
 import type { SourceFeed, SourceTarget, StreamSource } from './stream-source.js';
@@ -30,7 +30,12 @@ export class GeneratorSource implements StreamSource {
   ) {
     this.framer = new MessageFramer(host, new PayloadPool(settings.eventBytes));
     this.periodMs = 1000 / settings.eventsPerSecond;
-    this.timer = new SharedTimer(Math.max(1, Math.round(this.periodMs)), (feed, now) => feed.tick(now));
+    this.timer = new SharedTimer(
+      Math.max(1, Math.round(this.periodMs)),
+      (feed, now) => feed.tick(now),
+      undefined,
+      EVENT_SLOT_MS,
+    );
   }
 
   async open(target: SourceTarget): Promise<SourceFeed> {

@@ -10,6 +10,6 @@ export {
 export { EventSchedule } from './event-schedule.js';
 export { type EventParts, frameEvent, MessageFramer } from './message-framer.js';
 export { PayloadPool } from './payload-pool.js';
-export { SharedTimer } from './shared-timer.js';
+export { EVENT_SLOT_MS, SharedTimer } from './shared-timer.js';
 export { encodeComment, encodeEvent, type SseEvent } from './sse-frames.js';
 export { TimedRounds } from './timed-rounds.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
-import { SharedTimer } from './shared-timer.js';
+import { EVENT_SLOT_MS, SharedTimer } from './shared-timer.js';
 
 /** Mocked timers and a monotonic clock that advances with them, 10 ms at a time. */
 function clock(t: TestContext) {
@@ -114,6 +114,32 @@ describe(SharedTimer.name, () => {
     c.run(3500);
     for (let run = 0; run < 30; run++) c.run(50);
     assert.deepEqual(c.fired, [3500, 4500]);
+  });
+
+  it('cuts the period into slots of the length it is given: members that joined 20 ms apart fire in different runs', (t) => {
+    const firings = (slotMs: number) => {
+      const c = clock(t);
+      const runs: string[][] = [];
+      let lastAt = -1;
+      const sut = new SharedTimer<string>(
+        1000,
+        (member, now) => {
+          if (now !== lastAt) runs.push([]);
+          lastAt = now;
+          runs.at(-1)!.push(member);
+        },
+        c.now,
+        slotMs,
+      );
+      sut.add('a');
+      c.advance(20);
+      sut.add('b');
+      c.advance(1000);
+      t.mock.timers.reset();
+      return runs;
+    };
+    assert.deepEqual(firings(EVENT_SLOT_MS), [['a'], ['b']]);
+    assert.deepEqual(firings(50), [['a', 'b']]);
   });
 
   it('counts a member added twice once', (t) => {

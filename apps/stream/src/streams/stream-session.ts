@@ -8,6 +8,7 @@ import {
   encodeEvent,
   type Frame,
   frameEvent,
+  EVENT_SLOT_MS,
   SharedTimer,
   flushSoon,
 } from '../sse/index.js';
@@ -64,8 +65,11 @@ export class StreamTimers {
   readonly heartbeat: SharedTimer<StreamSession>;
 
   constructor(settings: Pick<StreamConfig['stream'], 'eventsPerSecond' | 'heartbeatMs'>) {
-    this.watch = new SharedTimer(Math.max(1, Math.round(1000 / settings.eventsPerSecond)), (session, now) =>
-      session.watch(now),
+    this.watch = new SharedTimer(
+      Math.max(1, Math.round(1000 / settings.eventsPerSecond)),
+      (session, now) => session.watch(now),
+      undefined,
+      EVENT_SLOT_MS,
     );
     this.heartbeat = new SharedTimer(settings.heartbeatMs, (session) => session.beat());
   }
