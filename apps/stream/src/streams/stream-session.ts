@@ -110,9 +110,9 @@ class SessionDelivery implements DeliveryListener {
  * knows which source an event came from.
  */
 export class StreamSession implements SourceTarget {
-  /** Where the events go, from `start` on. */
+  /** Where the events go, and the writer to them: both from `start` on. */
   private opened: OpenedStream | undefined;
-  private started: BackpressureWriter | undefined;
+  private startedWriter: BackpressureWriter | undefined;
   /** Where the client stands; changed in place (one object per stream, not one per event). */
   private readonly position: { seq: number; entry: string; session: string };
   /** Wall-clock timestamp of generated event `position.seq` (or of the start, before the first one). */
@@ -132,8 +132,8 @@ export class StreamSession implements SourceTarget {
 
   /** The stream's writer (from `start` on). */
   get writer(): BackpressureWriter {
-    if (!this.started) throw new Error('the stream has not started');
-    return this.started;
+    if (!this.startedWriter) throw new Error('the stream has not started');
+    return this.startedWriter;
   }
 
   /** Whether the stream took its socket from the HTTP server (see `openStream`). */
@@ -174,7 +174,7 @@ export class StreamSession implements SourceTarget {
 
   /** How late the oldest event waiting for this socket already is, in ms. */
   lagMs(now = monotonicNow()): number {
-    return this.started?.lagMs(now) ?? 0;
+    return this.startedWriter?.lagMs(now) ?? 0;
   }
 
   /**
@@ -189,7 +189,7 @@ export class StreamSession implements SourceTarget {
       output.end();
       return;
     }
-    this.started = new BackpressureWriter(
+    this.startedWriter = new BackpressureWriter(
       output,
       {
         maxLagMs: settings.maxLagMs,
@@ -230,7 +230,7 @@ export class StreamSession implements SourceTarget {
 
   /** A source's event: framed with the id of the position it moves the client to, then offered to the writer. */
   emit(event: SourceEvent): void {
-    const writer = this.started;
+    const writer = this.startedWriter;
     if (this.closed || !writer) return;
     // Never stream without a valid lock: loss is also checked here, not only by the renew loop.
     if (!this.options.lock.isValid()) {
@@ -288,7 +288,7 @@ export class StreamSession implements SourceTarget {
 
   /** Control frames are never dropped, and their bytes count in `stream_bytes_sent_total` like any other. */
   private control(frame: Buffer): void {
-    const writer = this.started;
+    const writer = this.startedWriter;
     if (!writer) return;
     const before = writer.sentBytes;
     writer.writeControl(frame);
@@ -301,7 +301,7 @@ export class StreamSession implements SourceTarget {
     for (const feed of this.feeds) feed.close();
     // Events still waiting are never sent: dropped, and the closing event names the last seq, so
     // the client can count them as a gap like any other drop.
-    this.started?.discardWaiting();
+    this.startedWriter?.discardWaiting();
     this.options.onClosed(this, reason);
     const last = { pod: this.options.pod, lastSeq: this.position.seq };
     if (reason === 'lock-lost') {
