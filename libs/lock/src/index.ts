@@ -5,6 +5,7 @@ export { LaunchedRecords } from './launched-records.js';
 export { LeaseKeeper, type LeaseKeeperOptions, type LeaseState } from './lease-keeper.js';
 export { LockModule, REDIS_HEALTH } from './lock.module.js';
 export { type HeldLock, PairLock, type PairLockOptions } from './pair-lock.js';
+export { manyKeysArgs } from './lock-scripts.js';
 export { quorumOf } from './quorum.js';
 export {
   closeRedis,

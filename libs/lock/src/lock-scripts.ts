@@ -134,6 +134,19 @@ export function defineScripts(client: Redis): void {
 }
 
 /** Runs one of the lock scripts on `client` (EVALSHA, falling back to EVAL once per server start). */
+/**
+ * The arguments of a script over many items whose number of keys is the call's first argument:
+ * `[#keys, ...keys, leading, ...values]` — KEYS are the items' keys, ARGV[1] is `leading`, and
+ * the items' values follow it in order.
+ */
+export function manyKeysArgs(
+  keys: readonly string[],
+  leading: string | number,
+  values: readonly (string | number)[],
+): (string | number)[] {
+  return [keys.length, ...keys, leading, ...values];
+}
+
 export function runScript(client: Redis, name: ScriptName, ...args: (string | number)[]): Promise<unknown> {
   defineScripts(client);
   return (client as unknown as Record<string, Call>)[name]!.call(client, ...args);

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { Incarnation } from './incarnation.js';
 import { DATASET_KEY, type LeaseKeys, type PairKeys } from './keys.js';
-import { runScript } from './lock-scripts.js';
+import { manyKeysArgs, runScript } from './lock-scripts.js';
 import type { MajorityAnswer } from './quorum.js';
 import { type LockLogger, redisAddress, SILENT_LOGGER } from './redis-client.js';
 
@@ -122,19 +122,11 @@ export class LockServer {
    */
   async extendMany(leases: readonly { keys: LeaseKeys; owner: string }[], ttlMs: number): Promise<MajorityAnswer[]> {
     if (leases.length === 0) return [];
-    const count = leases.length;
-    const args: (string | number)[] = new Array(3 * count + 2);
-    args[0] = 2 * count;
-    args[2 * count + 1] = ttlMs;
-    for (let i = 0; i < count; i++) {
-      const { keys, owner } = leases[i]!;
-      args[2 * i + 1] = keys.lock;
-      args[2 * i + 2] = keys.launched;
-      args[2 * count + 2 + i] = owner;
-    }
+    const keys = leases.flatMap(({ keys }) => [keys.lock, keys.launched]);
+    const owners = leases.map(({ owner }) => owner);
     let replies: unknown;
     try {
-      replies = await runScript(this.client, 'kubescalerExtendMany', ...args);
+      replies = await runScript(this.client, 'kubescalerExtendMany', ...manyKeysArgs(keys, ttlMs, owners));
     } catch (error) {
       const failed = { ok: false as const, reason: `${this.address}: ${describe(error)}` };
       return leases.map(() => failed);

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import { pairKeys, REDIS_CLIENT } from '@app/lock';
+import { manyKeysArgs, pairKeys, REDIS_CLIENT } from '@app/lock';
 import { parseSequenceAnchor, type SequenceAnchor } from './sequence-anchor.js';
 
 type Call = (...args: (string | number)[]) => Promise<unknown>;
@@ -53,19 +53,12 @@ export class SequenceAnchors {
    */
   async save(anchors: readonly { userId: string; profileId: string; anchor: SequenceAnchor }[]): Promise<void> {
     if (anchors.length === 0) return;
-    const count = anchors.length;
-    const args: (string | number)[] = new Array(2 * count + 2);
-    args[0] = count;
-    args[count + 1] = SEQUENCE_ANCHOR_TTL_MS;
-    for (let i = 0; i < count; i++) {
-      const { userId, profileId, anchor } = anchors[i]!;
-      args[i + 1] = pairKeys(userId, profileId).sequence;
-      args[count + 2 + i] = JSON.stringify(anchor);
-    }
+    const keys = anchors.map(({ userId, profileId }) => pairKeys(userId, profileId).sequence);
+    const values = anchors.map(({ anchor }) => JSON.stringify(anchor));
     try {
       const save = (this.redis as unknown as Record<string, Call>).kubescalerAnchorsSave!;
-      const failed = Number(await save.call(this.redis, ...args));
-      if (failed > 0) this.logger.warn(`${failed} of ${count} sequence anchors were not saved`);
+      const failed = Number(await save.call(this.redis, ...manyKeysArgs(keys, SEQUENCE_ANCHOR_TTL_MS, values)));
+      if (failed > 0) this.logger.warn(`${failed} of ${anchors.length} sequence anchors were not saved`);
     } catch (error) {
       this.logger.warn(`sequence anchors not saved: ${(error as Error).message}`);
     }

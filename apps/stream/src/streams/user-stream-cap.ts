@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { type StreamConfig, InjectConfig } from '@app/config';
 import { AppError } from '@app/errors';
-import { REDIS_CLIENT, userStreamsKey } from '@app/lock';
+import { manyKeysArgs, REDIS_CLIENT, userStreamsKey } from '@app/lock';
 
 /**
  * Reserves a place among the user's streams. KEYS: the user's set. ARGV: member
@@ -97,14 +97,9 @@ export class UserStreamCap {
    */
   async refresh(places: readonly UserStreamPlace[]): Promise<void> {
     if (places.length === 0) return;
-    const args: (string | number)[] = new Array(2 * places.length + 2);
-    args[0] = places.length;
-    args[places.length + 1] = this.leaseMs;
-    for (let i = 0; i < places.length; i++) {
-      args[i + 1] = userStreamsKey(places[i]!.userId);
-      args[places.length + 2 + i] = places[i]!.member;
-    }
-    await this.call('kubescalerCapRefresh', ...args).catch((error: unknown) => {
+    const keys = places.map((place) => userStreamsKey(place.userId));
+    const members = places.map((place) => place.member);
+    await this.call('kubescalerCapRefresh', ...manyKeysArgs(keys, this.leaseMs, members)).catch((error: unknown) => {
       this.logger.warn(`stream cap places not renewed: ${(error as Error).message}`);
     });
   }
